@@ -1,0 +1,178 @@
+/*
+ * echo_threads.c - an ordinary thread-per-connection blocking echo server.
+ *
+ * Usage: echo_threads PORT      (PORT 0 = let the kernel pick a free port)
+ *
+ * Binds 127.0.0.1:PORT, prints exactly one line "listening on PORT" to stdout,
+ * then accepts forever, starting one detached pthread (default attributes)
+ * per client that echoes with a blocking read()/write() loop.
+ *
+ * Deliberately uses nothing from libgreen: this is the "unmodified program"
+ * that the demo runs both natively and under LD_PRELOAD=libgreen_preload.so.
+ *
+ * Build: gcc -std=c11 -O2 -Wall -Wextra -pthread -o echo_threads echo_threads.c
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * SIGTERM/SIGINT: exit immediately with status 0.  A "set a flag and let
+ * accept() fail with EINTR" design is fragile here: with thousands of
+ * threads the signal is usually delivered to some client thread, not to the
+ * one blocked in accept(), and under the preload accept() may be a fiber
+ * yield that never sees EINTR.  _exit() is async-signal-safe and the kernel
+ * closes every socket for us, so this is the simplest clean shutdown.
+ */
+static void on_term(int sig)
+{
+    (void)sig;
+    _exit(0);
+}
+
+/* Write all of buf, retrying on partial writes and EINTR. 0 = ok, -1 = error. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void *client_main(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[16384];
+
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;              /* ECONNRESET etc. */
+        }
+        if (n == 0)
+            break;              /* EOF */
+        if (write_all(fd, buf, (size_t)n) < 0)
+            break;
+    }
+    close(fd);
+    return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s PORT\n", argv[0]);
+        return 2;
+    }
+    char *end;
+    long port = strtol(argv[1], &end, 10);
+    if (*argv[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
+        fprintf(stderr, "echo_threads: bad port '%s'\n", argv[1]);
+        return 2;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    /* A client that disconnects mid-echo must not kill the whole server. */
+    signal(SIGPIPE, SIG_IGN);
+
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd < 0) {
+        perror("echo_threads: socket");
+        return 1;
+    }
+    int one = 1;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        perror("echo_threads: bind");
+        return 1;
+    }
+    /* 4096 = SOMAXCONN on current kernels; the kernel clamps it anyway. */
+    if (listen(lfd, 4096) < 0) {
+        perror("echo_threads: listen");
+        return 1;
+    }
+    socklen_t alen = sizeof addr;
+    if (getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
+        perror("echo_threads: getsockname");
+        return 1;
+    }
+    printf("listening on %u\n", (unsigned)ntohs(addr.sin_port));
+    fflush(stdout);
+
+    int warned_create = 0, warned_accept = 0;
+    for (;;) {
+        int cfd = accept(lfd, NULL, NULL);
+        if (cfd < 0) {
+            switch (errno) {
+            case EINTR:
+            case ECONNABORTED:
+            case EPROTO:
+                continue;
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM:
+                /* Out of resources: back off instead of spinning. */
+                if (!warned_accept++)
+                    perror("echo_threads: accept (backing off)");
+                sleep_ms(10);
+                continue;
+            default:
+                perror("echo_threads: accept");
+                return 1;
+            }
+        }
+        /* Echo replies are single small writes; avoid any Nagle/delayed-ACK
+         * stall if a request ever arrives split in two segments. */
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+        pthread_t tid;
+        int rc = pthread_create(&tid, NULL, client_main, (void *)(intptr_t)cfd);
+        if (rc != 0) {
+            if (!warned_create++)
+                fprintf(stderr, "echo_threads: pthread_create: %s "
+                        "(dropping clients)\n", strerror(rc));
+            close(cfd);
+            continue;
+        }
+        pthread_detach(tid);
+    }
+}

@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# run_demo.sh - echo-server benchmark used by `make demo`.
+#
+# Usage: demo/run_demo.sh BUILD_DIR [CONNS_LIST]      e.g.  demo/run_demo.sh build "100 1000"
+# Env:   SECONDS_PER_RUN (default 3)  measured seconds per run
+#        WARMUP          (default 1)  warmup seconds per run
+#        LOAD_THREADS    (default 1)  echo_load --threads
+#
+# For every server variant and every CONNS value: start the server on port 0
+# (pinned to CPU 0 when there are >= 2 CPUs), read its port from the first
+# stdout line, drive it with BUILD_DIR/echo_load (pinned to CPU 1), stop it,
+# and finally print a summary table.  Variants:
+#   threads/native    BUILD_DIR/echo_threads               plain pthreads, no libgreen
+#   threads/greenrun  BUILD_DIR/greenrun -- echo_threads   same binary under the preload
+#   green             BUILD_DIR/echo_green                 written against libgreen
+#   epoll             BUILD_DIR/echo_epoll                 optional hand-written baseline
+# Missing variants are skipped with a note.  Exit status is non-zero if any
+# run had errors (or its load generator / server failed).
+set -euo pipefail
+
+usage() { echo "usage: $0 BUILD_DIR [\"CONNS ...\"]" >&2; exit 2; }
+[[ $# -ge 1 && $# -le 2 ]] || usage
+BUILD_DIR=$1
+CONNS_LIST=${2:-"100 1000"}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
+WARMUP=${WARMUP:-1}
+LOAD_THREADS=${LOAD_THREADS:-1}
+
+LOAD=$BUILD_DIR/echo_load
+if [[ ! -x $LOAD ]]; then
+    echo "run_demo: $LOAD not found (build it first)" >&2
+    exit 2
+fi
+for c in $CONNS_LIST; do
+    [[ $c =~ ^[1-9][0-9]*$ ]] || { echo "run_demo: bad CONNS value '$c'" >&2; exit 2; }
+done
+
+# "native" must really be native, even if the caller runs us with a preload.
+unset LD_PRELOAD
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/run_demo.XXXXXX")
+PIDS=()          # every process we started (or found) that may still be alive
+GROUPS_=()       # process groups of servers (setsid), killed as a whole
+
+alive() {        # alive PID: exists and is not a zombie
+    local st
+    st=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $st && $st != Z && $st != X ]]
+}
+
+cleanup() {
+    trap - EXIT INT TERM
+    local p any=0
+    # TERM first: `timeout` forwards it to echo_load (which runs in
+    # timeout's own process group), a KILL would orphan it.
+    for p in "${PIDS[@]}"; do
+        if alive "$p"; then
+            kill -TERM "$p" 2>/dev/null || true
+            any=1
+        fi
+    done
+    for p in "${GROUPS_[@]}"; do kill -TERM -- "-$p" 2>/dev/null && any=1; done
+    if (( any )); then
+        sleep 0.3
+        for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+        for p in "${GROUPS_[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+    fi
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- file descriptors: each run needs CONNS sockets in the client and in
+# the server (plus slack); raise the limit as far as we are allowed.
+max_conns=0
+for c in $CONNS_LIST; do
+    if (( c > max_conns )); then max_conns=$c; fi
+done
+want=$(( max_conns + 1024 ))
+hard=$(ulimit -Hn)
+if [[ $hard != unlimited ]] && (( hard < want )); then
+    ulimit -Hn "$want" 2>/dev/null || true     # only works as root
+    hard=$(ulimit -Hn)
+fi
+if [[ $hard == unlimited ]]; then
+    # "unlimited" is not accepted for RLIMIT_NOFILE beyond fs.nr_open.
+    nr_open=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)
+    ulimit -Sn "$nr_open" 2>/dev/null || ulimit -Sn "$want" 2>/dev/null || true
+else
+    ulimit -Sn "$hard" 2>/dev/null || true
+fi
+soft=$(ulimit -Sn)
+if [[ $soft != unlimited ]] && (( soft < want )); then
+    echo "run_demo: note: open-file limit is $soft, runs with more than $(( soft - 1024 )) connections may fail" >&2
+fi
+
+# ---- CPU placement: server on CPU 0, load generator on CPU 1.
+PIN=()
+LOAD_CPU=()
+if (( $(nproc) >= 2 )) && command -v taskset >/dev/null; then
+    PIN=(taskset -c 0)
+    LOAD_CPU=(--cpu 1)
+else
+    echo "run_demo: note: fewer than 2 CPUs (or no taskset): server and load generator are not pinned" >&2
+fi
+
+# Time limit for one echo_load run: connect phase (<= 10 s) + warmup + window + slack.
+LOAD_LIMIT=$(awk -v s="$SECONDS_PER_RUN" -v w="$WARMUP" 'BEGIN { printf "%d", s + w + 30 }')
+
+# find_server PID NAME: PID itself if its comm is NAME, else the first
+# descendant (breadth-first, 3 levels) whose comm is NAME, else PID.  The
+# load generator must read /proc of the real server, even if a launcher such
+# as greenrun forks it rather than exec'ing it.
+find_server() {
+    local root=$1 name=${2:0:15} level=0 p kids
+    local -a todo=("$1") next
+    while (( level < 4 && ${#todo[@]} > 0 )); do
+        next=()
+        for p in "${todo[@]}"; do
+            if [[ $(cat "/proc/$p/comm" 2>/dev/null) == "$name" ]]; then
+                echo "$p"
+                return
+            fi
+            kids=$(pgrep -P "$p" 2>/dev/null || true)
+            # shellcheck disable=SC2206  # word splitting wanted: one PID per word
+            if [[ -n $kids ]]; then next+=($kids); fi
+        done
+        todo=("${next[@]}")
+        level=$(( level + 1 ))
+    done
+    echo "$root"
+}
+
+# stop_server PID...: TERM, then KILL whatever is left after 2 s, then reap.
+# Also signals the server's process group (see setsid below), so that
+# nothing a launcher forked survives it.
+stop_server() {
+    local p i any
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${GROUPS_[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+    for (( i = 0; i < 20; i++ )); do
+        any=0
+        for p in "$@"; do
+            if alive "$p"; then any=1; fi
+        done
+        (( any )) || break
+        sleep 0.1
+    done
+    for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in "${GROUPS_[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+    for p in "$@"; do wait "$p" 2>/dev/null || true; done
+    GROUPS_=()
+}
+
+# pgid_is_self PID: PID leads its own process group.
+pgid_is_self() {
+    local pg
+    pg=$(sed -n 's/^.*) . [0-9]* \([0-9]*\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ $pg == "$1" ]]
+}
+
+ROWS=()          # one tab-separated row per run, for the final table
+FAILED=0
+
+# field KEY: value of KEY=... in $res (the RESULT line of echo_load).
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$res"; }
+
+# run_one VARIANT CONNS SERVER_NAME CMD...   (CMD gets the port "0" appended)
+run_one() {
+    local variant=$1 conns=$2 name=$3
+    shift 3
+    local tag="$variant.$conns" port="" spid rpid lpid line i rc=0 res note="" bad=0
+    tag=${tag//\//_}
+    local sout=$TMP/$tag.server.out serr=$TMP/$tag.server.err
+    local lout=$TMP/$tag.load.out lerr=$TMP/$tag.load.err
+
+    echo "== $variant, $conns connections"
+    # setsid: own process group (setsid execs in place here, $! stays the
+    # server's PID), so a launcher's forked children can be killed with it.
+    setsid "${PIN[@]}" "$@" 0 >"$sout" 2>"$serr" &
+    spid=$!
+    PIDS+=("$spid")
+
+    # First stdout line must be "listening on PORT"; give it 10 s.
+    for (( i = 0; i < 100; i++ )); do
+        line=$(head -n 1 "$sout" 2>/dev/null || true)
+        if [[ $line =~ ^listening\ on\ ([0-9]+) ]]; then
+            port=${BASH_REMATCH[1]}
+            break
+        fi
+        alive "$spid" || break
+        sleep 0.1
+    done
+    if [[ -z $port ]]; then
+        if pgid_is_self "$spid"; then GROUPS_+=("$spid"); fi
+        echo "   server did not report its port; stderr:" >&2
+        tail -n 5 "$serr" >&2 || true
+        stop_server "$spid"
+        PIDS=()
+        ROWS+=("$variant	$conns	-	-	-	-	-	-	-	server failed to start")
+        FAILED=1
+        return
+    fi
+    if pgid_is_self "$spid"; then GROUPS_+=("$spid"); fi
+    rpid=$(find_server "$spid" "$name")
+    if [[ $rpid != "$spid" ]]; then PIDS+=("$rpid"); fi
+
+    # In the background + wait, so that a TERM/INT to this script is acted
+    # on at once (bash defers traps while a foreground child runs).
+    timeout -k 5 "$LOAD_LIMIT" "$LOAD" --host 127.0.0.1 --port "$port" --conns "$conns" \
+        --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" --size 64 --threads "$LOAD_THREADS" \
+        --pid "$rpid" "${LOAD_CPU[@]}" --label "$variant" >"$lout" 2>"$lerr" &
+    lpid=$!
+    PIDS+=("$lpid")
+    wait "$lpid" || rc=$?
+
+    if ! alive "$rpid"; then
+        note="server died"
+        bad=1
+    fi
+    stop_server "$rpid" "$spid"
+    PIDS=()
+
+    res=$(grep -m 1 '^RESULT ' "$lout" || true)
+    grep -v '^RESULT ' "$lout" | sed 's/^/   /' || true
+    local errors stalled
+    errors=$(field errors)
+    stalled=$(field stalled)
+    if [[ -z $res ]]; then
+        note="${note:+$note, }no result (echo_load rc=$rc)"
+        errors=${errors:-?}
+    elif (( rc != 0 )); then
+        note="${note:+$note, }echo_load rc=$rc"
+    fi
+    if [[ $rc != 0 || $errors != 0 ]]; then bad=1; fi
+    # Starved connections (no round trip in the whole window) are reported,
+    # but are not errors: plain threads starve a few at 10k connections.
+    if [[ -n $stalled && $stalled != 0 ]]; then
+        note="${note:+$note, }$stalled conns starved"
+    fi
+    if (( bad )); then
+        FAILED=1
+        if [[ -s $lerr ]]; then { echo "   echo_load stderr:"; tail -n 5 "$lerr" | sed 's/^/     /'; } >&2; fi
+        if [[ -s $serr ]]; then { echo "   server stderr:"; tail -n 5 "$serr" | sed 's/^/     /'; } >&2; fi
+    fi
+    ROWS+=("$variant	$conns	$(field rt_per_s)	$(field p50_us)	$(field p99_us)	$(field server_us_per_rt)	$(field server_threads)	$(field server_rss_mib)	${errors:-?}	$note")
+}
+
+# run_variant VARIANT SERVER_NAME CMD...: all CONNS values, or a skip note.
+NOTES=()
+run_variant() {
+    local variant=$1 name=$2 c
+    shift 2
+    for c in $CONNS_LIST; do
+        run_one "$variant" "$c" "$name" "$@"
+    done
+}
+skip() { NOTES+=("skipped $1: $2"); echo "== skipping $1: $2"; }
+
+T=$BUILD_DIR/echo_threads
+if [[ -x $T ]]; then
+    run_variant threads/native echo_threads "$T"
+    if [[ -x $BUILD_DIR/greenrun ]]; then
+        run_variant threads/greenrun echo_threads "$BUILD_DIR/greenrun" -- "$T"
+    else
+        skip threads/greenrun "$BUILD_DIR/greenrun not found"
+    fi
+else
+    skip threads/native "$T not found"
+    skip threads/greenrun "$T not found"
+fi
+if [[ -x $BUILD_DIR/echo_green ]]; then
+    run_variant green echo_green "$BUILD_DIR/echo_green"
+else
+    skip green "$BUILD_DIR/echo_green not found"
+fi
+if [[ -x $BUILD_DIR/echo_epoll ]]; then
+    run_variant epoll echo_epoll "$BUILD_DIR/echo_epoll"
+else
+    skip epoll "$BUILD_DIR/echo_epoll not found (optional)"
+fi
+
+# ---- summary
+echo
+echo "echo benchmark: ${SECONDS_PER_RUN}s measured after ${WARMUP}s warmup, 64-byte round trips," \
+     "$LOAD_THREADS load thread(s)${PIN:+, server on CPU 0, load on CPU 1}"
+fmt='%-17s %7s %10s %10s %10s %10s %8s %8s %7s  %s\n'
+# shellcheck disable=SC2059
+printf "$fmt" variant conns "rt/s" "p50 us" "p99 us" "srv us/rt" "threads" "RSS MiB" errors note
+for r in "${ROWS[@]}"; do
+    IFS=$'\t' read -r v c rt p50 p99 us thr rss err note <<<"$r"
+    # shellcheck disable=SC2059
+    printf "$fmt" "$v" "$c" "$rt" "$p50" "$p99" "$us" "$thr" "$rss" "$err" "$note"
+done
+for n in "${NOTES[@]}"; do echo "note: $n"; done
+
+if (( FAILED )); then
+    echo "run_demo: FAILED: at least one run had errors" >&2
+    exit 1
+fi

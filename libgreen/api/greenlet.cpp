@@ -1,0 +1,141 @@
+// api/greenlet.cpp: spawn/join/kill/link, sleep, fd waits and Timeout on top of the hub.
+#include <green/greenlet.hpp>
+
+#include "../hub/hub.hpp"
+
+#include <cerrno>
+#include <mutex>
+#include <system_error>
+
+namespace green {
+using detail::Hub;
+using detail::Task;
+using detail::Wake;
+
+namespace detail {
+void schedule_spawn(Task* t, const SpawnOptions* opts) {
+    if (opts) {
+        t->stack_size = opts->stack_size;
+        t->name = opts->name;
+    }
+    Hub::current().schedule(t);
+}
+}  // namespace detail
+
+void sleep(Seconds s) {
+    Hub& h = Hub::current();
+    if (s.value <= 0) return h.yield();
+    Wake why = h.park(s.value, {"sleep", nullptr, -1});
+    if (why == Wake::Interrupted || why == Wake::LoopExit) detail::throw_pending(why);
+}
+
+void yield() { Hub::current().yield(); }
+
+namespace {
+bool wait_fd(int fd, int events, Seconds timeout, const char* what) {
+    Hub& h = Hub::current();
+    detail::FdInterest it{fd, events, 0};
+    Wake why = h.wait_fds({&it, 1}, timeout.value, {what, nullptr, fd});
+    switch (why) {
+    case Wake::Notified: return true;
+    case Wake::TimedOut: return false;
+    case Wake::Closed: throw std::system_error(EBADF, std::generic_category(), "descriptor closed while waiting");
+    default: detail::throw_pending(why); return false;
+    }
+}
+}  // namespace
+
+bool wait_readable(int fd, Seconds timeout) { return wait_fd(fd, detail::kRead, timeout, "wait_readable"); }
+bool wait_writable(int fd, Seconds timeout) { return wait_fd(fd, detail::kWrite, timeout, "wait_writable"); }
+void cancel_wait(int fd) { Hub::current().cancel_fd(fd); }
+
+GreenletBase getcurrent() { return GreenletBase(Hub::current().running()); }
+
+bool GreenletBase::join(Seconds timeout) const {
+    if (!t_) return true;
+    if (dead()) return true;
+    if (t_ == detail::current_task()) throw std::logic_error("green: a greenlet cannot join itself");
+    t_->lock.lock();
+    bool done = detail::wait_until(t_->lock, t_->joiners, timeout.value, {"join", t_, -1},
+                                   [&] { return t_->dead.load(std::memory_order_acquire); });
+    t_->lock.unlock();
+    return done;
+}
+
+bool GreenletBase::kill(Seconds timeout) const {
+    if (!t_ || dead()) return true;
+    if (t_ == detail::current_task()) throw GreenletExit{};
+    Hub::current().interrupt(t_, std::make_exception_ptr(GreenletExit{}));
+    return timeout.value == 0 ? dead() : join(timeout);
+}
+
+std::exception_ptr GreenletBase::exception() const noexcept {
+    if (!t_ || !dead()) return nullptr;
+    t_->error_observed = true;
+    return t_->error;
+}
+
+void GreenletBase::rethrow_if_failed() const {
+    if (t_->error) {
+        t_->error_observed = true;
+        std::rethrow_exception(t_->error);
+    }
+    if (t_->killed) throw GreenletExit{};
+}
+
+void GreenletBase::link(std::function<void(GreenletBase)> f) const {
+    {
+        std::lock_guard g(t_->lock);
+        if (!dead()) {
+            Task* t = t_;
+            t_->links.push_back([t, f = std::move(f)] { f(GreenletBase(t)); });
+            return;
+        }
+    }
+    f(*this);
+}
+
+void GreenletBase::link_value(std::function<void(GreenletBase)> f) const {
+    link([f = std::move(f)](GreenletBase g) {
+        if (g.successful()) f(g);
+    });
+}
+
+void GreenletBase::link_exception(std::function<void(GreenletBase)> f) const {
+    link([f = std::move(f)](GreenletBase g) {
+        if (g.task()->error) {
+            g.task()->error_observed = true;
+            f(g);
+        }
+    });
+}
+
+// ---- Timeout ---------------------------------------------------------------------------------
+
+Timeout::Timeout(Seconds seconds) : owner_(detail::current_task()), seconds_(seconds.value) {
+    if (seconds_ >= 0) timer_ = owner_->hub->start_timer(seconds_, &Timeout::fire, this);
+}
+
+Timeout::~Timeout() { cancel(); }
+
+void Timeout::fire(void* self) {
+    auto* t = static_cast<Timeout*>(self);
+    t->expired_ = true;
+    t->owner_->hub->interrupt(t->owner_, std::make_exception_ptr(TimeoutExpired{t, t->seconds_}));
+}
+
+void Timeout::cancel() {
+    if (!timer_) return;
+    owner_->hub->stop_timer(std::exchange(timer_, nullptr));
+    // Expired but not yet thrown (the block ended first): it must not leak into a later wait.
+    if (expired_ && owner_->pending) {
+        try {
+            std::rethrow_exception(owner_->pending);
+        } catch (const TimeoutExpired& e) {
+            if (e.timeout == this) owner_->pending = nullptr;
+        } catch (...) {
+        }
+    }
+}
+
+}  // namespace green

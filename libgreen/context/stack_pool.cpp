@@ -1,0 +1,176 @@
+#include "stack_pool.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+namespace green::detail {
+namespace {
+
+enum Kind : uint32_t { kGuarded = 1, kSlab = 2 };
+
+const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+constexpr size_t kCanaryBytes = 64;
+// Freed stacks kept ready per size; beyond that guarded stacks are unmapped and slab stacks have
+// their pages returned to the kernel (MADV_DONTNEED keeps the mapping, so no VMA is split).
+constexpr size_t kKeepFree = 4096;
+
+size_t max_map_count() {
+    size_t n = 65530;
+    if (FILE* f = fopen("/proc/sys/vm/max_map_count", "r")) {
+        unsigned long v;
+        if (fscanf(f, "%lu", &v) == 1) n = v;
+        fclose(f);
+    }
+    return n;
+}
+
+struct Pool {
+    SpinLock lock;
+    std::unordered_map<size_t, std::vector<Stack>> free;  // by size
+    size_t guarded = 0;
+    // Keep a quarter of the mappings for the program itself; two per guarded stack.
+    size_t guarded_budget = max_map_count() * 3 / 8;
+    bool announced = false;
+};
+
+Pool& pool() {
+    static Pool* p = new Pool;  // never destroyed: stacks may be released during exit
+    return *p;
+}
+
+size_t round_up(size_t n) { return (n + kPage - 1) / kPage * kPage; }
+
+[[noreturn]] void out_of_memory(size_t size) {
+    fprintf(stderr, "green: cannot map a %zu-byte fiber stack: %s\n", size, strerror(errno));
+    throw std::bad_alloc();
+}
+
+Stack map_guarded(size_t size) {
+    void* p = mmap(nullptr, size + kPage, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) out_of_memory(size);
+    if (mprotect(p, kPage, PROT_NONE) != 0) {
+        munmap(p, size + kPage);
+        return Stack{};
+    }
+    return Stack{static_cast<char*>(p) + kPage, size, kGuarded};
+}
+
+// Called with the lock held: carve a slab into guardless stacks on the free list.
+void map_slab(Pool& pl, size_t size) {
+    size_t count = std::max<size_t>(16, (4u << 20) / size);
+    void* p = mmap(nullptr, size * count, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) out_of_memory(size * count);
+    auto& list = pl.free[size];
+    // Pushed in reverse so that acquire() hands them out low address first.
+    for (size_t i = count; i-- > 0;) list.push_back(Stack{static_cast<char*>(p) + i * size, size, kSlab});
+}
+
+}  // namespace
+
+size_t StackPool::parse_size(const char* text) noexcept {
+    if (!text || !*text) return 0;
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text) return 0;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; ++end; break;
+    case 'm': case 'M': v <<= 20; ++end; break;
+    case 'g': case 'G': v <<= 30; ++end; break;
+    default: break;
+    }
+    if (*end == 'i') ++end;
+    if (*end == 'B' || *end == 'b') ++end;
+    if (*end) return 0;
+    return static_cast<size_t>(v);
+}
+
+size_t StackPool::default_size() noexcept {
+    static const size_t size = [] {
+        size_t s = parse_size(getenv("GREEN_STACK_SIZE"));
+        if (getenv("GREEN_STACK_SIZE") && s == 0)
+            fprintf(stderr, "green: ignoring invalid GREEN_STACK_SIZE='%s' (use e.g. 256K)\n",
+                    getenv("GREEN_STACK_SIZE"));
+        if (s == 0) s = 256 << 10;
+        return std::max<size_t>(s, 16 << 10);
+    }();
+    return size;
+}
+
+Stack StackPool::acquire(size_t size) {
+    size = round_up(size ? std::max<size_t>(size, 8 << 10) : default_size());
+    Pool& pl = pool();
+    std::lock_guard g(pl.lock);
+    auto& list = pl.free[size];
+    if (!list.empty()) {
+        Stack s = list.back();
+        list.pop_back();
+        return s;
+    }
+    if (pl.guarded < pl.guarded_budget) {
+        Stack s = map_guarded(size);
+        if (s.lo) {
+            ++pl.guarded;
+            return s;
+        }
+        pl.guarded_budget = pl.guarded;  // the kernel refused: no more guards from now on
+    }
+    if (!pl.announced) {
+        pl.announced = true;
+        fprintf(stderr,
+                "green: %zu fiber stacks have guard pages, the most vm.max_map_count (%zu) allows; "
+                "further stacks come from slabs without guard pages, checked by a canary on "
+                "every switch\n",
+                pl.guarded, max_map_count());
+    }
+    map_slab(pl, size);
+    Stack s = list.back();
+    list.pop_back();
+    return s;
+}
+
+void StackPool::release(const Stack& s) noexcept {
+    Pool& pl = pool();
+    std::lock_guard g(pl.lock);
+    auto& list = pl.free[s.size];
+    if (list.size() >= kKeepFree) {
+        if (s.kind == kGuarded) {
+            munmap(s.lo - kPage, s.size + kPage);
+            --pl.guarded;
+            return;
+        }
+        madvise(s.lo, s.size, MADV_DONTNEED);
+    }
+    list.push_back(s);
+}
+
+bool StackPool::in_guard(const Stack& s, const void* addr) noexcept {
+    auto a = reinterpret_cast<uintptr_t>(addr);
+    auto lo = reinterpret_cast<uintptr_t>(s.lo);
+    if (s.kind == kGuarded) return a >= lo - kPage && a < lo;
+    // A guardless stack overflows into the slab neighbour below it or off the slab's start.
+    return a >= lo - kPage && a < lo + kCanaryBytes;
+}
+
+bool StackPool::canary_ok(const Stack& s) noexcept {
+    if (s.kind != kSlab) return true;
+    // Untouched anonymous memory reads as zero without costing a resident page; a fiber that
+    // reaches its lowest bytes has overflowed (or is one frame from it).
+    auto* w = reinterpret_cast<const uint64_t*>(s.lo);
+    for (size_t i = 0; i < kCanaryBytes / 8; ++i)
+        if (w[i]) return false;
+    return true;
+}
+
+}  // namespace green::detail

@@ -1,0 +1,32 @@
+// context/stack_pool.hpp: fiber stacks, mmap'ed with MAP_NORESERVE and reused.
+//
+// Contract:
+//  - acquire() returns a stack of at least the requested size (rounded to pages). Only pages a
+//    fiber touches cost memory; a reused stack is neither re-zeroed nor re-mapped.
+//  - While the process has mappings to spare, each stack has its own PROT_NONE guard page below it
+//    (two mappings per stack). Linux caps mappings per process (vm.max_map_count, 65,530 by
+//    default), so past a budget stacks are carved from slabs without guards; those are checked by a
+//    canary (their lowest bytes must stay zero) on every switch. The switch is announced once.
+//  - Any thread may acquire and release.
+#pragma once
+
+#include <green/detail/task.hpp>
+
+#include <cstddef>
+
+namespace green::detail {
+
+class StackPool {
+public:
+    static Stack acquire(size_t size);  // size 0: default_size()
+    static void release(const Stack& s) noexcept;
+    // GREEN_STACK_SIZE (bytes, or with K/M suffix), else 256 KiB.
+    static size_t default_size() noexcept;
+    // True if `addr` lies in the guard page of `s` (stack overflow).
+    static bool in_guard(const Stack& s, const void* addr) noexcept;
+    // False if a guardless stack's canary was overwritten (stack overflow).
+    static bool canary_ok(const Stack& s) noexcept;
+    static size_t parse_size(const char* text) noexcept;  // "256K" -> 262144; 0 if invalid
+};
+
+}  // namespace green::detail

@@ -1,0 +1,703 @@
+// hub/hub.cpp: the scheduler and the only file that talks to libev.
+#include "hub.hpp"
+
+#include "../context/stack_pool.hpp"
+
+#include <green/errors.hpp>
+
+#include <ev.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <utility>
+#include <utility>
+#include <vector>
+
+namespace green::detail {
+
+std::atomic<uint64_t> Hub::tasks_created{0};
+std::atomic<uint64_t> Hub::tasks_peak{0};
+std::atomic<uint64_t> Hub::tasks_alive{0};
+void (*Hub::on_deadlock)(Hub&) = nullptr;
+std::atomic<int> idle_internal_threads{0};
+int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) = pthread_create;
+
+namespace {
+
+// Switches between ready tasks before the hub polls libev once without blocking, so that a set of
+// yielders cannot starve I/O and timers (Go checks its netpoller on a similar tick).
+constexpr unsigned kRoundBudget = 256;
+
+thread_local Hub* tls_hub __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local bool tls_hub_gone __attribute__((tls_model("initial-exec"))) = false;
+
+// Destroys the thread's hub at thread exit, unless tasks other than the root still live: their
+// stacks and wait registrations would dangle, so the hub is deliberately leaked instead.
+struct HubOwner {
+    ~HubOwner() {
+        Hub* h = tls_hub;
+        tls_hub_gone = true;
+        if (!h) return;
+        bool others = false;
+        h->for_each_task([&](Task* t) { others |= t != h->root(); });
+        tls_hub = nullptr;
+        if (!others) delete h;
+    }
+};
+thread_local HubOwner tls_owner;
+
+struct RootTask final : Task {
+    void run() override {}
+};
+struct HubTask final : Task {
+    void run() override {}
+};
+
+std::atomic<uint64_t> next_task_id{0};
+
+struct TimerWait {
+    ev_timer w;
+    Task* task;
+    uint64_t seq;
+};
+
+struct IoWait {
+    ev_io w;
+    Task* task;
+    uint64_t seq;
+    FdInterest* interest;
+    IoWait* fd_prev;
+    IoWait* fd_next;
+};
+
+using FdWaits = std::vector<IoWait*>;  // per descriptor: the parked waits on it
+
+void timer_cb(struct ev_loop* loop, ev_timer* w, int) {
+    auto* tw = reinterpret_cast<TimerWait*>(w);
+    static_cast<Hub*>(ev_userdata(loop))->local_wake(tw->task, tw->seq, Wake::TimedOut);
+}
+
+void io_cb(struct ev_loop* loop, ev_io* w, int revents) {
+    auto* iw = reinterpret_cast<IoWait*>(w);
+    iw->interest->revents |= revents & (EV_READ | EV_WRITE);
+    static_cast<Hub*>(ev_userdata(loop))->local_wake(iw->task, iw->seq, Wake::Notified);
+}
+
+void async_cb(struct ev_loop* loop, ev_async*, int) { static_cast<Hub*>(ev_userdata(loop))->drain_remote(); }
+
+// ---- stack overflow reporting -------------------------------------------------------------
+
+struct sigaction previous_segv;
+
+[[noreturn]] void report_overflow(const Task* t, const char* how) {
+    char buf[512];
+    int n = snprintf(buf, sizeof buf,
+                     "green: stack overflow in greenlet #%" PRIu64 "%s%s%s (%s; stack of %zu bytes).\n"
+                     "green: raise the stack size: GREEN_STACK_SIZE=1M in the environment, "
+                     "green::spawn_with({.stack_size = ...}), or pthread_attr_setstacksize.\n",
+                     t->id, t->name.empty() ? "" : " '", t->name.c_str(), t->name.empty() ? "" : "'", how,
+                     t->stack.size);
+    if (n > 0) (void)!write(2, buf, std::min<size_t>(n, sizeof buf - 1));
+    abort();
+}
+
+void segv_handler(int sig, siginfo_t* si, void* uc) {
+    Hub* h = tls_hub;
+    if (h) {
+        Task* t = h->running();
+        if (t && t->stack.lo && StackPool::in_guard(t->stack, si->si_addr)) report_overflow(t, "guard page hit");
+    }
+    // Not a fiber's overflow: hand it to whoever had SIGSEGV before, or re-fault with the default.
+    if (previous_segv.sa_flags & SA_SIGINFO) {
+        if (previous_segv.sa_sigaction) return previous_segv.sa_sigaction(sig, si, uc);
+    } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
+        return previous_segv.sa_handler(sig);
+    }
+    signal(SIGSEGV, SIG_DFL);
+}
+
+void install_segv_handler() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction sa {};
+        sa.sa_sigaction = segv_handler;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, &previous_segv);
+    });
+}
+
+// The signal handler needs a stack of its own: the overflowing one is exhausted.
+void* install_altstack() {
+    stack_t old{};
+    if (sigaltstack(nullptr, &old) == 0 && !(old.ss_flags & SS_DISABLE)) return nullptr;  // the program's
+    size_t size = 64 << 10;
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    stack_t ss{};
+    ss.ss_sp = p;
+    ss.ss_size = size;
+    if (sigaltstack(&ss, nullptr) != 0) {
+        munmap(p, size);
+        return nullptr;
+    }
+    return p;
+}
+
+int os_thread_count() {
+    FILE* f = fopen("/proc/self/stat", "r");
+    if (!f) return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    // Field 20 (num_threads), counted after the parenthesised command name, which may hold spaces.
+    char* p = strrchr(buf, ')');
+    if (!p) return -1;
+    int field = 2;
+    for (++p; *p && field < 20; ++p)
+        if (*p == ' ') ++field;
+    return atoi(p);
+}
+
+void link_live(Hub* h, Task* t) {
+    t->live_prev = nullptr;
+    t->live_next = h->live_head_;
+    if (h->live_head_) h->live_head_->live_prev = t;
+    h->live_head_ = t;
+}
+
+void unlink_live(Hub* h, Task* t) {
+    if (t->live_prev) t->live_prev->live_next = t->live_next;
+    else h->live_head_ = t->live_next;
+    if (t->live_next) t->live_next->live_prev = t->live_prev;
+    t->live_prev = t->live_next = nullptr;
+}
+
+}  // namespace
+
+// ---- Task ---------------------------------------------------------------------------------
+
+Task::Task() : id(next_task_id.fetch_add(1, std::memory_order_relaxed)) {
+    Hub::tasks_created.fetch_add(1, std::memory_order_relaxed);
+    uint64_t alive = Hub::tasks_alive.fetch_add(1, std::memory_order_relaxed) + 1;
+    uint64_t peak = Hub::tasks_peak.load(std::memory_order_relaxed);
+    while (alive > peak && !Hub::tasks_peak.compare_exchange_weak(peak, alive, std::memory_order_relaxed)) {}
+}
+
+Task::~Task() {
+    Hub::tasks_alive.fetch_sub(1, std::memory_order_relaxed);
+    if (error && !error_observed && !killed) {
+        // Like asyncio's "Task exception was never retrieved": a failure nobody looked at.
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            fprintf(stderr, "green: greenlet #%" PRIu64 " died with an exception nobody retrieved: %s\n", id, e.what());
+        } catch (const TimeoutExpired&) {
+            fprintf(stderr, "green: greenlet #%" PRIu64 " died of an expired green::Timeout nobody retrieved\n", id);
+        } catch (...) {
+            fprintf(stderr, "green: greenlet #%" PRIu64 " died with a non-standard exception nobody retrieved\n", id);
+        }
+    }
+}
+
+// ---- Hub ----------------------------------------------------------------------------------
+
+struct Hub::Remote {
+    struct Item {
+        Task* task;
+        uint64_t seq;
+        Wake why;
+        std::exception_ptr error;
+    };
+    SpinLock lock;
+    std::vector<Item> items;
+    std::vector<Item> spare;
+    uint64_t signal_seq = 0;
+};
+
+double monotonic_now() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+Hub* Hub::current_or_null() noexcept { return tls_hub; }
+
+Hub& Hub::current() {
+    if (__builtin_expect(tls_hub != nullptr, 1)) return *tls_hub;
+    if (tls_hub_gone) {
+        fprintf(stderr, "green: a green call was made during this thread's exit, after its hub was destroyed\n");
+        abort();
+    }
+    (void)&tls_owner;  // odr-use: registers the thread-exit destructor
+    tls_hub = new Hub;
+    return *tls_hub;
+}
+
+bool Hub::in_runtime() noexcept {
+    Hub* h = tls_hub;
+    return h && h->current_ == h->hub_task_;
+}
+
+Hub::Hub() {
+    loop_ = ev_loop_new(unsigned(EVBACKEND_EPOLL) | unsigned(EVFLAG_NOSIGMASK) | unsigned(EVFLAG_NOENV));
+    if (!loop_) loop_ = ev_loop_new(unsigned(EVFLAG_AUTO) | unsigned(EVFLAG_NOSIGMASK));
+    if (!loop_) {
+        fprintf(stderr, "green: cannot create a libev loop: %s\n", strerror(errno));
+        abort();
+    }
+    ev_set_userdata(loop_, this);
+    auto* async = new ev_async;
+    ev_async_init(async, async_cb);
+    ev_async_start(loop_, async);
+    ev_unref(loop_);  // a hub with nothing but its wake-up channel has nothing to wait for
+    async_ = async;
+    fd_waits_ = new FdWaits;
+    remote_ = new Remote;
+
+    root_ = new RootTask;
+    root_->hub = this;
+    root_->state = Task::State::Running;
+    root_->name = "main";
+    root_->ctx.adopt_running_thread();
+    link_live(this, root_);
+    current_ = root_;
+
+    hub_task_ = new HubTask;
+    hub_task_->hub = this;
+    hub_task_->name = "hub";
+    hub_task_->stack = StackPool::acquire(0);
+    hub_task_->ctx.create(hub_task_->stack, &Hub::task_main, hub_task_);
+
+    install_segv_handler();
+    altstack_ = install_altstack();
+}
+
+Hub::~Hub() {
+    // Only reached when no task but the root lives (see HubOwner).
+    ev_async_stop(loop_, static_cast<ev_async*>(async_));
+    ev_loop_destroy(loop_);
+    delete static_cast<ev_async*>(async_);
+    delete static_cast<FdWaits*>(fd_waits_);
+    delete remote_;
+    if (altstack_) {
+        stack_t ss{};
+        ss.ss_flags = SS_DISABLE;
+        sigaltstack(&ss, nullptr);
+        munmap(altstack_, 64 << 10);
+    }
+    // hub_task_ is suspended inside its loop: its fiber is abandoned, not unwound.
+}
+
+Context* Hub::task_main(void* arg) {
+    Task* t = static_cast<Task*>(arg);
+    Hub* h = t->hub;
+    if (h->exited_) {
+        Task* e = std::exchange(h->exited_, nullptr);
+        e->release();
+    }
+    if (t == h->hub_task_) h->loop_main();  // never returns
+
+    if (!t->pending) {
+        try {
+            t->run();
+        } catch (const GreenletExit&) {
+            t->killed = true;
+        } catch (...) {
+            t->error = std::current_exception();
+        }
+    } else {
+        // Killed before it ever ran: it dies of what was pending without running its body.
+        try {
+            std::rethrow_exception(std::exchange(t->pending, nullptr));
+        } catch (const GreenletExit&) {
+            t->killed = true;
+        } catch (...) {
+            t->error = std::current_exception();
+        }
+    }
+    h->finish_current(t);
+
+    // Leave for good: boost releases this stack on the next fiber's stack; the next one to run
+    // drops the hub's reference to t.
+    unlink_live(h, t);
+    t->state = Task::State::Dead;
+    h->exited_ = t;
+    Task* next = (h->budget_ < kRoundBudget && h->ready_head_) ? nullptr : h->hub_task_;
+    if (!next) {
+        next = h->ready_head_;
+        h->ready_head_ = next->ready_next;
+        if (!h->ready_head_) h->ready_tail_ = nullptr;
+        next->ready_next = nullptr;
+        ++h->budget_;
+    }
+    h->current_ = next;
+    next->state = Task::State::Running;
+    ++h->switches_;
+    if (!next->ctx.started()) {
+        next->stack = StackPool::acquire(next->stack_size);
+        next->ctx.create(next->stack, &Hub::task_main, next);
+    }
+    return &next->ctx;
+}
+
+void Hub::finish_current(Task* t) {
+    // Green-local values die with their greenlet, in its own context (destructors may block).
+    while (!t->locals.empty()) {
+        LocalSlot s = t->locals.back();
+        t->locals.pop_back();
+        s.destroy(s.value);
+    }
+    if (t->on_exit) t->on_exit(t);
+    std::vector<std::function<void()>> links;
+    {
+        std::lock_guard g(t->lock);
+        t->dead.store(true, std::memory_order_release);
+        t->joiners.notify_all();
+        links.swap(t->links);
+    }
+    for (auto& f : links) {
+        try {
+            f();
+        } catch (...) {
+            fprintf(stderr, "green: a link callback of greenlet #%" PRIu64 " threw; ignored\n", t->id);
+        }
+    }
+}
+
+void Hub::schedule(Task* t) {
+    t->hub = this;
+    t->state = Task::State::Ready;
+    t->add_ref();  // the hub's reference, dropped when its fiber ends
+    link_live(this, t);
+    t->ready_next = nullptr;
+    if (ready_tail_) ready_tail_->ready_next = t;
+    else ready_head_ = t;
+    ready_tail_ = t;
+}
+
+void Hub::switch_to(Task* next) {
+    Task* prev = current_;
+    if (next == prev) {
+        prev->state = Task::State::Running;
+        return;
+    }
+    if (__builtin_expect(!StackPool::canary_ok(prev->stack), 0)) report_overflow(prev, "canary overwritten");
+    current_ = next;
+    next->state = Task::State::Running;
+    ++switches_;
+    if (!next->ctx.started()) {
+        next->stack = StackPool::acquire(next->stack_size);
+        next->ctx.create(next->stack, &Hub::task_main, next);
+    }
+    int saved_errno = errno;  // errno is per OS thread: each fiber keeps its own across switches
+    prev->ctx.switch_to(&next->ctx);
+    errno = saved_errno;
+    if (exited_) {
+        Task* e = std::exchange(exited_, nullptr);
+        e->release();
+    }
+}
+
+void Hub::switch_out() {
+    Task* next;
+    if (budget_ < kRoundBudget && ready_head_) {
+        next = ready_head_;
+        ready_head_ = next->ready_next;
+        if (!ready_head_) ready_tail_ = nullptr;
+        next->ready_next = nullptr;
+        ++budget_;
+    } else {
+        next = hub_task_;
+    }
+    switch_to(next);
+}
+
+void Hub::local_wake(Task* t, uint64_t seq, Wake why) noexcept {
+    if (t->state != Task::State::Parked || t->seq != seq) return;  // stale: that wait is over
+    if (why == Wake::Signal && !t->interruptible) return;
+    t->state = Task::State::Ready;
+    t->wake = why;
+    t->ready_next = nullptr;
+    if (ready_tail_) ready_tail_->ready_next = t;
+    else ready_head_ = t;
+    ready_tail_ = t;
+}
+
+void Hub::wake(Task* t, uint64_t seq, Wake why) noexcept {
+    Hub* target = t->hub;
+    if (target == tls_hub) return target->local_wake(t, seq, why);
+    t->add_ref();  // keeps t alive until the target hub has looked at the item
+    {
+        std::lock_guard g(target->remote_->lock);
+        target->remote_->items.push_back({t, seq, why, nullptr});
+    }
+    ev_async_send(target->loop_, static_cast<ev_async*>(target->async_));
+}
+
+void Hub::drain_remote() noexcept {
+    if (signalled_.exchange(false, std::memory_order_acquire))
+        local_wake(root_, remote_->signal_seq, Wake::Signal);
+    std::vector<Remote::Item>& batch = remote_->spare;
+    {
+        std::lock_guard g(remote_->lock);
+        if (remote_->items.empty()) return;
+        batch.swap(remote_->items);
+    }
+    for (auto& it : batch) {
+        if (it.error) interrupt(it.task, it.error);
+        else local_wake(it.task, it.seq, it.why);
+        it.task->release();
+    }
+    batch.clear();
+}
+
+void Hub::note_signal() noexcept {
+    // Runs in a signal handler on this hub's thread: only the root task can be "the thread" whose
+    // blocking call a signal interrupts, and only if it is parked right now.
+    if (root_->state != Task::State::Parked || !root_->interruptible) return;
+    remote_->signal_seq = root_->seq;
+    signalled_.store(true, std::memory_order_release);
+    ev_async_send(loop_, static_cast<ev_async*>(async_));
+}
+
+void Hub::interrupt(Task* t, std::exception_ptr e) {
+    if (t->hub != this) {
+        t->add_ref();
+        {
+            std::lock_guard g(t->hub->remote_->lock);
+            t->hub->remote_->items.push_back({t, 0, Wake::Interrupted, std::move(e)});
+        }
+        ev_async_send(t->hub->loop_, static_cast<ev_async*>(t->hub->async_));
+        return;
+    }
+    if (t->state == Task::State::Dead) return;
+    t->pending = std::move(e);
+    if (t->state == Task::State::Parked) local_wake(t, t->seq, Wake::Interrupted);
+}
+
+namespace {
+struct CallbackTimer {
+    ev_timer w;
+    void (*cb)(void*);
+    void* arg;
+};
+void callback_timer_cb(struct ev_loop*, ev_timer* w, int) {
+    auto* t = reinterpret_cast<CallbackTimer*>(w);
+    t->cb(t->arg);
+}
+}  // namespace
+
+void* Hub::start_timer(double seconds, void (*cb)(void*), void* arg) {
+    auto* t = new CallbackTimer{{}, cb, arg};
+    ev_now_update(loop_);
+    ev_timer_init(&t->w, callback_timer_cb, std::max(0.0, seconds), 0.);
+    ev_timer_start(loop_, &t->w);
+    return t;
+}
+
+void Hub::stop_timer(void* timer) noexcept {
+    auto* t = static_cast<CallbackTimer*>(timer);
+    ev_timer_stop(loop_, &t->w);
+    delete t;
+}
+
+void Hub::remove_external() noexcept {
+    if (external_.fetch_sub(1) == 1) ev_async_send(loop_, static_cast<ev_async*>(async_));
+}
+
+void Hub::yield() {
+    Task* self = current_;
+    if (self->pending) throw_pending(Wake::Interrupted);
+    self->state = Task::State::Ready;
+    self->ready_next = nullptr;
+    if (ready_tail_) ready_tail_->ready_next = self;
+    else ready_head_ = self;
+    ready_tail_ = self;
+    switch_out();
+    if (self->pending) throw_pending(Wake::Interrupted);
+}
+
+Wake Hub::park(double timeout, WaitInfo what) {
+    Task* self = current_;
+    if (__builtin_expect(self == hub_task_, 0)) {
+        fprintf(stderr, "green: a blocking call was made inside the hub (a libev callback): %s\n",
+                what.what ? what.what : "?");
+        abort();
+    }
+    if (self->pending) return Wake::Interrupted;
+    self->state = Task::State::Parked;
+    self->waiting = what;
+    uint64_t seq = ++self->seq;
+    self->wake = Wake::None;
+    TimerWait tw;
+    bool timed = timeout >= 0;
+    if (timed) {
+        ev_now_update(loop_);  // the cached loop time may be stale after a long run of fibers
+        ev_timer_init(&tw.w, timer_cb, timeout, 0.);
+        tw.task = self;
+        tw.seq = seq;
+        ev_timer_start(loop_, &tw.w);
+    }
+    switch_out();
+    if (timed) ev_timer_stop(loop_, &tw.w);
+    self->waiting = {};
+    self->interruptible = false;
+    if (self->pending && self->wake != Wake::LoopExit) return Wake::Interrupted;
+    return self->wake;
+}
+
+Wake Hub::wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what) {
+    Task* self = current_;
+    if (self->pending) return Wake::Interrupted;
+    IoWait small[4];
+    std::vector<IoWait> big;
+    IoWait* waits = small;
+    if (fds.size() > 4) {
+        big.resize(fds.size());
+        waits = big.data();
+    }
+    auto& table = *static_cast<FdWaits*>(fd_waits_);
+    uint64_t seq = self->seq + 1;  // the seq park() is about to use
+    for (size_t i = 0; i < fds.size(); ++i) {
+        FdInterest& it = fds[i];
+        it.revents = 0;
+        IoWait& w = waits[i];
+        ev_io_init(&w.w, io_cb, it.fd, it.events & (EV_READ | EV_WRITE));
+        w.task = self;
+        w.seq = seq;
+        w.interest = &it;
+        if (size_t(it.fd) >= table.size()) table.resize(size_t(it.fd) + 64, nullptr);
+        w.fd_prev = nullptr;
+        w.fd_next = table[it.fd];
+        if (w.fd_next) w.fd_next->fd_prev = &w;
+        table[it.fd] = &w;
+        ev_io_start(loop_, &w.w);
+    }
+    Wake why = park(timeout, what);
+    for (size_t i = 0; i < fds.size(); ++i) {
+        IoWait& w = waits[i];
+        ev_io_stop(loop_, &w.w);
+        if (w.fd_prev) w.fd_prev->fd_next = w.fd_next;
+        else if (w.interest) table[w.interest->fd] = w.fd_next;
+        if (w.fd_next) w.fd_next->fd_prev = w.fd_prev;
+    }
+    return why;
+}
+
+void Hub::cancel_fd(int fd) noexcept {
+    auto& table = *static_cast<FdWaits*>(fd_waits_);
+    if (fd < 0 || size_t(fd) >= table.size()) return;
+    for (IoWait* w = table[fd]; w; w = w->fd_next) {
+        // libev must forget the descriptor before it is closed and its number reused.
+        ev_io_stop(loop_, &w->w);
+        local_wake(w->task, w->seq, Wake::Closed);
+    }
+}
+
+bool Hub::deadlocked() {
+    if (external_.load() != 0 || root_->state != Task::State::Parked) return false;
+    // Another OS thread (not one of libgreen's idle workers) might still wake a task here.
+    return os_thread_count() - idle_internal_threads.load() <= 1;
+}
+
+void Hub::loop_main() {
+    auto* async = static_cast<ev_async*>(async_);
+    for (;;) {
+        budget_ = 0;
+        ++iterations_;
+        drain_remote();
+        int alive = ev_run(loop_, EVRUN_NOWAIT);
+        drain_remote();
+        if (!ready_head_) {
+            if (!alive && deadlocked()) {
+                if (on_deadlock) on_deadlock(*this);
+                loop_exit_message_ = "green::LoopExit: this operation would block forever\n" + describe_waiters();
+                local_wake(root_, root_->seq, Wake::LoopExit);
+            } else {
+                if (!alive) ev_ref(loop_);  // only another thread can wake us: wait for its ev_async
+                ev_run(loop_, EVRUN_ONCE);
+                if (!alive) ev_unref(loop_);
+                (void)async;
+                drain_remote();
+            }
+        }
+        if (Task* t = ready_head_) {
+            ready_head_ = t->ready_next;
+            if (!ready_head_) ready_tail_ = nullptr;
+            t->ready_next = nullptr;
+            switch_to(t);
+        }
+    }
+}
+
+std::string Hub::describe_waiters() const {
+    std::string out;
+    char line[256];
+    for (Task* t = live_head_; t; t = t->live_next) {
+        const char* state = "running";
+        switch (t->state) {
+        case Task::State::New: state = "not started"; break;
+        case Task::State::Ready: state = "ready"; break;
+        case Task::State::Parked: state = "waiting on"; break;
+        case Task::State::Dead: state = "dead"; break;
+        default: break;
+        }
+        int n = snprintf(line, sizeof line, "  greenlet #%" PRIu64 " '%s' %s", t->id,
+                         t->name.empty() ? "" : t->name.c_str(), state);
+        out.append(line, std::min<size_t>(n, sizeof line - 1));
+        if (t->state == Task::State::Parked) {
+            n = snprintf(line, sizeof line, " %s", t->waiting.what ? t->waiting.what : "?");
+            out.append(line, std::min<size_t>(n, sizeof line - 1));
+            if (t->waiting.object) {
+                n = snprintf(line, sizeof line, " %p", t->waiting.object);
+                out.append(line, std::min<size_t>(n, sizeof line - 1));
+            }
+            if (t->waiting.arg >= 0) {
+                n = snprintf(line, sizeof line, " (%ld)", t->waiting.arg);
+                out.append(line, std::min<size_t>(n, sizeof line - 1));
+            }
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+void Hub::after_fork() noexcept {
+    // The child of fork() has one thread: the task that called fork. Every other task's stack is
+    // still mapped but nothing will ever resume it; forget them (their memory is leaked by design).
+    ev_loop_fork(loop_);
+    Task* self = current_;
+    ready_head_ = ready_tail_ = nullptr;
+    live_head_ = nullptr;
+    link_live(this, self);
+    if (self != root_) {
+        // The caller becomes the root of the child: nothing else can ever wake the old root.
+        root_ = self;
+    }
+    static_cast<FdWaits*>(fd_waits_)->clear();
+    remote_->items.clear();
+    external_ = 0;
+}
+
+// ---- the primitive the sync objects share ----------------------------------------------------
+
+Task* current_task() { return Hub::current().running(); }
+
+void throw_pending(Wake why) {
+    Hub& h = Hub::current();
+    Task* self = h.running();
+    if (why == Wake::LoopExit) throw LoopExit(h.loop_exit_message_);
+    if (self->pending) std::rethrow_exception(std::exchange(self->pending, nullptr));
+}
+
+}  // namespace green::detail

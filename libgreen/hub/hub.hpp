@@ -1,0 +1,138 @@
+// hub/hub.hpp: one Hub per OS thread, running a libev loop in its own fiber.
+//
+// Contract:
+//  - Hub::current() creates the calling thread's hub on first use; the thread's own stack becomes
+//    its root task, so main() and any OS thread can block on green objects without set-up.
+//  - The one wait primitive is park(): the running task says what it waits for, optionally arms a
+//    timeout, and switches away; it returns the reason it was woken. Everything else (sync objects,
+//    fd waits, the preload's hooks) is built on it.
+//  - Ready tasks switch to each other directly; the hub fiber runs only when nothing is ready, or
+//    every kRoundBudget switches so that I/O and timers are never starved by yielders.
+//  - wake() may be called from any thread; from another thread it goes through ev_async.
+//  - Only this file's implementation (hub.cpp) talks to libev.
+#pragma once
+
+#include <green/detail/task.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <pthread.h>
+#include <span>
+#include <string>
+
+struct ev_loop;
+
+namespace green::detail {
+
+struct FdInterest {
+    int fd;
+    int events;   // kRead | kWrite
+    int revents;  // filled on return
+};
+inline constexpr int kRead = 1;   // == EV_READ
+inline constexpr int kWrite = 2;  // == EV_WRITE
+
+class Hub {
+public:
+    static Hub& current();
+    static Hub* current_or_null() noexcept;  // never creates
+    // True while the calling thread is inside the runtime's own loop (libev callbacks, the hub
+    // fiber): the preload passes such calls straight to libc.
+    static bool in_runtime() noexcept;
+
+    Task* running() const noexcept { return current_; }
+    Task* root() const noexcept { return root_; }
+
+    // Queue a new task to start on the next switch.
+    void schedule(Task* t);
+    // Let every other ready task run once (sleep(0)).
+    void yield();
+    // Park the running task until woken, or for at most `timeout` seconds (< 0: no limit).
+    // Does not throw: the caller inspects the reason (see throw_pending).
+    Wake park(double timeout, WaitInfo what);
+    // Park until one of `fds` is ready (revents filled), the timeout passes, or it is closed.
+    Wake wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what);
+    // Wake `t` if it is still in the park numbered `seq`. Any thread.
+    static void wake(Task* t, uint64_t seq, Wake why) noexcept;
+    // Make `e` be thrown at t's current or next wait point (kill, Timeout). Hub thread only.
+    void interrupt(Task* t, std::exception_ptr e);
+    // Wake every task of this hub waiting on `fd` with Wake::Closed (before the number is reused).
+    void cancel_fd(int fd) noexcept;
+    // A signal handler ran: wake the root task with Wake::Signal if it is in an interruptible
+    // wait. Async-signal-safe.
+    void note_signal() noexcept;
+
+    // A one-shot timer calling cb(arg) on the hub; stop_timer() cancels and frees it (call it
+    // exactly once, fired or not).
+    void* start_timer(double seconds, void (*cb)(void*), void* arg);
+    void stop_timer(void* timer) noexcept;
+
+    // Outstanding cross-thread work whose completion will wake a task here (ThreadPool jobs):
+    // while non-zero, an empty loop is not a deadlock.
+    void add_external() noexcept { external_.fetch_add(1); }
+    void remove_external() noexcept;
+
+    ev_loop* loop() const noexcept { return loop_; }
+    uint64_t switches() const noexcept { return switches_; }
+    uint64_t iterations() const noexcept { return iterations_; }
+    // Live tasks, root included (for reports).
+    template <class F> void for_each_task(F&& f) {
+        for (Task* t = live_head_; t; t = t->live_next) f(t);
+    }
+    // "greenlet #3 'worker' waiting on Event 0x..." lines, for LoopExit and deadlock reports.
+    std::string describe_waiters() const;
+    // Called by the preload in a fork child: only the calling task survives; the loop is reset.
+    void after_fork() noexcept;
+
+    // Process-wide statistics.
+    static std::atomic<uint64_t> tasks_created;
+    static std::atomic<uint64_t> tasks_peak;
+    static std::atomic<uint64_t> tasks_alive;
+    // Hook for a layer above to report a LoopExit of the root task instead of throwing (the
+    // preload prints a deadlock report); returns only if the exception should still be thrown.
+    static void (*on_deadlock)(Hub&);
+
+    Hub();
+    ~Hub();
+    Hub(const Hub&) = delete;
+    Hub& operator=(const Hub&) = delete;
+
+    // internal
+    struct Remote;
+    static Context* task_main(void* arg);
+    void loop_main();
+    void switch_to(Task* next);
+    void switch_out();
+    void local_wake(Task* t, uint64_t seq, Wake why) noexcept;
+    void drain_remote() noexcept;
+    void finish_current(Task* t);
+    bool deadlocked();
+
+    Task* current_ = nullptr;
+    Task* root_ = nullptr;
+    Task* hub_task_ = nullptr;
+    Task* ready_head_ = nullptr;
+    Task* ready_tail_ = nullptr;
+    Task* live_head_ = nullptr;
+    Task* exited_ = nullptr;  // a task whose fiber just ended: released by whoever runs next
+    unsigned budget_ = 0;
+    uint64_t switches_ = 0;
+    uint64_t iterations_ = 0;
+    ev_loop* loop_ = nullptr;
+    void* async_ = nullptr;       // ev_async
+    void* fd_waits_ = nullptr;    // per-fd lists of parked fd waits
+    Remote* remote_ = nullptr;
+    std::atomic<int> external_{0};
+    std::atomic<bool> signalled_{false};
+    std::string loop_exit_message_;
+    void* altstack_ = nullptr;
+};
+
+// Count of libgreen's own idle worker threads (not a source of wake-ups) and of threads a layer
+// above knows may wake tasks; used by the deadlock test.
+extern std::atomic<int> idle_internal_threads;
+// pthread_create as the runtime must call it for its own threads (the preload points it at the
+// real libc function so that the runtime's workers are never turned into green threads).
+extern int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+
+}  // namespace green::detail

@@ -1,0 +1,194 @@
+// green/detail/task.hpp: the runtime's core records, shared by the hub and the public templates.
+//
+// Contract:
+//  - A Task is one greenlet: its context, its stack, and the bookkeeping of its wait. Every field
+//    marked "hub thread" is touched only by the OS thread that owns the task's Hub.
+//  - A task is parked in exactly one wait at a time. Each park bumps `seq`; a wake-up carries the
+//    seq it was meant for, so a stale wake (the wait already ended by timeout) is a no-op. This is
+//    the one place where the timeout-versus-notify race is settled.
+//  - WaitList is the intrusive list every synchronization object keeps its waiters on. Its
+//    SpinLock makes it safe to notify from any OS thread; a remote wake goes through the target
+//    hub's ev_async, never by touching its ready queue.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace green::detail {
+
+class Hub;
+struct Task;
+
+// Test-and-test-and-set lock. Waits here are a few instructions long and never span a switch;
+// it is used instead of pthread_mutex so that the preload's mutex hooks never see the runtime.
+class SpinLock {
+public:
+    void lock() noexcept {
+        while (flag_.exchange(true, std::memory_order_acquire))
+            while (flag_.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+    }
+    bool try_lock() noexcept { return !flag_.exchange(true, std::memory_order_acquire); }
+    void unlock() noexcept { flag_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> flag_{false};
+};
+
+// Why a parked task was made runnable again.
+enum class Wake : uint8_t {
+    None,
+    Notified,     // the object it waited on signalled it
+    TimedOut,     // its own timeout expired
+    Interrupted,  // an exception is pending for it (kill, green::Timeout)
+    Closed,       // the descriptor it waited on was closed (EBADF)
+    Signal,       // a signal handler ran while it waited (EINTR for the preload)
+    LoopExit,     // nothing can ever wake it (only the thread's root task gets this)
+};
+
+// What a parked task waits on, for LoopExit and deadlock reports.
+struct WaitInfo {
+    const char* what = nullptr;  // "Event", "read", "sleep", ...
+    const void* object = nullptr;
+    long arg = -1;                // a descriptor, a pid, ...
+};
+
+// An execution context: a suspended fiber or the thread's own stack. Implemented in context/fiber.cpp,
+// the one file that includes Boost.Context.
+struct Stack {
+    char* lo = nullptr;  // lowest usable byte; the guard page (if any) sits just below
+    size_t size = 0;
+    uint32_t kind = 0;   // StackPool's bookkeeping
+};
+
+class Context {
+public:
+    using Entry = Context* (*)(void* arg);  // runs the fiber, returns where to go when it ends
+    // Prepare a fiber that runs entry(arg) on `stack` when first switched to.
+    void create(Stack stack, Entry entry, void* arg);
+    // Switch from this (the running context) to `to`; returns when something switches back.
+    void switch_to(Context* to);
+    // Stand for the stack the calling thread is already running on (a thread's root task).
+    void adopt_running_thread() { started_ = true; }
+    bool started() const { return started_; }
+
+private:
+    alignas(void*) unsigned char fiber_[sizeof(void*)] = {};  // a boost::context::fiber
+    bool started_ = false;
+};
+
+struct Waiter;
+
+// The lock that guards a list is its owner's (an object may keep several lists under one lock).
+class WaitList {
+public:
+    // All below require the owner's lock held.
+    void push_back(Waiter* w) noexcept;
+    void erase(Waiter* w) noexcept;
+    bool empty() const noexcept { return head_ == nullptr; }
+    Waiter* front() const noexcept { return head_; }
+    // Unlink the first waiter, mark it notified and wake its task. False if none.
+    bool notify_one() noexcept;
+    size_t notify_all() noexcept;
+
+private:
+    Waiter* head_ = nullptr;
+    Waiter* tail_ = nullptr;
+};
+
+// One waiter on a WaitList; lives on the waiting task's stack for the duration of the wait.
+struct Waiter {
+    Waiter* prev = nullptr;
+    Waiter* next = nullptr;
+    Task* task = nullptr;
+    uint64_t seq = 0;
+    bool linked = false;    // on a list (under the list's lock)
+    bool notified = false;  // set by the notifier under the list's lock
+};
+
+struct LocalSlot {
+    const void* key;
+    void* value;
+    void (*destroy)(void*);
+};
+
+struct Task {
+    enum class State : uint8_t { New, Ready, Running, Parked, Dead };
+
+    Task();
+    virtual ~Task();
+    virtual void run() = 0;  // the body; stores the result in the subclass
+
+    std::atomic<int> refs{1};
+    Hub* hub = nullptr;              // the hub that runs it; fixed at spawn
+    uint64_t id = 0;
+    // hub thread:
+    Task* ready_next = nullptr;      // on hub's ready queue
+    Task* live_prev = nullptr;       // on hub's list of live tasks
+    Task* live_next = nullptr;
+    uint64_t seq = 0;                // park epoch
+    State state = State::New;
+    Wake wake = Wake::None;
+    bool interruptible = false;      // the current wait accepts Wake::Signal
+    WaitInfo waiting;                // what the current park is for
+    std::exception_ptr pending;      // thrown at the next wait point (kill, Timeout)
+    Context ctx;
+    Stack stack;
+    size_t stack_size = 0;           // requested; 0 = default
+    std::string name;
+    std::vector<LocalSlot> locals;   // green::local<T> values, destroyed at exit
+    void* user = nullptr;            // owned by a layer above (the preload's thread record)
+    void (*on_exit)(Task*) = nullptr;  // called in the task's context just before it dies
+    // any thread (under lock):
+    SpinLock lock;
+    std::atomic<bool> dead{false};
+    bool killed = false;             // died of GreenletExit
+    std::exception_ptr error;        // how it died, if by an exception
+    bool error_observed = false;
+    WaitList joiners;
+    std::vector<std::function<void()>> links;
+
+    void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+};
+
+// The running task of the calling thread (creating the thread's hub if needed).
+Task* current_task();
+// Park the running task on `list` until notified, timed out (seconds; < 0 = never) or interrupted.
+// `lock` guards the list and is held by the caller; it is released while parked and held again on
+// return. Returns true if notified. On kill/Timeout/LoopExit it unlinks, passes an unconsumed
+// notification on to the next waiter, releases the lock and throws.
+bool wait_on(SpinLock& lock, WaitList& list, double timeout, WaitInfo info);
+
+// Wait (lock held) until pred() holds or `timeout` seconds pass; false on timeout.
+template <class Pred>
+bool wait_until(SpinLock& lock, WaitList& list, double timeout, WaitInfo info, Pred pred);
+// Throw what is pending for the running task, if anything (after a Wake::Interrupted/LoopExit).
+void throw_pending(Wake why);
+
+// Seconds from CLOCK_MONOTONIC, the clock of every timeout.
+double monotonic_now() noexcept;
+
+template <class Pred>
+bool wait_until(SpinLock& lock, WaitList& list, double timeout, WaitInfo info, Pred pred) {
+    if (pred()) return true;
+    if (timeout == 0) return false;
+    double deadline = timeout > 0 ? monotonic_now() + timeout : 0;
+    for (;;) {
+        double left = -1;
+        if (timeout > 0) {
+            left = deadline - monotonic_now();
+            if (left <= 0) return pred();
+        }
+        wait_on(lock, list, left, info);
+        if (pred()) return true;
+    }
+}
+
+}  // namespace green::detail

@@ -1,0 +1,21 @@
+// green/green.hpp: libgreen's C++20 API, modelled on gevent.
+//
+//   #include <green/green.hpp>
+//   auto g = green::spawn([](int x) { green::sleep(0.2); return x * 2; }, 21);
+//   int v = g.get();  // 42, after about 0.2 s; other greenlets ran meanwhile
+//
+// greenlet.hpp   spawn, Greenlet<T>, join/joinall, kill, link, sleep, Timeout, wait_readable, local
+// sync.hpp       Event, AsyncResult, Lock, RLock, Semaphore, BoundedSemaphore, Condition
+// queue.hpp      Queue, JoinableQueue
+// group.hpp      Group, Pool
+// thread_pool.hpp ThreadPool (blocking functions on native threads)
+// io.hpp         read/write/accept/connect for non-blocking sockets, StreamServer
+#pragma once
+
+#include <green/errors.hpp>
+#include <green/greenlet.hpp>
+#include <green/group.hpp>
+#include <green/io.hpp>
+#include <green/queue.hpp>
+#include <green/sync.hpp>
+#include <green/thread_pool.hpp>

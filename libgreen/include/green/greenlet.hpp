@@ -1,0 +1,234 @@
+// green/greenlet.hpp: greenlets (spawn, join, get, kill, link), sleep, Timeout and fd waits.
+//
+// Contract:
+//  - spawn() never switches: the new greenlet starts when the caller next waits or yields, on the
+//    calling OS thread's hub (created on first use; main() needs no set-up).
+//  - Greenlet<T> is a cheap copyable handle sharing ownership of the greenlet; the greenlet runs to
+//    its end whether or not handles remain.
+//  - Timeouts are seconds (double, or any std::chrono duration); a negative value means "forever".
+//  - Every wait is a point where kill() (GreenletExit) or an expired green::Timeout is thrown.
+#pragma once
+
+#include <green/detail/task.hpp>
+#include <green/errors.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace green {
+
+// A timeout in seconds; negative = forever.
+struct Seconds {
+    double value;
+    constexpr Seconds(double s) : value(s) {}  // NOLINT: implicit on purpose (g.join(0.5))
+    template <class Rep, class Period>
+    constexpr Seconds(std::chrono::duration<Rep, Period> d)  // NOLINT
+        : value(std::chrono::duration<double>(d).count()) {}
+};
+inline constexpr double forever = -1;
+
+// Park the calling greenlet for `s` seconds; sleep(0) lets every other ready greenlet run once.
+void sleep(Seconds s);
+void yield();  // == sleep(0)
+
+// Wait until `fd` is readable / writable. True if ready, false on timeout. Throws
+// std::system_error(EBADF) if the descriptor is closed (cancel_wait) while waiting.
+bool wait_readable(int fd, Seconds timeout = forever);
+bool wait_writable(int fd, Seconds timeout = forever);
+// Wake every greenlet of this thread waiting on `fd` with EBADF; call it before close(fd).
+void cancel_wait(int fd);
+
+class GreenletBase;
+// The greenlet running now (the thread's root greenlet, "main", outside any spawned one).
+GreenletBase getcurrent();
+
+// A scoped deadline for the calling greenlet (gevent's Timeout): if it is still alive after
+// `seconds`, TimeoutExpired is thrown at the greenlet's wait point.
+//   try { green::Timeout t(0.05); green::sleep(1); } catch (const green::Timeout::Expired&) {}
+class Timeout {
+public:
+    using Expired = TimeoutExpired;
+    explicit Timeout(Seconds seconds);
+    ~Timeout();
+    Timeout(const Timeout&) = delete;
+    Timeout& operator=(const Timeout&) = delete;
+    void cancel();
+    bool expired() const noexcept { return expired_; }
+    double seconds() const noexcept { return seconds_; }
+
+private:
+    static void fire(void* self);
+    detail::Task* owner_;
+    void* timer_ = nullptr;
+    double seconds_;
+    bool expired_ = false;
+};
+
+struct SpawnOptions {
+    size_t stack_size = 0;  // bytes; 0 = GREEN_STACK_SIZE or 256 KiB
+    std::string name;
+};
+
+// A handle to a greenlet of any result type.
+class GreenletBase {
+public:
+    GreenletBase() = default;
+    explicit GreenletBase(detail::Task* t, bool adopt = false) : t_(t) {
+        if (t_ && !adopt) t_->add_ref();
+    }
+    GreenletBase(const GreenletBase& o) : GreenletBase(o.t_) {}
+    GreenletBase(GreenletBase&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+    GreenletBase& operator=(GreenletBase o) noexcept {
+        std::swap(t_, o.t_);
+        return *this;
+    }
+    ~GreenletBase() {
+        if (t_) t_->release();
+    }
+
+    // Wait for it to end; true if it has, false after `timeout`.
+    bool join(Seconds timeout = forever) const;
+    // Throw GreenletExit in it at its wait point (it never runs if not started yet) and wait up to
+    // `timeout` for it to end; true if it ended.
+    bool kill(Seconds timeout = forever) const;
+    bool dead() const noexcept { return t_ && t_->dead.load(std::memory_order_acquire); }
+    bool ready() const noexcept { return dead(); }
+    bool started() const noexcept { return t_ && t_->state != detail::Task::State::New; }
+    bool successful() const noexcept { return dead() && !t_->error && !t_->killed; }
+    bool killed() const noexcept { return dead() && t_->killed; }
+    // The exception it died of (null if none).
+    std::exception_ptr exception() const noexcept;
+    // Run `f` when it ends (in its own context, just before its fiber exits); at once if dead.
+    void link(std::function<void(GreenletBase)> f) const;
+    void link_value(std::function<void(GreenletBase)> f) const;      // only if successful
+    void link_exception(std::function<void(GreenletBase)> f) const;  // only if it failed
+    uint64_t id() const noexcept { return t_ ? t_->id : 0; }
+    const std::string& name() const noexcept { return t_->name; }
+    void set_name(std::string n) const { t_->name = std::move(n); }
+    explicit operator bool() const noexcept { return t_ != nullptr; }
+    friend bool operator==(const GreenletBase& a, const GreenletBase& b) noexcept { return a.t_ == b.t_; }
+    detail::Task* task() const noexcept { return t_; }
+
+protected:
+    void rethrow_if_failed() const;  // joins first
+    detail::Task* t_ = nullptr;
+};
+
+namespace detail {
+template <class T>
+struct ResultTask : Task {
+    std::optional<T> value;
+};
+template <>
+struct ResultTask<void> : Task {};
+
+template <class R, class F, class... A>
+struct FnTask final : ResultTask<R> {
+    std::optional<std::tuple<F, A...>> call;
+    template <class F2, class... A2>
+    explicit FnTask(F2&& f, A2&&... a) : call(std::in_place, std::forward<F2>(f), std::forward<A2>(a)...) {}
+    void run() override {
+        if constexpr (std::is_void_v<R>) {
+            std::apply([](auto& f, auto&... a) { std::invoke(std::move(f), std::move(a)...); }, *call);
+        } else {
+            this->value.emplace(std::apply([](auto& f, auto&... a) { return std::invoke(std::move(f), std::move(a)...); }, *call));
+        }
+        call.reset();  // release what the body captured as soon as it is done
+    }
+};
+
+void schedule_spawn(Task* t, const SpawnOptions* opts);
+}  // namespace detail
+
+template <class T>
+class Greenlet : public GreenletBase {
+public:
+    using GreenletBase::GreenletBase;
+    // Wait for the result: its value, or its exception rethrown (GreenletExit if killed);
+    // TimeoutExpired if it is still running after `timeout`.
+    T get(Seconds timeout = forever) const {
+        if (!join(timeout)) throw TimeoutExpired{nullptr, timeout.value};
+        rethrow_if_failed();
+        return *static_cast<detail::ResultTask<T>*>(t_)->value;
+    }
+    // The value if it ended successfully, else nullopt; never waits.
+    std::optional<T> value() const {
+        if (!successful()) return std::nullopt;
+        return static_cast<detail::ResultTask<T>*>(t_)->value;
+    }
+};
+
+template <>
+class Greenlet<void> : public GreenletBase {
+public:
+    using GreenletBase::GreenletBase;
+    void get(Seconds timeout = forever) const {
+        if (!join(timeout)) throw TimeoutExpired{nullptr, timeout.value};
+        rethrow_if_failed();
+    }
+};
+
+template <class F, class... A>
+using spawn_result_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
+
+template <class F, class... A>
+Greenlet<spawn_result_t<F, A...>> spawn_with(const SpawnOptions& opts, F&& f, A&&... a) {
+    using R = spawn_result_t<F, A...>;
+    auto* t = new detail::FnTask<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(f), std::forward<A>(a)...);
+    detail::schedule_spawn(t, &opts);
+    return Greenlet<R>(t, /*adopt=*/true);
+}
+
+template <class F, class... A>
+Greenlet<spawn_result_t<F, A...>> spawn(F&& f, A&&... a) {
+    using R = spawn_result_t<F, A...>;
+    auto* t = new detail::FnTask<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(f), std::forward<A>(a)...);
+    detail::schedule_spawn(t, nullptr);
+    return Greenlet<R>(t, /*adopt=*/true);
+}
+
+// Wait for every greenlet of a range (of Greenlet<T> or GreenletBase); false if `timeout` passed
+// first. With raise_error, rethrows the first failure found once all are done.
+template <class Range>
+bool joinall(const Range& greenlets, Seconds timeout = forever, bool raise_error = false) {
+    double deadline = timeout.value >= 0 ? detail::monotonic_now() + timeout.value : -1;
+    for (const auto& g : greenlets) {
+        double left = deadline < 0 ? -1 : std::max(0.0, deadline - detail::monotonic_now());
+        if (!static_cast<const GreenletBase&>(g).join(left)) return false;
+    }
+    if (raise_error)
+        for (const auto& g : greenlets)
+            if (auto e = static_cast<const GreenletBase&>(g).exception()) std::rethrow_exception(e);
+    return true;
+}
+
+template <class Range>
+void killall(const Range& greenlets, Seconds timeout = forever) {
+    for (const auto& g : greenlets) static_cast<const GreenletBase&>(g).kill(0);  // throw in all first
+    joinall(greenlets, timeout);
+}
+
+// Greenlet-local storage: each greenlet sees its own T, default-constructed on first use and
+// destroyed when the greenlet ends.
+template <class T>
+class local {
+public:
+    T& get() {
+        detail::Task* t = detail::current_task();
+        for (auto& s : t->locals)
+            if (s.key == this) return *static_cast<T*>(s.value);
+        T* v = new T();
+        t->locals.push_back({this, v, [](void* p) { delete static_cast<T*>(p); }});
+        return *v;
+    }
+    T& operator*() { return get(); }
+    T* operator->() { return &get(); }
+};
+
+}  // namespace green

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages libgreen needs when they are missing (as root), or says exactly
+# what to run. Called by `make` before anything is compiled.
+set -euo pipefail
+
+need=()
+[ -f /usr/include/ev.h ] || need+=(libev-dev)
+[ -f /usr/include/boost/context/fiber.hpp ] || need+=(libboost-context-dev)
+[ -f /usr/include/doctest/doctest.h ] || need+=(doctest-dev)
+[ -f /usr/include/ares.h ] || need+=(libc-ares-dev)
+command -v g++ >/dev/null || need+=(g++)
+command -v make >/dev/null || need+=(make)
+# The preload's differential tests run ordinary programs next to their own.
+command -v python3 >/dev/null || need+=(python3)
+command -v curl >/dev/null || need+=(curl)
+command -v taskset >/dev/null || need+=(util-linux)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "libgreen: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >&2 || true
+    apt-get install -y -q --no-install-recommends "${need[@]}" >&2
+    exit 0
+fi
+echo "libgreen: missing packages. Run:" >&2
+echo "    sudo apt-get install -y ${need[*]}" >&2
+exit 1

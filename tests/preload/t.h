@@ -1,0 +1,137 @@
+/* t.h - tiny shared helpers for the libgreen preload differential tests.
+ *
+ * Plain libc only (nothing from libgreen): every test is an ordinary program
+ * that must behave identically natively and under LD_PRELOAD=libgreen_preload.so.
+ *
+ * Conventions:
+ *  - stdout carries only deterministic lines (values, errno NAMES, verdicts);
+ *    the runner diffs native vs preloaded stdout byte for byte.
+ *  - CHECK(cond) asserts the real (native Linux) outcome; a failed check prints
+ *    "FAIL <file>:<line>: <cond>" and makes the program exit 1.
+ *  - timing checks use generous bounds and print verdicts, never durations.
+ *  - t_init() arms alarm(30) as a safety net against hangs.
+ */
+#ifndef LIBGREEN_TEST_T_H
+#define LIBGREEN_TEST_T_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int t_failed;
+
+/* errno value -> "EAGAIN" etc. (0 -> "0"). */
+static inline const char *en(int e)
+{
+    const char *s;
+    if (e == 0)
+        return "0";
+    s = strerrorname_np(e);
+    return s ? s : "E?";
+}
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            int e_ = errno;                                                  \
+            printf("FAIL %s:%d: %s (errno=%s)\n", __FILE__, __LINE__, #cond, \
+                   en(e_));                                                  \
+            fflush(stdout);                                                  \
+            t_failed = 1;                                                    \
+            errno = e_;                                                      \
+        }                                                                    \
+    } while (0)
+
+/* Seconds on CLOCK_MONOTONIC as a double. */
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline void msleep(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+/* Absolute time `ms` milliseconds from now on `clk`. */
+static inline struct timespec abs_in(clockid_t clk, int ms)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Write/read exactly n bytes (blocking fds), returns n or -1. */
+static inline ssize_t write_all(int fd, const void *buf, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        ssize_t r = write(fd, (const char *)buf + off, n - off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        off += (size_t)r;
+    }
+    return (ssize_t)off;
+}
+
+static inline ssize_t read_all(int fd, void *buf, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        ssize_t r = read(fd, (char *)buf + off, n - off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        off += (size_t)r;
+    }
+    return (ssize_t)off;
+}
+
+/* FNV-1a 64-bit, incremental: h = fnv(h, buf, n), start with FNV0. */
+#define FNV0 0xcbf29ce484222325ULL
+static inline unsigned long long fnv(unsigned long long h, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static inline void t_init(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    alarm(30);
+}
+
+static inline int t_done(void)
+{
+    printf("%s\n", t_failed ? "RESULT: FAIL" : "RESULT: ok");
+    fflush(stdout);
+    return t_failed ? 1 : 0;
+}
+
+#endif
