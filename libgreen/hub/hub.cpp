@@ -38,6 +38,7 @@ constexpr unsigned kRoundBudget = 256;
 
 thread_local Hub* tls_hub __attribute__((tls_model("initial-exec"))) = nullptr;
 thread_local bool tls_hub_gone __attribute__((tls_model("initial-exec"))) = false;
+thread_local bool tls_worker __attribute__((tls_model("initial-exec"))) = false;
 
 // Destroys the thread's hub at thread exit, unless tasks other than the root still live: their
 // stacks and wait registrations would dangle, so the hub is deliberately leaked instead.
@@ -242,6 +243,19 @@ Hub& Hub::current() {
     tls_hub = new Hub;
     return *tls_hub;
 }
+
+Hub* Hub::for_hooks() noexcept {
+    Hub* h = tls_hub;
+    if (__builtin_expect(h != nullptr, 1)) return h->current_ == h->hub_task_ ? nullptr : h;
+    if (tls_hub_gone || tls_worker) return nullptr;
+    try {
+        return &current();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void Hub::mark_worker_thread() noexcept { tls_worker = true; }
 
 bool Hub::in_runtime() noexcept {
     Hub* h = tls_hub;
@@ -461,10 +475,11 @@ void Hub::drain_remote() noexcept {
     batch.clear();
 }
 
-void Hub::note_signal() noexcept {
+void Hub::note_signal(bool restart) noexcept {
     // Runs in a signal handler on this hub's thread: only the root task can be "the thread" whose
     // blocking call a signal interrupts, and only if it is parked right now.
-    if (root_->state != Task::State::Parked || !root_->interruptible) return;
+    if (root_->state != Task::State::Parked) return;
+    if (root_->interruptible != kInterruptAlways && (root_->interruptible != kInterruptUnlessRestart || restart)) return;
     remote_->signal_seq = root_->seq;
     signalled_.store(true, std::memory_order_release);
     ev_async_send(loop_, static_cast<ev_async*>(async_));
@@ -551,7 +566,7 @@ Wake Hub::park(double timeout, WaitInfo what) {
     switch_out();
     if (timed) ev_timer_stop(loop_, &tw.w);
     self->waiting = {};
-    self->interruptible = false;
+    self->interruptible = kInterruptNever;
     if (self->pending && self->wake != Wake::LoopExit) return Wake::Interrupted;
     return self->wake;
 }

@@ -39,6 +39,12 @@ public:
     // True while the calling thread is inside the runtime's own loop (libev callbacks, the hub
     // fiber): the preload passes such calls straight to libc.
     static bool in_runtime() noexcept;
+    // The hub a preload hook may park on: the calling thread's (created on first use), or null
+    // when the call must go straight to libc (inside the runtime, on one of its worker threads, or
+    // during thread exit after the hub is gone).
+    static Hub* for_hooks() noexcept;
+    // Marks the calling thread as one of the runtime's own native workers.
+    static void mark_worker_thread() noexcept;
 
     Task* running() const noexcept { return current_; }
     Task* root() const noexcept { return root_; }
@@ -59,8 +65,9 @@ public:
     // Wake every task of this hub waiting on `fd` with Wake::Closed (before the number is reused).
     void cancel_fd(int fd) noexcept;
     // A signal handler ran: wake the root task with Wake::Signal if it is in an interruptible
-    // wait. Async-signal-safe.
-    void note_signal() noexcept;
+    // wait that this signal ends (kInterruptAlways, or kInterruptUnlessRestart when the handler
+    // lacks SA_RESTART). Async-signal-safe.
+    void note_signal(bool restart) noexcept;
 
     // A one-shot timer calling cb(arg) on the hub; stop_timer() cancels and frees it (call it
     // exactly once, fired or not).

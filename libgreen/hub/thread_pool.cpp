@@ -26,6 +26,7 @@ struct ThreadPool::Impl {
 
     static void* worker(void* arg) {
         auto* self = static_cast<Impl*>(arg);
+        detail::Hub::mark_worker_thread();  // its blocking calls must stay blocking
         for (;;) {
             uint32_t seen = self->seq.load(std::memory_order_acquire);
             std::function<void()> job;

@@ -110,6 +110,11 @@ struct Waiter {
     bool notified = false;  // set by the notifier under the list's lock
 };
 
+// How a wait reacts to a signal handler running (set by the preload before parking).
+inline constexpr uint8_t kInterruptNever = 0;
+inline constexpr uint8_t kInterruptUnlessRestart = 1;  // read, write, accept...: EINTR unless SA_RESTART
+inline constexpr uint8_t kInterruptAlways = 2;         // sleep, poll, select, epoll_wait: always EINTR
+
 struct LocalSlot {
     const void* key;
     void* value;
@@ -133,7 +138,7 @@ struct Task {
     uint64_t seq = 0;                // park epoch
     State state = State::New;
     Wake wake = Wake::None;
-    bool interruptible = false;      // the current wait accepts Wake::Signal
+    uint8_t interruptible = 0;       // the current wait accepts Wake::Signal: kInterrupt*
     WaitInfo waiting;                // what the current park is for
     std::exception_ptr pending;      // thrown at the next wait point (kill, Timeout)
     Context ctx;

@@ -1,0 +1,150 @@
+// preload/fd.cpp: close, dup, dup2, dup3, fcntl, ioctl(FIONBIO), pipe, pipe2, fclose.
+//
+// close() wakes green threads parked on the descriptor with EBADF (gevent's rule) before the
+// number can be reused, and libev forgets it first.
+#include "io_wait.hpp"
+#include "real.hpp"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+using namespace green::preload;
+
+namespace {
+
+// fd is about to stop meaning what it meant: wake its waiters, forget what we knew.
+void retire(int fd) {
+    if (green::detail::Hub* h = green::detail::Hub::current_or_null()) h->cancel_fd(fd);
+    FdTable::forget(fd);
+}
+
+int fcntl_impl(int (*real)(int, int, ...), int fd, int cmd, va_list ap) {
+    switch (cmd) {
+    case F_SETFL: {
+        int flags = va_arg(ap, int);
+        int r = real(fd, cmd, flags);
+        if (r == 0)
+            if (FdState* st = FdTable::get(fd)) st->nonblock = flags & O_NONBLOCK;
+        return r;
+    }
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+        int minfd = va_arg(ap, int);
+        int r = real(fd, cmd, minfd);
+        if (r >= 0) FdTable::copy(fd, r);
+        return r;
+    }
+    case F_SETLKW:
+    case F_OFD_SETLKW:
+        debug_once("fcntl(F_SETLKW)", "a blocking file lock waits in the kernel");
+        return real(fd, cmd, va_arg(ap, void*));
+    case F_GETFD:
+    case F_GETFL:
+    case F_GETOWN:
+    case F_GETSIG:
+    case F_GETLEASE:
+    case F_GETPIPE_SZ:
+    case F_GET_SEALS:
+        return real(fd, cmd);
+    default:
+        // Every other command takes one argument, an int or a pointer: passed on as a pointer-sized
+        // value, which the x86_64 calling convention makes the same thing.
+        return real(fd, cmd, va_arg(ap, void*));
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+int close(int fd) {
+    count(Call::close);
+    if (fd >= 0) retire(fd);
+    return REAL(close)(fd);
+}
+
+int dup(int fd) {
+    count(Call::dup);
+    int r = REAL(dup)(fd);
+    if (r >= 0) FdTable::copy(fd, r);
+    return r;
+}
+
+int dup2(int oldfd, int newfd) {
+    count(Call::dup);
+    // dup2 closes newfd first: its waiters must not sleep on through the swap.
+    if (oldfd != newfd && newfd >= 0 && REAL(fcntl)(oldfd, F_GETFD) >= 0) retire(newfd);
+    int r = REAL(dup2)(oldfd, newfd);
+    if (r >= 0 && oldfd != newfd) FdTable::copy(oldfd, r);
+    return r;
+}
+
+int dup3(int oldfd, int newfd, int flags) {
+    count(Call::dup);
+    if (oldfd != newfd && newfd >= 0 && REAL(fcntl)(oldfd, F_GETFD) >= 0) retire(newfd);
+    int r = REAL(dup3)(oldfd, newfd, flags);
+    if (r >= 0) FdTable::copy(oldfd, r);
+    return r;
+}
+
+int fcntl(int fd, int cmd, ...) {
+    count(Call::fcntl);
+    va_list ap;
+    va_start(ap, cmd);
+    int r = fcntl_impl(REAL(fcntl), fd, cmd, ap);
+    va_end(ap);
+    return r;
+}
+
+// Programs built with 64-bit file offsets (the default for new builds) call this name.
+int fcntl64(int fd, int cmd, ...) {
+    count(Call::fcntl);
+    va_list ap;
+    va_start(ap, cmd);
+    int r = fcntl_impl(REAL(fcntl64), fd, cmd, ap);
+    va_end(ap);
+    return r;
+}
+
+int ioctl(int fd, unsigned long request, ...) {
+    va_list ap;
+    va_start(ap, request);
+    void* arg = va_arg(ap, void*);
+    va_end(ap);
+    int r = REAL(ioctl)(fd, request, arg);
+    if (r == 0 && request == FIONBIO && arg)
+        if (FdState* st = FdTable::get(fd)) st->nonblock = *static_cast<int*>(arg) != 0;
+    return r;
+}
+
+int pipe(int fds[2]) {
+    int r = REAL(pipe)(fds);
+    if (r == 0) {
+        FdTable::created(fds[0], FdKind::Pollable, false);
+        FdTable::created(fds[1], FdKind::Pollable, false);
+    }
+    return r;
+}
+
+int pipe2(int fds[2], int flags) {
+    int r = REAL(pipe2)(fds, flags);
+    if (r == 0) {
+        FdTable::created(fds[0], FdKind::Pollable, flags & O_NONBLOCK);
+        FdTable::created(fds[1], FdKind::Pollable, flags & O_NONBLOCK);
+    }
+    return r;
+}
+
+// fclose closes its descriptor inside libc, out of close()'s sight.
+int fclose(FILE* f) {
+    if (f) {
+        int fd = fileno(f);
+        if (fd >= 0) retire(fd);
+    }
+    return REAL(fclose)(f);
+}
+
+}  // extern "C"

@@ -1,0 +1,117 @@
+#include "fd_table.hpp"
+
+#include "real.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace green::preload {
+namespace {
+
+// Two levels of 4096 entries: up to 16M descriptors, memory only for the ranges in use.
+constexpr int kChunkBits = 12;
+constexpr int kChunk = 1 << kChunkBits;
+constexpr int kChunks = 4096;
+std::atomic<FdState*> chunks[kChunks];
+
+double timeout_of(int fd, int opt) {
+    timeval tv{};
+    socklen_t len = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0) return -1;
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) return -1;  // zero means no timeout
+    return double(tv.tv_sec) + double(tv.tv_usec) * 1e-6;
+}
+
+}  // namespace
+
+FdState* FdTable::slot(int fd) noexcept {
+    if (fd < 0 || fd >= kChunk * kChunks) return nullptr;
+    std::atomic<FdState*>& c = chunks[fd >> kChunkBits];
+    FdState* base = c.load(std::memory_order_acquire);
+    if (__builtin_expect(!base, 0)) {
+        // calloc, not new: this may run inside another library's constructor. Zero bytes are a
+        // valid "Unknown" entry except for the timeouts, which are fixed up on classification.
+        auto* fresh = static_cast<FdState*>(calloc(kChunk, sizeof(FdState)));
+        if (!fresh) return nullptr;
+        if (c.compare_exchange_strong(base, fresh)) base = fresh;
+        else free(fresh);
+    }
+    return &base[fd & (kChunk - 1)];
+}
+
+FdKind FdTable::classify(int fd) noexcept {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return FdKind::Unknown;
+    switch (st.st_mode & S_IFMT) {
+    case S_IFSOCK: {
+        int type = 0;
+        socklen_t len = sizeof type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return FdKind::Datagram;
+        return type == SOCK_STREAM || type == SOCK_SEQPACKET ? FdKind::Stream : FdKind::Datagram;
+    }
+    case S_IFIFO:
+    case S_IFCHR:
+        return FdKind::Pollable;
+    case 0:
+        // Anonymous inodes (eventfd, timerfd, signalfd, epoll, inotify, pidfd) have no type bits.
+        // eventfd/timerfd/signalfd reads block and are pollable; epoll fds are not read.
+        return FdKind::Pollable;
+    default:
+        return FdKind::Passthrough;  // regular files are always "ready": epoll refuses them
+    }
+}
+
+FdState* FdTable::get(int fd) noexcept {
+    FdState* s = slot(fd);
+    if (!s) return nullptr;
+    if (__builtin_expect(s->kind != FdKind::Unknown, 1)) return s;
+    int saved = errno;
+    int fl = REAL(fcntl)(fd, F_GETFL);
+    if (fl < 0) {
+        errno = saved;
+        return nullptr;  // not open
+    }
+    FdKind k = classify(fd);
+    s->nonblock = fl & O_NONBLOCK;
+    s->listening = false;
+    s->rcv_timeout = s->snd_timeout = -1;
+    if (k == FdKind::Stream || k == FdKind::Datagram) {
+        // Inherited or created behind our back: it may already carry timeouts or be listening.
+        s->rcv_timeout = timeout_of(fd, SO_RCVTIMEO);
+        s->snd_timeout = timeout_of(fd, SO_SNDTIMEO);
+        int acc = 0;
+        socklen_t len = sizeof acc;
+        s->listening = getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc;
+    }
+    s->kind = k == FdKind::Unknown ? FdKind::Passthrough : k;
+    errno = saved;
+    return s;
+}
+
+void FdTable::created(int fd, FdKind kind, bool nonblock) noexcept {
+    FdState* s = slot(fd);
+    if (!s) return;
+    s->kind = kind;
+    s->nonblock = nonblock;
+    s->listening = false;
+    s->rcv_timeout = s->snd_timeout = -1;
+}
+
+void FdTable::forget(int fd) noexcept {
+    if (FdState* s = slot(fd)) s->kind = FdKind::Unknown;
+}
+
+void FdTable::copy(int oldfd, int newfd) noexcept {
+    FdState* from = get(oldfd);
+    FdState* to = slot(newfd);
+    if (!to) return;
+    if (from) *to = *from;
+    else to->kind = FdKind::Unknown;
+}
+
+}  // namespace green::preload

@@ -1,0 +1,53 @@
+// preload/fd_table.hpp: what the program believes about each descriptor.
+//
+// Contract:
+//  - The preload never changes a descriptor's O_NONBLOCK flag for good (that flag belongs to the
+//    open file description, shared with children and dup()s): sockets are driven with
+//    MSG_DONTWAIT, other pollable descriptors are waited on before the call. So the kernel's
+//    flags always are the program's own, and `nonblock` here is only a cache of them.
+//  - An entry is filled at creation (socket, accept, pipe...) or on first use (fstat), updated by
+//    fcntl/ioctl/setsockopt and reset by close. The table grows with the largest descriptor.
+//  - Lookups are lock-free; entries of one descriptor are written by the thread that uses it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace green::preload {
+
+enum class FdKind : uint8_t {
+    Unknown = 0,  // not looked at yet
+    Stream,       // SOCK_STREAM / SOCK_SEQPACKET socket: blocking sends write everything
+    Datagram,     // other sockets
+    Pollable,     // pipe, FIFO, terminal, eventfd...: wait for readiness, then call
+    Passthrough,  // regular file, directory, block device, epoll/inotify...: never parks
+};
+
+struct FdState {
+    FdKind kind = FdKind::Unknown;
+    bool nonblock = false;   // the program's O_NONBLOCK
+    bool listening = false;  // accept() target
+    double rcv_timeout = -1; // SO_RCVTIMEO in seconds; -1 = none
+    double snd_timeout = -1; // SO_SNDTIMEO
+    bool is_socket() const { return kind == FdKind::Stream || kind == FdKind::Datagram; }
+};
+
+class FdTable {
+public:
+    // The entry for fd, looked at (fstat, F_GETFL, socket options) if unknown; null if fd is not
+    // an open descriptor.
+    static FdState* get(int fd) noexcept;
+    // The entry for a descriptor just created by the program, with what it was created with.
+    static void created(int fd, FdKind kind, bool nonblock) noexcept;
+    // Forget fd (closed); the next use looks at it again.
+    static void forget(int fd) noexcept;
+    // newfd now refers to what oldfd refers to (dup and friends).
+    static void copy(int oldfd, int newfd) noexcept;
+    // Kind of an open descriptor, from fstat (and SO_TYPE for sockets).
+    static FdKind classify(int fd) noexcept;
+
+private:
+    static FdState* slot(int fd) noexcept;
+};
+
+}  // namespace green::preload

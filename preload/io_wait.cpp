@@ -1,0 +1,51 @@
+#include "io_wait.hpp"
+
+#include "real.hpp"
+
+#include <poll.h>
+
+namespace green::preload {
+
+double deadline_after(double timeout) noexcept {
+    return timeout > 0 ? detail::monotonic_now() + timeout : -1;
+}
+
+bool ready_now(int fd, Dir dir) noexcept {
+    pollfd p{fd, short(dir == Dir::In ? POLLIN : POLLOUT), 0};
+    int saved = errno;
+    int n = REAL(poll)(&p, 1, 0);
+    errno = saved;
+    // Errors and hang-ups count as ready: the real call then reports them exactly.
+    return n != 0;
+}
+
+int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what) noexcept {
+    double left = -1;
+    if (deadline >= 0) {
+        left = deadline - detail::monotonic_now();
+        if (left <= 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+    }
+    detail::FdInterest it{fd, dir == Dir::In ? detail::kRead : detail::kWrite, 0};
+    hub.running()->interruptible = detail::kInterruptUnlessRestart;
+    switch (hub.wait_fds({&it, 1}, left, {what, nullptr, fd})) {
+    case detail::Wake::Notified:
+        return 0;
+    case detail::Wake::TimedOut:
+        errno = EAGAIN;
+        return -1;
+    case detail::Wake::Closed:
+        errno = EBADF;
+        return -1;
+    case detail::Wake::LoopExit:
+        errno = EDEADLK;
+        return -1;
+    default:  // a signal handler ran (or the green thread is being torn down)
+        errno = EINTR;
+        return -1;
+    }
+}
+
+}  // namespace green::preload

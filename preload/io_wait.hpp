@@ -1,0 +1,58 @@
+// preload/io_wait.hpp: the one path every intercepted I/O call takes.
+//
+//   try the real call; if it would block and the program asked for blocking, park the green
+//   thread on the hub until the descriptor is ready (or the program's own timeout passes, the
+//   descriptor is closed, a signal handler runs), then retry.
+//
+// libc semantics are kept: the program's non-blocking descriptors get the real EAGAIN at once;
+// SO_RCVTIMEO/SO_SNDTIMEO expire with EAGAIN; a signal handler without SA_RESTART ends the wait
+// with EINTR; a descriptor closed by another green thread ends it with EBADF; no timeout is added.
+#pragma once
+
+#include "fd_table.hpp"
+#include "runtime.hpp"
+
+#include <sys/types.h>
+
+#include <cerrno>
+
+namespace green::preload {
+
+enum class Dir { In, Out };
+
+// Park until fd is ready for `dir`. 0 when ready; -1 with errno EAGAIN (deadline passed), EBADF
+// (closed meanwhile), EINTR (signal). deadline: monotonic seconds, < 0 for none.
+int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what) noexcept;
+// True if fd is ready for `dir` right now (poll with a zero timeout).
+bool ready_now(int fd, Dir dir) noexcept;
+double deadline_after(double timeout) noexcept;  // -1 stays -1
+
+// op(dontwait) performs the real call; dontwait asks it to add MSG_DONTWAIT (sockets only).
+// `probe` forces readiness probing before the call even on sockets (accept has no MSG_DONTWAIT).
+template <class Op>
+inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false) -> decltype(op(false)) {
+    detail::Hub* h = hub();
+    FdState* st;
+    if (!h || !(st = FdTable::get(fd)) || st->nonblock || st->kind == FdKind::Passthrough) return op(false);
+    const bool sock = st->is_socket();
+    const bool try_first = sock && !probe;
+    const double deadline = deadline_after(sock ? (dir == Dir::In ? st->rcv_timeout : st->snd_timeout) : -1);
+    for (;;) {
+        if (try_first) {
+            auto r = op(true);
+            if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                if (__builtin_expect(r < 0 && errno == ENOTSOCK, 0)) {
+                    // The number was reused behind our back (closed by libc internally): look again.
+                    FdTable::forget(fd);
+                    return io_call(fd, dir, what, op, probe);
+                }
+                return r;
+            }
+        } else if (ready_now(fd, dir)) {
+            return op(false);
+        }
+        if (wait_fd(*h, fd, dir, deadline, what) < 0) return -1;
+    }
+}
+
+}  // namespace green::preload

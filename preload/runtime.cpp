@@ -1,0 +1,77 @@
+// preload/runtime.cpp: configuration, initialisation, GREEN_STATS and GREEN_DEBUG.
+#include "runtime.hpp"
+
+#include "real.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace green::preload {
+
+Config config;
+bool ready = false;
+std::atomic<uint64_t> call_counts[unsigned(Call::count_)];
+
+namespace {
+
+bool env_flag(const char* name) {
+    const char* v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0 && strcasecmp(v, "false") != 0;
+}
+
+void print_stats() {
+    // Runs at exit: plain stdio on stderr is fine here.
+    fprintf(stderr, "green stats (pid %d):\n", getpid());
+    fprintf(stderr, "  greenlets created %" PRIu64 ", peak alive %" PRIu64 "\n",
+            detail::Hub::tasks_created.load(), detail::Hub::tasks_peak.load());
+    if (detail::Hub* h = detail::Hub::current_or_null())
+        fprintf(stderr, "  main hub: %" PRIu64 " switches, %" PRIu64 " loop iterations\n", h->switches(),
+                h->iterations());
+    static const char* const names[] = {
+#define GREEN_CALL_NAME(name) #name,
+        GREEN_CALLS(GREEN_CALL_NAME)
+#undef GREEN_CALL_NAME
+    };
+    for (unsigned i = 0; i < unsigned(Call::count_); ++i)
+        if (uint64_t n = call_counts[i].load()) fprintf(stderr, "  %-16s %" PRIu64 "\n", names[i], n);
+}
+
+// Runs before main(): after libc, before the program's own constructors (priority 101 is the
+// earliest a program may use).
+__attribute__((constructor(101))) void init() {
+    const char* threads = getenv("GREEN_THREADS");
+    if (threads && strcmp(threads, "native") == 0) config.green_threads = false;
+    else if (threads && *threads && strcmp(threads, "green") != 0)
+        fprintf(stderr, "green: ignoring GREEN_THREADS='%s' (green or native)\n", threads);
+    config.stats = env_flag("GREEN_STATS");
+    config.debug = env_flag("GREEN_DEBUG");
+    // The runtime's own threads must be real threads, whatever pthread_create has become.
+    detail::native_pthread_create = REAL(pthread_create);
+    if (config.stats) atexit(print_stats);
+    ready = true;
+}
+
+}  // namespace
+
+void debug_once(const char* site, const char* what) noexcept {
+    if (!config.debug) return;
+    static detail::SpinLock lock;
+    static std::set<const void*>* seen = new std::set<const void*>;
+    {
+        std::lock_guard g(lock);
+        if (!seen->insert(site).second) return;
+    }
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "green: %s: %s (blocks the OS thread; reported once)\n", site, what);
+    if (n > 0) (void)!REAL(write)(2, buf, std::min<size_t>(size_t(n), sizeof buf - 1));
+}
+
+}  // namespace green::preload
