@@ -15,7 +15,7 @@
 namespace green::detail {
 namespace {
 
-enum Kind : uint32_t { kGuarded = 1, kSlab = 2 };
+enum Kind : uint32_t { kGuarded = 1, kSlab = StackPool::kSlabKind };
 
 const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
 constexpr size_t kCanaryBytes = 64;
@@ -163,8 +163,7 @@ bool StackPool::in_guard(const Stack& s, const void* addr) noexcept {
     return a >= lo - kPage && a < lo + kCanaryBytes;
 }
 
-bool StackPool::canary_ok(const Stack& s) noexcept {
-    if (s.kind != kSlab) return true;
+bool StackPool::slab_canary_ok(const Stack& s) noexcept {
     // Untouched anonymous memory reads as zero without costing a resident page; a fiber that
     // reaches its lowest bytes has overflowed (or is one frame from it).
     auto* w = reinterpret_cast<const uint64_t*>(s.lo);

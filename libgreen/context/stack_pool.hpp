@@ -24,8 +24,14 @@ public:
     static size_t default_size() noexcept;
     // True if `addr` lies in the guard page of `s` (stack overflow).
     static bool in_guard(const Stack& s, const void* addr) noexcept;
-    // False if a guardless stack's canary was overwritten (stack overflow).
-    static bool canary_ok(const Stack& s) noexcept;
+    // False if a guardless stack's canary was overwritten (stack overflow). Inline: it runs on
+    // every switch.
+    static bool canary_ok(const Stack& s) noexcept {
+        if (__builtin_expect(s.kind != kSlabKind, 1)) return true;
+        return slab_canary_ok(s);
+    }
+    static constexpr uint32_t kSlabKind = 2;
+    static bool slab_canary_ok(const Stack& s) noexcept;
     static size_t parse_size(const char* text) noexcept;  // "256K" -> 262144; 0 if invalid
 };
 

@@ -263,6 +263,7 @@ bool Hub::in_runtime() noexcept {
 }
 
 Hub::Hub() {
+    errno_slot_ = &errno;
     loop_ = ev_loop_new(unsigned(EVBACKEND_EPOLL) | unsigned(EVFLAG_NOSIGMASK) | unsigned(EVFLAG_NOENV));
     if (!loop_) loop_ = ev_loop_new(unsigned(EVFLAG_AUTO) | unsigned(EVFLAG_NOSIGMASK));
     if (!loop_) {
@@ -399,7 +400,7 @@ void Hub::schedule(Task* t) {
     ready_tail_ = t;
 }
 
-void Hub::switch_to(Task* next) {
+__attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
     Task* prev = current_;
     if (next == prev) {
         prev->state = Task::State::Running;
@@ -413,16 +414,18 @@ void Hub::switch_to(Task* next) {
         next->stack = StackPool::acquire(next->stack_size);
         next->ctx.create(next->stack, &Hub::task_main, next);
     }
-    int saved_errno = errno;  // errno is per OS thread: each fiber keeps its own across switches
+    // errno is per OS thread: each fiber keeps its own across switches.
+    int* errno_slot = errno_slot_;
+    int saved_errno = *errno_slot;
     prev->ctx.switch_to(&next->ctx);
-    errno = saved_errno;
+    *errno_slot = saved_errno;
     if (exited_) {
         Task* e = std::exchange(exited_, nullptr);
         e->release();
     }
 }
 
-void Hub::switch_out() {
+__attribute__((always_inline)) inline void Hub::switch_out() {
     Task* next;
     if (budget_ < kRoundBudget && ready_head_) {
         next = ready_head_;

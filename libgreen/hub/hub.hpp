@@ -126,6 +126,7 @@ public:
     uint64_t switches_ = 0;
     uint64_t iterations_ = 0;
     ev_loop* loop_ = nullptr;
+    int* errno_slot_ = nullptr;   // this thread's errno, looked up once
     void* async_ = nullptr;       // ev_async
     void* fd_waits_ = nullptr;    // per-fd lists of parked fd waits
     Remote* remote_ = nullptr;
