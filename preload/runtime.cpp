@@ -55,6 +55,7 @@ __attribute__((constructor(101))) void init() {
     config.debug = env_flag("GREEN_DEBUG");
     // The runtime's own threads must be real threads, whatever pthread_create has become.
     detail::native_pthread_create = REAL(pthread_create);
+    detail::native_sigaction = REAL(sigaction);
     if (config.stats) atexit(print_stats);
     ready = true;
 }

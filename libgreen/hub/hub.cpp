@@ -29,6 +29,7 @@ std::atomic<uint64_t> Hub::tasks_alive{0};
 void (*Hub::on_deadlock)(Hub&) = nullptr;
 std::atomic<int> idle_internal_threads{0};
 int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) = pthread_create;
+int (*native_sigaction)(int, const struct sigaction*, struct sigaction*) = sigaction;
 
 namespace {
 
@@ -122,7 +123,9 @@ void segv_handler(int sig, siginfo_t* si, void* uc) {
     } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
         return previous_segv.sa_handler(sig);
     }
-    signal(SIGSEGV, SIG_DFL);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    native_sigaction(SIGSEGV, &dfl, nullptr);
 }
 
 void install_segv_handler() {
@@ -132,7 +135,7 @@ void install_segv_handler() {
         sa.sa_sigaction = segv_handler;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGSEGV, &sa, &previous_segv);
+        native_sigaction(SIGSEGV, &sa, &previous_segv);
     });
 }
 

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <pthread.h>
+#include <signal.h>
 #include <span>
 #include <string>
 
@@ -142,5 +143,7 @@ extern std::atomic<int> idle_internal_threads;
 // pthread_create as the runtime must call it for its own threads (the preload points it at the
 // real libc function so that the runtime's workers are never turned into green threads).
 extern int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+// sigaction as the runtime must call it for its own SIGSEGV handler (the stack-overflow report).
+extern int (*native_sigaction)(int, const struct sigaction*, struct sigaction*);
 
 }  // namespace green::detail

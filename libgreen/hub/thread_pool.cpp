@@ -7,6 +7,7 @@
 #include "hub.hpp"
 
 #include <linux/futex.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,6 +28,10 @@ struct ThreadPool::Impl {
     static void* worker(void* arg) {
         auto* self = static_cast<Impl*>(arg);
         detail::Hub::mark_worker_thread();  // its blocking calls must stay blocking
+        // Signals are the program's business: let them land on its own threads, never here.
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
         for (;;) {
             uint32_t seen = self->seq.load(std::memory_order_acquire);
             std::function<void()> job;
