@@ -1,57 +1,54 @@
 // context/fiber.cpp: the one file that includes Boost.Context.
 //
-// Symmetric switching on top of boost::context::fiber: resume() hands the resumed side the
-// continuation of the side that left, so the switcher leaves a pointer to its own Context in
-// tls_from and whoever runs next stores the continuation there.
+// Symmetric switching on Boost.Context's fcontext layer: jump_fcontext(to, from) hands the resumed
+// side the suspended context of the side that left together with `from`, so whoever runs next
+// stores it where `from` will be resumed. A fiber that ends leaves with ontop_fcontext, which
+// releases its stack on the next fiber's stack, after nothing runs on it any more.
 #include <green/detail/task.hpp>
 
 #include "stack_pool.hpp"
 
-#include <boost/context/fiber.hpp>
-
-#include <new>
-#include <utility>
+#include <boost/context/detail/fcontext.hpp>
 
 namespace green::detail {
-namespace {
 
-namespace bc = boost::context;
-static_assert(sizeof(bc::fiber) == sizeof(void*), "Context stores a fiber in one pointer's space");
+namespace bcd = boost::context::detail;
 
-// Whose continuation the next resume() returns (null when that side ended).
-thread_local Context* tls_from __attribute__((tls_model("initial-exec"))) = nullptr;
+struct ContextAccess {
+    // The fresh context a first jump is entering (its entry needs to know which one it is).
+    static inline thread_local Context* entering __attribute__((tls_model("initial-exec"))) = nullptr;
 
-bc::fiber& fiber_of(unsigned char* raw) { return *std::launder(reinterpret_cast<bc::fiber*>(raw)); }
-
-struct PoolStack {
-    Stack stack;
-    bc::stack_context allocate() {
-        bc::stack_context sc;
-        sc.sp = stack.lo + stack.size;
-        sc.size = stack.size;
-        return sc;
+    static void store(bcd::transfer_t t) {
+        // data is the Context that left, null when it ended (its stack is gone).
+        if (t.data) static_cast<Context*>(t.data)->fctx_ = t.fctx;
     }
-    // Boost runs this on the next fiber's stack once this one has ended.
-    void deallocate(bc::stack_context&) noexcept { StackPool::release(stack); }
+
+    static bcd::transfer_t release_stack(bcd::transfer_t t) {
+        StackPool::release(static_cast<Context*>(t.data)->stack_);
+        return {nullptr, nullptr};
+    }
+
+    [[noreturn]] static void trampoline(bcd::transfer_t t) {
+        store(t);
+        Context* self = entering;
+        Context* next = self->entry_(self->arg_);
+        entering = next;  // in case next is fresh: its trampoline reads this
+        bcd::ontop_fcontext(next->fctx_, self, &release_stack);
+        __builtin_unreachable();
+    }
 };
 
-}  // namespace
-
 void Context::create(Stack stack, Entry entry, void* arg) {
-    new (fiber_) bc::fiber(std::allocator_arg, PoolStack{stack}, [entry, arg](bc::fiber&& from) {
-        // tls_from is null when the side that left has ended (its stack is being released).
-        if (tls_from) fiber_of(tls_from->fiber_) = std::move(from);
-        Context* next = entry(arg);
-        tls_from = nullptr;  // this side is gone: nothing to store
-        return std::move(fiber_of(next->fiber_));
-    });
+    stack_ = stack;
+    entry_ = entry;
+    arg_ = arg;
+    fctx_ = bcd::make_fcontext(stack.lo + stack.size, stack.size, &ContextAccess::trampoline);
     started_ = true;
 }
 
 void Context::switch_to(Context* to) {
-    tls_from = this;
-    bc::fiber back = std::move(fiber_of(to->fiber_)).resume();
-    if (tls_from) fiber_of(tls_from->fiber_) = std::move(back);
+    ContextAccess::entering = to;
+    ContextAccess::store(bcd::jump_fcontext(to->fctx_, this));
 }
 
 }  // namespace green::detail

@@ -35,7 +35,7 @@ namespace {
 
 // Switches between ready tasks before the hub polls libev once without blocking, so that a set of
 // yielders cannot starve I/O and timers (Go checks its netpoller on a similar tick).
-constexpr unsigned kRoundBudget = 256;
+constexpr unsigned kRoundBudget = 1024;
 
 thread_local Hub* tls_hub __attribute__((tls_model("initial-exec"))) = nullptr;
 thread_local bool tls_hub_gone __attribute__((tls_model("initial-exec"))) = false;

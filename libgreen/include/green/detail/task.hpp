@@ -68,7 +68,8 @@ struct Stack {
 class Context {
 public:
     using Entry = Context* (*)(void* arg);  // runs the fiber, returns where to go when it ends
-    // Prepare a fiber that runs entry(arg) on `stack` when first switched to.
+    // Prepare a fiber that runs entry(arg) on `stack` when first switched to; when entry returns,
+    // the fiber ends, control goes to the context it returned and `stack` goes back to the pool.
     void create(Stack stack, Entry entry, void* arg);
     // Switch from this (the running context) to `to`; returns when something switches back.
     void switch_to(Context* to);
@@ -77,7 +78,11 @@ public:
     bool started() const { return started_; }
 
 private:
-    alignas(void*) unsigned char fiber_[sizeof(void*)] = {};  // a boost::context::fiber
+    friend struct ContextAccess;
+    void* fctx_ = nullptr;  // where this context resumes (a Boost.Context fcontext_t)
+    Entry entry_ = nullptr;
+    void* arg_ = nullptr;
+    Stack stack_;
     bool started_ = false;
 };
 
