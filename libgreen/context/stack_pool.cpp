@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -48,6 +49,15 @@ Pool& pool() {
 }
 
 size_t round_up(size_t n) { return (n + kPage - 1) / kPage * kPage; }
+
+// A few stacks of the size this thread used last, kept without the pool's lock or map: spawn and
+// exit of short greenlets is the common case. Stacks left here at thread exit stay mapped.
+struct LocalCache {
+    size_t size = 0;
+    int count = 0;
+    Stack items[32];
+};
+thread_local LocalCache local_cache __attribute__((tls_model("initial-exec")));
 
 [[noreturn]] void out_of_memory(size_t size) {
     fprintf(stderr, "green: cannot map a %zu-byte fiber stack: %s\n", size, strerror(errno));
@@ -103,13 +113,15 @@ size_t StackPool::default_size() noexcept {
             fprintf(stderr, "green: ignoring invalid GREEN_STACK_SIZE='%s' (use e.g. 256K)\n",
                     getenv("GREEN_STACK_SIZE"));
         if (s == 0) s = 256 << 10;
-        return std::max<size_t>(s, 16 << 10);
+        return round_up(std::max<size_t>(s, 16 << 10));
     }();
     return size;
 }
 
 Stack StackPool::acquire(size_t size) {
-    size = round_up(size ? std::max<size_t>(size, 8 << 10) : default_size());
+    size = size ? round_up(std::max<size_t>(size, 8 << 10)) : default_size();
+    LocalCache& lc = local_cache;
+    if (lc.size == size && lc.count > 0) return lc.items[--lc.count];
     Pool& pl = pool();
     std::lock_guard g(pl.lock);
     auto& list = pl.free[size];
@@ -141,6 +153,12 @@ Stack StackPool::acquire(size_t size) {
 }
 
 void StackPool::release(const Stack& s) noexcept {
+    LocalCache& lc = local_cache;
+    if (lc.count == 0) lc.size = s.size;
+    if (lc.size == s.size && lc.count < int(std::size(lc.items))) {
+        lc.items[lc.count++] = s;
+        return;
+    }
     Pool& pl = pool();
     std::lock_guard g(pl.lock);
     auto& list = pl.free[s.size];
