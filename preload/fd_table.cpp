@@ -8,9 +8,13 @@
 #include <sys/time.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdlib>
 
 namespace green::preload {
+
+std::atomic<uint32_t> fork_epoch{0};
+
 namespace {
 
 // Two levels of 4096 entries: up to 16M descriptors, memory only for the ranges in use.
@@ -78,6 +82,7 @@ FdState* FdTable::get(int fd) noexcept {
     }
     FdKind k = classify(fd);
     s->nonblock = fl & O_NONBLOCK;
+    s->exclusive = false;  // inherited or made behind our back: others may share it
     s->listening = false;
     s->rcv_timeout = s->snd_timeout = -1;
     if (k == FdKind::Stream || k == FdKind::Datagram) {
@@ -98,8 +103,23 @@ void FdTable::created(int fd, FdKind kind, bool nonblock) noexcept {
     if (!s) return;
     s->kind = kind;
     s->nonblock = nonblock;
+    s->exclusive = true;
+    s->epoch = fork_epoch.load(std::memory_order_relaxed);
     s->listening = false;
     s->rcv_timeout = s->snd_timeout = -1;
+}
+
+void FdTable::for_each_known(unsigned first, unsigned last, void (*f)(int)) noexcept {
+    const unsigned end = std::min<unsigned>(last, unsigned(kChunk * kChunks - 1));
+    for (unsigned fd = first; fd <= end && fd >= first;) {
+        FdState* base = chunks[fd >> kChunkBits].load(std::memory_order_acquire);
+        if (!base) {
+            fd = (fd | (kChunk - 1)) + 1;  // skip the whole empty chunk
+            continue;
+        }
+        if (base[fd & (kChunk - 1)].kind != FdKind::Unknown) f(int(fd));
+        ++fd;
+    }
 }
 
 void FdTable::forget(int fd) noexcept {
@@ -110,8 +130,12 @@ void FdTable::copy(int oldfd, int newfd) noexcept {
     FdState* from = get(oldfd);
     FdState* to = slot(newfd);
     if (!to) return;
-    if (from) *to = *from;
-    else to->kind = FdKind::Unknown;
+    if (from) {
+        from->exclusive = false;  // two numbers now reach one description
+        *to = *from;
+    } else {
+        to->kind = FdKind::Unknown;
+    }
 }
 
 }  // namespace green::preload

@@ -25,12 +25,19 @@ enum class FdKind : uint8_t {
 
 struct FdState {
     FdKind kind = FdKind::Unknown;
-    bool nonblock = false;   // the program's O_NONBLOCK
+    bool nonblock = false;   // the program's O_NONBLOCK, as last seen
+    // Only this descriptor number reaches its open file description, so `nonblock` cannot change
+    // behind our back. Else (dup'ed, inherited, shared with a forked child) O_NONBLOCK may be
+    // flipped through another descriptor or process: it is re-read before each park.
+    bool exclusive = false;
+    uint32_t epoch = 0;      // FdTable's fork epoch when `exclusive` was established
     bool listening = false;  // accept() target
     double rcv_timeout = -1; // SO_RCVTIMEO in seconds; -1 = none
     double snd_timeout = -1; // SO_SNDTIMEO
     bool is_socket() const { return kind == FdKind::Stream || kind == FdKind::Datagram; }
 };
+
+extern std::atomic<uint32_t> fork_epoch;
 
 class FdTable {
 public:
@@ -43,6 +50,14 @@ public:
     static void forget(int fd) noexcept;
     // newfd now refers to what oldfd refers to (dup and friends).
     static void copy(int oldfd, int newfd) noexcept;
+    // After fork, in parent and child: every descriptor is now shared with the other process.
+    static void after_fork() noexcept { fork_epoch.fetch_add(1, std::memory_order_relaxed); }
+    // False if another descriptor or process may have changed fd's O_NONBLOCK.
+    static bool is_exclusive(const FdState& s) noexcept {
+        return s.exclusive && s.epoch == fork_epoch.load(std::memory_order_relaxed);
+    }
+    // Call f(fd) for every descriptor in [first, last] the table has an entry for.
+    static void for_each_known(unsigned first, unsigned last, void (*f)(int)) noexcept;
     // Kind of an open descriptor, from fstat (and SO_TYPE for sockets).
     static FdKind classify(int fd) noexcept;
 

@@ -32,8 +32,9 @@ template <class Op>
 ssize_t out_call(int fd, size_t total, const char* what, Op op) {
     green::detail::Hub* h = hub();
     FdState* st;
-    if (!h || !(st = FdTable::get(fd)) || st->nonblock || st->kind == FdKind::Passthrough) return op(0, false);
+    if (!h || !(st = FdTable::get(fd)) || st->kind == FdKind::Passthrough) return op(0, false);
     if (st->kind != FdKind::Stream) return io_call(fd, Dir::Out, what, [&](bool dw) { return op(0, dw); });
+    if (st->nonblock && FdTable::is_exclusive(*st)) return op(0, false);
     const double deadline = deadline_after(st->snd_timeout);
     size_t done = 0;
     for (;;) {
@@ -41,9 +42,15 @@ ssize_t out_call(int fd, size_t total, const char* what, Op op) {
         if (r >= 0) {
             done += size_t(r);
             if (done >= total) return ssize_t(done);
+            if (st->nonblock && became_nonblocking(fd, *st)) return ssize_t(done);  // a partial write, as natively
             continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) return done ? ssize_t(done) : -1;
+        if (became_nonblocking(fd, *st)) {
+            if (done) return ssize_t(done);
+            errno = EAGAIN;
+            return -1;
+        }
         if (wait_fd(*h, fd, Dir::Out, deadline, what) < 0) return done ? ssize_t(done) : -1;
     }
 }
@@ -63,7 +70,7 @@ ssize_t recv_all(int fd, size_t len, const char* what, Op op) {
 bool waitall_on_stream(int fd, int flags) {
     if (!(flags & MSG_WAITALL) || (flags & MSG_DONTWAIT)) return false;
     FdState* st = FdTable::get(fd);
-    return st && st->kind == FdKind::Stream && !st->nonblock;
+    return st && st->kind == FdKind::Stream && !(st->nonblock && FdTable::is_exclusive(*st));
 }
 
 // iovecs advanced past `skip` bytes, for resuming a partial writev/sendmsg.
@@ -93,6 +100,7 @@ extern "C" {
 
 ssize_t read(int fd, void* buf, size_t n) {
     count(Call::read);
+    if (n == 0) return REAL(read)(fd, buf, n);  // never blocks natively; recv would say EAGAIN
     return io_call(fd, Dir::In, "read", [&](bool dw) {
         return dw ? REAL(recv)(fd, buf, n, MSG_DONTWAIT) : REAL(read)(fd, buf, n);
     });
@@ -113,6 +121,7 @@ ssize_t write(int fd, const void* buf, size_t n) {
 
 ssize_t readv(int fd, const struct iovec* iov, int iovcnt) {
     count(Call::readv);
+    if (iovcnt <= 0 || iov_total(iov, iovcnt) == 0) return REAL(readv)(fd, iov, iovcnt);
     return io_call(fd, Dir::In, "readv", [&](bool dw) {
         if (!dw) return REAL(readv)(fd, iov, iovcnt);
         msghdr m{};
@@ -137,6 +146,7 @@ ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
 
 ssize_t recv(int fd, void* buf, size_t len, int flags) {
     count(Call::recv);
+    if (len == 0 || (flags & MSG_DONTWAIT)) return REAL(recv)(fd, buf, len, flags);
     auto* p = static_cast<char*>(buf);
     if (waitall_on_stream(fd, flags))
         return recv_all(fd, len, "recv", [&](size_t got, bool dw) {
@@ -152,6 +162,7 @@ ssize_t __recv_chk(int fd, void* buf, size_t len, size_t buflen, int flags) {
 
 ssize_t recvfrom(int fd, void* buf, size_t len, int flags, struct sockaddr* addr, socklen_t* addrlen) {
     count(Call::recvfrom);
+    if (len == 0 || (flags & MSG_DONTWAIT)) return REAL(recvfrom)(fd, buf, len, flags, addr, addrlen);
     auto* p = static_cast<char*>(buf);
     if (waitall_on_stream(fd, flags))
         return recv_all(fd, len, "recvfrom", [&](size_t got, bool dw) {
@@ -170,6 +181,7 @@ ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buflen, int flags, 
 
 ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
     count(Call::recvmsg);
+    if (flags & MSG_DONTWAIT) return REAL(recvmsg)(fd, msg, flags);
     // The kernel rewrites msg_namelen/msg_controllen/msg_flags on each try: restore the caller's.
     const socklen_t namelen = msg->msg_namelen;
     const size_t controllen = msg->msg_controllen;

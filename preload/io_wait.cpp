@@ -2,12 +2,23 @@
 
 #include "real.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 
 namespace green::preload {
 
 double deadline_after(double timeout) noexcept {
     return timeout > 0 ? detail::monotonic_now() + timeout : -1;
+}
+
+bool became_nonblocking(int fd, FdState& st) noexcept {
+    if (FdTable::is_exclusive(st)) return st.nonblock;
+    int saved = errno;
+    int fl = REAL(fcntl)(fd, F_GETFL);
+    errno = saved;
+    if (fl < 0) return false;  // let the real call report it
+    st.nonblock = fl & O_NONBLOCK;
+    return st.nonblock;
 }
 
 bool ready_now(int fd, Dir dir) noexcept {

@@ -23,6 +23,9 @@ enum class Dir { In, Out };
 // Park until fd is ready for `dir`. 0 when ready; -1 with errno EAGAIN (deadline passed), EBADF
 // (closed meanwhile), EINTR (signal). deadline: monotonic seconds, < 0 for none.
 int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what) noexcept;
+// Before parking on a descriptor others may share: if its O_NONBLOCK was set behind our back
+// (through a dup, by a forked child), the program gets the real EAGAIN. True if it must.
+bool became_nonblocking(int fd, FdState& st) noexcept;
 // True if fd is ready for `dir` right now (poll with a zero timeout).
 bool ready_now(int fd, Dir dir) noexcept;
 double deadline_after(double timeout) noexcept;  // -1 stays -1
@@ -33,8 +36,15 @@ template <class Op>
 inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false) -> decltype(op(false)) {
     detail::Hub* h = hub();
     FdState* st;
-    if (!h || !(st = FdTable::get(fd)) || st->nonblock || st->kind == FdKind::Passthrough) return op(false);
+    if (!h || !(st = FdTable::get(fd)) || st->kind == FdKind::Passthrough) return op(false);
     const bool sock = st->is_socket();
+    if (st->nonblock) {
+        if (!sock || FdTable::is_exclusive(*st)) return op(false);
+        // It may have been made blocking again through another descriptor: ask without waiting,
+        // and look at the real flag only if the answer is "would block".
+        auto r = op(true);
+        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || became_nonblocking(fd, *st)) return r;
+    }
     const bool try_first = sock && !probe;
     const double deadline = deadline_after(sock ? (dir == Dir::In ? st->rcv_timeout : st->snd_timeout) : -1);
     for (;;) {
@@ -50,6 +60,10 @@ inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false
             }
         } else if (ready_now(fd, dir)) {
             return op(false);
+        }
+        if (became_nonblocking(fd, *st)) {
+            errno = EAGAIN;
+            return -1;
         }
         if (wait_fd(*h, fd, dir, deadline, what) < 0) return -1;
     }

@@ -1,6 +1,7 @@
 // preload/runtime.cpp: configuration, initialisation, GREEN_STATS and GREEN_DEBUG.
 #include "runtime.hpp"
 
+#include "fd_table.hpp"
 #include "real.hpp"
 
 #include <pthread.h>
@@ -57,6 +58,8 @@ __attribute__((constructor(101))) void init() {
     detail::native_pthread_create = REAL(pthread_create);
     detail::native_sigaction = REAL(sigaction);
     if (config.stats) atexit(print_stats);
+    // After fork every descriptor is shared with the other process, which may flip O_NONBLOCK.
+    pthread_atfork(nullptr, &FdTable::after_fork, &FdTable::after_fork);
     ready = true;
 }
 

@@ -40,6 +40,7 @@ constexpr unsigned kRoundBudget = 1024;
 thread_local Hub* tls_hub __attribute__((tls_model("initial-exec"))) = nullptr;
 thread_local bool tls_hub_gone __attribute__((tls_model("initial-exec"))) = false;
 thread_local bool tls_worker __attribute__((tls_model("initial-exec"))) = false;
+thread_local bool tls_constructing __attribute__((tls_model("initial-exec"))) = false;
 
 // Destroys the thread's hub at thread exit, unless tasks other than the root still live: their
 // stacks and wait registrations would dangle, so the hub is deliberately leaked instead.
@@ -259,6 +260,7 @@ Hub* Hub::for_hooks() noexcept {
 }
 
 void Hub::mark_worker_thread() noexcept { tls_worker = true; }
+bool Hub::constructing() noexcept { return tls_constructing; }
 
 bool Hub::in_runtime() noexcept {
     Hub* h = tls_hub;
@@ -267,6 +269,7 @@ bool Hub::in_runtime() noexcept {
 
 Hub::Hub() {
     errno_slot_ = &errno;
+    tls_constructing = true;
     loop_ = ev_loop_new(unsigned(EVBACKEND_EPOLL) | unsigned(EVFLAG_NOSIGMASK) | unsigned(EVFLAG_NOENV));
     if (!loop_) loop_ = ev_loop_new(unsigned(EVFLAG_AUTO) | unsigned(EVFLAG_NOSIGMASK));
     if (!loop_) {
@@ -279,6 +282,7 @@ Hub::Hub() {
     ev_async_start(loop_, async);
     ev_unref(loop_);  // a hub with nothing but its wake-up channel has nothing to wait for
     async_ = async;
+    tls_constructing = false;
     fd_waits_ = new FdWaits;
     remote_ = new Remote;
 

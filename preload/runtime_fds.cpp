@@ -1,0 +1,37 @@
+// preload/runtime_fds.cpp: keep the runtime's own descriptors out of the program's way.
+//
+// A hub is created on the first call that waits, when the program may already have closed a
+// low descriptor and expect to get that number back (or expect EBADF on it). libev's epoll and
+// eventfd descriptors are therefore moved up, near the top of RLIMIT_NOFILE, as they are made.
+#include "real.hpp"
+#include "runtime.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace {
+
+int relocate(int fd) {
+    if (fd < 0 || !green::detail::Hub::constructing()) return fd;
+    rlimit rl{};
+    int floor = 768;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        floor = int(std::max<rlim_t>(3, rl.rlim_cur - rl.rlim_cur / 4));
+    int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
+    if (high < 0) return fd;  // no room up there: keep the low number
+    REAL(close)(fd);
+    return high;
+}
+
+}  // namespace
+
+extern "C" {
+
+int epoll_create1(int flags) { return relocate(REAL(epoll_create1)(flags)); }
+int epoll_create(int size) { return relocate(REAL(epoll_create)(size)); }
+int eventfd(unsigned int initval, int flags) { return relocate(REAL(eventfd)(initval, flags)); }
+
+}  // extern "C"
