@@ -150,10 +150,13 @@ int pipe2(int fds[2], int flags) {
     return r;
 }
 
-// fclose closes its descriptor inside libc, out of close()'s sight.
+int __green_stdio_forget(FILE*);
+
+// fclose closes its descriptor inside libc, out of close()'s sight (a cookie FILE from our
+// fdopen closes it through close()).
 int fclose(FILE* f) {
-    if (f) {
-        int fd = fileno(f);
+    if (f && !__green_stdio_forget(f)) {
+        int fd = REAL(fileno)(f);
         if (fd >= 0) retire(fd);
     }
     return REAL(fclose)(f);

@@ -51,7 +51,16 @@ ssize_t out_call(int fd, size_t total, const char* what, Op op) {
             errno = EAGAIN;
             return -1;
         }
-        if (wait_fd(*h, fd, Dir::Out, deadline, what) < 0) return done ? ssize_t(done) : -1;
+        if (wait_fd(*h, fd, Dir::Out, deadline, what) < 0) {
+            // On a timeout the kernel would still have copied what fits by now (epoll reports
+            // writability only once a good part of the buffer is free): one last try.
+            if (errno == EAGAIN) {
+                r = op(done, true);
+                if (r > 0) done += size_t(r);
+                errno = EAGAIN;
+            }
+            return done ? ssize_t(done) : -1;
+        }
     }
 }
 

@@ -40,7 +40,7 @@ int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what
         }
     }
     detail::FdInterest it{fd, dir == Dir::In ? detail::kRead : detail::kWrite, 0};
-    hub.running()->interruptible = detail::kInterruptUnlessRestart;
+    hub.running()->interruptible = deadline >= 0 ? detail::kInterruptAlways : detail::kInterruptUnlessRestart;
     switch (hub.wait_fds({&it, 1}, left, {what, nullptr, fd})) {
     case detail::Wake::Notified:
         return 0;

@@ -22,6 +22,8 @@ enum class Dir { In, Out };
 
 // Park until fd is ready for `dir`. 0 when ready; -1 with errno EAGAIN (deadline passed), EBADF
 // (closed meanwhile), EINTR (signal). deadline: monotonic seconds, < 0 for none.
+// A signal handler ends the wait with EINTR unless it was installed with SA_RESTART, except
+// for sockets with a timeout, which are never restarted (socket(7)).
 int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what) noexcept;
 // Before parking on a descriptor others may share: if its O_NONBLOCK was set behind our back
 // (through a dup, by a forked child), the program gets the real EAGAIN. True if it must.

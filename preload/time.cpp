@@ -51,8 +51,8 @@ unsigned int sleep(unsigned int seconds) {
     if (!h) return REAL(sleep)(seconds);
     if (seconds == 0) return 0;
     double left = green_sleep(*h, seconds);
-    // glibc rounds the time left to the nearest second.
-    return left > 0 ? unsigned(std::lround(left)) : 0;
+    // Whole seconds left, truncated as glibc reports them.
+    return left > 0 ? unsigned(left) : 0;
 }
 
 int usleep(useconds_t usec) {

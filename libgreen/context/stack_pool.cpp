@@ -1,5 +1,6 @@
 #include "stack_pool.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -25,13 +26,15 @@ constexpr size_t kCanaryBytes = 64;
 constexpr size_t kKeepFree = 4096;
 
 size_t max_map_count() {
+    // open/pread, not stdio: under the preload, stdio reads are hooked and this runs while the
+    // first hub is being built.
     size_t n = 65530;
-    if (FILE* f = fopen("/proc/sys/vm/max_map_count", "r")) {
-        unsigned long v;
-        if (fscanf(f, "%lu", &v) == 1) n = v;
-        fclose(f);
-    }
-    return n;
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return n;
+    char buf[32] = {};
+    if (pread(fd, buf, sizeof buf - 1, 0) > 0) n = strtoul(buf, nullptr, 10);
+    close(fd);
+    return n ? n : 65530;
 }
 
 struct Pool {

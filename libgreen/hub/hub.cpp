@@ -6,6 +6,7 @@
 #include <green/errors.hpp>
 
 #include <ev.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -158,12 +159,12 @@ void* install_altstack() {
 }
 
 int os_thread_count() {
-    FILE* f = fopen("/proc/self/stat", "r");
-    if (!f) return -1;
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
     char buf[1024];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
     // Field 20 (num_threads), counted after the parenthesised command name, which may hold spaces.
     char* p = strrchr(buf, ')');
     if (!p) return -1;
