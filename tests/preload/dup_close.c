@@ -26,8 +26,8 @@ static void blocking_read(const char *label, int rfd, int wfd, const char *msg)
     char buf[64];
     pthread_t th;
     struct late l = { wfd, msg };
-    pthread_create(&th, NULL, late_write, &l);
     double t0 = now_s();
+    pthread_create(&th, NULL, late_write, &l);
     errno = 0;
     ssize_t r = read(rfd, buf, sizeof buf);
     double el = now_s() - t0;

@@ -69,8 +69,8 @@ int main(void)
     read(a, &c, 1);
 
     pthread_t th;
-    pthread_create(&th, NULL, late_write, &b);
     t0 = now_s();
+    pthread_create(&th, NULL, late_write, &b);
     r = epoll_wait(ep, out, 8, -1);
     double el = now_s() - t0;
     pthread_join(th, NULL);

@@ -47,8 +47,8 @@ static void expect_blocks(const char *label, int rfd, int wfd)
     char buf[64];
     pthread_t th;
     struct late l = { wfd, 100 };
-    pthread_create(&th, NULL, late_write, &l);
     double t0 = now_s();
+    pthread_create(&th, NULL, late_write, &l);
     errno = 0;
     ssize_t r = read(rfd, buf, sizeof buf);
     double el = now_s() - t0;

@@ -72,8 +72,8 @@ int main(void)
     CHECK(r == 2 && p2[0].revents == (POLLIN | POLLOUT) && p2[1].revents == 0 && p2[2].revents == POLLOUT);
     read(a, &c, 1);
     /* readable from another thread while blocked */
-    pthread_create(&th, NULL, late_write, &b);
     t0 = now_s();
+    pthread_create(&th, NULL, late_write, &b);
     p1.revents = 0;
     r = poll(&p1, 1, 5000);
     el = now_s() - t0;
@@ -143,9 +143,9 @@ int main(void)
            FD_ISSET(b, &rs), FD_ISSET(b, &ws), tv.tv_sec >= 4 ? "yes" : "no");
     CHECK(r == 2 && FD_ISSET(a, &rs) && !FD_ISSET(b, &rs) && FD_ISSET(b, &ws));
     read(a, &c, 1);
+    t0 = now_s();
     pthread_create(&th, NULL, late_write, &b);
     FD_ZERO(&rs); FD_SET(a, &rs);
-    t0 = now_s();
     r = select(a + 1, &rs, NULL, NULL, NULL);
     el = now_s() - t0;
     pthread_join(th, NULL);

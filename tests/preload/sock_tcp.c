@@ -86,10 +86,10 @@ int main(void)
     /* blocking accept, client connects from another thread 100 ms later */
     pthread_t th;
     int cfd = -1;
+    double t0 = now_s();
     pthread_create(&th, NULL, late_dial, &cfd);
     struct sockaddr_in peer;
     socklen_t pl = sizeof peer;
-    double t0 = now_s();
     int s = accept(l, (struct sockaddr *)&peer, &pl);
     double el = now_s() - t0;
     pthread_join(th, NULL);

@@ -72,8 +72,8 @@ int main(void)
     /* data arriving before the timeout is returned */
     pthread_t th;
     struct late lw = { sv[1], 50, 0 };
-    pthread_create(&th, NULL, late_write, &lw);
     double t0 = now_s();
+    pthread_create(&th, NULL, late_write, &lw);
     r = recv(sv[0], buf, sizeof buf, 0);
     double el = now_s() - t0;
     pthread_join(th, NULL);
@@ -83,8 +83,8 @@ int main(void)
     /* timeout 0 = no timeout: waits for data written at 300 ms */
     set_to(sv[0], SO_RCVTIMEO, 0);
     lw.ms = 300;
-    pthread_create(&th, NULL, late_write, &lw);
     t0 = now_s();
+    pthread_create(&th, NULL, late_write, &lw);
     r = recv(sv[0], buf, sizeof buf, 0);
     el = now_s() - t0;
     pthread_join(th, NULL);
@@ -113,8 +113,8 @@ int main(void)
     /* partial: a reader frees ~8 KiB at 50 ms, a 1 MiB send returns what fit */
     static char big[1 << 20];
     struct late lr = { sv[0], 50, 0 };
-    pthread_create(&th, NULL, late_read, &lr);
     t0 = now_s();
+    pthread_create(&th, NULL, late_read, &lr);
     r = send(sv[1], big, sizeof big, 0);
     el = now_s() - t0;
     pthread_join(th, NULL);

@@ -63,8 +63,8 @@ int main(void)
     /* blocking recvfrom woken by another thread */
     struct late l = { a, ba };
     pthread_t th;
-    pthread_create(&th, NULL, late_send, &l);
     double t0 = now_s();
+    pthread_create(&th, NULL, late_send, &l);
     fl = sizeof from;
     r = recvfrom(b, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
     double el = now_s() - t0;

@@ -1,0 +1,109 @@
+#!/bin/sh
+# tests/preload/dns_slow.sh [BUILD]: the resolver tests that need a DNS server of their own.
+#
+# Starts tests/preload/fake_dns.py on a free loopback address, port 53 (glibc only talks to port
+# 53), and runs each program in a private mount namespace whose /etc/resolv.conf is bind-mounted
+# over with one naming that server: the machine's /etc is never touched. Each program runs
+# natively and under LD_PRELOAD=BUILD/libgreen_preload.so; stdout must be identical.
+#  - dns_slow.c: 60 threads, 60 names, a server that answers after 2 s: about 2 s both ways
+#    (under the preload: 60 green threads on one OS thread), and < 6 s required.
+#  - dns_fake.c: many lookups against a fast server ("search test", timeout 1 s, 1 attempt).
+# Needs root (unshare -m, mount --bind), python3, a C compiler. Prints timings, then one of
+# PASS / FAIL / SKIP; exit status 0 / 1 / 77.
+set -u
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+CC=${CC:-gcc}
+PRELOAD=$(cd "$BUILD" 2>/dev/null && pwd)/libgreen_preload.so
+
+skip() { echo "dns_slow.sh: SKIP: $*"; echo "SKIP"; exit 77; }
+[ -f "$PRELOAD" ] || skip "no $PRELOAD (build it first)"
+[ "$(id -u)" = 0 ] || skip "needs root for unshare -m and mount --bind"
+command -v python3 >/dev/null 2>&1 || skip "no python3"
+command -v unshare >/dev/null 2>&1 || skip "no unshare"
+unshare -m sh -c 'mount --bind /etc/hostname /etc/hostname' 2>/dev/null || skip "unshare -m / mount --bind not permitted here"
+
+TMP=$(mktemp -d /tmp/green-dns.XXXXXX)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+for t in dns_slow dns_fake; do
+    $CC -std=gnu11 -O2 -Wall -Wextra -pthread -I"$HERE" "$HERE/$t.c" -o "$TMP/$t" || { echo "FAIL"; exit 1; }
+done
+
+# start_server DELAY: a fake server on the first free loopback address; sets ADDR.
+start_server() {
+    for addr in 127.0.0.53 127.53.0.1 127.53.0.2 127.53.0.3 127.53.0.4 127.53.0.5; do
+        ready="$TMP/ready.$addr"
+        [ -e "$ready" ] && continue  # ours already
+        python3 "$HERE/fake_dns.py" --addr "$addr" --port 53 --delay "$1" --lifetime 180 --ready "$ready" \
+            >/dev/null 2>&1 &
+        pid=$!
+        i=0
+        while [ $i -lt 50 ] && [ ! -s "$ready" ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+        if [ -s "$ready" ]; then
+            PIDS="$PIDS $pid"
+            ADDR=$addr
+            return 0
+        fi
+        kill $pid 2>/dev/null
+    done
+    return 1
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# run NAME RESOLV_CONF MODE: runs the program in its namespace; stdout to $TMP/NAME.MODE, ms to stdout.
+run() {
+    env=""
+    [ "$3" = preload ] && env="LD_PRELOAD=$PRELOAD"
+    t0=$(now_ms)
+    timeout 120 unshare -m sh -c "mount --bind '$2' /etc/resolv.conf && exec env GREEN_TEST_FAKE_DNS=1 $env '$TMP/$1'" \
+        >"$TMP/$1.$3" 2>"$TMP/$1.$3.err"
+    rc=$?
+    t1=$(now_ms)
+    echo "$rc $((t1 - t0))"
+}
+
+fmt_s() { printf '%d.%02d s' $(($1 / 1000)) $((($1 % 1000) / 10)); }
+
+start_server 2.0 || skip "no free loopback address for port 53"
+SLOW=$ADDR
+start_server 0.01 || skip "no second free loopback address for port 53"
+FAST=$ADDR
+printf 'nameserver %s\n' "$SLOW" >"$TMP/resolv.slow"
+printf 'nameserver %s\nsearch test\noptions timeout:1 attempts:1\n' "$FAST" >"$TMP/resolv.fast"
+
+fail=0
+for t in dns_slow dns_fake; do
+    conf="$TMP/resolv.fast"
+    [ $t = dns_slow ] && conf="$TMP/resolv.slow"
+    set -- $(run $t "$conf" native)
+    nrc=$1 nms=$2
+    set -- $(run $t "$conf" preload)
+    prc=$1 pms=$2
+    echo "$t: native $(fmt_s $nms) (exit $nrc), preloaded $(fmt_s $pms) (exit $prc)"
+    if [ "$nrc" != 0 ] || [ "$prc" != 0 ]; then
+        echo "$t: a run failed:"
+        grep -h FAIL "$TMP/$t.native" "$TMP/$t.preload" | sed 's/^/  /'
+        tail -n 5 "$TMP/$t.preload.err" | sed 's/^/  stderr: /'
+        fail=1
+    fi
+    if ! cmp -s "$TMP/$t.native" "$TMP/$t.preload"; then
+        echo "$t: output differs (native vs preloaded):"
+        diff "$TMP/$t.native" "$TMP/$t.preload" | head -n 40 | sed 's/^/  /'
+        fail=1
+    fi
+    if [ $t = dns_slow ] && [ "$pms" -ge 6000 ]; then
+        echo "$t: preloaded run took $(fmt_s $pms), the limit is 6 s"
+        fail=1
+    fi
+done
+
+if [ $fail = 0 ]; then echo "PASS"; exit 0; fi
+echo "FAIL"
+exit 1

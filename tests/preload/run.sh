@@ -1,0 +1,480 @@
+#!/usr/bin/env bash
+# Differential test runner for libgreen's LD_PRELOAD mode.
+#
+#   tests/preload/run.sh BUILD_DIR [NAME_FILTER...]
+#
+# Compiles every tests/preload/*.c into BUILD_DIR/tests/preload/, then runs
+# each program natively and with LD_PRELOAD=BUILD_DIR/libgreen_preload.so
+# (each run under `timeout`), and compares stdout byte for byte and the exit
+# status. The native run must itself succeed (exit 0): every program asserts
+# real Linux/glibc outcomes, so a native failure is a test/environment bug.
+#
+#   preload_only_*.c        run only preloaded, must exit 0
+#   echo_1000_os_threads    echo_1000 preloaded while sampling /proc/PID/task:
+#                           at most 2 OS threads allowed
+#   ordinary_*              unmodified system programs (bash/sort/python3/curl)
+#                           natively vs preloaded
+#
+# NAME_FILTER: a case runs if its name contains any filter (glob chars ok).
+# Prints one line per case (PASS name / FAIL name: reason / SKIP name: reason,
+# WARN lines for non-fatal notes) and as the LAST line "N passed, N failed".
+# Exit status 1 if anything failed.
+#
+# Environment: PRELOAD_TEST_JOBS (parallel cases, default 2),
+#              PRELOAD_TEST_TIMEOUT (seconds per run, default 60),
+#              CC (default gcc).
+# Outputs are kept in BUILD_DIR/tests/preload/run.NNNN/ (symlink last-run);
+# run directories older than a day are removed.
+
+set -u
+unset LD_PRELOAD
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 BUILD_DIR [NAME_FILTER...]" >&2
+    exit 2
+fi
+
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD_ARG=${1%/}
+shift
+FILTERS=("$@")
+mkdir -p "$BUILD_ARG" || exit 2
+BUILD_DIR=$(cd "$BUILD_ARG" && pwd)
+OUT=$BUILD_DIR/tests/preload
+PRELOAD=$BUILD_DIR/libgreen_preload.so
+JOBS=${PRELOAD_TEST_JOBS:-2}
+TMO=${PRELOAD_TEST_TIMEOUT:-60}
+CC=${CC:-gcc}
+export LC_ALL=C
+
+mkdir -p "$OUT" || exit 2
+find "$OUT" -maxdepth 1 -name 'run.*' -type d -mmin +1440 -exec rm -rf {} + 2> /dev/null
+RUN=$(mktemp -d "$OUT/run.XXXXXX") || exit 2
+mkdir -p "$RUN/res" "$RUN/cases"
+ln -sfn "$(basename "$RUN")" "$OUT/last-run"
+
+PASSED=0
+FAILED=0
+T_START=$SECONDS
+
+selected() {
+    local name=$1 f
+    [ ${#FILTERS[@]} -eq 0 ] && return 0
+    for f in "${FILTERS[@]}"; do
+        # shellcheck disable=SC2053
+        [[ $name == *$f* ]] && return 0
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------- preload
+NATIVE_ONLY=0
+if [ ! -f "$PRELOAD" ]; then
+    echo "FAIL preload: $BUILD_ARG/libgreen_preload.so missing"
+    FAILED=$((FAILED + 1))
+    NATIVE_ONLY=1
+fi
+
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3 || true)
+CURL=$(command -v curl || true)
+
+# ---------------------------------------------------------------- cases
+# kinds: diff (native vs preload), only (preload only), threads (echo OS
+# thread check), ordinary (system program, command from ordinary_cmd)
+CASES=()
+declare -A KIND=()
+for src in "$SRC_DIR"/*.c; do
+    name=$(basename "$src" .c)
+    case $name in
+        preload_only_*) KIND[$name]=only ;;
+        *) KIND[$name]=diff ;;
+    esac
+    CASES+=("$name")
+done
+CASES+=(echo_1000_os_threads)
+KIND[echo_1000_os_threads]=threads
+ORDINARY=(ordinary_seq_sort_head ordinary_sort_file ordinary_sort_parallel ordinary_python
+          ordinary_python_threads ordinary_curl ordinary_curl_big ordinary_curl_localhost)
+for o in "${ORDINARY[@]}"; do
+    CASES+=("$o")
+    KIND[$o]=ordinary
+done
+
+SEL=()
+for c in "${CASES[@]}"; do selected "$c" && SEL+=("$c"); done
+# longest cases first so two parallel slots finish together
+order() {
+    local c
+    for c in eintr time_sleep sock_timeo preload_only_close_wait echo_1000_os_threads echo_1000; do
+        [[ " ${SEL[*]} " == *" $c "* ]] && echo "$c"
+    done
+    for c in "${SEL[@]}"; do
+        case $c in eintr|time_sleep|sock_timeo|preload_only_close_wait|echo_1000_os_threads|echo_1000) ;;
+        *) echo "$c" ;;
+        esac
+    done
+}
+mapfile -t SEL < <(order)
+
+# ---------------------------------------------------------------- compile
+declare -A BROKEN=()
+compile() {
+    local name=$1 src=$SRC_DIR/$1.c bin=$OUT/$1 flags=(-O1 -g)
+    case $name in fortified*) flags=(-O2 -D_FORTIFY_SOURCE=2 -g) ;; esac
+    # build under a private name, then rename: concurrent runs never see half a binary
+    if ! "$CC" -std=gnu11 "${flags[@]}" -pthread -Wall -Wextra -o "$bin.$$" "$src" -lrt \
+            > "$RUN/res/$name.cc" 2>&1; then
+        rm -f "$bin.$$"
+        BROKEN[$name]=1 # reported (and counted) by run_case
+        return
+    fi
+    mv -f "$bin.$$" "$bin"
+    if [ -s "$RUN/res/$name.cc" ]; then
+        echo "WARN $name: compiler warnings (-Wall -Wextra)"
+        sed -n '1,6s/^/    /p' "$RUN/res/$name.cc"
+    fi
+    case $name in fortified*)
+        local sym
+        for sym in __read_chk __recv_chk __recvfrom_chk __poll_chk; do
+            nm -D "$bin" 2>/dev/null | grep -q " U $sym" ||
+                echo "WARN $name: binary does not reference $sym (fortify not in effect?)"
+        done
+    esac
+}
+declare -A NEED_BIN=()
+for c in "${SEL[@]}"; do
+    case ${KIND[$c]} in
+        diff|only) NEED_BIN[$c]=1 ;;
+        threads) NEED_BIN[echo_1000]=1 ;;
+    esac
+done
+for b in $(printf '%s\n' "${!NEED_BIN[@]}" | sort); do compile "$b"; done
+
+# ---------------------------------------------------------------- helpers
+rc_text() {
+    local rc=$1
+    case $rc in
+        0) echo "exit 0" ;;
+        124) echo "timed out after ${TMO}s" ;;
+        137) echo "killed (SIGKILL; timeout or watchdog)" ;;
+        142) echo "killed by SIGALRM (the program's 30 s safety alarm: hang?)" ;;
+        *) if [ "$rc" -gt 128 ]; then echo "killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
+           else echo "exit $rc"; fi ;;
+    esac
+}
+
+# run_one DIR TAG [preload] -- CMD...   -> DIR/TAG.out, DIR/TAG.err, echo rc
+run_one() {
+    local dir=$1 tag=$2 mode=$3
+    shift 4
+    local pre=()
+    [ "$mode" = preload ] && pre=(env "LD_PRELOAD=$PRELOAD")
+    # timeout makes itself a process-group leader; whatever the program left
+    # behind in that group (e.g. children of a program killed by its alarm)
+    # is killed by that group id afterwards
+    (cd "$dir" && exec timeout -k 5 "$TMO" "${pre[@]}" "$@" > "$tag.out" 2> "$tag.err" < /dev/null) &
+    local tpid=$! rc
+    wait "$tpid"
+    rc=$?
+    kill -KILL -- "-$tpid" 2> /dev/null
+    echo "$rc"
+}
+
+show_tail() { # file label: the program's FAIL lines, then its last lines
+    [ -s "$1" ] || return 0
+    if grep -q '^FAIL' "$1"; then
+        echo "    --- $2: failed checks ---"
+        grep -m 5 '^FAIL' "$1" | sed 's/^/    /'
+    fi
+    echo "    --- $2 (last lines) ---"
+    tail -n 6 "$1" | sed 's/^/    /'
+}
+
+preload_loaded() { # stderr file: did ld.so refuse the preload?
+    ! grep -q "cannot be preloaded" "$1"
+}
+
+# compare native and preloaded runs of CMD...
+differential() {
+    local name=$1 dir=$2
+    shift 2
+    local nrc prc
+    nrc=$(run_one "$dir" native native -- "$@")
+    if [ "$nrc" != 0 ]; then
+        echo "FAIL $name: native run failed ($(rc_text "$nrc")) - test or environment problem"
+        show_tail "$dir/native.out" "native stdout"
+        show_tail "$dir/native.err" "native stderr"
+        return
+    fi
+    if [ "$NATIVE_ONLY" = 1 ]; then
+        echo "SKIP $name: native run ok; no preload library to compare with"
+        return
+    fi
+    prc=$(run_one "$dir" preload preload -- "$@")
+    if ! preload_loaded "$dir/preload.err"; then
+        echo "FAIL $name: ld.so did not load $PRELOAD"
+        show_tail "$dir/preload.err" "preloaded stderr"
+        return
+    fi
+    local why=()
+    [ "$prc" != "$nrc" ] && why+=("preloaded $(rc_text "$prc"), native exit $nrc")
+    cmp -s "$dir/native.out" "$dir/preload.out" || why+=("stdout differs")
+    if [ ${#why[@]} -eq 0 ]; then
+        echo "PASS $name"
+        return
+    fi
+    local joined
+    joined=$(printf '%s; ' "${why[@]}")
+    echo "FAIL $name: ${joined%; }"
+    if ! cmp -s "$dir/native.out" "$dir/preload.out"; then
+        diff -u --label native --label preloaded "$dir/native.out" "$dir/preload.out" | sed -n '1,25s/^/    /p'
+    fi
+    show_tail "$dir/preload.err" "preloaded stderr"
+}
+
+preload_only() {
+    local name=$1 dir=$2 prc
+    shift 2
+    if [ "$NATIVE_ONLY" = 1 ]; then
+        echo "SKIP $name: preload-only case, no preload library"
+        return
+    fi
+    prc=$(run_one "$dir" preload preload -- "$@")
+    if ! preload_loaded "$dir/preload.err"; then
+        echo "FAIL $name: ld.so did not load $PRELOAD"
+    elif [ "$prc" = 0 ]; then
+        echo "PASS $name"
+    else
+        echo "FAIL $name: preloaded $(rc_text "$prc")"
+        show_tail "$dir/preload.out" "preloaded stdout"
+        show_tail "$dir/preload.err" "preloaded stderr"
+    fi
+}
+
+# run BIN (optionally preloaded) in the background, sampling its OS thread
+# count; prints "rc maxthreads samples"
+sample_threads() {
+    local dir=$1 tag=$2 mode=$3 bin=$4 pid max=0 samples=0 start=$SECONDS rc
+    local pre=()
+    [ "$mode" = preload ] && pre=(env "LD_PRELOAD=$PRELOAD")
+    (cd "$dir" && exec "${pre[@]}" "$bin" > "$tag.out" 2> "$tag.err" < /dev/null) &
+    pid=$!
+    shopt -s nullglob
+    while kill -0 "$pid" 2> /dev/null; do
+        local t=(/proc/$pid/task/*)
+        [ ${#t[@]} -gt "$max" ] && max=${#t[@]}
+        samples=$((samples + 1))
+        if [ $((SECONDS - start)) -gt "$TMO" ]; then
+            kill -KILL "$pid" 2> /dev/null
+            break
+        fi
+        sleep 0.01
+    done
+    shopt -u nullglob
+    wait "$pid"
+    rc=$?
+    echo "$rc $max $samples"
+}
+
+os_threads_case() {
+    local name=$1 dir=$2 bin=$OUT/echo_1000
+    if [ -n "${BROKEN[echo_1000]:-}" ]; then
+        echo "FAIL $name: echo_1000 did not compile"
+        return
+    fi
+    if [ "$NATIVE_ONLY" = 1 ]; then
+        echo "SKIP $name: preload-only check, no preload library"
+        return
+    fi
+    local n p
+    read -r -a n < <(sample_threads "$dir" native native "$bin")
+    read -r -a p < <(sample_threads "$dir" preload preload "$bin")
+    if ! preload_loaded "$dir/preload.err"; then
+        echo "FAIL $name: ld.so did not load $PRELOAD"
+    elif [ "${p[0]}" != 0 ]; then
+        echo "FAIL $name: preloaded echo_1000 $(rc_text "${p[0]}")"
+        show_tail "$dir/preload.out" "preloaded stdout"
+        show_tail "$dir/preload.err" "preloaded stderr"
+    elif [ "${p[1]}" -gt 2 ]; then
+        echo "FAIL $name: preloaded process had up to ${p[1]} OS threads (max 2 allowed)"
+    else
+        echo "PASS $name"
+    fi
+    # calibration: natively the sampler must see the thread explosion
+    if [ "${n[1]}" -le 2 ]; then
+        echo "WARN $name: sampler saw only ${n[1]} OS threads natively (${n[2]} samples); check may be weak"
+    fi
+}
+
+# ---------------------------------------------------------------- ordinary
+HTTP_PID=
+HTTP_PORT=
+WWW=$RUN/www
+cleanup() {
+    if [ -n "$HTTP_PID" ]; then
+        kill "$HTTP_PID" 2> /dev/null
+        wait "$HTTP_PID" 2> /dev/null
+        HTTP_PID=
+    fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+start_http() {
+    mkdir -p "$WWW"
+    {
+        echo "<html><body>libgreen preload test page</body></html>"
+        seq 1 50 | sed 's/^/line /'
+    } > "$WWW/index.html"
+    head -c 2000000 /dev/zero | tr '\0' 'g' > "$WWW/big.bin"
+    seq 1 200000 >> "$WWW/big.bin"
+    "$PY" -u -m http.server --bind 127.0.0.1 --directory "$WWW" 0 \
+        > "$RUN/http.log" 2> "$RUN/http.err" < /dev/null &
+    HTTP_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        HTTP_PORT=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$RUN/http.log" | head -n 1)
+        [ -n "$HTTP_PORT" ] && return 0
+        kill -0 "$HTTP_PID" 2> /dev/null || break
+        sleep 0.1
+    done
+    return 1
+}
+
+make_sort_input() {
+    # deterministic pseudo-random lines "word number"
+    awk 'BEGIN { s = 12345; for (i = 0; i < 200000; i++) {
+            s = (s * 1103515245 + 12345) % 2147483648;
+            printf "w%x %d\n", s % 65536, (s / 65536) % 100000 } }' > "$RUN/sort_input.txt"
+}
+
+PY_THREADS='
+import socket, subprocess, threading, time
+a, b = socket.socketpair()
+def late():
+    time.sleep(0.1)
+    b.sendall(b"hello from thread")
+t = threading.Thread(target=late); t.start()
+print(a.recv(100)); t.join()
+res = []
+lock = threading.Lock()
+def sleeper(i):
+    time.sleep(0.1)
+    with lock:
+        res.append(i)
+ts = [threading.Thread(target=sleeper, args=(i,)) for i in range(20)]
+t0 = time.monotonic()
+for x in ts: x.start()
+for x in ts: x.join()
+print(sorted(res) == list(range(20)), "concurrent" if time.monotonic() - t0 < 1.5 else "serial")
+print(subprocess.run(["sh", "-c", "echo sub; exit 3"], capture_output=True))
+import queue
+q = queue.Queue()
+def prod():
+    for i in range(1000): q.put(i)
+    q.put(None)
+threading.Thread(target=prod).start()
+s = 0
+while (v := q.get()) is not None: s += v
+print("queue sum", s)
+'
+
+# sets CMD=(...) for an ordinary case, or SKIP_WHY if it cannot run here
+ordinary_cmd() {
+    CMD=()
+    SKIP_WHY=
+    case $1 in
+        ordinary_seq_sort_head) CMD=(bash -c 'seq 1 2000 | sort -r | head -5') ;;
+        ordinary_sort_file) CMD=(sort "$RUN/sort_input.txt") ;;
+        ordinary_sort_parallel) CMD=(sort --parallel=2 -S 1M -k2,2n -k1,1 "$RUN/sort_input.txt") ;;
+        ordinary_python) CMD=("$PY" -c 'print(sum(range(10)))') ;;
+        ordinary_python_threads) CMD=("$PY" -c "$PY_THREADS") ;;
+        ordinary_curl) CMD=("$CURL" -s --max-time 20 "http://127.0.0.1:$HTTP_PORT/") ;;
+        ordinary_curl_big) CMD=(bash -c "'$CURL' -s --max-time 20 http://127.0.0.1:$HTTP_PORT/big.bin | cksum") ;;
+        ordinary_curl_localhost) CMD=("$CURL" -s --max-time 20 "http://localhost:$HTTP_PORT/index.html") ;;
+    esac
+    case $1 in
+        ordinary_python*) [ -n "$PY" ] || SKIP_WHY="python3 not installed" ;;
+        ordinary_curl*)
+            if [ -z "$CURL" ]; then SKIP_WHY="curl not installed"
+            elif [ -z "$HTTP_PORT" ]; then SKIP_WHY="python3 -m http.server did not start"; fi ;;
+    esac
+}
+
+# ---------------------------------------------------------------- run
+run_case() {
+    local name=$1 dir=$RUN/cases/$1
+    mkdir -p "$dir"
+    case ${KIND[$name]} in
+        diff | only)
+            if [ -n "${BROKEN[$name]:-}" ]; then
+                echo "FAIL $name: compile error"
+                sed -n '1,15s/^/    /p' "$RUN/res/$name.cc"
+            elif [ "${KIND[$name]}" = diff ]; then
+                differential "$name" "$dir" "$OUT/$name"
+            else
+                preload_only "$name" "$dir" "$OUT/$name"
+            fi ;;
+        threads) os_threads_case "$name" "$dir" ;;
+        ordinary)
+            local CMD SKIP_WHY
+            ordinary_cmd "$name"
+            if [ -n "$SKIP_WHY" ]; then
+                echo "SKIP $name: $SKIP_WHY"
+            else
+                differential "$name" "$dir" "${CMD[@]}"
+            fi ;;
+    esac
+}
+
+need_http=0
+need_sort=0
+for c in "${SEL[@]}"; do
+    case $c in ordinary_curl*) need_http=1 ;; ordinary_sort*) need_sort=1 ;; esac
+done
+[ $need_sort = 1 ] && make_sort_input
+if [ $need_http = 1 ] && [ -n "$PY" ]; then
+    start_http || echo "WARN http: python3 -m http.server did not start (see $RUN/http.err)"
+fi
+
+report() { # result file
+    local first
+    first=$(head -n 1 "$1")
+    cat "$1"
+    case $first in
+        PASS*) PASSED=$((PASSED + 1)) ;;
+        FAIL*) FAILED=$((FAILED + 1)) ;;
+    esac
+}
+
+if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${BASH_VERSINFO[1]}" -lt 1 ]; }; then
+    JOBS=1 # no `wait -n -p`
+fi
+if [ "$JOBS" -le 1 ]; then
+    for c in "${SEL[@]}"; do
+        run_case "$c" > "$RUN/res/$c" 2>&1
+        report "$RUN/res/$c"
+    done
+else
+    declare -A RUNNING=()
+    reap() {
+        local p=
+        wait -n -p p "${!RUNNING[@]}"
+        [ -n "$p" ] || return
+        report "$RUN/res/${RUNNING[$p]}"
+        unset "RUNNING[$p]"
+    }
+    for c in "${SEL[@]}"; do
+        while [ ${#RUNNING[@]} -ge "$JOBS" ]; do reap; done
+        run_case "$c" > "$RUN/res/$c" 2>&1 &
+        RUNNING[$!]=$c
+    done
+    while [ ${#RUNNING[@]} -gt 0 ]; do reap; done
+fi
+
+cleanup
+[ ${#SEL[@]} -eq 0 ] && echo "WARN: no case matches the filters: ${FILTERS[*]}"
+echo "outputs: $RUN ($((SECONDS - T_START))s)"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
