@@ -63,19 +63,40 @@ extern "C" {
 
 int close(int fd) {
     count(Call::close);
+    if (FdTable::is_runtime(fd)) {
+        if (green::detail::Hub::in_runtime() || green::detail::Hub::constructing()) {
+            FdTable::unmark_runtime(fd);  // libev itself (loop destroyed, or re-made after fork)
+            return REAL(close)(fd);
+        }
+        // The hub's own descriptor: the program never opened it, so to the program it is closed
+        // (daemons close every descriptor they did not open).
+        errno = EBADF;
+        return -1;
+    }
     if (fd >= 0) retire(fd);
     return REAL(close)(fd);
 }
 
-// Closes a range of descriptors in one call, out of close()'s sight.
+// Closes a range of descriptors in one call, out of close()'s sight; the runtime's own
+// descriptors inside the range are stepped around.
 int close_range(unsigned int first, unsigned int last, int flags) {
+    if (first > last) return REAL(close_range)(first, last, flags);  // the real EINVAL
     if (!(flags & CLOSE_RANGE_CLOEXEC)) FdTable::for_each_known(first, last, retire);
-    return REAL(close_range)(first, last, flags);
+    int r = 0;
+    unsigned from = first;
+    for (int fd : FdTable::runtime_fds()) {
+        if (unsigned(fd) < from || unsigned(fd) > last) continue;
+        if (unsigned(fd) > from && REAL(close_range)(from, unsigned(fd) - 1, flags) != 0) r = -1;
+        from = unsigned(fd) + 1;
+    }
+    if (from <= last && from != 0 && REAL(close_range)(from, last, flags) != 0) r = -1;
+    if (from == 0 && REAL(close_range)(0, last, flags) != 0) r = -1;
+    return r;
 }
 
 void closefrom(int lowfd) {
-    if (lowfd >= 0) FdTable::for_each_known(unsigned(lowfd), ~0u, retire);
-    REAL(closefrom)(lowfd);
+    if (lowfd < 0) lowfd = 0;
+    close_range(unsigned(lowfd), ~0u, 0);
 }
 
 int dup(int fd) {

@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
+
+#include <green/detail/task.hpp>
 
 namespace green::preload {
 
@@ -73,7 +76,7 @@ FdKind FdTable::classify(int fd) noexcept {
 FdState* FdTable::get(int fd) noexcept {
     FdState* s = slot(fd);
     if (!s) return nullptr;
-    if (__builtin_expect(s->kind != FdKind::Unknown, 1)) return s;
+    if (__builtin_expect(s->kind != FdKind::Unknown, 1)) return s->kind == FdKind::Runtime ? nullptr : s;
     int saved = errno;
     int fl = REAL(fcntl)(fd, F_GETFL);
     if (fl < 0) {
@@ -123,13 +126,45 @@ void FdTable::for_each_known(unsigned first, unsigned last, void (*f)(int)) noex
 }
 
 void FdTable::forget(int fd) noexcept {
-    if (FdState* s = slot(fd)) s->kind = FdKind::Unknown;
+    if (FdState* s = slot(fd); s && s->kind != FdKind::Runtime) s->kind = FdKind::Unknown;
+}
+
+namespace {
+green::detail::SpinLock runtime_lock;
+std::vector<int>* runtime_list;
+}  // namespace
+
+void FdTable::mark_runtime(int fd) noexcept {
+    FdState* s = slot(fd);
+    if (!s) return;
+    s->kind = FdKind::Runtime;
+    std::lock_guard g(runtime_lock);
+    if (!runtime_list) runtime_list = new std::vector<int>;
+    runtime_list->insert(std::upper_bound(runtime_list->begin(), runtime_list->end(), fd), fd);
+}
+
+void FdTable::unmark_runtime(int fd) noexcept {
+    FdState* s = slot(fd);
+    if (!s || s->kind != FdKind::Runtime) return;
+    s->kind = FdKind::Unknown;
+    std::lock_guard g(runtime_lock);
+    if (runtime_list) std::erase(*runtime_list, fd);
+}
+
+std::vector<int> FdTable::runtime_fds() {
+    std::lock_guard g(runtime_lock);
+    return runtime_list ? *runtime_list : std::vector<int>{};
+}
+
+bool FdTable::is_runtime(int fd) noexcept {
+    FdState* s = slot(fd);
+    return s && s->kind == FdKind::Runtime;
 }
 
 void FdTable::copy(int oldfd, int newfd) noexcept {
     FdState* from = get(oldfd);
     FdState* to = slot(newfd);
-    if (!to) return;
+    if (!to || to->kind == FdKind::Runtime) return;
     if (from) {
         from->exclusive = false;  // two numbers now reach one description
         *to = *from;

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 namespace green::preload {
 
@@ -21,6 +22,7 @@ enum class FdKind : uint8_t {
     Datagram,     // other sockets
     Pollable,     // pipe, FIFO, terminal, eventfd...: wait for readiness, then call
     Passthrough,  // regular file, directory, block device, epoll/inotify...: never parks
+    Runtime,      // the runtime's own (libev's epoll and eventfd): the program never opened it
 };
 
 struct FdState {
@@ -46,6 +48,12 @@ public:
     static FdState* get(int fd) noexcept;
     // The entry for a descriptor just created by the program, with what it was created with.
     static void created(int fd, FdKind kind, bool nonblock) noexcept;
+    // fd belongs to the runtime: close() and close_range() from the program leave it alone.
+    static void mark_runtime(int fd) noexcept;
+    static bool is_runtime(int fd) noexcept;
+    static void unmark_runtime(int fd) noexcept;
+    // The runtime's descriptors, ascending.
+    static std::vector<int> runtime_fds();
     // Forget fd (closed); the next use looks at it again.
     static void forget(int fd) noexcept;
     // newfd now refers to what oldfd refers to (dup and friends).

@@ -3,6 +3,7 @@
 // A hub is created on the first call that waits, when the program may already have closed a
 // low descriptor and expect to get that number back (or expect EBADF on it). libev's epoll and
 // eventfd descriptors are therefore moved up, near the top of RLIMIT_NOFILE, as they are made.
+#include "fd_table.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
 
@@ -15,15 +16,18 @@
 namespace {
 
 int relocate(int fd) {
-    if (fd < 0 || !green::detail::Hub::constructing()) return fd;
+    if (fd < 0 || !(green::detail::Hub::constructing() || green::detail::Hub::in_runtime())) return fd;
     rlimit rl{};
     int floor = 768;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         floor = int(std::max<rlim_t>(3, rl.rlim_cur - rl.rlim_cur / 4));
     int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
-    if (high < 0) return fd;  // no room up there: keep the low number
-    REAL(close)(fd);
-    return high;
+    if (high >= 0) {
+        REAL(close)(fd);
+        fd = high;
+    }  // else no room up there: keep the low number
+    green::preload::FdTable::mark_runtime(fd);
+    return fd;
 }
 
 }  // namespace

@@ -307,8 +307,10 @@ Hub::Hub() {
 
 Hub::~Hub() {
     // Only reached when no task but the root lives (see HubOwner).
+    tls_constructing = true;  // libev closing its descriptors is the runtime's business too
     ev_async_stop(loop_, static_cast<ev_async*>(async_));
     ev_loop_destroy(loop_);
+    tls_constructing = false;
     delete static_cast<ev_async*>(async_);
     delete static_cast<FdWaits*>(fd_waits_);
     delete remote_;

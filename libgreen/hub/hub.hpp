@@ -44,8 +44,9 @@ public:
     // when the call must go straight to libc (inside the runtime, on one of its worker threads, or
     // during thread exit after the hub is gone).
     static Hub* for_hooks() noexcept;
-    // True while the calling thread is creating its hub (libev opening its descriptors): the
-    // preload moves such descriptors out of the numbers the program would get.
+    // True while the calling thread is creating or destroying its hub (libev opening and closing
+    // its descriptors): the preload moves such descriptors out of the numbers the program would
+    // get, and lets only the runtime close them.
     static bool constructing() noexcept;
     // Marks the calling thread as one of the runtime's own native workers.
     static void mark_worker_thread() noexcept;
