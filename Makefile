@@ -19,6 +19,7 @@ PRELOAD_OBJ := $(PRELOAD_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/core/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)
+BENCH_C_SRC := $(wildcard bench/*.c)
 HEADERS  := $(wildcard libgreen/include/green/*.hpp libgreen/include/green/*.h libgreen/include/green/detail/*.hpp \
               libgreen/*/*.hpp preload/*.hpp)
 
@@ -38,7 +39,7 @@ $(BUILD)/obj/%.o: %.cpp $(HEADERS) | $(DEPS_OK)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/libgreen.so: $(CORE_OBJ)
-	$(CXX) $(CXXFLAGS) -shared -Wl,-soname,libgreen.so $^ -o $@ $(LIBS)
+	$(CXX) $(CXXFLAGS) -shared -Wl,-soname,libgreen.so -Wl,-Bsymbolic-functions -Wl,--exclude-libs,libboost_context.a $^ -o $@ $(LIBS)
 
 $(BUILD)/libgreen.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -46,7 +47,7 @@ $(BUILD)/libgreen.a: $(CORE_OBJ)
 # The preload carries its own copy of the core, with the core's symbols kept private, so that it
 # needs nothing beside it and cannot clash with a program that links libgreen.so itself.
 $(BUILD)/libgreen_preload.so: $(PRELOAD_OBJ) $(BUILD)/libgreen.a
-	$(CXX) -shared $(PRELOAD_OBJ) -Wl,--whole-archive $(BUILD)/libgreen.a -Wl,--no-whole-archive \
+	$(CXX) -shared -Wl,-Bsymbolic-functions $(PRELOAD_OBJ) -Wl,--whole-archive $(BUILD)/libgreen.a -Wl,--no-whole-archive \
 	    -Wl,--exclude-libs,ALL -o $@ $(LIBS) -lcares -ldl
 
 $(BUILD)/greenrun: tools/greenrun.c | $(DEPS_OK)
@@ -62,7 +63,11 @@ $(BUILD)/bench/%: bench/%.cpp $(BUILD)/libgreen.so $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lgreen $(LIBS)
 
-bench: all $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%) demo-build
+$(BUILD)/bench/%: bench/%.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@
+
+bench: all $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%) $(BENCH_C_SRC:bench/%.c=$(BUILD)/bench/%) demo-build
 	@bench/run.sh $(BUILD)
 
 DEMO_BIN := $(BUILD)/echo_threads $(BUILD)/echo_green $(BUILD)/echo_load $(BUILD)/echo_epoll

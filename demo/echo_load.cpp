@@ -1,19 +1,26 @@
 // echo_load.cpp - closed-loop load generator for the echo servers of the demo.
 //
 // Opens --conns TCP connections to --host:--port spread over --threads
-// epoll-driven OS threads.  Every connection repeatedly sends --size bytes of
-// per-connection pseudo-random payload, waits for the full echo, verifies
-// every byte, and immediately sends the next request (closed loop, one request
-// in flight per connection).  After --warmup seconds it measures for
-// --seconds: round trips per second, p50/p99 latency, errors, and, with
-// --pid, the server's CPU time per round trip, RSS and OS thread count.
+// epoll-driven OS threads (all pinned to --cpu if given).  Connect phase
+// (<= 10 s): a connection counts as up once one verified echo came back.
+// Then every connection repeatedly sends --size bytes of per-connection
+// pseudo-random payload, waits for the full echo, verifies every byte, and
+// immediately sends the next request (closed loop, one request in flight per
+// connection).  After --warmup seconds it measures for --seconds: round trips
+// per second, p50/p99 latency (log-linear histogram, ~3% resolution), errors,
+// and, with --pid, the server's CPU time per round trip (utime+stime delta
+// over the window), RSS and OS thread count (sampled at the end of the
+// window, before any connection is closed).
 //
 // Output (stdout):
 //   RESULT label=.. conns=.. rt_per_s=.. p50_us=.. p99_us=.. errors=..
 //          server_us_per_rt=.. server_threads=.. server_rss_mib=.. stalled=..
-//   (one line; fields that could not be measured are "na")
-// followed by one human-readable line.  Exit status: 0 iff errors == 0 and at
-// least one round trip was measured.
+//   (one line; fields that could not be measured are "na"; stalled = live
+//   connections that completed no round trip in the whole window)
+// followed by one human-readable line.  Errors (connect failures/timeouts,
+// resets, EOF, short or wrong echoes) are counted, the first 10 printed on
+// stderr.  Exit status: 0 iff errors == 0 and at least one round trip was
+// measured.
 //
 // Self-contained: nothing from libgreen.  Build:
 //   g++ -std=c++20 -O2 -Wall -Wextra -pthread -o echo_load echo_load.cpp

@@ -18,6 +18,7 @@ namespace {
 
 // fd is about to stop meaning what it meant: wake its waiters, forget what we knew.
 void retire(int fd) {
+    if (in_vfork_child()) return;  // the parent's tables, borrowed: leave them alone
     if (green::detail::Hub* h = green::detail::Hub::current_or_null()) h->cancel_fd(fd);
     FdTable::forget(fd);
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "../libgreen/hub/hub.hpp"
+#include "process.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -41,7 +42,8 @@ extern bool ready;  // set once the preload's constructor has run
 extern std::atomic<uint64_t> call_counts[unsigned(Call::count_)];
 
 inline detail::Hub* hub() noexcept {
-    if (__builtin_expect(!ready, 0)) return nullptr;
+    // A vfork child borrows its parent's memory and stack: nothing of ours may run there.
+    if (__builtin_expect(!ready || in_vfork_child(), 0)) return nullptr;
     return detail::Hub::for_hooks();
 }
 

@@ -6,6 +6,7 @@
 // thread's wait with EINTR if that wait is one the signal ends (SA_RESTART decides for I/O; sleep,
 // poll and friends always end). The program sees its own handler in sigaction's old action.
 #include "real.hpp"
+#include "process.hpp"
 #include "runtime.hpp"
 
 #include <signal.h>
@@ -46,7 +47,8 @@ extern "C" {
 
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
     count(Call::sigaction);
-    if (!ready || sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP) return REAL(sigaction)(sig, act, old);
+    if (!ready || in_vfork_child() || sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
+        return REAL(sigaction)(sig, act, old);
     std::lock_guard g(actions_lock);
     ProgramAction before = actions[sig];
     struct sigaction kernel_old;

@@ -2,6 +2,8 @@
 #include <green/green.h>
 #include <green/green.hpp>
 
+#include "../hub/hub.hpp"
+
 #include <cerrno>
 
 struct green_greenlet {
@@ -84,5 +86,8 @@ int green_wait_writable(int fd, double timeout) {
     }
 }
 
-unsigned long long green_current_id(void) { return green::getcurrent().id(); }
+unsigned long long green_current_id(void) {
+    green::detail::Hub& h = green::detail::Hub::current();
+    return h.running() == h.root() ? 0 : h.running()->id;
+}
 }

@@ -17,7 +17,10 @@ void Group::track(const GreenletBase& g) {
         {
             std::lock_guard lk(s->lock);
             if (!s->members.erase(done.task())) return;  // discarded meanwhile
-            if (done.task()->error && !s->first_error) s->first_error = done.task()->error;
+            if (done.task()->error && !s->first_error) {
+                s->first_error = done.task()->error;
+                done.task()->error_observed = true;  // the group reports it (join(raise_error))
+            }
             if (s->members.empty()) s->empty_waiters.notify_all();
             owner = s->owner;
         }

@@ -164,6 +164,7 @@ StreamServer::~StreamServer() { stop(); }
 
 void StreamServer::serve_forever() {
     Group& members = pool_ ? static_cast<Group&>(*pool_) : *group_;
+    serving_ = getcurrent();
     while (!stopping_) {
         int c = accept(fd_);
         if (c < 0) {
@@ -192,6 +193,8 @@ void StreamServer::start() {
 void StreamServer::stop() {
     if (stopping_) return;
     stopping_ = true;
+    // Wherever serve_forever runs, end its wait in accept (unless stop() is called from it).
+    if (serving_ && !serving_.dead() && !(serving_ == getcurrent())) serving_.kill();
     if (acceptor_ && !acceptor_.dead()) acceptor_.kill();
 }
 

@@ -162,6 +162,10 @@ void StackPool::release(const Stack& s) noexcept {
         lc.items[lc.count++] = s;
         return;
     }
+    release_shared(s);
+}
+
+void StackPool::release_shared(const Stack& s) noexcept {
     Pool& pl = pool();
     std::lock_guard g(pl.lock);
     auto& list = pl.free[s.size];
@@ -174,6 +178,14 @@ void StackPool::release(const Stack& s) noexcept {
         madvise(s.lo, s.size, MADV_DONTNEED);
     }
     list.push_back(s);
+}
+
+void StackPool::flush_thread_cache() noexcept {
+    LocalCache& lc = local_cache;
+    int n = lc.count;
+    lc.count = 0;
+    lc.size = 0;
+    while (n > 0) release_shared(lc.items[--n]);
 }
 
 bool StackPool::in_guard(const Stack& s, const void* addr) noexcept {

@@ -32,7 +32,14 @@ public:
     }
     static constexpr uint32_t kSlabKind = 2;
     static bool slab_canary_ok(const Stack& s) noexcept;
-    static size_t parse_size(const char* text) noexcept;  // "256K" -> 262144; 0 if invalid
+    static size_t parse_size(const char* text) noexcept;
+    // Give the calling thread's cached stacks back to the shared pool (at thread exit).
+    static void flush_thread_cache() noexcept;
+
+private:
+    static void release_shared(const Stack& s) noexcept;
+
+public:  // "256K" -> 262144; 0 if invalid
 };
 
 }  // namespace green::detail

@@ -24,6 +24,7 @@
 
 namespace green::detail {
 
+thread_local Hub* tls_hub __attribute__((tls_model("initial-exec"))) = nullptr;
 std::atomic<uint64_t> Hub::tasks_created{0};
 std::atomic<uint64_t> Hub::tasks_peak{0};
 std::atomic<uint64_t> Hub::tasks_alive{0};
@@ -38,7 +39,6 @@ namespace {
 // yielders cannot starve I/O and timers (Go checks its netpoller on a similar tick).
 constexpr unsigned kRoundBudget = 1024;
 
-thread_local Hub* tls_hub __attribute__((tls_model("initial-exec"))) = nullptr;
 thread_local bool tls_hub_gone __attribute__((tls_model("initial-exec"))) = false;
 thread_local bool tls_worker __attribute__((tls_model("initial-exec"))) = false;
 thread_local bool tls_constructing __attribute__((tls_model("initial-exec"))) = false;
@@ -53,7 +53,8 @@ struct HubOwner {
         bool others = false;
         h->for_each_task([&](Task* t) { others |= t != h->root(); });
         tls_hub = nullptr;
-        if (!others) delete h;
+        // A ThreadPool job may still be about to post to this hub: then it is leaked too.
+        if (!others && h->external_.load() == 0) delete h;
     }
 };
 thread_local HubOwner tls_owner;
@@ -65,7 +66,7 @@ struct HubTask final : Task {
     void run() override {}
 };
 
-std::atomic<uint64_t> next_task_id{0};
+std::atomic<uint64_t> next_task_id{1};
 
 struct TimerWait {
     ev_timer w;
@@ -236,10 +237,7 @@ double monotonic_now() noexcept {
     return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
-Hub* Hub::current_or_null() noexcept { return tls_hub; }
-
-Hub& Hub::current() {
-    if (__builtin_expect(tls_hub != nullptr, 1)) return *tls_hub;
+Hub& Hub::create_current() {
     if (tls_hub_gone) {
         fprintf(stderr, "green: a green call was made during this thread's exit, after its hub was destroyed\n");
         abort();
@@ -295,14 +293,20 @@ Hub::Hub() {
     link_live(this, root_);
     current_ = root_;
 
-    hub_task_ = new HubTask;
+    hub_task_ = new HubTask;  // its fiber starts on the first switch to it
     hub_task_->hub = this;
     hub_task_->name = "hub";
-    hub_task_->stack = StackPool::acquire(0);
-    hub_task_->ctx.create(hub_task_->stack, &Hub::task_main, hub_task_);
 
     install_segv_handler();
     altstack_ = install_altstack();
+    // A forked child has one thread, the caller's: its hub must forget the others and re-make
+    // libev's kernel state, whoever forks (the preload's fork hook does the same, harmlessly).
+    static std::once_flag atfork_once;
+    std::call_once(atfork_once, [] {
+        pthread_atfork(nullptr, nullptr, [] {
+            if (tls_hub) tls_hub->after_fork();
+        });
+    });
 }
 
 Hub::~Hub() {
@@ -320,7 +324,13 @@ Hub::~Hub() {
         sigaltstack(&ss, nullptr);
         munmap(altstack_, 64 << 10);
     }
-    // hub_task_ is suspended inside its loop: its fiber is abandoned, not unwound.
+    // hub_task_ is suspended inside its loop: its fiber is abandoned, not unwound; its stack goes
+    // back to the pool.
+    if (hub_task_->ctx.started()) StackPool::release(hub_task_->stack);
+    StackPool::flush_thread_cache();
+    delete hub_task_;
+    unlink_live(this, root_);
+    root_->release();
 }
 
 Context* Hub::task_main(void* arg) {
@@ -509,6 +519,15 @@ void Hub::interrupt(Task* t, std::exception_ptr e) {
         return;
     }
     if (t->state == Task::State::Dead) return;
+    // A kill outranks a Timeout: never let a later exception replace a pending GreenletExit.
+    if (t->pending) {
+        try {
+            std::rethrow_exception(t->pending);
+        } catch (const GreenletExit&) {
+            return;
+        } catch (...) {
+        }
+    }
     t->pending = std::move(e);
     if (t->state == Task::State::Parked) local_wake(t, t->seq, Wake::Interrupted);
 }
@@ -540,7 +559,10 @@ void Hub::stop_timer(void* timer) noexcept {
 }
 
 void Hub::remove_external() noexcept {
-    if (external_.fetch_sub(1) == 1) ev_async_send(loop_, static_cast<ev_async*>(async_));
+    // Wake the hub first, then drop the count: once it is zero, the hub's thread may exit and
+    // destroy it (HubOwner keeps a hub with outstanding work alive).
+    ev_async_send(loop_, static_cast<ev_async*>(async_));
+    external_.fetch_sub(1);
 }
 
 void Hub::yield() {
@@ -635,7 +657,10 @@ void Hub::cancel_fd(int fd) noexcept {
 bool Hub::deadlocked() {
     if (external_.load() != 0 || root_->state != Task::State::Parked) return false;
     // Another OS thread (not one of libgreen's idle workers) might still wake a task here.
-    return os_thread_count() - idle_internal_threads.load() <= 1;
+    if (os_thread_count() - idle_internal_threads.load() > 1) return false;
+    // A thread may have posted its wake and exited just before it was counted.
+    drain_remote();
+    return !ready_head_ && root_->state == Task::State::Parked;
 }
 
 void Hub::loop_main() {
@@ -705,6 +730,11 @@ void Hub::after_fork() noexcept {
     // still mapped but nothing will ever resume it; forget them (their memory is leaked by design).
     ev_loop_fork(loop_);
     Task* self = current_;
+    for (Task* t = live_head_; t; t = t->live_next)
+        if (t != self) t->state = Task::State::Dead;
+    // Their fd waits stay armed in libev otherwise: they would keep the loop alive, or spin.
+    for (IoWait* head : *static_cast<FdWaits*>(fd_waits_))
+        for (IoWait* w = head; w; w = w->fd_next) ev_io_stop(loop_, &w->w);
     ready_head_ = ready_tail_ = nullptr;
     live_head_ = nullptr;
     link_live(this, self);

@@ -33,10 +33,17 @@ struct FdInterest {
 inline constexpr int kRead = 1;   // == EV_READ
 inline constexpr int kWrite = 2;  // == EV_WRITE
 
+class Hub;
+// The calling thread's hub (initial-exec TLS: one load from %fs).
+extern thread_local Hub* tls_hub __attribute__((tls_model("initial-exec")));
+
 class Hub {
 public:
-    static Hub& current();
-    static Hub* current_or_null() noexcept;  // never creates
+    static Hub& current() {
+        if (__builtin_expect(tls_hub != nullptr, 1)) return *tls_hub;
+        return create_current();
+    }
+    static Hub* current_or_null() noexcept { return tls_hub; }  // never creates
     // True while the calling thread is inside the runtime's own loop (libev callbacks, the hub
     // fiber): the preload passes such calls straight to libc.
     static bool in_runtime() noexcept;
@@ -110,6 +117,7 @@ public:
     Hub& operator=(const Hub&) = delete;
 
     // internal
+    static Hub& create_current();
     struct Remote;
     static Context* task_main(void* arg);
     void loop_main();

@@ -5,13 +5,11 @@ namespace green {
 
 bool Condition::wait(Seconds timeout) {
     detail::Task* self = detail::current_task();
-    unsigned depth = 0;
-    if (reentrant_) {
-        std::lock_guard g(reentrant_->lock_);
-        if (reentrant_->owner_ != self) throw std::logic_error("green::Condition::wait without holding its lock");
-    }
+    if (reentrant_ ? !reentrant_->owned() : !plain_->locked())
+        throw std::logic_error("green::Condition::wait without holding its lock");
     // Join the waiters before letting the lock go, so a notify issued right after cannot be missed.
     lock_.lock();
+    unsigned depth = 0;
     if (reentrant_) {
         std::lock_guard g(reentrant_->lock_);
         depth = reentrant_->depth_;
@@ -22,21 +20,31 @@ bool Condition::wait(Seconds timeout) {
         plain_->release();
     }
     bool notified = false;
-    struct Reacquire {  // the lock is held again however the wait ends (even by kill/Timeout)
-        Condition* c;
-        detail::Task* self;
-        unsigned depth;
-        ~Reacquire() {
-            if (c->reentrant_) {
-                c->reentrant_->acquire();
-                c->reentrant_->depth_ = depth;
+    std::exception_ptr interrupted;
+    try {
+        notified = detail::wait_on(lock_, waiters_, timeout.value, {"Condition", this, -1});
+        lock_.unlock();
+    } catch (...) {
+        interrupted = std::current_exception();  // wait_on released lock_
+    }
+    // The caller holds the lock again however the wait ended, even when killed: take it without
+    // accepting interruptions, which stay pending for the next wait point.
+    std::exception_ptr later = std::exchange(self->pending, nullptr);
+    for (;;) {
+        try {
+            if (reentrant_) {
+                reentrant_->acquire();
+                reentrant_->depth_ = depth;
             } else {
-                c->plain_->acquire();
+                plain_->acquire();
             }
+            break;
+        } catch (...) {
+            if (!later) later = std::current_exception();
         }
-    } reacquire{this, self, depth};
-    notified = detail::wait_on(lock_, waiters_, timeout.value, {"Condition", this, -1});
-    lock_.unlock();
+    }
+    self->pending = later;
+    if (interrupted) std::rethrow_exception(interrupted);
     return notified;
 }
 

@@ -70,7 +70,7 @@ int main(void)
     EXPECT_EINTR("ppoll", ppoll(pf, 1, &ts5, NULL));
     EXPECT_EINTR("poll(no fds, -1)", poll(NULL, 0, -1));
 
-    fd_set rs, ws;
+    fd_set rs;
     FD_ZERO(&rs);
     FD_SET(a, &rs);
     FD_SET(sv[1], &rs);

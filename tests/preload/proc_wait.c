@@ -1,8 +1,8 @@
 /* proc_wait: fork and the wait family from threads, with other threads running:
- *  - fork in a thread that is not main, while a sibling thread ticks: the
- *    child has only the forking thread (the sibling never runs in it, even
- *    while the child sleeps), and the blocking waitpid in the parent does not
- *    stop the sibling;
+ *  - fork (and _Fork, which runs no atfork handlers) in a thread that is not
+ *    main, while a sibling thread ticks: the child has only the forking
+ *    thread (the sibling never runs in it, even while the child sleeps), and
+ *    the blocking waitpid in the parent does not stop the sibling;
  *  - a child forked by a thread that then returns from its start routine
  *    ends with status 0 (the last thread exited);
  *  - wait() for any child reports exits in the order they happen, promptly,
@@ -75,6 +75,23 @@ static void *fork_in_thread(void *arg)
     return NULL;
 }
 
+/* the same with _Fork (no atfork handlers run) */
+static void *underscore_fork_in_thread(void *arg)
+{
+    struct forked *f = arg;
+    fflush(stdout);
+    pid_t pid = _Fork();
+    if (pid == 0) {
+        int before = atomic_load(&ticks);
+        for (int i = 0; i < 10; i++)
+            usleep(20000);
+        _exit(atomic_load(&ticks) == before ? 43 : 1);
+    }
+    f->pid = pid;
+    f->r = waitpid(pid, &f->status, 0);
+    return NULL;
+}
+
 static void *fork_and_return(void *arg)
 {
     pid_t *out = arg;
@@ -115,6 +132,16 @@ int main(void)
            f.r == f.pid ? "yes" : "no", WIFEXITED(f.status) && WEXITSTATUS(f.status) == 42 ? "yes" : "no",
            n >= 10 ? "yes" : "no");
     CHECK(f.r == f.pid && WIFEXITED(f.status) && WEXITSTATUS(f.status) == 42 && n >= 10 && el >= 0.19);
+
+    ticker_start();
+    memset(&f, 0, sizeof f);
+    pthread_create(&th, NULL, underscore_fork_in_thread, &f);
+    pthread_join(th, NULL);
+    n = ticker_stop();
+    printf("_Fork in a thread: waitpid same pid: %s, child saw no other thread: %s, sibling ran meanwhile: %s\n",
+           f.r == f.pid ? "yes" : "no", WIFEXITED(f.status) && WEXITSTATUS(f.status) == 43 ? "yes" : "no",
+           n >= 10 ? "yes" : "no");
+    CHECK(f.r == f.pid && WIFEXITED(f.status) && WEXITSTATUS(f.status) == 43 && n >= 10);
 
     /* ---- the child's only thread returns ---- */
     pid_t rp = 0;

@@ -58,6 +58,7 @@ private:
     Pool* pool_;
     std::unique_ptr<Group> group_;
     Greenlet<void> acceptor_;
+    GreenletBase serving_;  // the greenlet inside serve_forever
     bool stopping_ = false;
 };
 

@@ -68,8 +68,9 @@ struct Stack {
 class Context {
 public:
     using Entry = Context* (*)(void* arg);  // runs the fiber, returns where to go when it ends
-    // Prepare a fiber that runs entry(arg) on `stack` when first switched to; when entry returns,
-    // the fiber ends, control goes to the context it returned and `stack` goes back to the pool.
+    // Prepare a fiber that runs entry(arg) on `stack`; the next switch_to on this thread must be to
+    // it. When entry returns, the fiber ends, control goes to the context it returned and `stack`
+    // goes back to the pool.
     void create(Stack stack, Entry entry, void* arg);
     // Switch from this (the running context) to `to`; returns when something switches back.
     void switch_to(Context* to);

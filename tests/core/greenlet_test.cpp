@@ -1,0 +1,492 @@
+// tests/core/greenlet_test.cpp: spawn, join, get, kill, link, sleep/yield, getcurrent, local<T>,
+// and the kill contract shared by every waiting primitive (wait_fixtures.hpp).
+#include "wait_fixtures.hpp"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using tu::kEps;
+using tu::Stopwatch;
+
+TEST_CASE("spawn: the issue's example, get() returns 42 after about 0.2 s") {
+    Stopwatch sw;
+    green::Greenlet<int> g = green::spawn([](int x) { green::sleep(0.2); return x * 2; }, 21);
+    CHECK(g.get() == 42);
+    CHECK(sw.elapsed() >= 0.2 - kEps);
+    CHECK(sw.elapsed() < 2.0);
+    CHECK(g.dead());
+    CHECK(g.successful());
+    CHECK(g.value() == 42);
+}
+
+TEST_CASE("spawn: 1000 greenlets sleeping 200 ms each, joined with joinall, run concurrently") {
+    Stopwatch sw;
+    std::vector<green::Greenlet<void>> gs;
+    for (int i = 0; i < 1000; ++i) gs.push_back(green::spawn([] { green::sleep(std::chrono::milliseconds(200)); }));
+    CHECK(green::joinall(gs));
+    CHECK(sw.elapsed() >= 0.2 - kEps);
+    CHECK(sw.elapsed() < 2.0);  // sequentially it would take 200 s; even 100 x 0.2 s would be 20 s
+    for (auto& g : gs) CHECK(g.successful());
+}
+
+TEST_CASE("spawn never switches: the body starts when the caller waits or yields") {
+    bool ran = false;
+    auto g = green::spawn([&] { ran = true; });
+    CHECK_FALSE(ran);
+    CHECK_FALSE(g.dead());
+    green::sleep(0);
+    CHECK(ran);
+    CHECK(g.join(0.5));
+}
+
+TEST_CASE("spawn: arguments are taken by value, move-only ones too; void greenlets") {
+    std::string s = "abc";
+    auto g1 = green::spawn([](std::string v) { return v + "d"; }, s);
+    auto g2 = green::spawn([](std::unique_ptr<int> p) { return *p + 1; }, std::make_unique<int>(41));
+    int n = 0;
+    green::Greenlet<void> g3 = green::spawn([&n] { n = 5; });
+    s = "changed";
+    CHECK(g1.get() == "abcd");
+    CHECK(g2.get() == 42);
+    g3.get();
+    CHECK(n == 5);
+}
+
+TEST_CASE("spawn: a greenlet runs to its end even if every handle is dropped") {
+    auto done = std::make_shared<green::Event>();
+    green::spawn([done] {
+        green::sleep(0.01);
+        done->set();
+    });
+    CHECK(done->wait(1.0));
+}
+
+TEST_CASE("join(timeout): false while running, true once it ended") {
+    auto g = green::spawn([] { green::sleep(0.1); });
+    Stopwatch sw;
+    CHECK_FALSE(g.join(0.02));
+    CHECK(sw.elapsed() >= 0.02 - kEps);
+    CHECK(g.join(0.5));
+    CHECK(g.dead());
+    CHECK(g.join(0.5));  // joining a dead greenlet returns at once
+}
+
+TEST_CASE("get(timeout) on a running greenlet throws TimeoutExpired with no Timeout object") {
+    auto g = green::spawn([] {
+        green::sleep(0.2);
+        return 1;
+    });
+    bool thrown = false;
+    try {
+        g.get(0.02);
+    } catch (const green::TimeoutExpired& e) {
+        thrown = true;
+        CHECK(e.timeout == nullptr);  // distinguishes it from an outer green::Timeout
+    }
+    CHECK(thrown);
+    CHECK(g.get() == 1);
+}
+
+TEST_CASE("a greenlet cannot join itself") {
+    auto g = std::make_shared<green::GreenletBase>();
+    auto self = green::spawn([g] {
+        try {
+            g->join();
+        } catch (const std::logic_error&) {
+            return true;
+        }
+        return false;
+    });
+    *g = self;
+    CHECK(self.get() == true);
+}
+
+TEST_CASE("exceptions cross get(): rethrown, exception() returns it, successful() is false") {
+    auto g = green::spawn([]() -> int { throw std::runtime_error("boom"); });
+    CHECK(g.join(1.0));
+    CHECK(g.dead());
+    CHECK_FALSE(g.successful());
+    CHECK_FALSE(g.killed());
+    CHECK_FALSE(g.value().has_value());
+    REQUIRE(g.exception());
+    try {
+        std::rethrow_exception(g.exception());
+    } catch (const std::runtime_error& e) {
+        CHECK(std::string(e.what()) == "boom");
+    }
+    CHECK_THROWS_WITH_AS(g.get(), "boom", std::runtime_error);
+    CHECK_THROWS_AS(g.get(), std::runtime_error);  // every get() rethrows it
+}
+
+TEST_CASE("joinall(raise_error) rethrows the first failure once all are done") {
+    std::vector<green::GreenletBase> gs;
+    gs.push_back(green::spawn([] { green::sleep(0.02); }));
+    gs.push_back(green::spawn([] { throw std::runtime_error("second"); }));
+    gs.push_back(green::spawn([] { green::sleep(0.05); }));
+    CHECK_THROWS_WITH_AS(green::joinall(gs, green::forever, true), "second", std::runtime_error);
+    for (auto& g : gs) CHECK(g.dead());  // it waited for all before throwing
+    // Without raise_error: true; with a short timeout on running greenlets: false.
+    CHECK(green::joinall(gs));
+    std::vector<green::Greenlet<void>> slow{green::spawn([] { green::sleep(0.2); })};
+    CHECK_FALSE(green::joinall(slow, 0.02));
+    CHECK(green::joinall(slow));
+}
+
+TEST_CASE("kill(): GreenletExit is thrown at the wait point; catch(std::exception&) does not stop it") {
+    bool saw_exit = false, swallowed = false, after = false;
+    auto g = green::spawn([&] {
+        try {
+            green::sleep(10);
+        } catch (const std::exception&) {
+            swallowed = true;
+        } catch (const green::GreenletExit&) {
+            saw_exit = true;
+            throw;
+        }
+        after = true;
+    });
+    green::sleep(0.01);  // let it park in sleep
+    Stopwatch sw;
+    CHECK(g.kill());
+    CHECK(sw.elapsed() < 1.0);
+    CHECK(saw_exit);
+    CHECK_FALSE(swallowed);
+    CHECK_FALSE(after);
+    CHECK(g.dead());
+    CHECK(g.killed());
+    CHECK_FALSE(g.successful());
+    CHECK_FALSE(g.exception());  // killed is not failed
+    CHECK_THROWS_AS(g.get(), green::GreenletExit);
+    CHECK(g.kill());  // killing a dead greenlet is a no-op
+}
+
+TEST_CASE("kill(): a greenlet killed before it started never runs its body") {
+    bool ran = false;
+    auto g = green::spawn([&] { ran = true; });
+    CHECK(g.kill());
+    CHECK_FALSE(ran);
+    CHECK(g.killed());
+    green::sleep(0.01);
+    CHECK_FALSE(ran);
+}
+
+TEST_CASE("kill(timeout): false if the greenlet outlives the timeout") {
+    // This one swallows its first GreenletExit and keeps going until the second.
+    int exits = 0;
+    auto g = green::spawn([&] {
+        try {
+            green::sleep(10);
+        } catch (const green::GreenletExit&) {
+            ++exits;
+        }
+        green::sleep(10);
+    });
+    green::sleep(0.01);
+    Stopwatch sw;
+    CHECK_FALSE(g.kill(0.05));
+    CHECK(sw.elapsed() >= 0.05 - kEps);
+    CHECK(exits == 1);
+    CHECK(g.kill(1.0));
+    CHECK(g.killed());
+}
+
+TEST_CASE("kill(): a greenlet killing itself ends killed") {
+    auto g = std::make_shared<green::GreenletBase>();
+    bool after = false;
+    auto self = green::spawn([g, &after] {
+        g->kill();
+        after = true;
+    });
+    *g = self;
+    CHECK(self.join(1.0));
+    CHECK(self.killed());
+    CHECK_FALSE(after);
+}
+
+TEST_CASE("killall kills every greenlet and waits for them") {
+    std::vector<green::Greenlet<void>> gs;
+    for (int i = 0; i < 10; ++i) gs.push_back(green::spawn([] { green::sleep(10); }));
+    green::sleep(0.01);
+    Stopwatch sw;
+    green::killall(gs);
+    CHECK(sw.elapsed() < 1.0);
+    for (auto& g : gs) CHECK(g.killed());
+}
+
+TEST_CASE("sleep(0) yields: every other ready greenlet runs once, in order") {
+    std::vector<int> order;
+    auto a = green::spawn([&] {
+        order.push_back(1);
+        green::sleep(0);
+        order.push_back(3);
+    });
+    auto b = green::spawn([&] {
+        order.push_back(2);
+        green::yield();
+        order.push_back(4);
+    });
+    green::sleep(0);
+    CHECK(order == std::vector<int>{1, 2});  // both ran once before the caller came back
+    green::joinall(std::vector<green::GreenletBase>{a, b});
+    CHECK(order == std::vector<int>{1, 2, 3, 4});
+}
+
+TEST_CASE("sleep: waits at least the time asked, with doubles and chrono durations") {
+    Stopwatch sw;
+    green::sleep(0.03);
+    CHECK(sw.elapsed() >= 0.03 - kEps);
+    Stopwatch sw2;
+    green::sleep(std::chrono::milliseconds(30));
+    CHECK(sw2.elapsed() >= 0.03 - kEps);
+    CHECK(sw2.elapsed() < 0.5);
+}
+
+TEST_CASE("sleep: a long-running yielder does not starve timers") {
+    // Pure sleep(0) loops must still let the hub run due timers (budgeted round).
+    bool timer_done = false;
+    auto t = green::spawn([&] {
+        green::sleep(0.02);
+        timer_done = true;
+    });
+    Stopwatch sw;
+    while (!timer_done && sw.elapsed() < 2.0) green::sleep(0);
+    CHECK(timer_done);
+    CHECK(sw.elapsed() < 0.5);
+    t.join();
+}
+
+TEST_CASE("link, link_value, link_exception: which fire, in which context, and on dead greenlets") {
+    SUBCASE("success") {
+        std::vector<std::string> calls;
+        green::GreenletBase ctx_in_link;
+        auto g = green::spawn([] { return 1; });
+        g.link([&](green::GreenletBase d) {
+            calls.push_back("link");
+            CHECK(d == g);
+            ctx_in_link = green::getcurrent();
+        });
+        g.link_value([&](green::GreenletBase) { calls.push_back("value"); });
+        g.link_exception([&](green::GreenletBase) { calls.push_back("exception"); });
+        g.join();
+        CHECK(calls == std::vector<std::string>{"link", "value"});
+        CHECK(ctx_in_link == g);  // runs in the greenlet's own context, just before it exits
+    }
+    SUBCASE("failure") {
+        std::vector<std::string> calls;
+        auto g = green::spawn([] { throw std::runtime_error("x"); });
+        g.link([&](green::GreenletBase) { calls.push_back("link"); });
+        g.link_value([&](green::GreenletBase) { calls.push_back("value"); });
+        g.link_exception([&](green::GreenletBase d) {
+            calls.push_back("exception");
+            CHECK(d.exception() != nullptr);
+        });
+        g.join();
+        CHECK(calls == std::vector<std::string>{"link", "exception"});
+    }
+    SUBCASE("killed: only plain link fires") {
+        std::vector<std::string> calls;
+        auto g = green::spawn([] { green::sleep(10); });
+        g.link([&](green::GreenletBase) { calls.push_back("link"); });
+        g.link_value([&](green::GreenletBase) { calls.push_back("value"); });
+        g.link_exception([&](green::GreenletBase) { calls.push_back("exception"); });
+        green::sleep(0.01);
+        g.kill();
+        CHECK(calls == std::vector<std::string>{"link"});
+    }
+    SUBCASE("linking a dead greenlet calls at once") {
+        auto g = green::spawn([] { return 2; });
+        g.join();
+        int called = 0;
+        g.link([&](green::GreenletBase) { ++called; });
+        g.link_value([&](green::GreenletBase) { ++called; });
+        CHECK(called == 2);
+    }
+}
+
+TEST_CASE("getcurrent(): identity of the running greenlet and of the main one") {
+    auto root = green::getcurrent();
+    CHECK(root);
+    CHECK(root == green::getcurrent());
+    CHECK(root.name() == "main");
+    green::GreenletBase seen_a, seen_b;
+    auto a = green::spawn([&] { seen_a = green::getcurrent(); });
+    auto b = green::spawn([&] {
+        green::sleep(0);
+        seen_b = green::getcurrent();
+    });
+    green::joinall(std::vector<green::GreenletBase>{a, b});
+    CHECK(seen_a == a);
+    CHECK(seen_b == b);
+    CHECK_FALSE(seen_a == seen_b);
+    CHECK(seen_a.id() == a.id());
+    CHECK(a.id() != b.id());
+    CHECK_FALSE(root == a);
+    CHECK(green::getcurrent() == root);
+}
+
+TEST_CASE("spawn_with: name and stack size options; set_name") {
+    green::SpawnOptions opts;
+    opts.stack_size = 1 << 20;
+    opts.name = "worker";
+    auto g = green::spawn_with(opts, [] {
+        // Uses ~512 KiB of stack: needs the 1 MiB asked for (the default is 256 KiB).
+        volatile char big[512 * 1024];
+        big[0] = 1;
+        big[sizeof big - 1] = 2;
+        return green::getcurrent().name();
+    });
+    CHECK(g.name() == "worker");
+    CHECK(g.get() == "worker");
+    g.set_name("renamed");
+    CHECK(g.name() == "renamed");
+}
+
+namespace {
+struct Tracked {
+    static inline int destroyed = 0;
+    int value = -1;
+    ~Tracked() { ++destroyed; }
+};
+}  // namespace
+
+TEST_CASE("local<T>: one value per greenlet, destroyed when the greenlet ends") {
+    static green::local<Tracked> slot;
+    Tracked::destroyed = 0;
+    slot->value = 100;  // the main greenlet's own value
+    std::vector<green::Greenlet<int>> gs;
+    for (int i = 0; i < 5; ++i)
+        gs.push_back(green::spawn([i] {
+            CHECK(slot->value == -1);  // default-constructed on first use
+            slot->value = i;
+            green::sleep(0.01);  // others set theirs meanwhile
+            return slot.get().value;
+        }));
+    for (int i = 0; i < 5; ++i) CHECK(gs[i].get() == i);
+    CHECK(Tracked::destroyed == 5);
+    CHECK(slot->value == 100);
+
+    // A killed greenlet's values are destroyed too.
+    auto k = green::spawn([] {
+        slot->value = 7;
+        green::sleep(10);
+    });
+    green::sleep(0.01);
+    k.kill();
+    CHECK(Tracked::destroyed == 6);
+}
+
+// ---- kill contract: a greenlet killed in any wait ends killed, and the object still works ----
+
+TEST_CASE("kill while blocked in sleep") {
+    auto g = green::spawn([] { green::sleep(10); });
+    green::sleep(0.01);
+    Stopwatch sw;
+    CHECK(g.kill(1.0));
+    CHECK(g.killed());
+    CHECK(sw.elapsed() < 0.5);
+    Stopwatch s2;
+    green::sleep(0.02);  // the killed sleep's timer does not disturb a later one
+    CHECK(s2.elapsed() >= 0.02 - kEps);
+}
+
+TEST_CASE_TEMPLATE("kill contract (d): killed while waiting, then the object still works", F, GREEN_WAIT_FIXTURES) {
+    INFO(std::string(F::name));
+    F f;
+    bool returned = false;
+    auto w = green::spawn([&] {
+        f.wait(green::forever);
+        returned = true;
+    });
+    green::sleep(0.02);
+    REQUIRE_FALSE(w.dead());  // it is parked in the wait
+    Stopwatch sw;
+    CHECK(w.kill(1.0));
+    CHECK(sw.elapsed() < 0.5);
+    CHECK(w.killed());
+    CHECK_FALSE(returned);
+    fx::check_works_normally(f);
+    // And a second waiter after the kill: timeouts are unaffected.
+    Stopwatch s2;
+    CHECK_FALSE(f.wait(0.02));
+    CHECK(s2.elapsed() >= 0.02 - kEps);
+}
+
+TEST_CASE_TEMPLATE("kill contract (e): a waiter killed right after its wake passes the wake on", F,
+                   GREEN_WAIT_FIXTURES) {
+    // A and B wait; one wake arrives (for a Consume or Edge kind it goes to A alone); A is killed
+    // before it could run. The wake must not die with A: B must get it (no lost wake-up).
+    INFO(std::string(F::name));
+    F f;
+    bool a_got = false, b_got = false;
+    auto a = green::spawn([&] { a_got = f.wait(green::forever); });
+    auto b = green::spawn([&] { b_got = f.wait(green::forever); });
+    green::sleep(0.02);
+    REQUIRE_FALSE(a.dead());
+    REQUIRE_FALSE(b.dead());
+    f.wake();
+    a.kill(0);  // pending GreenletExit: thrown when A next runs, which is after its wake-up
+    CHECK(b.join(1.0));
+    CHECK(b_got);
+    CHECK(a.join(1.0));
+    CHECK(a.killed());
+    CHECK_FALSE(a_got);
+    if (!b.dead()) b.kill();
+}
+
+// ---- LoopExit -----------------------------------------------------------------------------------
+
+// Waiting forever on something nobody can set throws LoopExit in the thread's root greenlet (not a
+// hang). It needs a process with no other thread, so it runs in a fork()ed child.
+TEST_CASE("LoopExit: waiting on an Event nobody can set names the waiters and what they wait on") {
+    // Suite hygiene: every test joins its threads and destroys its ThreadPools.
+    CHECK(tu::thread_count() == 1);
+    auto child = tu::run_in_child(
+        [] {
+            green::Event never;
+            green::SpawnOptions opts;
+            opts.name = "stuck-worker";
+            auto g = green::spawn_with(opts, [&] { never.wait(); });
+            try {
+                never.wait();
+                printf("wait returned\n");
+                return 2;
+            } catch (const green::LoopExit& e) {
+                printf("%s\n", e.what());
+            }
+            // The hub is still usable afterwards: the stuck greenlet can be released.
+            never.set();
+            if (!g.join(1.0)) return 3;
+            // Joining a greenlet that waits forever is reported too, naming the join.
+            green::Event never2;
+            auto h = green::spawn([&] { never2.wait(); });
+            try {
+                h.join();
+                return 4;
+            } catch (const green::LoopExit& e) {
+                printf("second: %s\n", e.what());
+            }
+            return 0;
+        },
+        10.0);
+    INFO(child.describe());
+    REQUIRE(child.exited_with(0));
+    CHECK(child.has("LoopExit"));
+    CHECK(child.has("Event"));         // what they wait on
+    CHECK(child.has("stuck-worker"));  // which greenlet
+    CHECK(child.has("'main'"));
+    CHECK(child.has("second:"));
+    CHECK(child.has("join"));
+}
+
+TEST_CASE("no LoopExit while a timer can still wake someone") {
+    // The root waits on an Event only a sleeping greenlet will set: not a deadlock.
+    green::Event ev;
+    auto g = green::spawn([&] {
+        green::sleep(0.05);
+        ev.set();
+    });
+    CHECK_NOTHROW(CHECK(ev.wait()));
+    g.join();
+}

@@ -1,0 +1,172 @@
+// tests/core/group_test.cpp: Group and Pool.
+#include "test_util.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+using tu::kEps;
+using tu::Stopwatch;
+
+TEST_CASE("Group: members leave by themselves; join waits for all") {
+    green::Group group;
+    int done = 0;
+    for (int i = 0; i < 10; ++i)
+        group.spawn([&, i] {
+            green::sleep(0.005 * i);
+            ++done;
+        });
+    CHECK(group.size() == 10);
+    CHECK(group.join(2.0));
+    CHECK(done == 10);
+    CHECK(group.size() == 0);
+    CHECK(group.greenlets().empty());
+    CHECK(group.join(0.0));  // empty: at once
+}
+
+TEST_CASE("Group: spawn returns the greenlet; contains, greenlets(), join(timeout)") {
+    green::Group group;
+    auto g = group.spawn([](int x) {
+        green::sleep(0.1);
+        return x + 1;
+    }, 1);
+    CHECK(group.contains(g));
+    auto members = group.greenlets();
+    REQUIRE(members.size() == 1);
+    CHECK(members[0] == g);
+    Stopwatch sw;
+    CHECK_FALSE(group.join(0.02));
+    CHECK(sw.elapsed() >= 0.02 - kEps);
+    CHECK(g.get() == 2);
+    CHECK(group.join(1.0));
+    CHECK_FALSE(group.contains(g));
+}
+
+TEST_CASE("Group: add() tracks an existing greenlet, discard() stops tracking it") {
+    green::Group group;
+    auto a = green::spawn([] { green::sleep(0.02); });
+    auto b = green::spawn([] { green::sleep(1); });
+    group.add(a);
+    group.add(b);
+    CHECK(group.size() == 2);
+    group.discard(b);
+    CHECK_FALSE(group.contains(b));
+    CHECK(group.join(1.0));  // does not wait for the discarded one
+    CHECK_FALSE(b.dead());
+    b.kill();
+    // Adding an already-dead greenlet leaves the group empty.
+    group.add(a);
+    CHECK(group.size() == 0);
+}
+
+TEST_CASE("Group: kill() kills every member and waits") {
+    green::Group group;
+    std::vector<green::Greenlet<void>> gs;
+    for (int i = 0; i < 5; ++i) gs.push_back(group.spawn([] { green::sleep(10); }));
+    green::sleep(0.01);
+    Stopwatch sw;
+    group.kill();
+    CHECK(sw.elapsed() < 1.0);
+    for (auto& g : gs) CHECK(g.killed());
+    CHECK(group.size() == 0);
+}
+
+TEST_CASE("Group: join(raise_error) rethrows a member's failure") {
+    green::Group group;
+    group.spawn([] { green::sleep(0.01); });
+    auto bad = group.spawn([] {
+        green::sleep(0.005);
+        throw std::runtime_error("member failed");
+    });
+    CHECK_THROWS_WITH_AS(group.join(green::forever, true), "member failed", std::runtime_error);
+    CHECK(group.size() == 0);
+    CHECK(bad.exception());
+    // Without raise_error a failed member simply counts as done.
+    green::Group quiet;
+    auto q = quiet.spawn([] { throw std::runtime_error("ignored"); });
+    CHECK(quiet.join(1.0));
+    CHECK(q.exception());
+}
+
+TEST_CASE("Pool pool(10): spawn blocks while 10 are running; max concurrency is exactly 10") {
+    green::Pool pool(10);
+    CHECK(pool.capacity() == 10);
+    CHECK(pool.free_count() == 10);
+    int running = 0, most = 0, finished = 0;
+    for (int i = 0; i < 40; ++i)
+        pool.spawn([&] {
+            most = std::max(most, ++running);
+            green::sleep(0.01);
+            --running;
+            ++finished;
+        });
+    // The 11th spawn had to wait for a slot, so by now at least 30 have finished.
+    CHECK(finished >= 30);
+    pool.join();
+    CHECK(finished == 40);
+    CHECK(most == 10);
+    CHECK(pool.free_count() == 10);
+    CHECK(pool.size() == 0);
+}
+
+TEST_CASE("Pool: the spawner is parked until a slot frees; full() and wait_available()") {
+    green::Pool pool(2);
+    green::Event release;
+    pool.spawn([&] { release.wait(); });
+    pool.spawn([&] { release.wait(); });
+    CHECK(pool.full());
+    CHECK(pool.free_count() == 0);
+    Stopwatch sw;
+    CHECK_FALSE(pool.wait_available(0.03));
+    CHECK(sw.elapsed() >= 0.03 - kEps);
+    bool third_spawned = false;
+    auto spawner = green::spawn([&] {
+        pool.spawn([] {});
+        third_spawned = true;
+    });
+    green::sleep(0.02);
+    CHECK_FALSE(third_spawned);
+    release.set();
+    CHECK(spawner.join(1.0));
+    CHECK(third_spawned);
+    CHECK(pool.wait_available(1.0));
+    CHECK(pool.join(1.0));
+    CHECK(pool.free_count() == 2);
+}
+
+TEST_CASE("Pool: killed and failed members give their slot back") {
+    green::Pool pool(1);
+    auto a = pool.spawn([] { green::sleep(10); });
+    green::sleep(0.01);
+    a.kill();
+    CHECK(pool.free_count() == 1);
+    auto b = pool.spawn([] { throw std::runtime_error("x"); });
+    CHECK(b.join(1.0));
+    CHECK(pool.free_count() == 1);
+    CHECK(b.exception());
+    auto c = pool.spawn([] { return 3; });
+    CHECK(c.get() == 3);
+    CHECK(pool.join(1.0));
+}
+
+// Library bug (minor; see the report): Group::join(raise_error=true) rethrows a member's exception
+// without marking it observed, so the runtime still prints "died with an exception nobody
+// retrieved" for it. Run in a child to capture stderr.
+TEST_CASE("Group: an error delivered by join(raise_error) is not reported as unretrieved" * doctest::may_fail()) {
+    auto child = tu::run_in_child([] {
+        {
+            green::Group group;
+            group.spawn([] { throw std::runtime_error("member failed"); });
+            try {
+                group.join(green::forever, true);
+                return 2;
+            } catch (const std::runtime_error&) {
+            }
+        }
+        green::sleep(0.01);  // the dead greenlet's record is released by now
+        return 0;
+    });
+    INFO(child.describe());
+    CHECK(child.exited_with(0));
+    CHECK_FALSE(child.has("nobody retrieved"));
+}

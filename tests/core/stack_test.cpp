@@ -1,0 +1,84 @@
+// tests/core/stack_test.cpp: fiber stacks: sizes, reuse, and the stack overflow report.
+#include "test_util.hpp"
+
+#include <vector>
+
+namespace {
+volatile bool g_stop_recursion = false;
+
+// Unbounded recursion that the compiler can neither turn into a loop (the result is used after the
+// call) nor shrink (a volatile buffer per frame).
+__attribute__((noinline)) int recurse(int depth) {
+    volatile char buf[1024];
+    buf[0] = char(depth);
+    buf[sizeof buf - 1] = char(depth);
+    if (g_stop_recursion) return 0;
+    int r = recurse(depth + 1);
+    return r + buf[depth % sizeof buf];
+}
+
+// Bounded recursion using about depth KiB of stack.
+__attribute__((noinline)) int bounded(int depth) {
+    volatile char buf[1024];
+    buf[0] = char(depth);
+    if (depth == 0) return buf[0];
+    return bounded(depth - 1) + buf[0];
+}
+}  // namespace
+
+TEST_CASE("stack overflow: the child aborts with a message naming the greenlet and GREEN_STACK_SIZE") {
+    auto child = tu::run_in_child(
+        [] {
+            green::SpawnOptions opts;
+            opts.stack_size = 64 * 1024;
+            opts.name = "deep";
+            auto g = green::spawn_with(opts, [] { return recurse(0); });
+            g.join();
+            printf("recursion returned\n");  // must not be reached
+            return 0;
+        },
+        10.0);
+    INFO(child.describe());
+    CHECK(child.killed_by(SIGABRT));
+    CHECK(child.has("stack overflow"));
+    CHECK(child.has("deep"));
+    CHECK(child.has("GREEN_STACK_SIZE"));
+    CHECK_FALSE(child.has("recursion returned"));
+}
+
+TEST_CASE("a greenlet may use most of its stack without tripping the overflow check") {
+    green::SpawnOptions opts;
+    opts.stack_size = 256 * 1024;
+    auto g = green::spawn_with(opts, [] {
+        int r = bounded(180);  // ~180 KiB of 256 KiB
+        green::sleep(0);       // a switch checks the stack of a guardless fiber
+        return r;
+    });
+    CHECK(g.join(2.0));
+    CHECK(g.successful());
+}
+
+TEST_CASE("stacks are reused: sequential greenlets do not add mappings") {
+    green::SpawnOptions opts;
+    opts.stack_size = 64 * 1024;
+    auto round = [&] {
+        for (int i = 0; i < 2000; ++i) green::spawn_with(opts, [] { green::sleep(0); }).join();
+    };
+    round();
+    long before = tu::map_count();
+    round();
+    long after = tu::map_count();
+    INFO("mappings " << before << " -> " << after);
+    CHECK(after - before < 16);
+}
+
+TEST_CASE("small requested stacks are rounded up to a usable size") {
+    green::SpawnOptions opts;
+    opts.stack_size = 1;  // rounded up to the minimum (8 KiB)
+    auto g = green::spawn_with(opts, [] {
+        green::sleep(0);
+        return bounded(2);
+    });
+    CHECK(g.join(1.0));
+    CHECK(g.successful());
+}
