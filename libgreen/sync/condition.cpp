@@ -28,7 +28,8 @@ bool Condition::wait(Seconds timeout) {
         interrupted = std::current_exception();  // wait_on released lock_
     }
     // The caller holds the lock again however the wait ended, even when killed: take it without
-    // accepting interruptions, which stay pending for the next wait point.
+    // accepting interruptions, then throw the first one with the lock held (RAII guards of the
+    // caller release it as the exception passes).
     std::exception_ptr later = std::exchange(self->pending, nullptr);
     for (;;) {
         try {
@@ -43,8 +44,11 @@ bool Condition::wait(Seconds timeout) {
             if (!later) later = std::current_exception();
         }
     }
-    self->pending = later;
-    if (interrupted) std::rethrow_exception(interrupted);
+    if (interrupted) {
+        self->pending = later;  // a second interruption waits for the next wait point
+        std::rethrow_exception(interrupted);
+    }
+    if (later) std::rethrow_exception(later);
     return notified;
 }
 

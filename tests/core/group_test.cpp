@@ -149,10 +149,10 @@ TEST_CASE("Pool: killed and failed members give their slot back") {
     CHECK(pool.join(1.0));
 }
 
-// Library bug (minor; see the report): Group::join(raise_error=true) rethrows a member's exception
+// Regression test (fixed): Group::join(raise_error=true) rethrows a member's exception
 // without marking it observed, so the runtime still prints "died with an exception nobody
 // retrieved" for it. Run in a child to capture stderr.
-TEST_CASE("Group: an error delivered by join(raise_error) is not reported as unretrieved" * doctest::may_fail()) {
+TEST_CASE("Group: an error delivered by join(raise_error) is not reported as unretrieved") {
     auto child = tu::run_in_child([] {
         {
             green::Group group;

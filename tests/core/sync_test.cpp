@@ -371,11 +371,11 @@ TEST_CASE("Condition with RLock: wait without holding it throws std::logic_error
     CHECK(g.get());
 }
 
-// Library bug (see the report): Condition(Lock)::wait without holding the Lock throws from
+// Regression test (fixed): Condition(Lock)::wait without holding the Lock throws from
 // plain_->release() while Condition's internal SpinLock is still locked, so the next notify() or
 // wait() spins forever. Run in a child with a deadline; a hang shows as a timeout.
 TEST_CASE("Condition with Lock: wait without holding it throws and leaves the condition usable"
-          * doctest::may_fail()) {
+         ) {
     auto child = tu::run_in_child(
         [] {
             green::Lock lock;
@@ -393,11 +393,11 @@ TEST_CASE("Condition with Lock: wait without holding it throws and leaves the co
     CHECK(child.exited_with(0));
 }
 
-// Library bug (see the report): if a greenlet notified in Condition::wait is killed while it
+// Regression test (fixed): if a greenlet notified in Condition::wait is killed while it
 // waits to get the lock back, the GreenletExit is thrown from the destructor that reacquires the
 // lock (noexcept), which calls std::terminate. Expected: it ends killed and the lock stays usable.
 TEST_CASE("Condition: a notified waiter killed while reacquiring the lock ends killed"
-          * doctest::may_fail()) {
+         ) {
     auto child = tu::run_in_child(
         [] {
             green::Lock lock;

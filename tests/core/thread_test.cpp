@@ -261,13 +261,13 @@ TEST_CASE("ThreadPool: a waiting greenlet is not a deadlock while a job is outst
     CHECK_NOTHROW(CHECK(r.get() == 5));
 }
 
-// ---- library bugs -------------------------------------------------------------------------------
+// ---- regressions ----------------------------------------------------------------------------------
 
-// Library bug (see the report): Hub::interrupt() overwrites a pending exception. A kill that
+// Regression test (fixed): Hub::interrupt() overwrites a pending exception. A kill that
 // arrives (here from another thread) in the same loop tick as the target's green::Timeout expiry
 // is replaced by TimeoutExpired; the target, which handles timeouts, survives the kill.
 TEST_CASE("kill is not lost when a green::Timeout of the target expires in the same tick"
-          * doctest::may_fail()) {
+         ) {
     int timeouts = 0;
     auto g = green::spawn([&] {
         for (;;) {
@@ -288,12 +288,12 @@ TEST_CASE("kill is not lost when a green::Timeout of the target expires in the s
     CHECK(timeouts == 0);
 }
 
-// Library bug (see the report): a thread that sets an Event and exits at once can make the hub
+// Regression test (fixed): a thread that sets an Event and exits at once can make the hub
 // report LoopExit although the wake-up is already queued: loop_main() drains the remote queue,
 // then deadlocked() counts threads; a thread that pushes its wake and exits between the two is
 // missed. Run in a child so that the stray LoopExits cannot disturb this process.
 TEST_CASE("no spurious LoopExit when the waking thread exits right after its wake"
-          * doctest::may_fail()) {
+         ) {
     auto child = tu::run_in_child(
         [] {
             green::Event side;  // a greenlet woken by the thread keeps the hub cycling
@@ -328,11 +328,11 @@ TEST_CASE("no spurious LoopExit when the waking thread exits right after its wak
     CHECK(child.exited_with(0));
 }
 
-// Library bug (see the report): stacks taken by a thread are never given back when it exits:
+// Regression test (fixed): stacks taken by a thread are never given back when it exits:
 // ~Hub does not release the hub fiber's own stack, and StackPool's per-thread cache of freed
 // stacks is not flushed at thread exit. Each short-lived thread that runs a few greenlets leaks
 // its hub stack and its cached stacks (two mappings each, with guard pages).
-TEST_CASE("short-lived threads that run greenlets do not leak stacks" * doctest::may_fail()) {
+TEST_CASE("short-lived threads that run greenlets do not leak stacks") {
     // Hold enough default-size stacks that the pool's free list (at most 4096 kept) is empty: then
     // every stack a new thread takes is a fresh mapping, and one never given back shows in the count.
     green::Event release;
@@ -372,12 +372,12 @@ struct SlowHusk {
 };
 }  // namespace
 
-// Library bug (see the report): ThreadPool's job wrapper calls hub->remove_external() on the
+// Regression test (fixed): ThreadPool's job wrapper calls hub->remove_external() on the
 // submitting thread's Hub *after* the result has woken the submitter; if that thread exits in
 // between, its Hub has been deleted (HubOwner) and the worker writes into freed memory. In a
 // plain build the use-after-free is silent, so this passes; built with -fsanitize=address (library
 // included) it fails with heap-use-after-free in Hub::remove_external. Runs in a child to contain it.
-TEST_CASE("ThreadPool: the submitting thread may exit as soon as it has its result" * doctest::may_fail()) {
+TEST_CASE("ThreadPool: the submitting thread may exit as soon as it has its result") {
     auto child = tu::run_in_child(
         [] {
             green::ThreadPool pool(1);
