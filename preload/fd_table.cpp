@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <mutex>
 
-#include <green/detail/task.hpp>
+#include "../libgreen/hub/hub.hpp"
 
 namespace green::preload {
 
@@ -34,6 +34,13 @@ double timeout_of(int fd, int opt) {
     return double(tv.tv_sec) + double(tv.tv_usec) * 1e-6;
 }
 
+}  // namespace
+
+namespace {
+// A descriptor number that names a new file: a watcher the hub kept armed for the old one must go.
+void new_file(int fd) {
+    if (detail::Hub* h = detail::Hub::current_or_null()) h->cancel_fd(fd);
+}
 }  // namespace
 
 FdState* FdTable::slot(int fd) noexcept {
@@ -84,7 +91,9 @@ FdState* FdTable::get(int fd) noexcept {
         return nullptr;  // not open
     }
     FdKind k = classify(fd);
+    new_file(fd);
     s->nonblock = fl & O_NONBLOCK;
+    s->drained = false;
     s->exclusive = false;  // inherited or made behind our back: others may share it
     s->listening = false;
     s->rcv_timeout = s->snd_timeout = -1;
@@ -104,8 +113,10 @@ FdState* FdTable::get(int fd) noexcept {
 void FdTable::created(int fd, FdKind kind, bool nonblock) noexcept {
     FdState* s = slot(fd);
     if (!s) return;
+    new_file(fd);
     s->kind = kind;
     s->nonblock = nonblock;
+    s->drained = false;
     s->exclusive = true;
     s->epoch = fork_epoch.load(std::memory_order_relaxed);
     s->listening = false;

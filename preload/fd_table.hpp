@@ -34,6 +34,7 @@ struct FdState {
     bool exclusive = false;
     uint32_t epoch = 0;      // FdTable's fork epoch when `exclusive` was established
     bool listening = false;  // accept() target
+    bool drained = false;    // the last read got less than it asked for: the socket was emptied
     double rcv_timeout = -1; // SO_RCVTIMEO in seconds; -1 = none
     double snd_timeout = -1; // SO_SNDTIMEO
     bool is_socket() const { return kind == FdKind::Stream || kind == FdKind::Datagram; }

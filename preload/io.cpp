@@ -112,7 +112,7 @@ ssize_t read(int fd, void* buf, size_t n) {
     if (n == 0) return REAL(read)(fd, buf, n);  // never blocks natively; recv would say EAGAIN
     return io_call(fd, Dir::In, "read", [&](bool dw) {
         return dw ? REAL(recv)(fd, buf, n, MSG_DONTWAIT) : REAL(read)(fd, buf, n);
-    });
+    }, false, n);
 }
 
 ssize_t __read_chk(int fd, void* buf, size_t nbytes, size_t buflen) {
@@ -161,7 +161,8 @@ ssize_t recv(int fd, void* buf, size_t len, int flags) {
         return recv_all(fd, len, "recv", [&](size_t got, bool dw) {
             return REAL(recv)(fd, p + got, len - got, (flags & ~MSG_WAITALL) | (dw ? MSG_DONTWAIT : 0));
         });
-    return io_call(fd, Dir::In, "recv", [&](bool dw) { return REAL(recv)(fd, buf, len, flags | (dw ? MSG_DONTWAIT : 0)); });
+    return io_call(fd, Dir::In, "recv", [&](bool dw) { return REAL(recv)(fd, buf, len, flags | (dw ? MSG_DONTWAIT : 0)); },
+                   false, (flags & MSG_PEEK) ? 0 : len);
 }
 
 ssize_t __recv_chk(int fd, void* buf, size_t len, size_t buflen, int flags) {

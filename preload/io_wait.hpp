@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace green::preload {
 
@@ -34,8 +35,12 @@ double deadline_after(double timeout) noexcept;  // -1 stays -1
 
 // op(dontwait) performs the real call; dontwait asks it to add MSG_DONTWAIT (sockets only).
 // `probe` forces readiness probing before the call even on sockets (accept has no MSG_DONTWAIT).
+// `want` (reads) is the byte count asked for: a read that got less emptied the socket, so the next
+// one waits for readiness first instead of spending a system call on a certain EAGAIN (the
+// request/response pattern: after answering, the next request is not there yet).
 template <class Op>
-inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false) -> decltype(op(false)) {
+inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false, size_t want = 0)
+    -> decltype(op(false)) {
     detail::Hub* h = hub();
     FdState* st;
     if (!h || !(st = FdTable::get(fd)) || st->kind == FdKind::Passthrough) return op(false);
@@ -49,9 +54,11 @@ inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false
     }
     const bool try_first = sock && !probe;
     const double deadline = deadline_after(sock ? (dir == Dir::In ? st->rcv_timeout : st->snd_timeout) : -1);
+    bool skip_try = want && st->drained && try_first;
     for (;;) {
-        if (try_first) {
+        if (try_first && !std::exchange(skip_try, false)) {
             auto r = op(true);
+            if (want) st->drained = r >= 0 && size_t(r) < want;
             if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
                 if (__builtin_expect(r < 0 && errno == ENOTSOCK, 0)) {
                     // The number was reused behind our back (closed by libc internally): look again.

@@ -57,6 +57,10 @@ __attribute__((constructor(101))) void init() {
     // The runtime's own threads must be real threads, whatever pthread_create has become.
     detail::native_pthread_create = REAL(pthread_create);
     detail::native_sigaction = REAL(sigaction);
+    // Every close and every new descriptor goes through the preload: the hub may keep a
+    // descriptor's watcher armed between waits (one epoll_ctl saved per wait). Not with native
+    // threads, where another thread's hub may watch a descriptor this thread closes.
+    detail::Hub::keep_fd_watchers = config.green_threads;
     if (config.stats) atexit(print_stats);
     // After fork every descriptor is shared with the other process, which may flip O_NONBLOCK.
     pthread_atfork(nullptr, &FdTable::after_fork, &FdTable::after_fork);

@@ -29,6 +29,7 @@ std::atomic<uint64_t> Hub::tasks_created{0};
 std::atomic<uint64_t> Hub::tasks_peak{0};
 std::atomic<uint64_t> Hub::tasks_alive{0};
 void (*Hub::on_deadlock)(Hub&) = nullptr;
+bool Hub::keep_fd_watchers = false;
 std::atomic<int> idle_internal_threads{0};
 int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) = pthread_create;
 int (*native_sigaction)(int, const struct sigaction*, struct sigaction*) = sigaction;
@@ -74,26 +75,67 @@ struct TimerWait {
     uint64_t seq;
 };
 
+struct FdSlot;
+
+// One parked wait on one descriptor; lives on the waiting task's stack.
 struct IoWait {
-    ev_io w;
     Task* task;
     uint64_t seq;
     FdInterest* interest;
-    IoWait* fd_prev;
-    IoWait* fd_next;
+    FdSlot* slot;
+    IoWait* prev;
+    IoWait* next;
 };
 
-using FdWaits = std::vector<IoWait*>;  // per descriptor: the parked waits on it
+// A hub's watcher for one descriptor. It stays armed between waits when the hub keeps watchers
+// (the preload, which sees every close): a green thread that reads, finds EAGAIN and waits again
+// then costs libev no epoll_ctl. Disarmed when it fires with nobody waiting, and on cancel_fd.
+struct FdSlot {
+    ev_io w;
+    int fd;
+    IoWait* head = nullptr;
+};
+
+using FdSlots = std::vector<FdSlot*>;  // by descriptor
+
+int wanted_events(const FdSlot& s) {
+    int ev = 0;
+    for (IoWait* w = s.head; w; w = w->next) ev |= w->interest->events & (EV_READ | EV_WRITE);
+    return ev;
+}
+
+// Arm the slot's watcher for exactly `ev` (0: disarm).
+void arm(struct ev_loop* loop, FdSlot& s, int ev) {
+    if (ev_is_active(&s.w)) {
+        if ((s.w.events & (EV_READ | EV_WRITE)) == ev) return;
+        ev_io_stop(loop, &s.w);
+    }
+    if (!ev) return;
+    // ev_io_set (not ev_io_modify) each time it is armed anew: it makes libev re-register the
+    // descriptor with the kernel, which a closed and reused number needs (libev would otherwise
+    // trust a registration the kernel dropped at close).
+    ev_io_set(&s.w, s.fd, ev);
+    ev_io_start(loop, &s.w);
+}
+
+void slot_cb(struct ev_loop* loop, ev_io* w, int revents) {
+    auto* slot = static_cast<FdSlot*>(w->data);
+    Hub* hub = static_cast<Hub*>(ev_userdata(loop));
+    bool any = false;
+    for (IoWait* iw = slot->head; iw; iw = iw->next) {
+        int mine = revents & iw->interest->events & (EV_READ | EV_WRITE);
+        if (!mine) continue;
+        iw->interest->revents |= mine;
+        hub->local_wake(iw->task, iw->seq, Wake::Notified);
+        any = true;
+    }
+    // Ready with nobody waiting for it: a level-triggered watcher would fire again at once.
+    if (!any) arm(loop, *slot, wanted_events(*slot) & ~revents);
+}
 
 void timer_cb(struct ev_loop* loop, ev_timer* w, int) {
     auto* tw = reinterpret_cast<TimerWait*>(w);
     static_cast<Hub*>(ev_userdata(loop))->local_wake(tw->task, tw->seq, Wake::TimedOut);
-}
-
-void io_cb(struct ev_loop* loop, ev_io* w, int revents) {
-    auto* iw = reinterpret_cast<IoWait*>(w);
-    iw->interest->revents |= revents & (EV_READ | EV_WRITE);
-    static_cast<Hub*>(ev_userdata(loop))->local_wake(iw->task, iw->seq, Wake::Notified);
 }
 
 void async_cb(struct ev_loop* loop, ev_async*, int) { static_cast<Hub*>(ev_userdata(loop))->drain_remote(); }
@@ -282,7 +324,7 @@ Hub::Hub() {
     ev_unref(loop_);  // a hub with nothing but its wake-up channel has nothing to wait for
     async_ = async;
     tls_constructing = false;
-    fd_waits_ = new FdWaits;
+    fd_waits_ = new FdSlots;
     remote_ = new Remote;
 
     root_ = new RootTask;
@@ -316,7 +358,8 @@ Hub::~Hub() {
     ev_loop_destroy(loop_);
     tls_constructing = false;
     delete static_cast<ev_async*>(async_);
-    delete static_cast<FdWaits*>(fd_waits_);
+    for (FdSlot* slot : *static_cast<FdSlots*>(fd_waits_)) delete slot;
+    delete static_cast<FdSlots*>(fd_waits_);
     delete remote_;
     if (altstack_) {
         stack_t ss{};
@@ -616,42 +659,47 @@ Wake Hub::wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what) {
         big.resize(fds.size());
         waits = big.data();
     }
-    auto& table = *static_cast<FdWaits*>(fd_waits_);
-    uint64_t seq = self->seq + 1;  // the seq park() is about to use
+    auto& slots = *static_cast<FdSlots*>(fd_waits_);
+    const uint64_t seq = self->seq + 1;  // the seq park() is about to use
     for (size_t i = 0; i < fds.size(); ++i) {
         FdInterest& it = fds[i];
         it.revents = 0;
+        if (size_t(it.fd) >= slots.size()) slots.resize(size_t(it.fd) + 64, nullptr);
+        FdSlot*& slot = slots[size_t(it.fd)];
+        if (!slot) {
+            slot = new FdSlot;
+            slot->fd = it.fd;
+            ev_init(&slot->w, slot_cb);
+            slot->w.data = slot;
+        }
         IoWait& w = waits[i];
-        ev_io_init(&w.w, io_cb, it.fd, it.events & (EV_READ | EV_WRITE));
-        w.task = self;
-        w.seq = seq;
-        w.interest = &it;
-        if (size_t(it.fd) >= table.size()) table.resize(size_t(it.fd) + 64, nullptr);
-        w.fd_prev = nullptr;
-        w.fd_next = table[it.fd];
-        if (w.fd_next) w.fd_next->fd_prev = &w;
-        table[it.fd] = &w;
-        ev_io_start(loop_, &w.w);
+        w = IoWait{self, seq, &it, slot, nullptr, slot->head};
+        if (slot->head) slot->head->prev = &w;
+        slot->head = &w;
+        arm(loop_, *slot, wanted_events(*slot) | (keep_fd_watchers ? slot->w.events & EV_READ : 0));
     }
     Wake why = park(timeout, what);
     for (size_t i = 0; i < fds.size(); ++i) {
         IoWait& w = waits[i];
-        ev_io_stop(loop_, &w.w);
-        if (w.fd_prev) w.fd_prev->fd_next = w.fd_next;
-        else if (w.interest) table[w.interest->fd] = w.fd_next;
-        if (w.fd_next) w.fd_next->fd_prev = w.fd_prev;
+        FdSlot& slot = *w.slot;
+        if (w.prev) w.prev->next = w.next;
+        else slot.head = w.next;
+        if (w.next) w.next->prev = w.prev;
+        // Keep reading armed for the next wait, if the hub keeps watchers; writability is nearly
+        // always true, so it is disarmed as soon as nobody waits for it.
+        int keep = keep_fd_watchers && why != Wake::Closed ? slot.w.events & EV_READ : 0;
+        arm(loop_, slot, wanted_events(slot) | keep);
     }
     return why;
 }
 
 void Hub::cancel_fd(int fd) noexcept {
-    auto& table = *static_cast<FdWaits*>(fd_waits_);
-    if (fd < 0 || size_t(fd) >= table.size()) return;
-    for (IoWait* w = table[fd]; w; w = w->fd_next) {
-        // libev must forget the descriptor before it is closed and its number reused.
-        ev_io_stop(loop_, &w->w);
-        local_wake(w->task, w->seq, Wake::Closed);
-    }
+    auto& slots = *static_cast<FdSlots*>(fd_waits_);
+    if (fd < 0 || size_t(fd) >= slots.size() || !slots[size_t(fd)]) return;
+    FdSlot& slot = *slots[size_t(fd)];
+    // libev must forget the descriptor before it is closed and its number reused.
+    if (ev_is_active(&slot.w)) ev_io_stop(loop_, &slot.w);
+    for (IoWait* w = slot.head; w; w = w->next) local_wake(w->task, w->seq, Wake::Closed);
 }
 
 bool Hub::deadlocked() {
@@ -733,8 +781,11 @@ void Hub::after_fork() noexcept {
     for (Task* t = live_head_; t; t = t->live_next)
         if (t != self) t->state = Task::State::Dead;
     // Their fd waits stay armed in libev otherwise: they would keep the loop alive, or spin.
-    for (IoWait* head : *static_cast<FdWaits*>(fd_waits_))
-        for (IoWait* w = head; w; w = w->fd_next) ev_io_stop(loop_, &w->w);
+    for (FdSlot* slot : *static_cast<FdSlots*>(fd_waits_)) {
+        if (!slot) continue;
+        if (ev_is_active(&slot->w)) ev_io_stop(loop_, &slot->w);
+        slot->head = nullptr;
+    }
     ready_head_ = ready_tail_ = nullptr;
     live_head_ = nullptr;
     link_live(this, self);
@@ -742,7 +793,6 @@ void Hub::after_fork() noexcept {
         // The caller becomes the root of the child: nothing else can ever wake the old root.
         root_ = self;
     }
-    static_cast<FdWaits*>(fd_waits_)->clear();
     remote_->items.clear();
     external_ = 0;
 }

@@ -74,8 +74,13 @@ public:
     static void wake(Task* t, uint64_t seq, Wake why) noexcept;
     // Make `e` be thrown at t's current or next wait point (kill, Timeout). Hub thread only.
     void interrupt(Task* t, std::exception_ptr e);
-    // Wake every task of this hub waiting on `fd` with Wake::Closed (before the number is reused).
+    // Wake every task of this hub waiting on `fd` with Wake::Closed, and make libev forget the
+    // descriptor: call it before the number can be reused (close, dup2 onto it, or a descriptor
+    // the program made behind the runtime's back).
     void cancel_fd(int fd) noexcept;
+    // Keep a descriptor's read watcher armed between waits (saves an epoll_ctl per wait). Only
+    // for a layer that calls cancel_fd on every close and every new descriptor (the preload).
+    static bool keep_fd_watchers;
     // A signal handler ran: wake the root task with Wake::Signal if it is in an interruptible
     // wait that this signal ends (kInterruptAlways, or kInterruptUnlessRestart when the handler
     // lacks SA_RESTART). Async-signal-safe.
@@ -141,7 +146,7 @@ public:
     ev_loop* loop_ = nullptr;
     int* errno_slot_ = nullptr;   // this thread's errno, looked up once
     void* async_ = nullptr;       // ev_async
-    void* fd_waits_ = nullptr;    // per-fd lists of parked fd waits
+    void* fd_waits_ = nullptr;    // per-fd watchers and their parked waits
     Remote* remote_ = nullptr;
     std::atomic<int> external_{0};
     std::atomic<bool> signalled_{false};
