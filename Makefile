@@ -1,6 +1,9 @@
 # libgreen: `make` builds everything, `make test` runs every test, `make demo` the echo demo,
 # `make bench` the benchmark table. Missing Debian packages are installed first when run as root.
 
+# Build in parallel by default (the machines have 2 cores; tests compile doctest).
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+
 CXX      ?= g++
 CC       ?= gcc
 BUILD    ?= build
@@ -21,7 +24,7 @@ TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)
 BENCH_C_SRC := $(wildcard bench/*.c)
 HEADERS  := $(wildcard libgreen/include/green/*.hpp libgreen/include/green/*.h libgreen/include/green/detail/*.hpp \
-              libgreen/*/*.hpp preload/*.hpp)
+              libgreen/*/*.hpp preload/*.hpp tests/core/*.hpp)
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
