@@ -10,6 +10,7 @@
 #pragma once
 
 #include "fd_table.hpp"
+#include "green_thread.hpp"
 #include "runtime.hpp"
 
 #include <sys/types.h>
@@ -74,7 +75,10 @@ inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false
             errno = EAGAIN;
             return -1;
         }
-        if (wait_fd(*h, fd, dir, deadline, what) < 0) return -1;
+        if (wait_fd(*h, fd, dir, deadline, what) < 0) {
+            if (errno == EINTR) cancel_point();  // pthread_cancel ends a wait like a signal
+            return -1;
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 // preload/multiplex.cpp: the wait loop behind poll, select and epoll_wait (see multiplex.hpp).
 #include "multiplex.hpp"
 
+#include "green_thread.hpp"
+
 #include "fd_table.hpp"
 
 #include <sys/stat.h>
@@ -88,6 +90,7 @@ int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadlin
             errno = EDEADLK;
             return -1;
         default:  // Signal, Interrupted (green::kill, green::Timeout)
+            if (w == Wake::Signal) cancel_point();  // pthread_cancel ends a wait like a signal
             if (interrupted) *interrupted = true;
             errno = EINTR;
             return -1;

@@ -2,6 +2,7 @@
 //
 // A signal handler interrupts these whatever its SA_RESTART (as natively): EINTR, with the time
 // left where the call reports it.
+#include "green_thread.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
 
@@ -34,8 +35,10 @@ timespec timespec_of(double s) {
 double green_sleep(green::detail::Hub& h, double seconds) {
     const double end = green::detail::monotonic_now() + seconds;
     h.running()->interruptible = green::detail::kInterruptAlways;
-    if (h.park(seconds, {"sleep", nullptr, -1}) == Wake::Signal)
+    if (h.park(seconds, {"sleep", nullptr, -1}) == Wake::Signal) {
+        green::preload::cancel_point();  // pthread_cancel ends a sleep like a signal
         return std::max(end - green::detail::monotonic_now(), 1e-9);
+    }
     return 0;
 }
 

@@ -48,6 +48,10 @@ thread_local bool tls_constructing __attribute__((tls_model("initial-exec"))) = 
 // stacks and wait registrations would dangle, so the hub is deliberately leaked instead.
 struct HubOwner {
     ~HubOwner() {
+        // libev's close() calls below are cancellation points: a cancelled thread must not be
+        // unwound from inside this destructor.
+        int old_state;
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
         Hub* h = tls_hub;
         tls_hub_gone = true;
         if (!h) return;

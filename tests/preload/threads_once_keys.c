@@ -56,10 +56,12 @@ static void ddel(void *v)
 }
 
 static atomic_int own_values_ok;
+static void deep_exit(int depth, intptr_t value);
+static void (*volatile deeper)(int, intptr_t) = deep_exit; /* no -Winfinite-recursion */
 static void deep_exit(int depth, intptr_t value)
 {
     if (depth > 0)
-        deep_exit(depth - 1, value);
+        deeper(depth - 1, value);
     pthread_exit((void *)value);
 }
 

@@ -1,0 +1,1079 @@
+// preload/thread.cpp: pthreads become green threads; the wait table every pthread object uses.
+//
+// Under GREEN_THREADS=green (the default) pthread_create starts a GreenThread on the caller's hub.
+// Its pthread_t is the record's address; the main thread (and any root task) keeps its real
+// pthread_t. Keys are implemented here for every kind of thread (green, root, native), so a key
+// works the same whichever thread uses it. Under GREEN_THREADS=native pthread_create is libc's.
+//
+// pthread_exit and deferred cancellation unwind a green thread as glibc unwinds a real one (C
+// cleanup handlers, C++ destructors), without glibc's per-OS-thread bookkeeping. C11 <threads.h>
+// maps onto the same hooks.
+//
+// Limits: __thread/thread_local variables are per OS thread, so green threads of one hub share
+// them; CPU-bound threads no longer run in parallel (a thread that never blocks keeps the others
+// waiting); asynchronous cancellation acts only at cancellation points; signals and signal masks
+// are per OS thread (pthread_kill of a green thread signals its hub's OS thread).
+#include "green_thread.hpp"
+
+#include "../libgreen/context/stack_pool.hpp"
+#include "real.hpp"
+
+#include <dirent.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+#include <unordered_set>
+#include <utility>
+
+namespace green::preload {
+
+using detail::Hub;
+using detail::Task;
+using detail::Wake;
+
+// ---- the wait table --------------------------------------------------------------------------
+
+namespace {
+
+constexpr unsigned kBucketBits = 10;
+constinit WaitBucket g_buckets[1u << kBucketBits];
+
+long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* ts) noexcept {
+    return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, ts, nullptr, 0);
+}
+
+timespec to_timespec(double s) noexcept {
+    timespec ts;
+    ts.tv_sec = time_t(s);
+    ts.tv_nsec = long((s - double(ts.tv_sec)) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    if (ts.tv_nsec < 0) ts.tv_nsec = 0;
+    return ts;
+}
+
+}  // namespace
+
+WaitBucket& bucket_for(const void* obj) noexcept {
+    uint64_t h = (uint64_t(uintptr_t(obj)) >> 3) * 0x9E3779B97F4A7C15ull;
+    return g_buckets[h >> (64 - kBucketBits)];
+}
+
+void WaitBucket::add(ObjWaiter& w) noexcept {
+    if (w.hub) {
+        w.task = w.hub->running();
+        w.seq = w.task->seq + 1;  // the number park() is about to use
+    }
+    w.notified = false;
+    w.futex.store(0, std::memory_order_relaxed);
+    list.push_back(&w);
+    // seq_cst: orders this registration before the caller's retry of the real object (see mutex.cpp).
+    count.fetch_add(1, std::memory_order_seq_cst);
+}
+
+bool WaitBucket::remove(ObjWaiter& w) noexcept {
+    bool notified = w.notified;
+    if (w.linked) {
+        list.erase(&w);
+        count.fetch_sub(1, std::memory_order_relaxed);
+        notified = false;
+    }
+    // A wake sent for a park the task never made must not end its next, unrelated park.
+    if (w.hub && w.task->seq < w.seq) w.task->seq = w.seq;
+    return notified;
+}
+
+void WaitBucket::notify(ObjWaiter* w) noexcept {
+    list.erase(w);
+    count.fetch_sub(1, std::memory_order_relaxed);
+    w->notified = true;
+    if (w->hub) {
+        Hub::wake(w->task, w->seq, Wake::Notified);
+    } else {
+        w->futex.store(1, std::memory_order_release);
+        if (npending < kPendingMax) pending[npending++] = &w->futex;
+        else futex(&w->futex, FUTEX_WAKE_PRIVATE, 1, nullptr);  // many at once: wake it now
+    }
+}
+
+void WaitBucket::futex_wake(std::atomic<uint32_t>* const* words, unsigned n) noexcept {
+    int saved = errno;
+    for (unsigned i = 0; i < n; ++i) futex(words[i], FUTEX_WAKE_PRIVATE, 1, nullptr);
+    errno = saved;
+}
+
+void WaitBucket::yield_cpu() noexcept { REAL(sched_yield)(); }
+
+void WaitBucket::serve_kick() noexcept {
+    if (kick.exchange(0, std::memory_order_acquire) == 0) return;
+    acquire();
+    for (detail::Waiter* p = list.front(); p;) {
+        auto* w = static_cast<ObjWaiter*>(p);
+        p = p->next;
+        if (w->type == WaitType::Sem) notify(w);  // they re-check the semaphore
+    }
+    unlock();  // a kick left meanwhile is served by this same call, recursively
+}
+
+double Deadline::left() const noexcept {
+    if (!set) return -1;
+    timespec now;
+    clock_gettime(clock, &now);
+    double l = double(abs.tv_sec - now.tv_sec) + double(abs.tv_nsec - now.tv_nsec) * 1e-9;
+    return l > 0 ? l : 0;
+}
+
+Wake sleep_on(WaitBucket& b, ObjWaiter& w, const Deadline& dl, detail::WaitInfo info, uint8_t interruptible,
+              double poll, bool cancellable) noexcept {
+    if (cancellable && cancel_pending()) return Wake::Interrupted;
+    double left = dl.left();
+    if (dl.set && left <= 0) return Wake::TimedOut;
+    double t = left;
+    if (poll > 0 && (t < 0 || poll < t)) t = poll;
+
+    if (w.hub) {
+        Task* self = w.task;
+        b.acquire();
+        if (!w.linked) {
+            bool n = w.notified;
+            b.unlock();
+            return n ? Wake::Notified : Wake::None;
+        }
+        w.seq = self->seq + 1;  // a re-park after a spurious wake-up gets a fresh number
+        b.unlock();
+        // A pthread wait is not a kill point: keep a pending green::kill/Timeout for later.
+        std::exception_ptr stash = std::exchange(self->pending, nullptr);
+        // pthread_cancel wakes a green thread like a signal (only the root task gets real ones).
+        self->interruptible = interruptible == detail::kInterruptNever && cancellable && self->user
+                                  ? detail::kInterruptUnlessRestart
+                                  : interruptible;
+        Wake why = w.hub->park(t, info);
+        if (why == Wake::Interrupted) {
+            if (self->pending) stash = std::exchange(self->pending, nullptr);
+            why = Wake::None;
+        }
+        if (stash) self->pending = std::move(stash);
+        if (cancellable && cancel_pending()) return Wake::Interrupted;
+        if (why == Wake::Signal && interruptible == detail::kInterruptNever) why = Wake::None;
+        if (why == Wake::LoopExit) why = Wake::None;  // the deadlock report ends the process
+        if (why == Wake::TimedOut && !dl.passed()) why = Wake::None;
+        return why;
+    }
+
+    // Native waiter: sleep on the waiter's own futex word (errno untouched, as in libc).
+    struct KeepErrno {
+        int saved = errno;
+        ~KeepErrno() { errno = saved; }
+    } keep;
+    for (;;) {
+        if (w.futex.load(std::memory_order_acquire)) return Wake::Notified;
+        timespec rel;
+        if (t >= 0) rel = to_timespec(t);
+        long r = futex(&w.futex, FUTEX_WAIT_PRIVATE, 0, t >= 0 ? &rel : nullptr);
+        if (w.futex.load(std::memory_order_acquire)) return Wake::Notified;
+        if (r == -1 && errno == ETIMEDOUT) return dl.passed() ? Wake::TimedOut : Wake::None;
+        if (r == -1 && errno == EINTR && interruptible != detail::kInterruptNever) return Wake::Signal;
+        if (t >= 0) return Wake::None;  // recompute the time left
+    }
+}
+
+namespace {
+
+// ---- the calling thread's kernel id ----------------------------------------------------------
+
+thread_local pid_t tls_tid __attribute__((tls_model("initial-exec"))) = 0;
+
+void forget_tid_in_child() { tls_tid = 0; }
+
+// fork: no bucket may be mid-update in the child, and the child keeps none of the parent's
+// waiters (they belong to green threads and OS threads the child does not have).
+void buckets_before_fork() {
+    for (WaitBucket& b : g_buckets) b.acquire();
+}
+void buckets_after_fork_parent() {
+    for (WaitBucket& b : g_buckets) b.lock.unlock();
+}
+void buckets_after_fork_child() {
+    for (WaitBucket& b : g_buckets) {
+        b.list = detail::WaitList{};
+        b.count.store(0, std::memory_order_relaxed);
+        b.kick.store(0, std::memory_order_relaxed);
+        b.npending = 0;
+        b.lock.unlock();
+    }
+    // Only the forking task lives on in the child (Hub::after_fork, called next, forgets the
+    // others). Their timers and watchers are still armed in the loop: mark them dead so that a
+    // wake-up can never resume them.
+    if (Hub* h = Hub::current_or_null()) {
+        Task* self = h->running();
+        h->for_each_task([&](Task* t) {
+            if (t != self) t->state = Task::State::Dead;
+        });
+    }
+}
+
+}  // namespace
+
+pid_t my_tid() noexcept {
+    pid_t t = tls_tid;
+    if (__builtin_expect(t == 0, 0)) t = tls_tid = pid_t(syscall(SYS_gettid));
+    return t;
+}
+
+// ---- keys ------------------------------------------------------------------------------------
+
+namespace {
+
+struct KeyDef {
+    std::atomic<uint64_t> seq{0};  // odd while the key exists
+    std::atomic<void (*)(void*)> dtor{nullptr};
+};
+constinit KeyDef g_keys[PTHREAD_KEYS_MAX];
+
+// Root tasks and native threads keep their values here; a real key's destructor runs them at
+// thread exit (not at exit(), as natively for main).
+thread_local KeyTable* tls_keys __attribute__((tls_model("initial-exec"))) = nullptr;
+
+void native_keys_dtor(void* p) {
+    auto* t = static_cast<KeyTable*>(p);
+    run_key_destructors(*t);
+    if (tls_keys == t) tls_keys = nullptr;
+    delete t;
+}
+
+pthread_key_t real_key() noexcept {
+    static pthread_key_t k = [] {
+        pthread_key_t key;
+        if (REAL(pthread_key_create)(&key, native_keys_dtor) != 0) {
+            const char msg[] = "green: cannot create the preload's own pthread key\n";
+            (void)!write(2, msg, sizeof msg - 1);
+            abort();
+        }
+        return key;
+    }();
+    return k;
+}
+
+KeyTable* current_keys(bool create) noexcept {
+    if (GreenThread* g = current_green()) return &g->keys;
+    KeyTable* t = tls_keys;
+    if (!t && create) {
+        t = new (std::nothrow) KeyTable;
+        if (!t) return nullptr;
+        tls_keys = t;
+        REAL(pthread_setspecific)(real_key(), t);
+    }
+    return t;
+}
+
+}  // namespace
+
+void run_key_destructors(KeyTable& t) {
+    for (int round = 0; round < PTHREAD_DESTRUCTOR_ITERATIONS; ++round) {
+        bool ran = false;
+        for (size_t i = 0; i < t.values.size(); ++i) {
+            void* v = t.values[i];
+            if (!v) continue;
+            t.values[i] = nullptr;
+            uint64_t s = g_keys[i].seq.load(std::memory_order_acquire);
+            if (t.stamps[i] != s || !(s & 1)) continue;
+            void (*d)(void*) = g_keys[i].dtor.load(std::memory_order_acquire);
+            if (!d) continue;
+            d(v);
+            ran = true;
+        }
+        if (!ran) break;
+    }
+}
+
+}  // namespace green::preload
+
+using namespace green::preload;
+using green::detail::Hub;
+using green::detail::Task;
+using green::detail::Wake;
+
+extern "C" int pthread_key_create(pthread_key_t* key, void (*dtor)(void*)) {
+    for (unsigned i = 0; i < PTHREAD_KEYS_MAX; ++i) {
+        uint64_t s = g_keys[i].seq.load(std::memory_order_relaxed);
+        if ((s & 1) || s == UINT64_MAX - 1) continue;
+        if (g_keys[i].seq.compare_exchange_strong(s, s + 1, std::memory_order_acq_rel)) {
+            g_keys[i].dtor.store(dtor, std::memory_order_release);
+            *key = i;
+            return 0;
+        }
+    }
+    return EAGAIN;
+}
+
+extern "C" int pthread_key_delete(pthread_key_t key) {
+    if (key >= PTHREAD_KEYS_MAX) return EINVAL;
+    uint64_t s = g_keys[key].seq.load(std::memory_order_relaxed);
+    if (!(s & 1) || !g_keys[key].seq.compare_exchange_strong(s, s + 1, std::memory_order_acq_rel)) return EINVAL;
+    return 0;
+}
+
+extern "C" void* pthread_getspecific(pthread_key_t key) {
+    if (key >= PTHREAD_KEYS_MAX) return nullptr;
+    KeyTable* t = current_keys(false);
+    if (!t || key >= t->values.size()) return nullptr;
+    if (t->stamps[key] != g_keys[key].seq.load(std::memory_order_relaxed)) return nullptr;
+    return t->values[key];
+}
+
+extern "C" int pthread_setspecific(pthread_key_t key, const void* value) {
+    if (key >= PTHREAD_KEYS_MAX) return EINVAL;
+    uint64_t s = g_keys[key].seq.load(std::memory_order_relaxed);
+    if (!(s & 1)) return EINVAL;
+    KeyTable* t = current_keys(true);
+    if (!t) return ENOMEM;
+    if (key >= t->values.size()) {
+        if (!value) return 0;
+        try {
+            t->values.resize(key + 1, nullptr);
+            t->stamps.resize(key + 1, 0);
+        } catch (...) {
+            return ENOMEM;
+        }
+    }
+    t->values[key] = const_cast<void*>(value);
+    t->stamps[key] = s;
+    return 0;
+}
+
+// ---- pthread_once ----------------------------------------------------------------------------
+
+// States of a pthread_once_t (only these hooks touch program controls): 0 not run, 1 running, 2 done.
+extern "C" int pthread_once(pthread_once_t* once, void (*init)(void)) {
+    if (__builtin_expect(__atomic_load_n(once, __ATOMIC_ACQUIRE) == 2, 1)) return 0;
+    WaitBucket& b = bucket_for(once);
+    for (;;) {
+        int v = __atomic_load_n(once, __ATOMIC_ACQUIRE);
+        if (v == 2) return 0;
+        if (v == 0) {
+            int expected = 0;
+            if (!__atomic_compare_exchange_n(once, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+            // If init leaves by pthread_exit or an exception, the control is reset as natively.
+            struct Finish {
+                pthread_once_t* once;
+                WaitBucket& b;
+                int state = 0;
+                ~Finish() {
+                    __atomic_store_n(once, state, __ATOMIC_RELEASE);
+                    if (b.count.load(std::memory_order_seq_cst)) {
+                        b.acquire();
+                        b.wake_all(once);
+                        b.unlock();
+                    }
+                }
+            } finish{once, b};
+            init();
+            finish.state = 2;
+            return 0;
+        }
+        WaitCtx c = wait_ctx();
+        ObjWaiter w;
+        w.obj = once;
+        w.type = WaitType::Once;
+        w.hub = c.green ? c.hub : nullptr;
+        b.acquire();
+        if (__atomic_load_n(once, __ATOMIC_ACQUIRE) != 1) {
+            b.unlock();
+            continue;
+        }
+        b.add(w);
+        b.unlock();
+        sleep_on(b, w, Deadline::none(), {"pthread_once", once});
+        b.acquire();
+        b.remove(w);
+        b.unlock();
+    }
+}
+
+// ---- green threads ---------------------------------------------------------------------------
+
+namespace green::preload {
+namespace {
+
+detail::SpinLock g_registry_lock;
+std::unordered_set<const void*>* g_registry = nullptr;
+std::atomic<uint64_t> g_thread_numbers{0};
+
+void registry_add(GreenThread* g) {
+    std::lock_guard lk(g_registry_lock);
+    if (!g_registry) g_registry = new std::unordered_set<const void*>;
+    g_registry->insert(g);
+}
+
+void registry_remove(GreenThread* g) noexcept {
+    std::lock_guard lk(g_registry_lock);
+    if (g_registry) g_registry->erase(g);
+}
+
+// The record's reference held for the program (its pthread_t) is dropped once the thread has
+// ended and was joined or detached.
+void drop_handle(GreenThread* g) noexcept {
+    registry_remove(g);
+    g->release();
+}
+
+void thread_on_exit(Task* t) {
+    auto* g = static_cast<GreenThread*>(t);
+    WaitBucket& b = bucket_for(g);
+    b.acquire();
+    g->exited = true;
+    bool drop = g->detached;
+    b.wake_all(g);
+    b.unlock();
+    // A root task waiting in pthread_exit for its hub's threads re-counts them.
+    WaitBucket& hb = bucket_for(g->hub);
+    if (hb.count.load(std::memory_order_seq_cst)) {
+        hb.acquire();
+        hb.wake_all(g->hub);
+        hb.unlock();
+    }
+    if (drop) drop_handle(g);  // the hub still holds a reference until the fiber is gone
+}
+
+// The stack size the program asked for in attr, or 0 for "the default". glibc keeps 0 in the
+// attribute until pthread_attr_setstacksize is called; pthread_attr_getstacksize would report the
+// 8 MiB process default instead, which green threads do not want.
+size_t requested_stack(const pthread_attr_t* attr) noexcept {
+    static const int layout_ok = [] {
+        pthread_attr_t a;
+        if (pthread_attr_init(&a) != 0) return 0;
+        size_t before;
+        memcpy(&before, reinterpret_cast<const char*>(&a) + 32, sizeof before);
+        int ok = before == 0 && pthread_attr_setstacksize(&a, 0x123000) == 0;
+        size_t after = 0;
+        memcpy(&after, reinterpret_cast<const char*>(&a) + 32, sizeof after);
+        pthread_attr_destroy(&a);
+        return ok && after == 0x123000 ? 1 : -1;
+    }();
+    size_t size = 0;
+    if (layout_ok == 1) {
+        memcpy(&size, reinterpret_cast<const char*>(attr) + 32, sizeof size);
+        return size;
+    }
+    // Unknown layout: treat the process default as "not set".
+    pthread_attr_t def;
+    size_t dsize = 0;
+    if (pthread_getattr_default_np(&def) == 0) {
+        pthread_attr_getstacksize(&def, &dsize);
+        pthread_attr_destroy(&def);
+    }
+    if (pthread_attr_getstacksize(attr, &size) != 0 || size == dsize) return 0;
+    return size;
+}
+
+int os_threads() noexcept {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/task")) {
+        while (dirent* e = readdir(d))
+            if (e->d_name[0] != '.') ++n;
+        closedir(d);
+    }
+    return n;
+}
+
+__attribute__((constructor(102))) void thread_init() {
+    pthread_atfork(nullptr, nullptr, forget_tid_in_child);
+    // Registered early, so its prepare step runs after other libraries' (which may still lock
+    // mutexes, hence buckets) and its child step before theirs.
+    pthread_atfork(buckets_before_fork, buckets_after_fork_parent, buckets_after_fork_child);
+    (void)real_key();
+}
+
+}  // namespace
+
+// ---- unwinding a green thread (pthread_exit, cancellation) ------------------------------------
+//
+// As glibc does for real threads: a forced unwind (_Unwind_ForcedUnwind) runs the C++ destructors
+// and catch(...) blocks of the frames it crosses; its stop function runs the cleanup handlers C
+// code pushed (pthread_cleanup_push registers a jump buffer, see __pthread_register_cancel below)
+// by jumping into the frame that pushed them, and ends the unwinding by jumping back into
+// guarded(), the frame that called the thread's start routine. glibc's own unwinder cannot be used:
+// its cleanup list lives in the OS thread's descriptor, shared by all the green threads.
+
+namespace {
+
+// The stack pointer saved in a jump buffer (glibc mangles it with the thread's pointer guard).
+uintptr_t jmpbuf_sp(const __pthread_unwind_buf_t* buf) noexcept {
+    constexpr int kJbRsp = 6;
+    uintptr_t v = uintptr_t(buf->__cancel_jmp_buf[0].__cancel_jmp_buf[kJbRsp]);
+    uintptr_t guard;
+    __asm__("mov %%fs:0x30, %0" : "=r"(guard));
+    v = (v >> 0x11) | (v << (64 - 0x11));
+    return v ^ guard;
+}
+
+_Unwind_Reason_Code unwind_stop(int, _Unwind_Action actions, _Unwind_Exception_Class, _Unwind_Exception*,
+                                _Unwind_Context* ctx, void* arg) {
+    auto* g = static_cast<GreenThread*>(arg);
+    const bool end = actions & _UA_END_OF_STACK;
+    const uintptr_t cfa = end ? 0 : _Unwind_GetCFA(ctx);
+    if (__pthread_unwind_buf_t* buf = g->cleanup_top) {
+        if (end || cfa > jmpbuf_sp(buf)) {
+            // This frame pushed a cleanup handler: run it there (it then calls __pthread_unwind_next).
+            g->cleanup_top = static_cast<__pthread_unwind_buf_t*>(buf->__pad[0]);
+            longjmp(reinterpret_cast<__jmp_buf_tag*>(buf->__cancel_jmp_buf), 1);
+        }
+    }
+    if (end || cfa > g->unwind_stop) siglongjmp(g->unwind_done, 1);
+    return _URC_NO_REASON;
+}
+
+[[noreturn]] void unwind(GreenThread* g) {
+    if (!g->unwind_stop) {
+        const char msg[] = "green: pthread_exit/pthread_cancel outside a green thread's routine\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        abort();
+    }
+    g->exiting = true;
+    g->cancel_state = PTHREAD_CANCEL_DISABLE;  // cleanup handlers are not cancelled again
+    memset(&g->unwind_exc, 0, sizeof g->unwind_exc);
+    g->unwind_exc.exception_class = 0x47524e4c45584954ull;  // "GRNLEXIT"
+    _Unwind_ForcedUnwind(&g->unwind_exc, unwind_stop, g);
+    const char msg[] = "green: cannot unwind a green thread for pthread_exit/pthread_cancel\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    abort();
+}
+
+// The frame that bounds the unwinding: the stop function jumps out once it reaches a frame whose
+// CFA lies above this frame's base (this frame's caller, or this frame itself, depending on which
+// CFA the unwinder reports), before any handler in guarded() could see the forced unwind.
+__attribute__((noinline)) void call_body(GreenThread* g, void (*body)(GreenThread*)) {
+    g->unwind_stop = uintptr_t(__builtin_frame_address(0));
+    body(g);
+    __asm__ volatile("" ::: "memory");  // a real call above, not a tail jump: this frame must stay
+}
+
+// Runs body(g); a pthread_exit or a cancellation inside it unwinds back to here (false).
+__attribute__((noinline)) bool guarded(GreenThread* g, void (*body)(GreenThread*)) {
+    if (sigsetjmp(g->unwind_done, 0) != 0) {
+        g->unwind_stop = 0;
+        return false;
+    }
+    try {
+        call_body(g, body);
+    } catch (...) {
+        std::terminate();  // as natively: an exception leaving a thread's start routine
+    }
+    g->unwind_stop = 0;
+    return true;
+}
+
+[[noreturn]] void cancel_now(GreenThread* g) {
+    g->result = PTHREAD_CANCELED;
+    unwind(g);
+}
+
+}  // namespace
+
+bool cancel_pending() noexcept {
+    GreenThread* g = current_green();
+    return g && g->cancel_state == PTHREAD_CANCEL_ENABLE && !g->exiting &&
+           g->cancel_requested.load(std::memory_order_relaxed);
+}
+
+void cancel_point() {
+    if (__builtin_expect(cancel_pending(), 0)) cancel_now(current_green());
+}
+
+void GreenThread::run() {
+    guarded(this, [](GreenThread* g) {
+        if (g->c11) g->result = reinterpret_cast<void*>(intptr_t(reinterpret_cast<int (*)(void*)>(reinterpret_cast<void (*)()>(g->start))(g->arg)));
+        else g->result = g->start(g->arg);
+    });
+    // A destructor calling pthread_exit ends only its own round.
+    for (int i = 0; i < PTHREAD_DESTRUCTOR_ITERATIONS; ++i)
+        if (guarded(this, [](GreenThread* g) { run_key_destructors(g->keys); })) break;
+    // In a fork child the forking green thread became its process's only thread: as natively,
+    // the process ends when it does.
+    if (hub->root() == this) exit(0);
+}
+
+GreenThread* find_green(pthread_t t) noexcept {
+    if (!t) return nullptr;
+    auto* g = reinterpret_cast<GreenThread*>(t);
+    std::lock_guard lk(g_registry_lock);
+    if (!g_registry || !g_registry->count(g)) return nullptr;
+    g->add_ref();
+    return g;
+}
+
+void wait_hub_threads(Hub& h) noexcept {
+    WaitBucket& b = bucket_for(&h);
+    for (;;) {
+        bool any = false;
+        h.for_each_task([&](Task* t) { any |= t->user != nullptr; });
+        if (!any) return;
+        ObjWaiter w;
+        w.obj = &h;
+        w.type = WaitType::Exit;
+        w.hub = &h;
+        b.acquire();
+        b.add(w);
+        b.unlock();
+        sleep_on(b, w, Deadline::none(), {"pthread_exit (main waits for the other threads)", nullptr});
+        b.acquire();
+        b.remove(w);
+        b.unlock();
+    }
+}
+
+}  // namespace green::preload
+
+namespace {
+
+// Joins (or tries to) a green thread. -1: not a green thread (the caller uses libc).
+int join_green(pthread_t t, void** ret, const Deadline& dl, bool try_only) noexcept {
+    GreenThread* g = find_green(t);
+    if (!g) return -1;
+    if (g == current_green()) {
+        g->release();
+        return EDEADLK;
+    }
+    count(Call::pthread_join);
+    WaitBucket& b = bucket_for(g);
+    b.acquire();
+    if (g->detached || g->joining) {
+        b.unlock();
+        g->release();
+        return EINVAL;
+    }
+    g->joining = true;
+    WaitCtx c = wait_ctx();
+    int rc = 0;
+    while (!g->exited) {
+        if (try_only) {
+            rc = EBUSY;
+            break;
+        }
+        ObjWaiter w;
+        w.obj = g;
+        w.type = WaitType::Join;
+        w.hub = c.green ? c.hub : nullptr;
+        b.add(w);
+        b.unlock();
+        Wake why = sleep_on(b, w, dl, {"pthread_join", g}, green::detail::kInterruptNever, -1, true);
+        b.acquire();
+        b.remove(w);
+        if (why == Wake::Interrupted) {
+            rc = kCancelled;
+            break;
+        }
+        if (why == Wake::TimedOut && !g->exited) {
+            rc = ETIMEDOUT;
+            break;
+        }
+    }
+    if (rc) g->joining = false;
+    b.unlock();
+    if (rc == 0) {
+        if (ret) *ret = g->result;
+        drop_handle(g);
+    }
+    g->release();
+    return rc;
+}
+
+}  // namespace
+
+extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
+    Hub* h;
+    if (!config.green_threads || !(h = hub())) return REAL(pthread_create)(out, attr, start, arg);
+    count(Call::pthread_create);
+    int detach = PTHREAD_CREATE_JOINABLE;
+    size_t stack = 0;
+    if (attr) {
+        if (pthread_attr_getdetachstate(attr, &detach) != 0) return EINVAL;
+        stack = requested_stack(attr);
+    }
+    GreenThread* g;
+    try {
+        g = new GreenThread;
+        g->number = g_thread_numbers.fetch_add(1, std::memory_order_relaxed) + 1;
+        g->name = "thread " + std::to_string(g->number);
+    } catch (...) {
+        return EAGAIN;
+    }
+    g->start = start;
+    g->arg = arg;
+    g->stack_size = stack;
+    g->user = g;
+    g->detached = detach == PTHREAD_CREATE_DETACHED;
+    g->os_thread = REAL(pthread_self)();
+    g->on_exit = thread_on_exit;
+    // The kernel gives a new thread its creator's name.
+    if (GreenThread* cur = current_green()) memcpy(g->comm, cur->comm, sizeof g->comm);
+    else if (REAL(pthread_getname_np)(g->os_thread, g->comm, sizeof g->comm) != 0) g->comm[0] = 0;
+    try {
+        registry_add(g);
+    } catch (...) {
+        g->release();
+        return EAGAIN;
+    }
+    *out = reinterpret_cast<pthread_t>(g);
+    h->schedule(g);
+    return 0;
+}
+
+extern "C" pthread_t pthread_self(void) noexcept {
+    if (GreenThread* g = current_green()) return reinterpret_cast<pthread_t>(g);
+    return REAL(pthread_self)();
+}
+
+extern "C" int pthread_equal(pthread_t a, pthread_t b) noexcept { return a == b; }
+
+extern "C" int pthread_join(pthread_t t, void** ret) {
+    int rc = join_green(t, ret, Deadline::none(), false);
+    if (rc == kCancelled) cancel_point();
+    return rc >= 0 ? rc : REAL(pthread_join)(t, ret);
+}
+
+extern "C" int pthread_tryjoin_np(pthread_t t, void** ret) noexcept {
+    int rc = join_green(t, ret, Deadline::none(), true);
+    return rc >= 0 ? rc : REAL(pthread_tryjoin_np)(t, ret);
+}
+
+extern "C" int pthread_timedjoin_np(pthread_t t, void** ret, const struct timespec* abstime) {
+    if (GreenThread* g = find_green(t)) {
+        g->release();
+        if (abstime && !valid_nsec(abstime)) return EINVAL;
+        int rc = join_green(t, ret, Deadline::at(CLOCK_REALTIME, abstime), false);
+        if (rc == kCancelled) cancel_point();
+        if (rc >= 0) return rc;
+    }
+    return REAL(pthread_timedjoin_np)(t, ret, abstime);
+}
+
+extern "C" int pthread_clockjoin_np(pthread_t t, void** ret, clockid_t clk, const struct timespec* abstime) {
+    if (GreenThread* g = find_green(t)) {
+        g->release();
+        if (abstime && (!valid_clock(clk) || !valid_nsec(abstime))) return EINVAL;
+        int rc = join_green(t, ret, Deadline::at(clk, abstime), false);
+        if (rc == kCancelled) cancel_point();
+        if (rc >= 0) return rc;
+    }
+    return REAL(pthread_clockjoin_np)(t, ret, clk, abstime);
+}
+
+extern "C" int pthread_detach(pthread_t t) noexcept {
+    GreenThread* g = find_green(t);
+    if (!g) return REAL(pthread_detach)(t);
+    WaitBucket& b = bucket_for(g);
+    int rc = 0;
+    bool drop = false;
+    b.acquire();
+    if (g->detached) rc = EINVAL;
+    else if (!g->joining) {  // a thread being joined stays the joiner's (glibc: 0, no effect)
+        g->detached = true;
+        drop = g->exited;
+    }
+    b.unlock();
+    if (drop) drop_handle(g);
+    g->release();
+    return rc;
+}
+
+extern "C" void pthread_exit(void* value) {
+    if (GreenThread* g = current_green()) {
+        g->result = value;
+        unwind(g);
+    }
+    WaitCtx c = wait_ctx();
+    if (config.green_threads && c.hub && c.self == c.hub->root()) {
+        // As natively: this thread's key destructors run, then the process lives on until the
+        // other threads are done. The green threads of this hub run on this OS thread: wait here.
+        if (KeyTable* t = tls_keys) run_key_destructors(*t);
+        wait_hub_threads(*c.hub);
+        if (getpid() == my_tid() && os_threads() - green::detail::idle_internal_threads.load() <= 1) {
+            // The last thread of the process ended: glibc would exit(0) here.
+            exit(0);
+        }
+    }
+    REAL(pthread_exit)(value);
+    __builtin_unreachable();
+}
+
+// ---- attributes, names, signals, scheduling --------------------------------------------------
+
+extern "C" int pthread_getattr_np(pthread_t t, pthread_attr_t* attr) noexcept {
+    GreenThread* g = find_green(t);
+    if (!g) return REAL(pthread_getattr_np)(t, attr);
+    int rc = pthread_attr_init(attr);
+    if (rc == 0) {
+        if (g->stack.lo) {
+            if (pthread_attr_setstack(attr, g->stack.lo, g->stack.size) != 0)
+                pthread_attr_setstacksize(attr, g->stack.size);
+        } else {
+            size_t size = g->stack_size ? g->stack_size : green::detail::StackPool::default_size();
+            pthread_attr_setstacksize(attr, size);
+        }
+        WaitBucket& b = bucket_for(g);
+        b.acquire();
+        bool detached = g->detached;
+        b.unlock();
+        pthread_attr_setdetachstate(attr, detached ? PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE);
+    }
+    g->release();
+    return rc;
+}
+
+extern "C" int pthread_setname_np(pthread_t t, const char* name) noexcept {
+    GreenThread* g = find_green(t);
+    if (!g) return REAL(pthread_setname_np)(t, name);
+    size_t n = strlen(name);
+    int rc = ERANGE;
+    if (n < sizeof g->comm) {
+        memcpy(g->comm, name, n + 1);
+        try {
+            g->name = name;  // what deadlock and stack-overflow reports show
+        } catch (...) {
+        }
+        rc = 0;
+    }
+    g->release();
+    return rc;
+}
+
+extern "C" int pthread_getname_np(pthread_t t, char* buf, size_t len) noexcept {
+    GreenThread* g = find_green(t);
+    if (!g) return REAL(pthread_getname_np)(t, buf, len);
+    int rc = ERANGE;
+    if (len >= sizeof g->comm) {
+        memcpy(buf, g->comm, sizeof g->comm);
+        buf[sizeof g->comm - 1] = 0;
+        rc = 0;
+    }
+    g->release();
+    return rc;
+}
+
+extern "C" int pthread_kill(pthread_t t, int sig) noexcept {
+    GreenThread* g = find_green(t);
+    if (!g) return REAL(pthread_kill)(t, sig);
+    pthread_t os = g->os_thread;
+    g->release();
+    if (sig < 0 || sig >= NSIG) return EINVAL;
+    if (sig == 0) return 0;  // glibc >= 2.34: 0 even for an ended, unjoined thread
+    // Signals are per OS thread: the green thread's OS thread gets it.
+    return REAL(pthread_kill)(os, sig);
+}
+
+extern "C" int pthread_sigqueue(pthread_t t, int sig, const union sigval value) noexcept {
+    GreenThread* g = find_green(t);
+    if (!g) return REAL(pthread_sigqueue)(t, sig, value);
+    pthread_t os = g->os_thread;
+    g->release();
+    return REAL(pthread_sigqueue)(os, sig, value);
+}
+
+// ---- cancellation --------------------------------------------------------------------------
+//
+// Deferred cancellation of green threads: pthread_cancel marks the thread and, if it is parked in
+// an interruptible wait, wakes it as a signal would; the cancellation acts at the next
+// cancellation point (cond waits, sem waits, join, testcancel here; the I/O hooks call
+// cancel_point()). Asynchronous cancellation is treated as deferred. Native threads: libc's.
+
+extern "C" int pthread_cancel(pthread_t t) {
+    GreenThread* g = find_green(t);
+    if (!g) return REAL(pthread_cancel)(t);
+    g->cancel_requested.store(true, std::memory_order_relaxed);
+    if (g->cancel_state == PTHREAD_CANCEL_ENABLE && !g->exiting && g != current_green()) {
+        Hub* here = Hub::current_or_null();
+        if (g->hub != here || (g->state == Task::State::Parked && g->interruptible))
+            Hub::wake(g, g->seq, Wake::Signal);  // from another hub: a stale seq is ignored there
+    }
+    g->release();
+    return 0;
+}
+
+extern "C" int pthread_setcancelstate(int state, int* old) {
+    GreenThread* g = current_green();
+    if (!g) return REAL(pthread_setcancelstate)(state, old);
+    if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE) return EINVAL;
+    if (old) *old = g->exiting ? PTHREAD_CANCEL_DISABLE : g->cancel_state;
+    if (!g->exiting) g->cancel_state = state;
+    return 0;
+}
+
+extern "C" int pthread_setcanceltype(int type, int* old) {
+    GreenThread* g = current_green();
+    if (!g) return REAL(pthread_setcanceltype)(type, old);
+    if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS) return EINVAL;
+    if (type == PTHREAD_CANCEL_ASYNCHRONOUS)
+        debug_once("pthread_setcanceltype", "asynchronous cancellation of green threads acts at cancellation points");
+    if (old) *old = g->cancel_type;
+    g->cancel_type = type;
+    return 0;
+}
+
+extern "C" void pthread_testcancel(void) {
+    if (current_green()) return cancel_point();
+    REAL(pthread_testcancel)();
+}
+
+// pthread_cleanup_push/pop in C code without -fexceptions: the handler's jump buffer is linked
+// per green thread (glibc links it in the OS thread's descriptor, which green threads share).
+extern "C" void __pthread_register_cancel(__pthread_unwind_buf_t* buf) {
+    GreenThread* g = current_green();
+    if (!g) return REAL(__pthread_register_cancel)(buf);
+    buf->__pad[0] = g->cleanup_top;
+    g->cleanup_top = buf;
+}
+
+extern "C" void __pthread_unregister_cancel(__pthread_unwind_buf_t* buf) {
+    GreenThread* g = current_green();
+    if (!g) return REAL(__pthread_unregister_cancel)(buf);
+    g->cleanup_top = static_cast<__pthread_unwind_buf_t*>(buf->__pad[0]);
+}
+
+extern "C" void __pthread_register_cancel_defer(__pthread_unwind_buf_t* buf) {
+    GreenThread* g = current_green();
+    if (!g) return REAL(__pthread_register_cancel_defer)(buf);
+    buf->__pad[0] = g->cleanup_top;
+    buf->__pad[2] = reinterpret_cast<void*>(intptr_t(g->cancel_type));
+    g->cleanup_top = buf;
+    g->cancel_type = PTHREAD_CANCEL_DEFERRED;
+}
+
+extern "C" void __pthread_unregister_cancel_restore(__pthread_unwind_buf_t* buf) {
+    GreenThread* g = current_green();
+    if (!g) return REAL(__pthread_unregister_cancel_restore)(buf);
+    g->cleanup_top = static_cast<__pthread_unwind_buf_t*>(buf->__pad[0]);
+    g->cancel_type = int(reinterpret_cast<intptr_t>(buf->__pad[2]));
+}
+
+// A cleanup handler run by the unwinding has returned: go on unwinding.
+extern "C" void __pthread_unwind_next(__pthread_unwind_buf_t* buf) {
+    GreenThread* g = current_green();
+    if (!g) REAL(__pthread_unwind_next)(buf);
+    else unwind(g);
+    __builtin_unreachable();
+}
+
+// Functions taking a pthread_t that act on the OS thread: a green thread's is its hub's thread.
+#define GREEN_ON_OS_THREAD(ret, name, params, args)                    \
+    extern "C" ret name params noexcept {                              \
+        if (GreenThread* g = find_green(t)) {                          \
+            t = g->os_thread;                                          \
+            g->release();                                              \
+        }                                                              \
+        return REAL(name) args;                                        \
+    }
+GREEN_ON_OS_THREAD(int, pthread_getaffinity_np, (pthread_t t, size_t n, cpu_set_t* set), (t, n, set))
+GREEN_ON_OS_THREAD(int, pthread_setaffinity_np, (pthread_t t, size_t n, const cpu_set_t* set), (t, n, set))
+GREEN_ON_OS_THREAD(int, pthread_getschedparam, (pthread_t t, int* policy, struct sched_param* p), (t, policy, p))
+GREEN_ON_OS_THREAD(int, pthread_setschedparam, (pthread_t t, int policy, const struct sched_param* p), (t, policy, p))
+GREEN_ON_OS_THREAD(int, pthread_setschedprio, (pthread_t t, int prio), (t, prio))
+GREEN_ON_OS_THREAD(int, pthread_getcpuclockid, (pthread_t t, clockid_t* clk), (t, clk))
+#undef GREEN_ON_OS_THREAD
+
+extern "C" int sched_yield(void) noexcept {
+    WaitCtx c = wait_ctx();
+    if (!config.green_threads || !c.green) return REAL(sched_yield)();
+    std::exception_ptr stash = std::exchange(c.self->pending, nullptr);
+    try {
+        c.hub->yield();
+    } catch (...) {
+    }
+    if (stash) c.self->pending = std::move(stash);
+    return 0;
+}
+
+// ---- C11 <threads.h> -------------------------------------------------------------------------
+//
+// Since glibc 2.34 these call libc's internal pthread functions, which no hook sees: without these
+// wrappers thrd_create would start real threads and mtx_lock would block the OS thread. Each maps
+// onto the hooks above (the types are glibc's pthread types) and glibc's error mapping.
+
+namespace {
+
+int thrd_result(int err) noexcept {
+    switch (err) {
+    case 0: return 0;        // thrd_success
+    case EBUSY: return 1;    // thrd_busy
+    case ENOMEM: return 3;   // thrd_nomem
+    case ETIMEDOUT: return 4;  // thrd_timedout
+    default: return 2;       // thrd_error
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+int thrd_create(unsigned long* thr, int (*func)(void*), void* arg) {
+    if (!config.green_threads || !hub()) return REAL(thrd_create)(thr, func, arg);
+    pthread_t t;
+    int rc = pthread_create(&t, nullptr, reinterpret_cast<void* (*)(void*)>(reinterpret_cast<void (*)()>(func)), arg);
+    if (rc == 0) {
+        if (GreenThread* g = find_green(t)) {
+            g->c11 = true;  // it has not run yet: it starts at this hub's next switch
+            g->release();
+        }
+        *thr = t;
+    }
+    return thrd_result(rc);
+}
+
+int thrd_join(unsigned long thr, int* res) {
+    void* r = nullptr;
+    int rc = pthread_join(thr, &r);
+    if (rc == 0 && res) *res = int(reinterpret_cast<intptr_t>(r));
+    return rc == 0 ? 0 : 2;
+}
+
+int thrd_detach(unsigned long thr) { return pthread_detach(thr) == 0 ? 0 : 2; }
+unsigned long thrd_current(void) { return pthread_self(); }
+int thrd_equal(unsigned long a, unsigned long b) { return a == b; }
+void thrd_exit(int res) { pthread_exit(reinterpret_cast<void*>(intptr_t(res))); }
+void thrd_yield(void) { sched_yield(); }
+
+int thrd_sleep(const struct timespec* req, struct timespec* rem) {
+    if (nanosleep(req, rem) == 0) return 0;
+    return errno == EINTR ? -1 : -2;
+}
+
+int mtx_lock(pthread_mutex_t* m) { return thrd_result(pthread_mutex_lock(m)); }
+int mtx_trylock(pthread_mutex_t* m) { return thrd_result(pthread_mutex_trylock(m)); }
+int mtx_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
+    return thrd_result(pthread_mutex_timedlock(m, abstime));
+}
+int mtx_unlock(pthread_mutex_t* m) { return thrd_result(pthread_mutex_unlock(m)); }
+
+int cnd_wait(pthread_cond_t* c, pthread_mutex_t* m) { return thrd_result(pthread_cond_wait(c, m)); }
+int cnd_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+    return thrd_result(pthread_cond_timedwait(c, m, abstime));
+}
+int cnd_signal(pthread_cond_t* c) { return thrd_result(pthread_cond_signal(c)); }
+int cnd_broadcast(pthread_cond_t* c) { return thrd_result(pthread_cond_broadcast(c)); }
+
+int tss_create(unsigned int* key, void (*dtor)(void*)) {
+    pthread_key_t k;
+    int rc = pthread_key_create(&k, dtor);
+    if (rc == 0) *key = k;
+    return rc == 0 ? 0 : 2;
+}
+void* tss_get(unsigned int key) { return pthread_getspecific(key); }
+int tss_set(unsigned int key, void* value) { return pthread_setspecific(key, value) == 0 ? 0 : 2; }
+void tss_delete(unsigned int key) { pthread_key_delete(key); }
+
+void call_once(pthread_once_t* flag, void (*func)(void)) { pthread_once(flag, func); }
+
+}  // extern "C"
