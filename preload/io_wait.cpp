@@ -41,7 +41,12 @@ int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what
     }
     detail::FdInterest it{fd, dir == Dir::In ? detail::kRead : detail::kWrite, 0};
     hub.running()->interruptible = deadline >= 0 ? detail::kInterruptAlways : detail::kInterruptUnlessRestart;
-    switch (hub.wait_fds({&it, 1}, left, {what, nullptr, fd})) {
+    // The program's own sockets keep their read watcher armed between waits (an epoll_ctl saved per
+    // wait): every close and every new descriptor goes through the preload, which disarms it then.
+    // Not with native threads, where another thread's hub may watch a descriptor this one closes.
+    FdState* st = FdTable::get(fd);
+    const bool keep = config.green_threads && st && st->is_socket() && dir == Dir::In;
+    switch (hub.wait_fds({&it, 1}, left, {what, nullptr, fd}, keep)) {
     case detail::Wake::Notified:
         return 0;
     case detail::Wake::TimedOut:

@@ -44,7 +44,13 @@ inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false
     -> decltype(op(false)) {
     detail::Hub* h = hub();
     FdState* st;
-    if (!h || !(st = FdTable::get(fd)) || st->kind == FdKind::Passthrough) return op(false);
+    if (!h || !(st = FdTable::get(fd))) return op(false);
+    if (st->kind == FdKind::Passthrough) {
+        // Regular files are always "ready" to the kernel's poll: nothing to wait for, but the call
+        // may still take the OS thread to the disk.
+        if (__builtin_expect(config.debug, 0)) debug_once(what, "on a regular file or other non-pollable descriptor");
+        return op(false);
+    }
     const bool sock = st->is_socket();
     if (st->nonblock) {
         if (!sock || FdTable::is_exclusive(*st)) return op(false);

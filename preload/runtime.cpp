@@ -33,9 +33,12 @@ void print_stats() {
     fprintf(stderr, "green stats (pid %d):\n", getpid());
     fprintf(stderr, "  greenlets created %" PRIu64 ", peak alive %" PRIu64 "\n",
             detail::Hub::tasks_created.load(), detail::Hub::tasks_peak.load());
-    if (detail::Hub* h = detail::Hub::current_or_null())
-        fprintf(stderr, "  main hub: %" PRIu64 " switches, %" PRIu64 " loop iterations\n", h->switches(),
-                h->iterations());
+    uint64_t switches = detail::Hub::retired_switches.load(), iterations = detail::Hub::retired_iterations.load();
+    if (detail::Hub* h = detail::Hub::current_or_null()) {
+        switches += h->switches();
+        iterations += h->iterations();
+    }
+    fprintf(stderr, "  switches %" PRIu64 ", hub loop iterations %" PRIu64 "\n", switches, iterations);
     static const char* const names[] = {
 #define GREEN_CALL_NAME(name) #name,
         GREEN_CALLS(GREEN_CALL_NAME)
@@ -57,10 +60,6 @@ __attribute__((constructor(101))) void init() {
     // The runtime's own threads must be real threads, whatever pthread_create has become.
     detail::native_pthread_create = REAL(pthread_create);
     detail::native_sigaction = REAL(sigaction);
-    // Every close and every new descriptor goes through the preload: the hub may keep a
-    // descriptor's watcher armed between waits (one epoll_ctl saved per wait). Not with native
-    // threads, where another thread's hub may watch a descriptor this thread closes.
-    detail::Hub::keep_fd_watchers = config.green_threads;
     if (config.stats) atexit(print_stats);
     // After fork every descriptor is shared with the other process, which may flip O_NONBLOCK.
     pthread_atfork(nullptr, &FdTable::after_fork, &FdTable::after_fork);

@@ -28,8 +28,9 @@ thread_local Hub* tls_hub __attribute__((tls_model("initial-exec"))) = nullptr;
 std::atomic<uint64_t> Hub::tasks_created{0};
 std::atomic<uint64_t> Hub::tasks_peak{0};
 std::atomic<uint64_t> Hub::tasks_alive{0};
+std::atomic<uint64_t> Hub::retired_switches{0};
+std::atomic<uint64_t> Hub::retired_iterations{0};
 void (*Hub::on_deadlock)(Hub&) = nullptr;
-bool Hub::keep_fd_watchers = false;
 std::atomic<int> idle_internal_threads{0};
 int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) = pthread_create;
 int (*native_sigaction)(int, const struct sigaction*, struct sigaction*) = sigaction;
@@ -55,6 +56,8 @@ struct HubOwner {
         Hub* h = tls_hub;
         tls_hub_gone = true;
         if (!h) return;
+        Hub::retired_switches += h->switches_;
+        Hub::retired_iterations += h->iterations_;
         bool others = false;
         h->for_each_task([&](Task* t) { others |= t != h->root(); });
         tls_hub = nullptr;
@@ -653,7 +656,7 @@ Wake Hub::park(double timeout, WaitInfo what) {
     return self->wake;
 }
 
-Wake Hub::wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what) {
+Wake Hub::wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what, bool keep_armed) {
     Task* self = current_;
     if (self->pending) return Wake::Interrupted;
     IoWait small[4];
@@ -680,7 +683,7 @@ Wake Hub::wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what) {
         w = IoWait{self, seq, &it, slot, nullptr, slot->head};
         if (slot->head) slot->head->prev = &w;
         slot->head = &w;
-        arm(loop_, *slot, wanted_events(*slot) | (keep_fd_watchers ? slot->w.events & EV_READ : 0));
+        arm(loop_, *slot, wanted_events(*slot) | (keep_armed ? slot->w.events & EV_READ : 0));
     }
     Wake why = park(timeout, what);
     for (size_t i = 0; i < fds.size(); ++i) {
@@ -689,9 +692,9 @@ Wake Hub::wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what) {
         if (w.prev) w.prev->next = w.next;
         else slot.head = w.next;
         if (w.next) w.next->prev = w.prev;
-        // Keep reading armed for the next wait, if the hub keeps watchers; writability is nearly
-        // always true, so it is disarmed as soon as nobody waits for it.
-        int keep = keep_fd_watchers && why != Wake::Closed ? slot.w.events & EV_READ : 0;
+        // Keep reading armed for the next wait if asked; writability is nearly always true, so it
+        // is disarmed as soon as nobody waits for it.
+        int keep = keep_armed && why != Wake::Closed ? slot.w.events & EV_READ : 0;
         arm(loop_, slot, wanted_events(slot) | keep);
     }
     return why;

@@ -69,7 +69,10 @@ public:
     // Does not throw: the caller inspects the reason (see throw_pending).
     Wake park(double timeout, WaitInfo what);
     // Park until one of `fds` is ready (revents filled), the timeout passes, or it is closed.
-    Wake wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what);
+    // keep_armed: leave the read watcher armed after the wait (saves an epoll_ctl on the next
+    // one). Only for a caller that calls cancel_fd before the descriptor is closed or reused (the
+    // preload, for the program's sockets).
+    Wake wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what, bool keep_armed = false);
     // Wake `t` if it is still in the park numbered `seq`. Any thread.
     static void wake(Task* t, uint64_t seq, Wake why) noexcept;
     // Make `e` be thrown at t's current or next wait point (kill, Timeout). Hub thread only.
@@ -78,9 +81,6 @@ public:
     // descriptor: call it before the number can be reused (close, dup2 onto it, or a descriptor
     // the program made behind the runtime's back).
     void cancel_fd(int fd) noexcept;
-    // Keep a descriptor's read watcher armed between waits (saves an epoll_ctl per wait). Only
-    // for a layer that calls cancel_fd on every close and every new descriptor (the preload).
-    static bool keep_fd_watchers;
     // A signal handler ran: wake the root task with Wake::Signal if it is in an interruptible
     // wait that this signal ends (kInterruptAlways, or kInterruptUnlessRestart when the handler
     // lacks SA_RESTART). Async-signal-safe.
@@ -112,6 +112,9 @@ public:
     static std::atomic<uint64_t> tasks_created;
     static std::atomic<uint64_t> tasks_peak;
     static std::atomic<uint64_t> tasks_alive;
+    // Switches and loop iterations of hubs whose threads have ended (added at thread exit).
+    static std::atomic<uint64_t> retired_switches;
+    static std::atomic<uint64_t> retired_iterations;
     // Hook for a layer above to report a LoopExit of the root task instead of throwing (the
     // preload prints a deadlock report); returns only if the exception should still be thrown.
     static void (*on_deadlock)(Hub&);
