@@ -42,6 +42,11 @@ struct FdState {
 
 extern std::atomic<uint32_t> fork_epoch;
 
+// Move a descriptor the runtime opened near the top of RLIMIT_NOFILE (the program's next open()
+// gets the number it would natively) and shield it from the program's close() and close_range()
+// (FdTable::mark_runtime). Returns the descriptor's new number.
+int adopt_runtime_fd(int fd) noexcept;
+
 class FdTable {
 public:
     // The entry for fd, looked at (fstat, F_GETFL, socket options) if unknown; null if fd is not

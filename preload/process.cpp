@@ -146,19 +146,7 @@ Target waitpid_target(pid_t pid) {
 // shielded from its close() and close_range() (FdTable::mark_runtime). -1 if there is none.
 int open_pidfd(pid_t pid) {
     int saved = errno;
-    int fd = int(syscall(SYS_pidfd_open, pid, 0));
-    if (fd >= 0) {
-        rlimit rl{};
-        int floor = 768;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-            floor = int(std::max<rlim_t>(3, rl.rlim_cur - rl.rlim_cur / 4));
-        int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
-        if (high >= 0) {
-            REAL(close)(fd);
-            fd = high;
-        }
-        FdTable::mark_runtime(fd);
-    }
+    int fd = adopt_runtime_fd(int(syscall(SYS_pidfd_open, pid, 0)));
     errno = saved;
     return fd;
 }

@@ -13,10 +13,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-namespace {
+namespace green::preload {
 
-int relocate(int fd) {
-    if (fd < 0 || !(green::detail::Hub::constructing() || green::detail::Hub::in_runtime())) return fd;
+int adopt_runtime_fd(int fd) noexcept {
+    if (fd < 0) return fd;
     rlimit rl{};
     int floor = 768;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
@@ -26,8 +26,17 @@ int relocate(int fd) {
         REAL(close)(fd);
         fd = high;
     }  // else no room up there: keep the low number
-    green::preload::FdTable::mark_runtime(fd);
+    FdTable::mark_runtime(fd);
     return fd;
+}
+
+}  // namespace green::preload
+
+namespace {
+
+int relocate(int fd) {
+    if (!(green::detail::Hub::constructing() || green::detail::Hub::in_runtime())) return fd;
+    return green::preload::adopt_runtime_fd(fd);
 }
 
 }  // namespace
