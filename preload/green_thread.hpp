@@ -42,6 +42,8 @@ struct KeyTable {
 
 // Run the destructors of `t`'s non-null values, up to PTHREAD_DESTRUCTOR_ITERATIONS rounds.
 void run_key_destructors(KeyTable& t);
+// The key destructors of the calling root task or native thread (pthread_exit in main).
+void run_own_key_destructors();
 
 // ---- green threads ---------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
-// preload/thread.cpp: pthreads become green threads; the wait table every pthread object uses.
+// preload/thread.cpp: pthreads become green threads.
 //
 // Under GREEN_THREADS=green (the default) pthread_create starts a GreenThread on the caller's hub.
 // Its pthread_t is the record's address; the main thread (and any root task) keeps its real
-// pthread_t. Keys are implemented here for every kind of thread (green, root, native), so a key
-// works the same whichever thread uses it. Under GREEN_THREADS=native pthread_create is libc's.
+// pthread_t. Under GREEN_THREADS=native pthread_create is libc's. Keys and pthread_once are in
+// keys.cpp, the table every pthread object's waiters wait in is wait_table.cpp.
 //
 // pthread_exit and deferred cancellation unwind a green thread as glibc unwinds a real one (C
 // cleanup handlers, C++ destructors), without glibc's per-OS-thread bookkeeping. C11 <threads.h>
@@ -36,376 +36,19 @@
 #include <unordered_set>
 #include <utility>
 
+using namespace green::preload;
+using green::detail::Hub;
+using green::detail::Task;
+using green::detail::Wake;
+
+// ---- green threads ---------------------------------------------------------------------------
+
 namespace green::preload {
 
 using detail::Hub;
 using detail::Task;
 using detail::Wake;
 
-// ---- the wait table --------------------------------------------------------------------------
-
-namespace {
-
-constexpr unsigned kBucketBits = 10;
-constinit WaitBucket g_buckets[1u << kBucketBits];
-
-long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* ts) noexcept {
-    return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, ts, nullptr, 0);
-}
-
-timespec to_timespec(double s) noexcept {
-    timespec ts;
-    ts.tv_sec = time_t(s);
-    ts.tv_nsec = long((s - double(ts.tv_sec)) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    if (ts.tv_nsec < 0) ts.tv_nsec = 0;
-    return ts;
-}
-
-}  // namespace
-
-WaitBucket& bucket_for(const void* obj) noexcept {
-    uint64_t h = (uint64_t(uintptr_t(obj)) >> 3) * 0x9E3779B97F4A7C15ull;
-    return g_buckets[h >> (64 - kBucketBits)];
-}
-
-void WaitBucket::add(ObjWaiter& w) noexcept {
-    if (w.hub) {
-        w.task = w.hub->running();
-        w.seq = w.task->seq + 1;  // the number park() is about to use
-    }
-    w.notified = false;
-    w.futex.store(0, std::memory_order_relaxed);
-    list.push_back(&w);
-    // seq_cst: orders this registration before the caller's retry of the real object (see mutex.cpp).
-    count.fetch_add(1, std::memory_order_seq_cst);
-}
-
-bool WaitBucket::remove(ObjWaiter& w) noexcept {
-    bool notified = w.notified;
-    if (w.linked) {
-        list.erase(&w);
-        count.fetch_sub(1, std::memory_order_relaxed);
-        notified = false;
-    }
-    // A wake sent for a park the task never made must not end its next, unrelated park.
-    if (w.hub && w.task->seq < w.seq) w.task->seq = w.seq;
-    return notified;
-}
-
-void WaitBucket::notify(ObjWaiter* w) noexcept {
-    list.erase(w);
-    count.fetch_sub(1, std::memory_order_relaxed);
-    w->notified = true;
-    if (w->hub) {
-        Hub::wake(w->task, w->seq, Wake::Notified);
-    } else {
-        w->futex.store(1, std::memory_order_release);
-        if (npending < kPendingMax) pending[npending++] = &w->futex;
-        else futex(&w->futex, FUTEX_WAKE_PRIVATE, 1, nullptr);  // many at once: wake it now
-    }
-}
-
-void WaitBucket::futex_wake(std::atomic<uint32_t>* const* words, unsigned n) noexcept {
-    int saved = errno;
-    for (unsigned i = 0; i < n; ++i) futex(words[i], FUTEX_WAKE_PRIVATE, 1, nullptr);
-    errno = saved;
-}
-
-void WaitBucket::yield_cpu() noexcept { REAL(sched_yield)(); }
-
-void WaitBucket::serve_kick() noexcept {
-    if (kick.exchange(0, std::memory_order_acquire) == 0) return;
-    acquire();
-    for (detail::Waiter* p = list.front(); p;) {
-        auto* w = static_cast<ObjWaiter*>(p);
-        p = p->next;
-        if (w->type == WaitType::Sem) notify(w);  // they re-check the semaphore
-    }
-    unlock();  // a kick left meanwhile is served by this same call, recursively
-}
-
-double Deadline::left() const noexcept {
-    if (!set) return -1;
-    timespec now;
-    clock_gettime(clock, &now);
-    double l = double(abs.tv_sec - now.tv_sec) + double(abs.tv_nsec - now.tv_nsec) * 1e-9;
-    return l > 0 ? l : 0;
-}
-
-Wake sleep_on(WaitBucket& b, ObjWaiter& w, const Deadline& dl, detail::WaitInfo info, uint8_t interruptible,
-              double poll, bool cancellable) noexcept {
-    if (cancellable && cancel_pending()) return Wake::Interrupted;
-    double left = dl.left();
-    if (dl.set && left <= 0) return Wake::TimedOut;
-    double t = left;
-    if (poll > 0 && (t < 0 || poll < t)) t = poll;
-
-    if (w.hub) {
-        Task* self = w.task;
-        b.acquire();
-        if (!w.linked) {
-            bool n = w.notified;
-            b.unlock();
-            return n ? Wake::Notified : Wake::None;
-        }
-        w.seq = self->seq + 1;  // a re-park after a spurious wake-up gets a fresh number
-        b.unlock();
-        // A pthread wait is not a kill point: keep a pending green::kill/Timeout for later.
-        std::exception_ptr stash = std::exchange(self->pending, nullptr);
-        // pthread_cancel wakes a green thread like a signal (only the root task gets real ones).
-        self->interruptible = interruptible == detail::kInterruptNever && cancellable && self->user
-                                  ? detail::kInterruptUnlessRestart
-                                  : interruptible;
-        Wake why = w.hub->park(t, info);
-        if (why == Wake::Interrupted) {
-            if (self->pending) stash = std::exchange(self->pending, nullptr);
-            why = Wake::None;
-        }
-        if (stash) self->pending = std::move(stash);
-        if (cancellable && cancel_pending()) return Wake::Interrupted;
-        if (why == Wake::Signal && interruptible == detail::kInterruptNever) why = Wake::None;
-        if (why == Wake::LoopExit) why = Wake::None;  // the deadlock report ends the process
-        if (why == Wake::TimedOut && !dl.passed()) why = Wake::None;
-        return why;
-    }
-
-    // Native waiter: sleep on the waiter's own futex word (errno untouched, as in libc).
-    struct KeepErrno {
-        int saved = errno;
-        ~KeepErrno() { errno = saved; }
-    } keep;
-    for (;;) {
-        if (w.futex.load(std::memory_order_acquire)) return Wake::Notified;
-        timespec rel;
-        if (t >= 0) rel = to_timespec(t);
-        long r = futex(&w.futex, FUTEX_WAIT_PRIVATE, 0, t >= 0 ? &rel : nullptr);
-        if (w.futex.load(std::memory_order_acquire)) return Wake::Notified;
-        if (r == -1 && errno == ETIMEDOUT) return dl.passed() ? Wake::TimedOut : Wake::None;
-        if (r == -1 && errno == EINTR && interruptible != detail::kInterruptNever) return Wake::Signal;
-        if (t >= 0) return Wake::None;  // recompute the time left
-    }
-}
-
-namespace {
-
-// ---- the calling thread's kernel id ----------------------------------------------------------
-
-thread_local pid_t tls_tid __attribute__((tls_model("initial-exec"))) = 0;
-
-void forget_tid_in_child() { tls_tid = 0; }
-
-// fork: no bucket may be mid-update in the child, and the child keeps none of the parent's
-// waiters (they belong to green threads and OS threads the child does not have).
-void buckets_before_fork() {
-    for (WaitBucket& b : g_buckets) b.acquire();
-}
-void buckets_after_fork_parent() {
-    for (WaitBucket& b : g_buckets) b.lock.unlock();
-}
-void buckets_after_fork_child() {
-    for (WaitBucket& b : g_buckets) {
-        b.list = detail::WaitList{};
-        b.count.store(0, std::memory_order_relaxed);
-        b.kick.store(0, std::memory_order_relaxed);
-        b.npending = 0;
-        b.lock.unlock();
-    }
-    // Only the forking task lives on in the child (Hub::after_fork, called next, forgets the
-    // others). Their timers and watchers are still armed in the loop: mark them dead so that a
-    // wake-up can never resume them.
-    if (Hub* h = Hub::current_or_null()) {
-        Task* self = h->running();
-        h->for_each_task([&](Task* t) {
-            if (t != self) t->state = Task::State::Dead;
-        });
-    }
-}
-
-}  // namespace
-
-pid_t my_tid() noexcept {
-    pid_t t = tls_tid;
-    if (__builtin_expect(t == 0, 0)) t = tls_tid = pid_t(syscall(SYS_gettid));
-    return t;
-}
-
-// ---- keys ------------------------------------------------------------------------------------
-
-namespace {
-
-struct KeyDef {
-    std::atomic<uint64_t> seq{0};  // odd while the key exists
-    std::atomic<void (*)(void*)> dtor{nullptr};
-};
-constinit KeyDef g_keys[PTHREAD_KEYS_MAX];
-
-// Root tasks and native threads keep their values here; a real key's destructor runs them at
-// thread exit (not at exit(), as natively for main).
-thread_local KeyTable* tls_keys __attribute__((tls_model("initial-exec"))) = nullptr;
-
-void native_keys_dtor(void* p) {
-    auto* t = static_cast<KeyTable*>(p);
-    run_key_destructors(*t);
-    if (tls_keys == t) tls_keys = nullptr;
-    delete t;
-}
-
-pthread_key_t real_key() noexcept {
-    static pthread_key_t k = [] {
-        pthread_key_t key;
-        if (REAL(pthread_key_create)(&key, native_keys_dtor) != 0) {
-            const char msg[] = "green: cannot create the preload's own pthread key\n";
-            (void)!write(2, msg, sizeof msg - 1);
-            abort();
-        }
-        return key;
-    }();
-    return k;
-}
-
-KeyTable* current_keys(bool create) noexcept {
-    if (GreenThread* g = current_green()) return &g->keys;
-    KeyTable* t = tls_keys;
-    if (!t && create) {
-        t = new (std::nothrow) KeyTable;
-        if (!t) return nullptr;
-        tls_keys = t;
-        REAL(pthread_setspecific)(real_key(), t);
-    }
-    return t;
-}
-
-}  // namespace
-
-void run_key_destructors(KeyTable& t) {
-    for (int round = 0; round < PTHREAD_DESTRUCTOR_ITERATIONS; ++round) {
-        bool ran = false;
-        for (size_t i = 0; i < t.values.size(); ++i) {
-            void* v = t.values[i];
-            if (!v) continue;
-            t.values[i] = nullptr;
-            uint64_t s = g_keys[i].seq.load(std::memory_order_acquire);
-            if (t.stamps[i] != s || !(s & 1)) continue;
-            void (*d)(void*) = g_keys[i].dtor.load(std::memory_order_acquire);
-            if (!d) continue;
-            d(v);
-            ran = true;
-        }
-        if (!ran) break;
-    }
-}
-
-}  // namespace green::preload
-
-using namespace green::preload;
-using green::detail::Hub;
-using green::detail::Task;
-using green::detail::Wake;
-
-extern "C" int pthread_key_create(pthread_key_t* key, void (*dtor)(void*)) {
-    for (unsigned i = 0; i < PTHREAD_KEYS_MAX; ++i) {
-        uint64_t s = g_keys[i].seq.load(std::memory_order_relaxed);
-        if ((s & 1) || s == UINT64_MAX - 1) continue;
-        if (g_keys[i].seq.compare_exchange_strong(s, s + 1, std::memory_order_acq_rel)) {
-            g_keys[i].dtor.store(dtor, std::memory_order_release);
-            *key = i;
-            return 0;
-        }
-    }
-    return EAGAIN;
-}
-
-extern "C" int pthread_key_delete(pthread_key_t key) {
-    if (key >= PTHREAD_KEYS_MAX) return EINVAL;
-    uint64_t s = g_keys[key].seq.load(std::memory_order_relaxed);
-    if (!(s & 1) || !g_keys[key].seq.compare_exchange_strong(s, s + 1, std::memory_order_acq_rel)) return EINVAL;
-    return 0;
-}
-
-extern "C" void* pthread_getspecific(pthread_key_t key) {
-    if (key >= PTHREAD_KEYS_MAX) return nullptr;
-    KeyTable* t = current_keys(false);
-    if (!t || key >= t->values.size()) return nullptr;
-    if (t->stamps[key] != g_keys[key].seq.load(std::memory_order_relaxed)) return nullptr;
-    return t->values[key];
-}
-
-extern "C" int pthread_setspecific(pthread_key_t key, const void* value) {
-    if (key >= PTHREAD_KEYS_MAX) return EINVAL;
-    uint64_t s = g_keys[key].seq.load(std::memory_order_relaxed);
-    if (!(s & 1)) return EINVAL;
-    KeyTable* t = current_keys(true);
-    if (!t) return ENOMEM;
-    if (key >= t->values.size()) {
-        if (!value) return 0;
-        try {
-            t->values.resize(key + 1, nullptr);
-            t->stamps.resize(key + 1, 0);
-        } catch (...) {
-            return ENOMEM;
-        }
-    }
-    t->values[key] = const_cast<void*>(value);
-    t->stamps[key] = s;
-    return 0;
-}
-
-// ---- pthread_once ----------------------------------------------------------------------------
-
-// States of a pthread_once_t (only these hooks touch program controls): 0 not run, 1 running, 2 done.
-extern "C" int pthread_once(pthread_once_t* once, void (*init)(void)) {
-    if (__builtin_expect(__atomic_load_n(once, __ATOMIC_ACQUIRE) == 2, 1)) return 0;
-    WaitBucket& b = bucket_for(once);
-    for (;;) {
-        int v = __atomic_load_n(once, __ATOMIC_ACQUIRE);
-        if (v == 2) return 0;
-        if (v == 0) {
-            int expected = 0;
-            if (!__atomic_compare_exchange_n(once, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
-            // If init leaves by pthread_exit or an exception, the control is reset as natively.
-            struct Finish {
-                pthread_once_t* once;
-                WaitBucket& b;
-                int state = 0;
-                ~Finish() {
-                    __atomic_store_n(once, state, __ATOMIC_RELEASE);
-                    if (b.count.load(std::memory_order_seq_cst)) {
-                        b.acquire();
-                        b.wake_all(once);
-                        b.unlock();
-                    }
-                }
-            } finish{once, b};
-            init();
-            finish.state = 2;
-            return 0;
-        }
-        WaitCtx c = wait_ctx();
-        ObjWaiter w;
-        w.obj = once;
-        w.type = WaitType::Once;
-        w.hub = c.green ? c.hub : nullptr;
-        b.acquire();
-        if (__atomic_load_n(once, __ATOMIC_ACQUIRE) != 1) {
-            b.unlock();
-            continue;
-        }
-        b.add(w);
-        b.unlock();
-        sleep_on(b, w, Deadline::none(), {"pthread_once", once});
-        b.acquire();
-        b.remove(w);
-        b.unlock();
-    }
-}
-
-// ---- green threads ---------------------------------------------------------------------------
-
-namespace green::preload {
 namespace {
 
 detail::SpinLock g_registry_lock;
@@ -490,11 +133,6 @@ int os_threads() noexcept {
 }
 
 __attribute__((constructor(102))) void thread_init() {
-    pthread_atfork(nullptr, nullptr, forget_tid_in_child);
-    // Registered early, so its prepare step runs after other libraries' (which may still lock
-    // mutexes, hence buckets) and its child step before theirs.
-    pthread_atfork(buckets_before_fork, buckets_after_fork_parent, buckets_after_fork_child);
-    (void)real_key();
 }
 
 }  // namespace
@@ -799,7 +437,7 @@ extern "C" void pthread_exit(void* value) {
     if (config.green_threads && c.hub && c.self == c.hub->root()) {
         // As natively: this thread's key destructors run, then the process lives on until the
         // other threads are done. The green threads of this hub run on this OS thread: wait here.
-        if (KeyTable* t = tls_keys) run_key_destructors(*t);
+        run_own_key_destructors();
         wait_hub_threads(*c.hub);
         if (getpid() == my_tid() && os_threads() - green::detail::idle_internal_threads.load() <= 1) {
             // The last thread of the process ended: glibc would exit(0) here.
