@@ -343,6 +343,9 @@ Hub::Hub() {
     current_ = root_;
 
     hub_task_ = new HubTask;  // its fiber starts on the first switch to it
+    // The root and hub records are the runtime's, not greenlets: keep them out of the counts.
+    tasks_created.fetch_sub(2, std::memory_order_relaxed);
+    tasks_alive.fetch_sub(2, std::memory_order_relaxed);
     hub_task_->hub = this;
     hub_task_->name = "hub";
 
@@ -378,6 +381,7 @@ Hub::~Hub() {
     // back to the pool.
     if (hub_task_->ctx.started()) StackPool::release(hub_task_->stack);
     StackPool::flush_thread_cache();
+    tasks_alive.fetch_add(2, std::memory_order_relaxed);  // balanced by the two destructors below
     delete hub_task_;
     unlink_live(this, root_);
     root_->release();
