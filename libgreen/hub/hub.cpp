@@ -723,25 +723,48 @@ bool Hub::deadlocked() {
 }
 
 void Hub::loop_main() {
-    auto* async = static_cast<ev_async*>(async_);
+    // While tasks are ready, libev is polled again only once every task that was ready at the last
+    // poll has run (a round), and not more than every kPollInterval: polling while woken tasks still
+    // wait to run would make the kernel report (and re-poll) their descriptors again, and a busy
+    // set of yielders must still let I/O and timers in.
+    constexpr double kPollInterval = 0.0005;
+    double last_poll = 0;
+    uint64_t round_end = 0;  // switches_ value at which the current round is over
     for (;;) {
         budget_ = 0;
         ++iterations_;
         drain_remote();
-        int alive = ev_run(loop_, EVRUN_NOWAIT);
-        drain_remote();
-        if (!ready_head_) {
-            if (!alive && deadlocked()) {
-                if (on_deadlock) on_deadlock(*this);
-                loop_exit_message_ = "green::LoopExit: this operation would block forever\n" + describe_waiters();
-                local_wake(root_, root_->seq, Wake::LoopExit);
-            } else {
-                if (!alive) ev_ref(loop_);  // only another thread can wake us: wait for its ev_async
-                ev_run(loop_, EVRUN_ONCE);
-                if (!alive) ev_unref(loop_);
-                (void)async;
-                drain_remote();
+        if (ready_head_) {
+            if (switches_ >= round_end) {
+                double now = monotonic_now();
+                if (now - last_poll >= kPollInterval) {
+                    ev_run(loop_, EVRUN_NOWAIT);
+                    drain_remote();
+                    last_poll = now;
+                    uint64_t queued = 0;
+                    for (Task* t = ready_head_; t; t = t->ready_next) ++queued;
+                    round_end = switches_ + queued;
+                }
             }
+        } else {
+            int alive = ev_run(loop_, EVRUN_NOWAIT);
+            drain_remote();
+            if (!ready_head_) {
+                if (!alive && deadlocked()) {
+                    if (on_deadlock) on_deadlock(*this);
+                    loop_exit_message_ = "green::LoopExit: this operation would block forever\n" + describe_waiters();
+                    local_wake(root_, root_->seq, Wake::LoopExit);
+                } else {
+                    if (!alive) ev_ref(loop_);  // only another thread can wake us: wait for its ev_async
+                    ev_run(loop_, EVRUN_ONCE);
+                    if (!alive) ev_unref(loop_);
+                    drain_remote();
+                }
+            }
+            last_poll = monotonic_now();
+            uint64_t queued = 0;
+            for (Task* t = ready_head_; t; t = t->ready_next) ++queued;
+            round_end = switches_ + queued;
         }
         if (Task* t = ready_head_) {
             ready_head_ = t->ready_next;
