@@ -70,16 +70,6 @@ static void *idle_worker(void *arg)
     return NULL;
 }
 
-static atomic_int ticks, stop;
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&stop)) {
-        usleep(10000);
-        atomic_fetch_add(&ticks, 1);
-    }
-    return NULL;
-}
 
 struct shared { int fd; int r; short rev; };
 static void *poll_shared(void *arg)
@@ -135,7 +125,7 @@ static double cpu_s(void)
 int main(void)
 {
     t_init();
-    pthread_t th[NT], tk;
+    pthread_t th[NT];
     double t0, el;
     int r;
 
@@ -158,13 +148,10 @@ int main(void)
     /* ---- a ticker runs while main polls ---- */
     int p[2];
     pipe(p);
-    atomic_store(&ticks, 0);
-    pthread_create(&tk, NULL, ticker, NULL);
+    ticker_start();
     struct pollfd pf = { p[0], POLLIN, 0 };
     r = poll(&pf, 1, 300);
-    int during = atomic_load(&ticks);
-    atomic_store(&stop, 1);
-    pthread_join(tk, NULL);
+    int during = ticker_stop();
     printf("poll(300) = %d; other thread ran meanwhile: %s\n", r, during >= 10 ? "yes" : "no");
     CHECK(r == 0 && during >= 10);
 

@@ -17,30 +17,6 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 
-static atomic_int ticks, stop;
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&stop)) {
-        usleep(10000);
-        atomic_fetch_add(&ticks, 1);
-    }
-    return NULL;
-}
-static pthread_t tk;
-static void ticker_start(void)
-{
-    atomic_store(&stop, 0);
-    atomic_store(&ticks, 0);
-    pthread_create(&tk, NULL, ticker, NULL);
-}
-static int ticker_stop(void)
-{
-    int n = atomic_load(&ticks);
-    atomic_store(&stop, 1);
-    pthread_join(tk, NULL);
-    return n;
-}
 
 static int sys_status;
 static void *run_system(void *arg)

@@ -18,6 +18,8 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +134,36 @@ static inline int t_done(void)
     printf("%s\n", t_failed ? "RESULT: FAIL" : "RESULT: ok");
     fflush(stdout);
     return t_failed ? 1 : 0;
+}
+
+
+
+/* A sibling thread that ticks every 10 ms: that it kept ticking while another thread waited
+ * shows the wait parked a green thread, not the OS thread. */
+static atomic_int ticks, ticker_stop_flag;
+static pthread_t ticker_thread;
+static inline void *ticker_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&ticker_stop_flag)) {
+        usleep(10000);
+        atomic_fetch_add(&ticks, 1);
+    }
+    return NULL;
+}
+static inline void ticker_start(void)
+{
+    atomic_store(&ticker_stop_flag, 0);
+    atomic_store(&ticks, 0);
+    pthread_create(&ticker_thread, NULL, ticker_main, NULL);
+}
+/* Stops the ticker; returns the ticks counted until now. */
+static inline int ticker_stop(void)
+{
+    int n = atomic_load(&ticks);
+    atomic_store(&ticker_stop_flag, 1);
+    pthread_join(ticker_thread, NULL);
+    return n;
 }
 
 #endif
