@@ -403,3 +403,28 @@ TEST_CASE("StreamServer: stop() ends a serve_forever() running in the calling gr
     }
     ::close(lfd);
 }
+
+// Regression: a descriptor number closed (plain ::close, no cancel_wait) and reused within one hub
+// iteration must be registered with the kernel again. libev trusts a registration it made for the
+// old file unless told the descriptor was set anew, and the kernel dropped it at close.
+TEST_CASE("a closed and reused descriptor number is watched again") {
+    int first;
+    {
+        SockPair old;
+        first = old.a;
+        auto writer = green::spawn([&] {
+            green::sleep(0.01);
+            return ::write(old.b, "x", 1);
+        });
+        CHECK(green::wait_readable(old.a, 1.0));
+        CHECK(writer.get() == 1);
+    }  // both closed here, before the hub runs again
+    SockPair fresh;
+    REQUIRE(fresh.a == first);  // the same number, a new file
+    auto writer = green::spawn([&] {
+        green::sleep(0.01);
+        return ::write(fresh.b, "y", 1);
+    });
+    CHECK(green::wait_readable(fresh.a, 1.0));
+    CHECK(writer.get() == 1);
+}
