@@ -94,6 +94,7 @@ $(BUILD)/examples/%: demo/examples/%.cpp $(BUILD)/libgreen.so $(HEADERS)
 $(BUILD)/examples/%: demo/examples/%.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@
+.PRECIOUS: $(BUILD)/examples/% $(BUILD)/bench/%
 example-%: all $(BUILD)/examples/% demo-build
 	@demo/examples/run.sh $(BUILD) $*
 
