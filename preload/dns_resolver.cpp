@@ -361,18 +361,20 @@ Status resolve(Hub& hub, const char* what, const std::function<void()>& op, cons
                int& err, int& herr) {
     auto req = std::make_shared<Request>();
     const int in_err = errno, in_herr = h_errno;
+    // Without the machinery, the lookup runs on the calling thread as natively (blocking it).
+    auto inline_lookup = [&](const char* site, const char* why) {
+        debug_once(site, why);
+        errno = in_err;
+        h_errno = in_herr;
+        op();
+        err = errno;
+        herr = h_errno;
+        return Status::Done;
+    };
     for (int round = 0;; ++round) {
         bool final = round >= kMaxRounds;
         Backend* b = backend();
-        if (!b) {
-            debug_once("dns", "cannot start the resolver threads: lookups run on the calling thread");
-            errno = in_err;
-            h_errno = in_herr;
-            op();
-            err = errno;
-            herr = h_errno;
-            return Status::Done;
-        }
+        if (!b) return inline_lookup("dns", "cannot start the resolver threads: lookups run on the calling thread");
         RoundOut out;
         out.in_err = in_err;
         out.in_herr = in_herr;
@@ -388,15 +390,8 @@ Status resolve(Hub& hub, const char* what, const std::function<void()>& op, cons
         if (out.misses.empty()) continue;  // the proxy broke down: again with a new one
         FetchResult fr = fetch_answers(hub, req, out.misses, out.conf, what);
         if (fr == FetchResult::Interrupted) return Status::Interrupted;
-        if (fr == FetchResult::Unavailable) {
-            debug_once("dns c-ares", "c-ares cannot start: lookups run on the calling thread");
-            errno = in_err;
-            h_errno = in_herr;
-            op();
-            err = errno;
-            herr = h_errno;
-            return Status::Done;
-        }
+        if (fr == FetchResult::Unavailable)
+            return inline_lookup("dns c-ares", "c-ares cannot start: lookups run on the calling thread");
     }
 }
 

@@ -6,31 +6,12 @@
  * bad family/socktype/service); getnameinfo; gethostbyname(_r)/2/addr incl.
  * h_errno and ERANGE; and 8 threads resolving concurrently. */
 #include "t.h"
+#include "dns_print.h"
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
-
-static const char *gai_name(int e)
-{
-    switch (e) {
-    case 0: return "0";
-    case EAI_AGAIN: return "EAI_AGAIN";
-    case EAI_BADFLAGS: return "EAI_BADFLAGS";
-    case EAI_FAIL: return "EAI_FAIL";
-    case EAI_FAMILY: return "EAI_FAMILY";
-    case EAI_MEMORY: return "EAI_MEMORY";
-    case EAI_NONAME: return "EAI_NONAME";
-    case EAI_SERVICE: return "EAI_SERVICE";
-    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
-    case EAI_SYSTEM: return "EAI_SYSTEM";
-    case EAI_OVERFLOW: return "EAI_OVERFLOW";
-    case EAI_NODATA: return "EAI_NODATA";
-    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
-    default: return "EAI_?";
-    }
-}
 
 static void fmt_sa(const struct sockaddr *sa, char *out, size_t n)
 {
@@ -52,7 +33,7 @@ static int gai(const char *label, const char *host, const char *serv, int family
 {
     struct addrinfo h = { .ai_family = family, .ai_socktype = socktype, .ai_flags = flags }, *res;
     int e = getaddrinfo(host, serv, &h, &res);
-    printf("getaddrinfo %s: %s\n", label, gai_name(e));
+    printf("getaddrinfo %s: %s\n", label, eai_name(e));
     if (e)
         return e;
     for (struct addrinfo *p = res; p; p = p->ai_next) {
@@ -63,23 +44,6 @@ static int gai(const char *label, const char *host, const char *serv, int family
     }
     freeaddrinfo(res);
     return 0;
-}
-
-static void print_hostent(const char *label, struct hostent *he)
-{
-    if (!he) {
-        printf("%s: NULL h_errno=%d\n", label, h_errno);
-        return;
-    }
-    printf("%s: name=%s type=%d len=%d", label, he->h_name, he->h_addrtype, he->h_length);
-    for (char **a = he->h_aliases; *a; a++)
-        printf(" alias=%s", *a);
-    for (char **a = he->h_addr_list; *a; a++) {
-        char s[INET6_ADDRSTRLEN];
-        inet_ntop(he->h_addrtype, *a, s, sizeof s);
-        printf(" addr=%s", s);
-    }
-    printf("\n");
 }
 
 /* first IPv4 line of /etc/hosts naming something other than "localhost" */
@@ -164,27 +128,27 @@ int main(void)
     struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(22), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
     char host[NI_MAXHOST], serv[NI_MAXSERV];
     int e = getnameinfo((void *)&s4, sizeof s4, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
-    printf("getnameinfo 127.0.0.1:80 numeric: %s %s %s\n", gai_name(e), host, serv);
+    printf("getnameinfo 127.0.0.1:80 numeric: %s %s %s\n", eai_name(e), host, serv);
     e = getnameinfo((void *)&s4, sizeof s4, host, sizeof host, serv, sizeof serv, 0);
-    printf("getnameinfo 127.0.0.1:80: %s %s %s\n", gai_name(e), host, serv);
+    printf("getnameinfo 127.0.0.1:80: %s %s %s\n", eai_name(e), host, serv);
     CHECK(e == 0 && !strcmp(serv, "http"));
     e = getnameinfo((void *)&s6, sizeof s6, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST);
-    printf("getnameinfo [::1]:22 NUMERICHOST: %s %s %s\n", gai_name(e), host, serv);
+    printf("getnameinfo [::1]:22 NUMERICHOST: %s %s %s\n", eai_name(e), host, serv);
     e = getnameinfo((void *)&s4, sizeof s4, host, 3, NULL, 0, NI_NUMERICHOST);
-    printf("getnameinfo host buffer too small: %s\n", gai_name(e));
+    printf("getnameinfo host buffer too small: %s\n", eai_name(e));
     CHECK(e == EAI_OVERFLOW);
     e = getnameinfo((void *)&s4, 3, host, sizeof host, NULL, 0, 0);
-    printf("getnameinfo bad salen: %s\n", gai_name(e));
+    printf("getnameinfo bad salen: %s\n", eai_name(e));
 
     /* gethostbyname family */
-    print_hostent("gethostbyname(localhost)", gethostbyname("localhost"));
-    print_hostent("gethostbyname(127.0.0.1)", gethostbyname("127.0.0.1"));
-    print_hostent("gethostbyname(nonexistent)", gethostbyname("nonexistent-host.invalid"));
+    PRINT_HOSTENT("gethostbyname(localhost)", gethostbyname("localhost"));
+    PRINT_HOSTENT("gethostbyname(127.0.0.1)", gethostbyname("127.0.0.1"));
+    PRINT_HOSTENT("gethostbyname(nonexistent)", gethostbyname("nonexistent-host.invalid"));
     CHECK(h_errno == HOST_NOT_FOUND);
-    print_hostent("gethostbyname2(localhost, AF_INET)", gethostbyname2("localhost", AF_INET));
-    print_hostent("gethostbyname2(::1, AF_INET6)", gethostbyname2("::1", AF_INET6));
+    PRINT_HOSTENT("gethostbyname2(localhost, AF_INET)", gethostbyname2("localhost", AF_INET));
+    PRINT_HOSTENT("gethostbyname2(::1, AF_INET6)", gethostbyname2("::1", AF_INET6));
     struct in_addr lo = { htonl(INADDR_LOOPBACK) };
-    print_hostent("gethostbyaddr(127.0.0.1)", gethostbyaddr(&lo, sizeof lo, AF_INET));
+    PRINT_HOSTENT("gethostbyaddr(127.0.0.1)", gethostbyaddr(&lo, sizeof lo, AF_INET));
     struct hostent hb, *hr = NULL;
     char small[8], big[4096];
     int herr = 0;
@@ -193,7 +157,7 @@ int main(void)
     CHECK(rc == ERANGE && hr == NULL);
     rc = gethostbyname_r("localhost", &hb, big, sizeof big, &hr, &herr);
     printf("gethostbyname_r: rc=%s\n", en(rc));
-    print_hostent("  result", hr);
+    PRINT_HOSTENT("  result", hr);
     CHECK(rc == 0 && hr == &hb);
     rc = gethostbyname_r("nonexistent-host.invalid", &hb, big, sizeof big, &hr, &herr);
     printf("gethostbyname_r(nonexistent): rc=%s result=%s herr=%d\n", en(rc), hr ? "set" : "NULL", herr);

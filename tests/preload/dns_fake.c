@@ -8,6 +8,7 @@
  *
  * Without GREEN_TEST_FAKE_DNS=1 it only says so (the generic runner runs it that way). */
 #include "t.h"
+#include "dns_print.h"
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -49,23 +50,6 @@ static int gai(const char *host, const char *serv, const struct addrinfo *hints,
         k += snprintf(out + k, n - k, " (result pointer changed)");
     }
     return e;
-}
-
-static void print_hostent(const char *label, struct hostent *he, int herr)
-{
-    if (!he) {
-        printf("%s: NULL h_errno=%d\n", label, herr);
-        return;
-    }
-    printf("%s: name=%s type=%d len=%d", label, he->h_name, he->h_addrtype, he->h_length);
-    for (char **a = he->h_aliases; *a; a++)
-        printf(" alias=%s", *a);
-    for (char **a = he->h_addr_list; *a; a++) {
-        char s[INET6_ADDRSTRLEN];
-        inet_ntop(he->h_addrtype, *a, s, sizeof s);
-        printf(" addr=%s", s);
-    }
-    printf("\n");
 }
 
 static char thread_out[20][2048];

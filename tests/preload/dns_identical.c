@@ -8,6 +8,7 @@
  * buffer sizes, and gethostbyname/2/_r/addr with h_errno. dns.c covers the basics (and one DNS
  * lookup); this test stays off the network so that it never depends on the machine's DNS. */
 #include "t.h"
+#include "dns_print.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netdb.h>
@@ -15,36 +16,15 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-static const char *eai(int e)
-{
-    static char buf[32];
-    switch (e) {
-    case 0: return "0";
-    case EAI_AGAIN: return "EAI_AGAIN";
-    case EAI_BADFLAGS: return "EAI_BADFLAGS";
-    case EAI_FAIL: return "EAI_FAIL";
-    case EAI_FAMILY: return "EAI_FAMILY";
-    case EAI_MEMORY: return "EAI_MEMORY";
-    case EAI_NONAME: return "EAI_NONAME";
-    case EAI_SERVICE: return "EAI_SERVICE";
-    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
-    case EAI_SYSTEM: return "EAI_SYSTEM";
-    case EAI_OVERFLOW: return "EAI_OVERFLOW";
-    case EAI_NODATA: return "EAI_NODATA";
-    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
-    default: snprintf(buf, sizeof buf, "EAI(%d)", e); return buf;
-    }
-}
-
 static void print_ai(const char *host, const char *serv, const struct addrinfo *h)
 {
     struct addrinfo *res = NULL;
     int e = getaddrinfo(host, serv, h, &res);
     if (h)
         printf("gai(%s, %s, fam=%d type=%d proto=%d flags=%#x) = %s\n", host ? host : "NULL", serv ? serv : "NULL",
-               h->ai_family, h->ai_socktype, h->ai_protocol, h->ai_flags, eai(e));
+               h->ai_family, h->ai_socktype, h->ai_protocol, h->ai_flags, eai_name(e));
     else
-        printf("gai(%s, %s, NULL) = %s\n", host ? host : "NULL", serv ? serv : "NULL", eai(e));
+        printf("gai(%s, %s, NULL) = %s\n", host ? host : "NULL", serv ? serv : "NULL", eai_name(e));
     if (e)
         return;
     for (struct addrinfo *p = res; p; p = p->ai_next) {
@@ -67,7 +47,7 @@ static void print_ai(const char *host, const char *serv, const struct addrinfo *
     freeaddrinfo(res);
 }
 
-static void print_hostent(const char *label, const char *arg, struct hostent *he, int herr)
+static void print_hostent_of(const char *label, const char *arg, struct hostent *he, int herr)
 {
     if (!he) {
         printf("%s(%s) = NULL h_errno=%d\n", label, arg, herr);
@@ -217,12 +197,12 @@ int main(void)
         print_ai(names[i], NULL, &h); /* EAI_NONAME without a lookup */
 
         h_errno = 0;
-        print_hostent("gethostbyname", names[i], gethostbyname(names[i]), h_errno);
-        print_hostent("gethostbyname", upper, gethostbyname(upper), h_errno);
+        print_hostent_of("gethostbyname", names[i], gethostbyname(names[i]), h_errno);
+        print_hostent_of("gethostbyname", upper, gethostbyname(upper), h_errno);
         if (has4[i])
-            print_hostent("gethostbyname2/INET", names[i], gethostbyname2(names[i], AF_INET), h_errno);
+            print_hostent_of("gethostbyname2/INET", names[i], gethostbyname2(names[i], AF_INET), h_errno);
         if (has6[i])
-            print_hostent("gethostbyname2/INET6", names[i], gethostbyname2(names[i], AF_INET6), h_errno);
+            print_hostent_of("gethostbyname2/INET6", names[i], gethostbyname2(names[i], AF_INET6), h_errno);
         struct hostent hb, *hr = NULL;
         char buf[4096];
         int herr = 0;
@@ -231,7 +211,7 @@ int main(void)
             printf("gethostbyname_r(%s, buflen %zu) = %s result=%s herr=%d\n", names[i], len, en(rc),
                    hr ? "set" : "NULL", rc ? herr : 0);
             if (!rc)
-                print_hostent("  r", names[i], hr, herr);
+                print_hostent_of("  r", names[i], hr, herr);
         }
     }
 
@@ -239,9 +219,9 @@ int main(void)
     static const char *numhe[] = { "127.0.0.1", "127.1", "::1", "::ffff:127.0.0.1", "1.2.3.4.5" };
     for (size_t i = 0; i < sizeof numhe / sizeof *numhe; i++) {
         h_errno = 0;
-        print_hostent("gethostbyname", numhe[i], gethostbyname(numhe[i]), h_errno);
-        print_hostent("gethostbyname2/INET6", numhe[i], gethostbyname2(numhe[i], AF_INET6), h_errno);
-        print_hostent("gethostbyname2/INET", numhe[i], gethostbyname2(numhe[i], AF_INET), h_errno);
+        print_hostent_of("gethostbyname", numhe[i], gethostbyname(numhe[i]), h_errno);
+        print_hostent_of("gethostbyname2/INET6", numhe[i], gethostbyname2(numhe[i], AF_INET6), h_errno);
+        print_hostent_of("gethostbyname2/INET", numhe[i], gethostbyname2(numhe[i], AF_INET), h_errno);
     }
 
     /* 5. reverse: addresses of /etc/hosts, numeric flags, buffer sizes, odd families */
@@ -269,15 +249,15 @@ int main(void)
                 int e = getnameinfo(sas[i].sa, sas[i].len, hostlens[hl] ? host : NULL, (socklen_t)hostlens[hl], serv,
                                     hl == 2 ? 2 : sizeof serv, niflags[k]);
                 printf("getnameinfo(%s, flags=%#x, hostlen=%zu) = %s host=%s serv=%s\n", sas[i].label, niflags[k],
-                       hostlens[hl], eai(e), host, serv);
+                       hostlens[hl], eai_name(e), host, serv);
             }
         }
     struct in_addr lo;
     inet_pton(AF_INET, "127.0.0.1", &lo);
     h_errno = 0;
-    print_hostent("gethostbyaddr", "127.0.0.1", gethostbyaddr(&lo, sizeof lo, AF_INET), h_errno);
-    print_hostent("gethostbyaddr", "127.0.0.1 bad len", gethostbyaddr(&lo, 3, AF_INET), h_errno);
-    print_hostent("gethostbyaddr", "127.0.0.1 bad family", gethostbyaddr(&lo, sizeof lo, 12345), h_errno);
+    print_hostent_of("gethostbyaddr", "127.0.0.1", gethostbyaddr(&lo, sizeof lo, AF_INET), h_errno);
+    print_hostent_of("gethostbyaddr", "127.0.0.1 bad len", gethostbyaddr(&lo, 3, AF_INET), h_errno);
+    print_hostent_of("gethostbyaddr", "127.0.0.1 bad family", gethostbyaddr(&lo, sizeof lo, 12345), h_errno);
     struct hostent hb, *hr = NULL;
     char buf[64];
     int herr = 0;
@@ -285,7 +265,7 @@ int main(void)
     printf("gethostbyaddr_r(127.0.0.1, buflen 8) = %s result=%s\n", en(rc), hr ? "set" : "NULL");
     rc = gethostbyaddr_r(&lo, sizeof lo, AF_INET, &hb, buf, sizeof buf, &hr, &herr);
     printf("gethostbyaddr_r(127.0.0.1, buflen 64) = %s\n", en(rc));
-    print_hostent("  r", "127.0.0.1", hr, herr);
+    print_hostent_of("  r", "127.0.0.1", hr, herr);
 
     CHECK(nnames > 0);
     return t_done();
