@@ -63,6 +63,9 @@ inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false
     const double deadline = deadline_after(sock ? (dir == Dir::In ? st->rcv_timeout : st->snd_timeout) : -1);
     bool skip_try = want && st->drained && try_first;
     for (;;) {
+        // skip_try: emptied by the last read, so wait without asking. The hub's watcher is
+        // level-triggered: data that arrived since is reported by its next poll, and no system call
+        // is spent on a certain EAGAIN (nor on a poll() to find out).
         if (try_first && !std::exchange(skip_try, false)) {
             auto r = op(true);
             if (want) st->drained = r >= 0 && size_t(r) < want;
@@ -74,7 +77,7 @@ inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false
                 }
                 return r;
             }
-        } else if (ready_now(fd, dir)) {
+        } else if (!try_first && ready_now(fd, dir)) {
             return op(false);
         }
         if (became_nonblocking(fd, *st)) {
