@@ -47,6 +47,13 @@ void run_own_key_destructors();
 
 // ---- green threads ---------------------------------------------------------------------------
 
+// Where a pthread_exit or cancellation unwinds to: on the green thread's stack (the stack's top
+// page is resident anyway; the record on the heap stays small).
+struct Unwinding {
+    sigjmp_buf done;
+    _Unwind_Exception exc;
+};
+
 struct GreenThread final : detail::Task {
     void* (*start)(void*) = nullptr;
     void* arg = nullptr;
@@ -69,8 +76,7 @@ struct GreenThread final : detail::Task {
     bool exiting = false;                          // unwinding for pthread_exit or a cancel
     __pthread_unwind_buf_t* cleanup_top = nullptr; // pthread_cleanup_push'ed by C code
     uintptr_t unwind_stop = 0;                     // frame where unwinding ends (see thread.cpp)
-    sigjmp_buf unwind_done;
-    _Unwind_Exception unwind_exc;
+    struct Unwinding* unwinding = nullptr;         // on the thread's own stack while its body runs
 
     void run() override;
 };

@@ -170,7 +170,7 @@ _Unwind_Reason_Code unwind_stop(int, _Unwind_Action actions, _Unwind_Exception_C
             longjmp(reinterpret_cast<__jmp_buf_tag*>(buf->__cancel_jmp_buf), 1);
         }
     }
-    if (end || cfa > g->unwind_stop) siglongjmp(g->unwind_done, 1);
+    if (end || cfa > g->unwind_stop) siglongjmp(g->unwinding->done, 1);
     return _URC_NO_REASON;
 }
 
@@ -182,9 +182,10 @@ _Unwind_Reason_Code unwind_stop(int, _Unwind_Action actions, _Unwind_Exception_C
     }
     g->exiting = true;
     g->cancel_state = PTHREAD_CANCEL_DISABLE;  // cleanup handlers are not cancelled again
-    memset(&g->unwind_exc, 0, sizeof g->unwind_exc);
-    g->unwind_exc.exception_class = 0x47524e4c45584954ull;  // "GRNLEXIT"
-    _Unwind_ForcedUnwind(&g->unwind_exc, unwind_stop, g);
+    _Unwind_Exception* exc = &g->unwinding->exc;
+    memset(exc, 0, sizeof *exc);
+    exc->exception_class = 0x47524e4c45584954ull;  // "GRNLEXIT"
+    _Unwind_ForcedUnwind(exc, unwind_stop, g);
     const char msg[] = "green: cannot unwind a green thread for pthread_exit/pthread_cancel\n";
     (void)!write(2, msg, sizeof msg - 1);
     abort();
@@ -201,8 +202,11 @@ __attribute__((noinline)) void call_body(GreenThread* g, void (*body)(GreenThrea
 
 // Runs body(g); a pthread_exit or a cancellation inside it unwinds back to here (false).
 __attribute__((noinline)) bool guarded(GreenThread* g, void (*body)(GreenThread*)) {
-    if (sigsetjmp(g->unwind_done, 0) != 0) {
+    Unwinding here;
+    g->unwinding = &here;
+    if (sigsetjmp(here.done, 0) != 0) {
         g->unwind_stop = 0;
+        g->unwinding = nullptr;
         return false;
     }
     try {
@@ -211,6 +215,7 @@ __attribute__((noinline)) bool guarded(GreenThread* g, void (*body)(GreenThread*
         std::terminate();  // as natively: an exception leaving a thread's start routine
     }
     g->unwind_stop = 0;
+    g->unwinding = nullptr;
     return true;
 }
 

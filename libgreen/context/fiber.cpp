@@ -12,7 +12,9 @@
 
 // Boost's jump_fcontext (x86-64 SysV), except that it returns with `ret` instead of
 // `movq 0x38(%rsp), %r8; ...; jmp *%r8`: the call into it and the ret out of it stay paired, so
-// the CPU's return-stack predictor keeps matching the (shared) switch path of every greenlet.
+// the CPU's return-stack predictor keeps matching the (shared) switch path of every greenlet; and
+// it reloads MXCSR and the x87 control word only when they differ (each fiber keeps its own, as a
+// thread does, but ldmxcsr/fldcw are slow and the two nearly never differ).
 extern "C" boost::context::detail::transfer_t green_jump_fcontext(boost::context::detail::fcontext_t, void*);
 asm(R"(
 .text
@@ -32,8 +34,15 @@ green_jump_fcontext:
     movq  %rbp, 0x30(%rsp)
     movq  %rsp, %rax
     movq  %rdi, %rsp
+    movl  (%rsp), %ecx
+    cmpl  (%rax), %ecx
+    je    1f
     ldmxcsr (%rsp)
+1:  movw  0x4(%rsp), %cx
+    cmpw  0x4(%rax), %cx
+    je    2f
     fldcw 0x4(%rsp)
+2:
     movq  0x8(%rsp), %r12
     movq  0x10(%rsp), %r13
     movq  0x18(%rsp), %r14

@@ -423,10 +423,7 @@ Context* Hub::task_main(void* arg) {
     h->exited_ = t;
     Task* next = (h->budget_ < kRoundBudget && h->ready_head_) ? nullptr : h->hub_task_;
     if (!next) {
-        next = h->ready_head_;
-        h->ready_head_ = next->ready_next;
-        if (!h->ready_head_) h->ready_tail_ = nullptr;
-        next->ready_next = nullptr;
+        next = h->pop_ready();
         ++h->budget_;
     }
     h->current_ = next;
@@ -468,10 +465,7 @@ void Hub::schedule(Task* t) {
     t->state = Task::State::Ready;
     t->add_ref();  // the hub's reference, dropped when its fiber ends
     link_live(this, t);
-    t->ready_next = nullptr;
-    if (ready_tail_) ready_tail_->ready_next = t;
-    else ready_head_ = t;
-    ready_tail_ = t;
+    push_ready(t);
 }
 
 __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
@@ -502,10 +496,7 @@ __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
 __attribute__((always_inline)) inline void Hub::switch_out() {
     Task* next;
     if (budget_ < kRoundBudget && ready_head_) {
-        next = ready_head_;
-        ready_head_ = next->ready_next;
-        if (!ready_head_) ready_tail_ = nullptr;
-        next->ready_next = nullptr;
+        next = pop_ready();
         ++budget_;
     } else {
         next = hub_task_;
@@ -518,10 +509,7 @@ void Hub::local_wake(Task* t, uint64_t seq, Wake why) noexcept {
     if (why == Wake::Signal && !t->interruptible) return;
     t->state = Task::State::Ready;
     t->wake = why;
-    t->ready_next = nullptr;
-    if (ready_tail_) ready_tail_->ready_next = t;
-    else ready_head_ = t;
-    ready_tail_ = t;
+    push_ready(t);
 }
 
 void Hub::wake(Task* t, uint64_t seq, Wake why) noexcept {
@@ -623,10 +611,7 @@ void Hub::yield() {
     Task* self = current_;
     if (self->pending) throw_pending(Wake::Interrupted);
     self->state = Task::State::Ready;
-    self->ready_next = nullptr;
-    if (ready_tail_) ready_tail_->ready_next = self;
-    else ready_head_ = self;
-    ready_tail_ = self;
+    push_ready(self);
     switch_out();
     if (self->pending) throw_pending(Wake::Interrupted);
 }
@@ -741,9 +726,7 @@ void Hub::loop_main() {
                     ev_run(loop_, EVRUN_NOWAIT);
                     drain_remote();
                     last_poll = now;
-                    uint64_t queued = 0;
-                    for (Task* t = ready_head_; t; t = t->ready_next) ++queued;
-                    round_end = switches_ + queued;
+                    round_end = switches_ + ready_count_;
                 }
             }
         } else {
@@ -762,16 +745,9 @@ void Hub::loop_main() {
                 }
             }
             last_poll = monotonic_now();
-            uint64_t queued = 0;
-            for (Task* t = ready_head_; t; t = t->ready_next) ++queued;
-            round_end = switches_ + queued;
+            round_end = switches_ + ready_count_;
         }
-        if (Task* t = ready_head_) {
-            ready_head_ = t->ready_next;
-            if (!ready_head_) ready_tail_ = nullptr;
-            t->ready_next = nullptr;
-            switch_to(t);
-        }
+        if (ready_head_) switch_to(pop_ready());
     }
 }
 
@@ -821,6 +797,7 @@ void Hub::after_fork() noexcept {
         slot->head = nullptr;
     }
     ready_head_ = ready_tail_ = nullptr;
+    ready_count_ = 0;
     live_head_ = nullptr;
     link_live(this, self);
     if (self != root_) {

@@ -130,6 +130,21 @@ public:
     static Context* task_main(void* arg);
     void loop_main();
     void switch_to(Task* next);
+    void push_ready(Task* t) noexcept {
+        t->ready_next = nullptr;
+        if (ready_tail_) ready_tail_->ready_next = t;
+        else ready_head_ = t;
+        ready_tail_ = t;
+        ++ready_count_;
+    }
+    Task* pop_ready() noexcept {  // ready_head_ must be set
+        Task* t = ready_head_;
+        ready_head_ = t->ready_next;
+        if (!ready_head_) ready_tail_ = nullptr;
+        t->ready_next = nullptr;
+        --ready_count_;
+        return t;
+    }
     void switch_out();
     void local_wake(Task* t, uint64_t seq, Wake why) noexcept;
     void drain_remote() noexcept;
@@ -141,6 +156,7 @@ public:
     Task* hub_task_ = nullptr;
     Task* ready_head_ = nullptr;
     Task* ready_tail_ = nullptr;
+    uint64_t ready_count_ = 0;    // tasks on the ready queue
     Task* live_head_ = nullptr;
     Task* exited_ = nullptr;  // a task whose fiber just ended: released by whoever runs next
     unsigned budget_ = 0;
