@@ -2,6 +2,7 @@
 // and the kill contract shared by every waiting primitive (wait_fixtures.hpp).
 #include "wait_fixtures.hpp"
 
+#include <cfenv>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -489,4 +490,29 @@ TEST_CASE("no LoopExit while a timer can still wake someone") {
     });
     CHECK_NOTHROW(CHECK(ev.wait()));
     g.join();
+}
+
+TEST_CASE("each greenlet keeps its own floating-point rounding mode across switches, as a thread does") {
+    const int outer = fegetround();
+    int seen_a = -1, seen_b = -1;
+    volatile double x = 1.0, y = 3.0;  // volatile: divided at run time, in the current mode
+    double down = 0, up = 0;
+    auto a = green::spawn([&] {
+        fesetround(FE_DOWNWARD);
+        green::sleep(0);  // b runs now, with its own mode
+        seen_a = fegetround();
+        down = x / y;
+    });
+    auto b = green::spawn([&] {
+        fesetround(FE_UPWARD);
+        green::sleep(0);
+        seen_b = fegetround();
+        up = x / y;
+    });
+    a.join();
+    b.join();
+    CHECK(seen_a == FE_DOWNWARD);
+    CHECK(seen_b == FE_UPWARD);
+    CHECK(down < up);
+    CHECK(fegetround() == outer);  // the root task's mode is untouched
 }
