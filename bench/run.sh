@@ -6,6 +6,11 @@
 #        BENCH_SCALE      (default 1)           iteration counts of core_bench (0.2: quick run)
 #        SECONDS_PER_RUN  (default 3), WARMUP (default 1): per echo-server run, see demo/run_demo.sh
 #        BENCH_SKIP_ECHO=1                      leave part (h) out
+#        BENCH_MANY_THREADS (default 100000)    pthreads of part (i); 0 leaves part (i) out
+#        BENCH_NATIVE_THREADS (default 20000)   pthreads of part (i)'s native reference run
+#        BENCH_10K_CONNS  (default 10000)       connections of part (j)
+#        BENCH_SKIP_10K=1                       leave part (j) out (it needs ~12,000 open files:
+#                                               run_demo.sh raises the limit as far as allowed)
 #
 # Measures, in this one run, every figure next to its reference, and prints ONE table:
 #   (a) greenlet switch through the hub     vs  raw boost::context::fiber resume
@@ -18,8 +23,17 @@
 #   (g) mutex hand-off between two pthreads: preloaded (green threads) vs natively (OS threads)
 #   (h) echo server (demo/run_demo.sh): server CPU us per round trip of echo_green, echo_threads
 #       under greenrun and natively  vs  the hand-written epoll server
+#   (i) 100,000 pthreads sleeping at once (bench/many_threads.c): created, OS threads, RSS and
+#       creation time under LD_PRELOAD=libgreen_preload.so  vs  20,000 natively (per-thread cost)
+#       and the kernel's limit on OS threads here (vm.max_map_count / 2, kernel.pid_max,
+#       kernel.threads-max: about 32,000 on a stock system), read from /proc, not exercised
+#   (j) echo servers at 10,000 connections: throughput, server us/rt, OS threads and RSS of
+#       echo_threads natively, under greenrun (16 KiB and, with -b 1024, 1 KiB read buffers) and
+#       echo_green  vs  the epoll server in the same run
 # with the targets of the issue and PASS/MISS per target. Informational: exits 0 on a MISS; a part
 # that cannot run (preload not built yet, ...) reads "n/a". Every process started is stopped by PID.
+# Run order: (a)-(g), (h), (j), then (i) last: its native run (20,000 OS threads) loads the machine,
+# which must not disturb the timed parts.
 set -uo pipefail
 
 [[ $# -eq 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -75,9 +89,9 @@ ok() { [[ -n ${1:-} && $1 != n/a ]]; }
 # verdict COND: PASS if the awk condition holds.
 verdict() { awk "BEGIN { exit !($1) }" 2>/dev/null && echo PASS || echo MISS; }
 
-# ---- build the C programs of (f) and (g) (no Makefile rule for bench/*.c yet) -----------------
+# ---- build the C programs of (f), (g) and (i) (also built by `make bench`) ------------------
 mkdir -p "$BUILD/bench"
-for p in read_overhead mutex_handoff; do
+for p in read_overhead mutex_handoff many_threads; do
     if [[ ! -x $BUILD/bench/$p || $HERE/$p.c -nt $BUILD/bench/$p ]]; then
         ${CC:-gcc} -std=gnu11 -O2 -g -Wall -Wextra -pthread "$HERE/$p.c" -o "$BUILD/bench/$p" ||
             note "cannot build $p"
@@ -134,19 +148,72 @@ fi
 # ---- (h) echo servers -------------------------------------------------------------------------
 ECHO=$TMP/echo.out
 : >"$ECHO"
+# echo_limit RUNS SLACK: time limit of a run_demo.sh of RUNS server runs, each SECONDS_PER_RUN +
+# WARMUP (which may be fractional) + SLACK seconds, plus a minute.
+echo_limit() {
+    awk -v n="$1" -v x="$2" -v s="${SECONDS_PER_RUN:-3}" -v w="${WARMUP:-1}" \
+        'BEGIN { printf "%d", 60 + n * (s + w + x) }'
+}
 if [[ ${BENCH_SKIP_ECHO:-0} != 1 && -x $ROOT/demo/run_demo.sh ]]; then
     note "echo servers (demo/run_demo.sh, CONNS \"$CONNS\")"
-    nconns=$(wc -w <<<"$CONNS")
-    run $(( 60 + nconns * 4 * (${SECONDS_PER_RUN:-3} + ${WARMUP:-1} + 20) )) "$ECHO" \
-        "$ROOT/demo/run_demo.sh" "$BUILD" "$CONNS" || true
+    run "$(echo_limit $(( $(wc -w <<<"$CONNS") * 4 )) 20)" "$ECHO" \
+        env VARIANTS="threads/native threads/greenrun green epoll" "$ROOT/demo/run_demo.sh" "$BUILD" "$CONNS" || true
 fi
-# echo_field VARIANT CONNS COLUMN: a cell of run_demo's summary table (columns: variant conns rt/s
-# p50 p99 srv_us threads rss errors note...).
+# echo_field VARIANT CONNS COLUMN [FILE]: a cell of run_demo's summary table in FILE (default:
+# part (h)'s; columns: variant conns rt/s p50 p99 srv_us threads rss errors note...).
 echo_field() {
     awk -v v="$1" -v c="$2" -v col="$3" '
         /^variant +conns/ { t = 1; next }
-        t && $1 == v && $2 == c { print $col; exit }' "$ECHO"
+        t && $1 == v && $2 == c { print $col; exit }' "${4:-$ECHO}"
 }
+# echo_note VARIANT CONNS FILE: the note column of that row (the rest of the line; may be empty).
+echo_note() {
+    awk -v v="$1" -v c="$2" '
+        /^variant +conns/ { t = 1; next }
+        t && $1 == v && $2 == c { for (i = 1; i <= 9; i++) $i = ""; sub(/^ +/, ""); print; exit }' "$3"
+}
+
+# ---- (j) echo servers at 10,000 connections -------------------------------------------------
+C10K=${BENCH_10K_CONNS:-10000}
+V10K="threads/native threads/greenrun threads-1k/greenrun green epoll"
+ECHO10K=$TMP/echo10k.out
+: >"$ECHO10K"
+if [[ ${BENCH_SKIP_10K:-0} != 1 && -x $ROOT/demo/run_demo.sh ]]; then
+    note "echo servers at $C10K connections (demo/run_demo.sh, VARIANTS \"$V10K\")"
+    run "$(echo_limit "$(wc -w <<<"$V10K")" 40)" "$ECHO10K" \
+        env VARIANTS="$V10K" "$ROOT/demo/run_demo.sh" "$BUILD" "$C10K" || true
+fi
+
+# ---- (i) many sleeping pthreads: preloaded, then natively --------------------------------------
+MT_N=${BENCH_MANY_THREADS:-100000}
+MT_NATIVE=${BENCH_NATIVE_THREADS:-20000}
+(( MT_NATIVE > MT_N )) && MT_NATIVE=$MT_N
+# The most OS threads this process could have: each needs a PID, a task, and two mappings (stack
+# and guard page) of vm.max_map_count.
+native_ceiling=$(awk -v m="$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 65530)" \
+    -v p="$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo 32768)" \
+    -v t="$(cat /proc/sys/kernel/threads-max 2>/dev/null || echo 32768)" \
+    'BEGIN { c = int(m / 2); if (p < c) c = p; if (t < c) c = t; print c }')
+TP=$TMP/threads.preload TN=$TMP/threads.native
+: >"$TP"; : >"$TN"
+if [[ $MT_N != 0 && -x $BUILD/bench/many_threads ]]; then
+    # The program ends itself after 60 s whatever happens (and prints what it measured so far).
+    if (( have_preload )); then
+        note "many_threads $MT_N, preloaded"
+        run 90 "$TP" env LD_PRELOAD="$PRELOAD" "$BUILD/bench/many_threads" "$MT_N" || true
+    fi
+    # Natively, a run that reaches the kernel's limit would also take every free PID of the machine
+    # (kernel.pid_max is 32768 on a stock system) from whatever else runs on it: the native
+    # reference is measured at a size the machine holds, and the limit is read from the kernel.
+    note "many_threads $MT_NATIVE, native"
+    run 90 "$TN" "$BUILD/bench/many_threads" "$MT_NATIVE" || true
+fi
+# get_rest FILE KEY: the rest of the line after "RESULT KEY " (values with spaces).
+get_rest() {
+    [[ -f $1 ]] && awk -v k="$2" '$1 == "RESULT" && $2 == k { sub(/^RESULT +[^ ]+ +/, ""); v = $0 } END { print v }' "$1"
+}
+# thousands N: 100000 -> 100,000
+thousands() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
 
 # ---- the table --------------------------------------------------------------------------------
 ROWS=()
@@ -269,6 +336,113 @@ elif [[ ${BENCH_SKIP_ECHO:-0} == 1 ]]; then
 else
     row "(h)" "echo servers" "n/a (run_demo.sh failed)" "" "" "<=1.1x epoll" "n/a"
 fi
+# (i)
+NT=$(thousands "$MT_N")
+tgt_i="$NT created, <=2 OS thr"
+if [[ $MT_N == 0 ]]; then
+    row "(i)" "many pthreads sleeping at once" "skipped (BENCH_MANY_THREADS=0)" "" "" "" ""
+elif [[ ! -x $BUILD/bench/many_threads ]]; then
+    row "(i)" "$NT pthreads sleeping at once" "n/a (many_threads not built)" "" "" "$tgt_i" "n/a"
+else
+    pc=$(get "$TP" created) pth=$(get "$TP" os_threads) prss=$(get "$TP" rss_mib)
+    pcs=$(get "$TP" create_s) pjs=$(get "$TP" join_s) perr=$(get_rest "$TP" create_error)
+    nc=$(get "$TN" created) nth=$(get "$TN" os_threads) nrss=$(get "$TN" rss_mib)
+    ncs=$(get "$TN" create_s) njs=$(get "$TN" join_s) nerr=$(get_rest "$TN" create_error)
+    # The native figures, each "n/a" when the run did not get that far.
+    nref_c="n/a  native run failed"
+    if ok "$nc"; then
+        why=$nerr
+        [[ $why == none ]] && why="all created"
+        [[ $why == "creation deadline reached" ]] && why="creation stopped at its 20 s deadline"
+        ok "$njs" || why="$why; ended by its 60 s time limit"
+        nref_c="$(thousands "$nc") native${nth:+, $nth OS thr} (${why:-?})"
+    fi
+    nref_c="$nref_c; kernel limit here ~$(thousands "$native_ceiling")"
+    nref_m="n/a"
+    ok "$nrss" && ok "$nc" && (( nc > 0 )) && nref_m="$(calc "$nrss" 1) MiB native ($(calc "$nrss*1024/$nc" 2) KiB/thread)"
+    nref_t="n/a"
+    ok "$ncs" && ok "$nc" && (( nc > 0 )) && nref_t="$(calc "$ncs" 2) s native ($(calc "$ncs*1e6/$nc" 1) us/thread)"
+    nref_j="n/a"
+    ok "$njs" && nref_j="$(calc "$njs" 2) s native"
+    if (( ! have_preload )); then
+        row "(i)" "$NT pthreads sleeping: created" "n/a (preload not built)" "$nref_c" "" "$tgt_i" "n/a"
+    elif ok "$pc" && [[ $(get "$TP" preloaded) == 1 ]] && (( pc > 0 )); then
+        res=MISS
+        ok "$pth" && res=$(verdict "$pc == $MT_N && $pth <= 2")
+        [[ $perr != none && -n $perr ]] && res="$res ($perr)"
+        ratio=""
+        ratio="$(calc "$pc/$native_ceiling")x native limit"
+        row "(i)" "$NT pthreads sleeping: created" "$(thousands "$pc"), ${pth:-?} OS thr" "$nref_c" "$ratio" "$tgt_i" "$res"
+        if ok "$prss"; then
+            ratio=""
+            [[ $nref_m != n/a ]] && ratio="$(calc "($prss/$pc)/($nrss/$nc)" 2)x per thread"
+            row "" "  RSS, all of them sleeping" "$(calc "$prss" 1) MiB ($(calc "$prss*1024/$pc" 2) KiB/thread)" \
+                "$nref_m" "$ratio" "" ""
+        else
+            row "" "  RSS, all of them sleeping" "n/a (run ended early)" "$nref_m" "" "" ""
+        fi
+        ratio=""
+        [[ $nref_t != n/a ]] && ratio="$(calc "($ncs/$nc)/($pcs/$pc)" 0)x cheaper/thread"
+        row "" "  pthread_create time, all of them" "$(calc "$pcs" 2) s ($(calc "$pcs*1e6/$pc" 1) us/thread)" \
+            "$nref_t" "$ratio" "" ""
+        if ok "$pjs"; then
+            row "" "  set stop, join all" "$(calc "$pjs" 2) s" "$nref_j" "" "" ""
+        fi
+    else
+        row "(i)" "$NT pthreads sleeping: created" "n/a (preloaded run failed)" "$nref_c" "" "$tgt_i" "n/a"
+    fi
+fi
+# (j)
+L10K=$C10K
+[[ $C10K == 10000 ]] && L10K=10k
+tgt_j="<=2 thr, <60 MiB, rt/s >= epoll"
+num() { [[ ${1:-} =~ ^[0-9]+([.][0-9]+)?$ ]]; }
+if [[ ${BENCH_SKIP_10K:-0} == 1 ]]; then
+    row "(j)" "echo $L10K conns" "skipped (BENCH_SKIP_10K=1)" "" "" "$tgt_j" "n/a"
+elif [[ ! -s $ECHO10K ]]; then
+    row "(j)" "echo $L10K conns" "n/a (run_demo.sh failed)" "" "" "$tgt_j" "n/a"
+else
+    ert=$(echo_field epoll "$C10K" 3 "$ECHO10K") eus=$(echo_field epoll "$C10K" 6 "$ECHO10K")
+    eref="n/a (no epoll run)"
+    num "$ert" && num "$eus" && eref="$ert rt/s, $eus us/rt  epoll"
+    for v in $V10K; do
+        rt=$(echo_field "$v" "$C10K" 3 "$ECHO10K") us=$(echo_field "$v" "$C10K" 6 "$ECHO10K")
+        thr=$(echo_field "$v" "$C10K" 7 "$ECHO10K") rss=$(echo_field "$v" "$C10K" 8 "$ECHO10K")
+        err=$(echo_field "$v" "$C10K" 9 "$ECHO10K") nt=$(echo_note "$v" "$C10K" "$ECHO10K")
+        tgt=""
+        case $v in threads/greenrun | threads-1k/greenrun) tgt=$tgt_j ;; esac
+        ref=$eref
+        [[ $v == epoll ]] && ref="(the reference)"
+        if ! num "$rt" || ! num "$us"; then
+            if [[ -z $rt ]]; then nt="not run"; elif [[ -z $nt ]]; then nt="run failed"; fi
+            row "(j)" "echo $L10K conns: $v" "n/a ($nt)" "$ref" "" "$tgt" "${tgt:+n/a}"
+            continue
+        fi
+        ratio="" res=""
+        if [[ $v != epoll ]] && num "$ert" && num "$eus"; then
+            ratio="$(calc "$rt/$ert" 2)x rt/s, $(calc "$us/$eus" 2)x us"
+        fi
+        if [[ -n $tgt ]]; then
+            fails=()
+            num "$thr" && awk -v t="$thr" 'BEGIN { exit !(t <= 2) }' || fails+=(threads)
+            num "$rss" && awk -v m="$rss" 'BEGIN { exit !(m < 60) }' || fails+=(RSS)
+            if ! num "$ert"; then
+                fails+=("rt/s: no epoll figure")
+            elif ! awk -v a="$rt" -v b="$ert" 'BEGIN { exit !(a >= b) }'; then
+                fails+=(rt/s)
+            fi
+            if (( ${#fails[@]} == 0 )); then
+                res=PASS
+            else
+                joined=$(printf '%s, ' "${fails[@]}")
+                res="MISS (${joined%, })"
+            fi
+        fi
+        [[ -n $err && $err != 0 ]] && res="${res:+$res, }$err errors"
+        [[ -n $nt ]] && res="${res:+$res, }$nt"
+        row "(j)" "echo $L10K conns: $v" "$rt rt/s, $us us/rt, $thr thr, $rss MiB" "$ref" "$ratio" "$tgt" "$res"
+    done
+fi
 
 echo
 echo "libgreen benchmarks: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(uname -r)," \
@@ -276,9 +450,18 @@ echo "libgreen benchmarks: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: /
 echo "timed figures: best of 5 runs, each alternated with its reference; echo: server CPU per round trip" \
      "(${SECONDS_PER_RUN:-3} s after ${WARMUP:-1} s warm-up, 64-byte messages, server on CPU 0, load on CPU 1)"
 echo "ratio: libgreen / reference (\"x cheaper\": reference / libgreen); load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
-fmt='%-4s %-40s %-34s %-44s %-18s %-18s %s\n'
+# Each column as wide as its widest cell (at least the widths below).
+W=(4 40 34 44 18 18)
+HEAD=("" measurement libgreen reference ratio target result)
+for r in "${ROWS[@]}"; do
+    IFS=$SEP read -r -a cells <<<"$r"
+    for i in 0 1 2 3 4 5; do
+        (( ${#cells[i]} > W[i] )) && W[i]=${#cells[i]}
+    done
+done
+fmt="%-${W[0]}s %-${W[1]}s %-${W[2]}s %-${W[3]}s %-${W[4]}s %-${W[5]}s %s\n"
 # shellcheck disable=SC2059
-printf "$fmt" "" measurement libgreen "reference" ratio target result
+printf "$fmt" "${HEAD[@]}"
 for r in "${ROWS[@]}"; do
     IFS=$SEP read -r id what val ref ratio tgt res <<<"$r"
     # shellcheck disable=SC2059

@@ -1,11 +1,22 @@
 /*
  * echo_threads.c - an ordinary thread-per-connection blocking echo server.
  *
- * Usage: echo_threads PORT      (PORT 0 = let the kernel pick a free port)
+ * Usage: echo_threads [-b BYTES] PORT      (PORT 0 = let the kernel pick a free port)
  *
  * Binds 127.0.0.1:PORT, prints exactly one line "listening on PORT" to stdout,
- * then accepts forever, starting one detached pthread (default attributes)
- * per client that echoes with a blocking read()/write() loop.
+ * then accepts forever, starting one detached pthread (default attributes,
+ * but see -b) per client that echoes with a blocking read()/write() loop.
+ *
+ * -b BYTES: size of each client thread's read buffer, 64 to 1048576 (1 MiB),
+ * default 16384; a bad value is a usage error (exit status 2).  The buffer is
+ * a local array (a VLA) on the thread's own stack, as in any ordinary
+ * program, so it sets how much stack a client touches: a 64-byte message
+ * lands in the buffer's first bytes, BYTES below the top of the stack, and
+ * read() and what it calls run below that.  With 16 KiB a busy thread touches
+ * the top page and the page(s) 16 KiB down, with 1 KiB only the top one or
+ * two.  Above 64 KiB the threads get a stack of BYTES + 256 KiB
+ * (pthread_attr_setstacksize), so that the buffer fits whatever the default
+ * stack is (8 MiB natively, 256 KiB for green threads).
  *
  * Deliberately uses nothing from libgreen: this is the "unmodified program"
  * that the demo runs both natively and under LD_PRELOAD=libgreen_preload.so.
@@ -26,6 +37,14 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Read-buffer size of every client thread (-b), set once in main() before
+ * the first thread starts. */
+#define DEFAULT_BUFSIZE 16384
+#define MIN_BUFSIZE 64
+#define MAX_BUFSIZE (1024 * 1024)
+#define BIG_BUFSIZE (64 * 1024)   /* above this, threads get a stack sized for it */
+static size_t bufsize = DEFAULT_BUFSIZE;
 
 /*
  * SIGTERM/SIGINT: exit immediately with status 0.  A "set a flag and let
@@ -60,7 +79,7 @@ static int write_all(int fd, const char *buf, size_t len)
 static void *client_main(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    char buf[16384];
+    char buf[bufsize];          /* on this thread's stack, like any local array */
 
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
@@ -85,17 +104,51 @@ static void sleep_ms(long ms)
         ;
 }
 
+static int usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s [-b BYTES] PORT      (BYTES: read buffer, %d to %d, default %d)\n",
+            argv0, MIN_BUFSIZE, MAX_BUFSIZE, DEFAULT_BUFSIZE);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PORT\n", argv[0]);
-        return 2;
-    }
+    int argi = 1;
     char *end;
-    long port = strtol(argv[1], &end, 10);
-    if (*argv[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
-        fprintf(stderr, "echo_threads: bad port '%s'\n", argv[1]);
-        return 2;
+    if (argi < argc && strncmp(argv[argi], "-b", 2) == 0) {
+        /* "-b BYTES" or "-bBYTES" */
+        const char *v = argv[argi][2] != '\0' ? argv[argi] + 2 : argv[++argi];
+        if (v == NULL)
+            return usage(argv[0]);
+        errno = 0;
+        long b = strtol(v, &end, 10);
+        if (*v == '\0' || *end != '\0' || errno != 0 || b < MIN_BUFSIZE || b > MAX_BUFSIZE) {
+            fprintf(stderr, "echo_threads: bad buffer size '%s'\n", v);
+            return usage(argv[0]);
+        }
+        bufsize = (size_t)b;
+        argi++;
+    }
+    if (argc - argi != 1)
+        return usage(argv[0]);
+    const char *port_arg = argv[argi];
+    long port = strtol(port_arg, &end, 10);
+    if (*port_arg == '\0' || *end != '\0' || port < 0 || port > 65535) {
+        fprintf(stderr, "echo_threads: bad port '%s'\n", port_arg);
+        return usage(argv[0]);
+    }
+
+    /* Default attributes, unless the buffer needs a bigger stack than a
+     * green thread's default (see the header comment). */
+    pthread_attr_t attr, *attrp = NULL;
+    if (bufsize > BIG_BUFSIZE) {
+        pthread_attr_init(&attr);
+        int rc = pthread_attr_setstacksize(&attr, bufsize + 256 * 1024);
+        if (rc != 0) {
+            fprintf(stderr, "echo_threads: pthread_attr_setstacksize: %s\n", strerror(rc));
+            return 1;
+        }
+        attrp = &attr;
     }
 
     struct sigaction sa;
@@ -165,7 +218,7 @@ int main(int argc, char **argv)
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
         pthread_t tid;
-        int rc = pthread_create(&tid, NULL, client_main, (void *)(intptr_t)cfd);
+        int rc = pthread_create(&tid, attrp, client_main, (void *)(intptr_t)cfd);
         if (rc != 0) {
             if (!warned_create++)
                 fprintf(stderr, "echo_threads: pthread_create: %s "

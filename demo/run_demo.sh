@@ -5,17 +5,22 @@
 # Env:   SECONDS_PER_RUN (default 3)  measured seconds per run
 #        WARMUP          (default 1)  warmup seconds per run
 #        LOAD_THREADS    (default 1)  echo_load --threads
+#        VARIANTS        (default "threads/native threads/greenrun green epoll")
+#                        the server variants to run, in this order (names below)
 #
 # For every server variant and every CONNS value: start the server on port 0
 # (pinned to CPU 0 when there are >= 2 CPUs), read its port from the first
 # stdout line, drive it with BUILD_DIR/echo_load (pinned to CPU 1), stop it,
 # and finally print a summary table.  Variants:
-#   threads/native    BUILD_DIR/echo_threads               plain pthreads, no libgreen
-#   threads/greenrun  BUILD_DIR/greenrun -- echo_threads   same binary under the preload
-#   green             BUILD_DIR/echo_green                 written against libgreen
-#   epoll             BUILD_DIR/echo_epoll                 optional hand-written baseline
-# Missing variants are skipped with a note.  Exit status is non-zero if any
-# run had errors (or its load generator / server failed).
+#   threads/native       BUILD_DIR/echo_threads               plain pthreads, no libgreen
+#   threads/greenrun     BUILD_DIR/greenrun -- echo_threads   same binary under the preload
+#   threads-1k/greenrun  BUILD_DIR/greenrun -- echo_threads -b 1024
+#                        the same with a 1 KiB read buffer (one stack page per thread)
+#   green                BUILD_DIR/echo_green                 written against libgreen
+#   epoll                BUILD_DIR/echo_epoll                 optional hand-written baseline
+# Missing binaries are skipped with a note; an unknown variant name is a usage
+# error (exit status 2).  Exit status is non-zero if any run had errors (or
+# its load generator / server failed).
 set -euo pipefail
 
 usage() { echo "usage: $0 BUILD_DIR [\"CONNS ...\"]" >&2; exit 2; }
@@ -25,6 +30,8 @@ CONNS_LIST=${2:-"100 1000"}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
 WARMUP=${WARMUP:-1}
 LOAD_THREADS=${LOAD_THREADS:-1}
+VARIANTS=${VARIANTS:-"threads/native threads/greenrun green epoll"}
+KNOWN_VARIANTS="threads/native threads/greenrun threads-1k/greenrun green epoll"
 
 LOAD=$BUILD_DIR/echo_load
 if [[ ! -x $LOAD ]]; then
@@ -33,6 +40,11 @@ if [[ ! -x $LOAD ]]; then
 fi
 for c in $CONNS_LIST; do
     [[ $c =~ ^[1-9][0-9]*$ ]] || { echo "run_demo: bad CONNS value '$c'" >&2; exit 2; }
+done
+[[ -n ${VARIANTS// /} ]] || { echo "run_demo: VARIANTS is empty (known: $KNOWN_VARIANTS)" >&2; exit 2; }
+for v in $VARIANTS; do
+    [[ " $KNOWN_VARIANTS " == *" $v "* ]] ||
+        { echo "run_demo: unknown variant '$v' (known: $KNOWN_VARIANTS)" >&2; exit 2; }
 done
 
 # "native" must really be native, even if the caller runs us with a preload.
@@ -260,33 +272,41 @@ run_variant() {
 skip() { NOTES+=("skipped $1: $2"); echo "== skipping $1: $2"; }
 
 T=$BUILD_DIR/echo_threads
-if [[ -x $T ]]; then
-    run_variant threads/native echo_threads "$T"
-    if [[ -x $BUILD_DIR/greenrun ]]; then
-        run_variant threads/greenrun echo_threads "$BUILD_DIR/greenrun" -- "$T"
-    else
-        skip threads/greenrun "$BUILD_DIR/greenrun not found"
-    fi
-else
-    skip threads/native "$T not found"
-    skip threads/greenrun "$T not found"
-fi
-if [[ -x $BUILD_DIR/echo_green ]]; then
-    run_variant green echo_green "$BUILD_DIR/echo_green"
-else
-    skip green "$BUILD_DIR/echo_green not found"
-fi
-if [[ -x $BUILD_DIR/echo_epoll ]]; then
-    run_variant epoll echo_epoll "$BUILD_DIR/echo_epoll"
-else
-    skip epoll "$BUILD_DIR/echo_epoll not found (optional)"
-fi
+GR=$BUILD_DIR/greenrun
+for v in $VARIANTS; do
+    case $v in
+    threads/native)
+        if [[ -x $T ]]; then run_variant "$v" echo_threads "$T"; else skip "$v" "$T not found"; fi ;;
+    threads/greenrun | threads-1k/greenrun)
+        args=()
+        [[ $v == threads-1k/greenrun ]] && args=(-b 1024)
+        if [[ ! -x $T ]]; then
+            skip "$v" "$T not found"
+        elif [[ ! -x $GR ]]; then
+            skip "$v" "$GR not found"
+        else
+            run_variant "$v" echo_threads "$GR" -- "$T" "${args[@]}"
+        fi ;;
+    green)
+        if [[ -x $BUILD_DIR/echo_green ]]; then
+            run_variant "$v" echo_green "$BUILD_DIR/echo_green"
+        else
+            skip "$v" "$BUILD_DIR/echo_green not found"
+        fi ;;
+    epoll)
+        if [[ -x $BUILD_DIR/echo_epoll ]]; then
+            run_variant "$v" echo_epoll "$BUILD_DIR/echo_epoll"
+        else
+            skip "$v" "$BUILD_DIR/echo_epoll not found (optional)"
+        fi ;;
+    esac
+done
 
 # ---- summary
 echo
 echo "echo benchmark: ${SECONDS_PER_RUN}s measured after ${WARMUP}s warmup, 64-byte round trips," \
      "$LOAD_THREADS load thread(s)${PIN:+, server on CPU 0, load on CPU 1}"
-fmt='%-17s %7s %10s %10s %10s %10s %8s %8s %7s  %s\n'
+fmt='%-19s %7s %10s %10s %10s %10s %8s %8s %7s  %s\n'
 # shellcheck disable=SC2059
 printf "$fmt" variant conns "rt/s" "p50 us" "p99 us" "srv us/rt" "threads" "RSS MiB" errors note
 for r in "${ROWS[@]}"; do
