@@ -7,8 +7,10 @@
 #        LOAD_THREADS    (default 1)  echo_load --threads
 #        VARIANTS        (default "threads/native threads/greenrun green epoll")
 #                        the server variants to run, in this order (names below)
+#        ROUNDS          (default 1)  runs of every variant, alternated; the table
+#                        keeps each one's best (least server CPU per round trip)
 #
-# For every server variant and every CONNS value: start the server on port 0
+# For every CONNS value and every server variant: start the server on port 0
 # (pinned to CPU 0 when there are >= 2 CPUs), read its port from the first
 # stdout line, drive it with BUILD_DIR/echo_load (pinned to CPU 1), stop it,
 # and finally print a summary table.  Variants:
@@ -28,6 +30,8 @@ usage() { echo "usage: $0 BUILD_DIR [\"CONNS ...\"]" >&2; exit 2; }
 BUILD_DIR=$1
 CONNS_LIST=${2:-"100 1000"}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
+ROUNDS=${ROUNDS:-1}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "run_demo: bad ROUNDS '$ROUNDS'" >&2; exit 2; }
 WARMUP=${WARMUP:-1}
 LOAD_THREADS=${LOAD_THREADS:-1}
 VARIANTS=${VARIANTS:-"threads/native threads/greenrun green epoll"}
@@ -260,46 +264,53 @@ run_one() {
     ROWS+=("$variant	$conns	$(field rt_per_s)	$(field p50_us)	$(field p99_us)	$(field server_us_per_rt)	$(field server_threads)	$(field server_rss_mib)	${errors:-?}	$note")
 }
 
-# run_variant VARIANT SERVER_NAME CMD...: all CONNS values, or a skip note.
+# The variants that can run, each as "VARIANT<TAB>SERVER_NAME<TAB>CMD" with the words of CMD
+# separated by US (0x1f: paths may hold spaces), and skip notes for the rest.
+US=$'\x1f'
 NOTES=()
-run_variant() {
-    local variant=$1 name=$2 c
-    shift 2
-    for c in $CONNS_LIST; do
-        run_one "$variant" "$c" "$name" "$@"
-    done
-}
 skip() { NOTES+=("skipped $1: $2"); echo "== skipping $1: $2"; }
-
+RUNNABLE=()
 T=$BUILD_DIR/echo_threads
 GR=$BUILD_DIR/greenrun
 for v in $VARIANTS; do
     case $v in
     threads/native)
-        if [[ -x $T ]]; then run_variant "$v" echo_threads "$T"; else skip "$v" "$T not found"; fi ;;
+        if [[ -x $T ]]; then RUNNABLE+=("$v	echo_threads	$T"); else skip "$v" "$T not found"; fi ;;
     threads/greenrun | threads-1k/greenrun)
-        args=()
-        [[ $v == threads-1k/greenrun ]] && args=(-b 1024)
+        args=""
+        [[ $v == threads-1k/greenrun ]] && args="$US-b${US}1024"
         if [[ ! -x $T ]]; then
             skip "$v" "$T not found"
         elif [[ ! -x $GR ]]; then
             skip "$v" "$GR not found"
         else
-            run_variant "$v" echo_threads "$GR" -- "$T" "${args[@]}"
+            RUNNABLE+=("$v	echo_threads	$GR$US--$US$T$args")
         fi ;;
     green)
         if [[ -x $BUILD_DIR/echo_green ]]; then
-            run_variant "$v" echo_green "$BUILD_DIR/echo_green"
+            RUNNABLE+=("$v	echo_green	$BUILD_DIR/echo_green")
         else
             skip "$v" "$BUILD_DIR/echo_green not found"
         fi ;;
     epoll)
         if [[ -x $BUILD_DIR/echo_epoll ]]; then
-            run_variant "$v" echo_epoll "$BUILD_DIR/echo_epoll"
+            RUNNABLE+=("$v	echo_epoll	$BUILD_DIR/echo_epoll")
         else
             skip "$v" "$BUILD_DIR/echo_epoll not found (optional)"
         fi ;;
     esac
+done
+
+# Rounds: every variant back to back at one CONNS value, so that they share the machine's state of
+# the moment; the summary keeps each one's best round (a shared machine only ever adds time).
+for (( round = 1; round <= ROUNDS; round++ )); do
+    for c in $CONNS_LIST; do
+        for r in "${RUNNABLE[@]}"; do
+            IFS=$'\t' read -r v name cmd <<<"$r"
+            IFS=$US read -r -a words <<<"$cmd"
+            run_one "$v" "$c" "$name" "${words[@]}"
+        done
+    done
 done
 
 # ---- summary
@@ -309,11 +320,37 @@ echo "echo benchmark: ${SECONDS_PER_RUN}s measured after ${WARMUP}s warmup, 64-b
 fmt='%-19s %7s %10s %10s %10s %10s %8s %8s %7s  %s\n'
 # shellcheck disable=SC2059
 printf "$fmt" variant conns "rt/s" "p50 us" "p99 us" "srv us/rt" "threads" "RSS MiB" errors note
-for r in "${ROWS[@]}"; do
-    IFS=$'\t' read -r v c rt p50 p99 us thr rss err note <<<"$r"
+# One line per variant and CONNS: the round with the least server CPU per round trip (the errors
+# column counts every round's); with several rounds, the note gives the range of srv us/rt.
+best_rows() {
+    local r
+    for r in "${ROWS[@]}"; do printf '%s\n' "$r"; done | awk -F'\t' -v rounds="$ROUNDS" '
+        {
+            k = $1 SUBSEP $2
+            if (!(k in n)) order[++nk] = k
+            n[k]++
+            if ($9 ~ /^[0-9]+$/) errs[k] += $9; else bad[k] = 1
+            if ($6 ~ /^[0-9.]+$/) {
+                if (!(k in lo) || $6 + 0 < lo[k]) { lo[k] = $6 + 0; best[k] = $0 }
+                if (!(k in hi) || $6 + 0 > hi[k]) hi[k] = $6 + 0
+            } else if (!(k in best)) best[k] = $0
+        }
+        END {
+            for (i = 1; i <= nk; i++) {
+                k = order[i]
+                split(best[k], f, "\t")
+                f[9] = (k in bad) ? "?" : errs[k]
+                note = f[10]
+                if (rounds > 1 && (k in lo))
+                    note = sprintf("best of %d (%.3f-%.3f)%s", n[k], lo[k], hi[k], note == "" ? "" : ", " note)
+                printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], note
+            }
+        }'
+}
+while IFS=$'\t' read -r v c rt p50 p99 us thr rss err note; do
     # shellcheck disable=SC2059
     printf "$fmt" "$v" "$c" "$rt" "$p50" "$p99" "$us" "$thr" "$rss" "$err" "$note"
-done
+done < <(best_rows)
 for n in "${NOTES[@]}"; do echo "note: $n"; done
 
 if (( FAILED )); then
