@@ -8,7 +8,9 @@
 #        VARIANTS        (default "threads/native threads/greenrun green epoll")
 #                        the server variants to run, in this order (names below)
 #        ROUNDS          (default 1)  runs of every variant, alternated; the table
-#                        keeps each one's best (least server CPU per round trip)
+#                        keeps each one's best (least server CPU per round trip), and
+#                        "paired" lines give each variant's median ratio to the epoll
+#                        run of the same round
 #
 # For every CONNS value and every server variant: start the server on port 0
 # (pinned to CPU 0 when there are >= 2 CPUs), read its port from the first
@@ -261,7 +263,7 @@ run_one() {
         if [[ -s $lerr ]]; then { echo "   echo_load stderr:"; tail -n 5 "$lerr" | sed 's/^/     /'; } >&2; fi
         if [[ -s $serr ]]; then { echo "   server stderr:"; tail -n 5 "$serr" | sed 's/^/     /'; } >&2; fi
     fi
-    ROWS+=("$variant	$conns	$(field rt_per_s)	$(field p50_us)	$(field p99_us)	$(field server_us_per_rt)	$(field server_threads)	$(field server_rss_mib)	${errors:-?}	$note")
+    ROWS+=("$variant	$conns	$(field rt_per_s)	$(field p50_us)	$(field p99_us)	$(field server_us_per_rt)	$(field server_threads)	$(field server_rss_mib)	${errors:-?}	$note	$round")
 }
 
 # The variants that can run, each as "VARIANT<TAB>SERVER_NAME<TAB>CMD" with the words of CMD
@@ -352,6 +354,45 @@ while IFS=$'\t' read -r v c rt p50 p99 us thr rss err note; do
     printf "$fmt" "$v" "$c" "$rt" "$p50" "$p99" "$us" "$thr" "$rss" "$err" "$note"
 done < <(best_rows)
 for n in "${NOTES[@]}"; do echo "note: $n"; done
+
+# With several rounds and the epoll server among the variants: each variant's ratios to the epoll
+# run of the same round (back to back, so the machine's state of the moment cancels out), and their
+# median over the rounds. Best rounds taken apart favour whichever server varies most; the paired
+# median does not.
+paired_rows() {
+    local r
+    for r in "${ROWS[@]}"; do printf '%s\n' "$r"; done | awk -F'\t' '
+        $6 ~ /^[0-9.]+$/ && $3 ~ /^[0-9.]+$/ && $3 > 0 { us[$1, $2, $11] = $6; rt[$1, $2, $11] = $3
+            if (!(($1, $2) in seen)) { seen[$1, $2] = 1; order[++n] = $1 "\t" $2 } }
+        function median(a, k,   i, j, t) {
+            for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+            return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+        }
+        END {
+            for (i = 1; i <= n; i++) {
+                split(order[i], vc, "\t")
+                if (vc[1] == "epoll") continue
+                k = 0; delete ru; delete rr
+                for (key in us) {
+                    split(key, p, SUBSEP)
+                    if (p[1] != vc[1] || p[2] != vc[2] || !(("epoll", p[2], p[3]) in us)) continue
+                    k++; ru[k] = us[key] / us["epoll", p[2], p[3]]; rr[k] = rt[key] / rt["epoll", p[2], p[3]]
+                }
+                if (k) printf "paired %s %s %.3f %.3f %d\n", vc[1], vc[2], median(ru, k), median(rr, k), k
+            }
+        }'
+}
+if (( ROUNDS > 1 )) && [[ " $VARIANTS " == *" epoll "* ]]; then
+    pr=$(paired_rows)
+    if [[ -n $pr ]]; then
+        echo
+        echo "paired with the epoll run of the same round, median over rounds:"
+        echo "        variant             conns  srv-us/rt ratio  rt/s ratio  rounds"
+        while read -r _ v c ur rr k; do
+            printf 'paired  %-19s %6s %16s %11s %7s\n' "$v" "$c" "$ur" "$rr" "$k"
+        done <<<"$pr"
+    fi
+fi
 
 if (( FAILED )); then
     echo "run_demo: FAILED: at least one run had errors" >&2
