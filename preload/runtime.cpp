@@ -52,7 +52,11 @@ void print_stats() {
 // earliest a program may use).
 __attribute__((constructor(101))) void init() {
     const char* threads = getenv("GREEN_THREADS");
-    if (threads && strcmp(threads, "native") == 0) config.green_threads = false;
+    if (threads && strcmp(threads, "native") == 0) {
+        // Real threads block as without the preload; the main thread keeps its hub.
+        config.green_threads = false;
+        detail::Hub::implicit_hub_main_thread_only();
+    }
     else if (threads && *threads && strcmp(threads, "green") != 0)
         fprintf(stderr, "green: ignoring GREEN_THREADS='%s' (green or native)\n", threads);
     config.stats = env_flag("GREEN_STATS");

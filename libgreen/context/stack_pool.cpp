@@ -12,6 +12,7 @@
 #include <mutex>
 #include <new>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace green::detail {
@@ -78,15 +79,18 @@ Stack map_guarded(size_t size) {
     return Stack{static_cast<char*>(p) + kPage, size, kGuarded};
 }
 
-// Called with the lock held: carve a slab into guardless stacks on the free list.
-void map_slab(Pool& pl, size_t size) {
+// Map a slab and carve it into guardless stacks: the first is returned, the others go on the free
+// list. The mmap runs without the pool's lock.
+Stack map_slab(Pool& pl, size_t size) {
     size_t count = std::max<size_t>(16, (4u << 20) / size);
     void* p = mmap(nullptr, size * count, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) out_of_memory(size * count);
+    std::lock_guard g(pl.lock);
     auto& list = pl.free[size];
     // Pushed in reverse so that acquire() hands them out low address first.
-    for (size_t i = count; i-- > 0;) list.push_back(Stack{static_cast<char*>(p) + i * size, size, kSlab});
+    for (size_t i = count; i-- > 1;) list.push_back(Stack{static_cast<char*>(p) + i * size, size, kSlab});
+    return Stack{static_cast<char*>(p), size, kSlab};
 }
 
 }  // namespace
@@ -126,33 +130,42 @@ Stack StackPool::acquire(size_t size) {
     LocalCache& lc = local_cache;
     if (lc.size == size && lc.count > 0) return lc.items[--lc.count];
     Pool& pl = pool();
-    std::lock_guard g(pl.lock);
-    auto& list = pl.free[size];
-    if (!list.empty()) {
-        Stack s = list.back();
-        list.pop_back();
-        return s;
-    }
-    if (pl.guarded < pl.guarded_budget) {
-        Stack s = map_guarded(size);
-        if (s.lo) {
-            ++pl.guarded;
+    bool guard = false;
+    {
+        std::lock_guard g(pl.lock);
+        auto& list = pl.free[size];
+        if (!list.empty()) {
+            Stack s = list.back();
+            list.pop_back();
             return s;
         }
+        if (pl.guarded < pl.guarded_budget) {
+            ++pl.guarded;  // reserved now, mapped below
+            guard = true;
+        }
+    }
+    // The system calls run outside the lock: no other thread may wait (or spin) on them.
+    if (guard) {
+        Stack s = map_guarded(size);
+        if (s.lo) return s;
+        std::lock_guard g(pl.lock);
+        --pl.guarded;
         pl.guarded_budget = pl.guarded;  // the kernel refused: no more guards from now on
     }
-    if (!pl.announced) {
-        pl.announced = true;
+    bool announce = false;
+    size_t guarded = 0;
+    {
+        std::lock_guard g(pl.lock);
+        announce = !std::exchange(pl.announced, true);
+        guarded = pl.guarded;
+    }
+    if (announce)  // without the lock: under the preload, this write may park the green thread
         fprintf(stderr,
                 "green: %zu fiber stacks have guard pages, the most vm.max_map_count (%zu) allows; "
                 "further stacks come from slabs without guard pages, checked by a canary on "
                 "every switch\n",
-                pl.guarded, max_map_count());
-    }
-    map_slab(pl, size);
-    Stack s = list.back();
-    list.pop_back();
-    return s;
+                guarded, max_map_count());
+    return map_slab(pl, size);
 }
 
 void StackPool::release(const Stack& s) noexcept {

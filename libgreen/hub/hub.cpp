@@ -43,6 +43,7 @@ constexpr unsigned kRoundBudget = 1024;
 
 thread_local bool tls_hub_gone __attribute__((tls_model("initial-exec"))) = false;
 thread_local bool tls_worker __attribute__((tls_model("initial-exec"))) = false;
+std::atomic<bool> main_thread_only{false};  // see implicit_hub_main_thread_only()
 thread_local bool tls_constructing __attribute__((tls_model("initial-exec"))) = false;
 
 // Destroys the thread's hub at thread exit, unless tasks other than the root still live: their
@@ -300,6 +301,10 @@ Hub* Hub::for_hooks() noexcept {
     Hub* h = tls_hub;
     if (__builtin_expect(h != nullptr, 1)) return h->current_ == h->hub_task_ ? nullptr : h;
     if (tls_hub_gone || tls_worker) return nullptr;
+    if (main_thread_only.load(std::memory_order_relaxed) && gettid() != getpid()) {
+        tls_worker = true;  // decided once per thread
+        return nullptr;
+    }
     try {
         return &current();
     } catch (...) {
@@ -308,6 +313,7 @@ Hub* Hub::for_hooks() noexcept {
 }
 
 void Hub::mark_worker_thread() noexcept { tls_worker = true; }
+void Hub::implicit_hub_main_thread_only() noexcept { main_thread_only.store(true); }
 bool Hub::constructing() noexcept { return tls_constructing; }
 
 bool Hub::in_runtime() noexcept {

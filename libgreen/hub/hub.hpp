@@ -57,6 +57,11 @@ public:
     static bool constructing() noexcept;
     // Marks the calling thread as one of the runtime's own native workers.
     static void mark_worker_thread() noexcept;
+    // From now on for_hooks() makes a hub only for the process's main thread; other OS threads
+    // call libc directly unless they already have a hub (made by the API). GREEN_THREADS=native:
+    // a hub serving one OS thread's one task would only cost, and libev sizes each loop's tables
+    // by the highest descriptor number, which grows with the threads' own hub descriptors.
+    static void implicit_hub_main_thread_only() noexcept;
 
     Task* running() const noexcept { return current_; }
     Task* root() const noexcept { return root_; }

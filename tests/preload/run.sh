@@ -12,6 +12,7 @@
 #   preload_only_*.c        run only preloaded, must exit 0
 #   echo_1000_os_threads    echo_1000 preloaded while sampling /proc/PID/task:
 #                           at most 2 OS threads allowed
+#   native_threads_*        thread programs again with GREEN_THREADS=native
 #   ordinary_*              unmodified system programs (bash/sort/python3/curl)
 #                           natively vs preloaded
 #
@@ -102,6 +103,14 @@ for sh in "$SRC_DIR"/*.sh; do
 done
 CASES+=(echo_1000_os_threads)
 KIND[echo_1000_os_threads]=threads
+# GREEN_THREADS=native: the thread programs again, their pthreads real threads this time (the
+# main thread keeps its hub, so green and OS waiters meet on the same objects).
+NATIVE_THREADS=(pt_mutex pt_cond pt_rwlock pt_sem pt_cancel threads_once_keys threads_sleep
+                threads_handoff threads_exit_main threads_owner echo_1000 sock_tcp)
+for p in "${NATIVE_THREADS[@]}"; do
+    CASES+=("native_threads_$p")
+    KIND[native_threads_$p]=native_threads
+done
 ORDINARY=(ordinary_seq_sort_head ordinary_sort_file ordinary_sort_parallel ordinary_python
           ordinary_python_threads ordinary_curl ordinary_curl_big ordinary_curl_localhost)
 for o in "${ORDINARY[@]}"; do
@@ -155,6 +164,7 @@ for c in "${SEL[@]}"; do
     case ${KIND[$c]} in
         diff|only) NEED_BIN[$c]=1 ;;
         threads) NEED_BIN[echo_1000]=1 ;;
+        native_threads) NEED_BIN[${c#native_threads_}]=1 ;;
     esac
 done
 for b in $(printf '%s\n' "${!NEED_BIN[@]}" | sort); do compile "$b"; done
@@ -436,6 +446,13 @@ run_case() {
                 preload_only "$name" "$dir" "$OUT/$name"
             fi ;;
         threads) os_threads_case "$name" "$dir" ;;
+        native_threads)
+            local prog=${name#native_threads_}
+            if [ -n "${BROKEN[$prog]:-}" ]; then
+                echo "FAIL $name: $prog did not compile"
+            else
+                differential "$name" "$dir" env GREEN_THREADS=native "$OUT/$prog"
+            fi ;;
         script) script_case "$name" ;;
         ordinary)
             local CMD SKIP_WHY

@@ -29,13 +29,15 @@ struct Task;
 class SpinLock {
 public:
     void lock() noexcept {
-        while (flag_.exchange(true, std::memory_order_acquire))
-            while (flag_.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+        if (__builtin_expect(flag_.exchange(true, std::memory_order_acquire), 0)) lock_contended();
     }
     bool try_lock() noexcept { return !flag_.exchange(true, std::memory_order_acquire); }
     void unlock() noexcept { flag_.store(false, std::memory_order_release); }
 
 private:
+    // Spins a while, then gives the CPU away: with more OS threads than cores (GREEN_THREADS=native
+    // runs thousands), the holder may be preempted, and pure spinning would starve it.
+    void lock_contended() noexcept;
     std::atomic<bool> flag_{false};
 };
 
