@@ -288,17 +288,12 @@ for v in $VARIANTS; do
         else
             RUNNABLE+=("$v	echo_threads	$GR$US--$US$T$args")
         fi ;;
-    green)
-        if [[ -x $BUILD_DIR/echo_green ]]; then
-            RUNNABLE+=("$v	echo_green	$BUILD_DIR/echo_green")
+    green | epoll)
+        bin=$BUILD_DIR/echo_$v
+        if [[ -x $bin ]]; then
+            RUNNABLE+=("$v	echo_$v	$bin")
         else
-            skip "$v" "$BUILD_DIR/echo_green not found"
-        fi ;;
-    epoll)
-        if [[ -x $BUILD_DIR/echo_epoll ]]; then
-            RUNNABLE+=("$v	echo_epoll	$BUILD_DIR/echo_epoll")
-        else
-            skip "$v" "$BUILD_DIR/echo_epoll not found (optional)"
+            skip "$v" "$bin not found$([[ $v == epoll ]] && echo " (optional)")"
         fi ;;
     esac
 done
