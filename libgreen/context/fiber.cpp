@@ -76,11 +76,19 @@ struct ContextAccess {
         return {nullptr, nullptr};
     }
 
+    // A fiber's first entry. Entered by a jump, `t` names the context that left; entered on top
+    // of release_stack (the previous fiber ended), Boost's entry stub passes whatever that call
+    // left in the argument registers, not a transfer: it must not be stored through.
     [[noreturn]] static void trampoline(bcd::transfer_t t) {
-        store(t);
         Context* self = entering;
+        if (self->entered_after_end_)
+            self->entered_after_end_ = false;
+        else
+            store(t);
+        self->fresh_ = false;
         Context* next = self->entry_(self->arg_);
         entering = next;  // in case next is fresh: its trampoline reads this
+        if (next->fresh_) next->entered_after_end_ = true;
         bcd::ontop_fcontext(next->fctx_, self, &release_stack);
         __builtin_unreachable();
     }
@@ -94,6 +102,8 @@ void Context::create(Stack stack, Entry entry, void* arg) {
     arg_ = arg;
     fctx_ = bcd::make_fcontext(stack.lo + stack.size, stack.size, &ContextAccess::trampoline);
     started_ = true;
+    fresh_ = true;
+    entered_after_end_ = false;
 }
 
 void Context::switch_to(Context* to) {

@@ -87,6 +87,8 @@ private:
     void* arg_ = nullptr;
     Stack stack_;
     bool started_ = false;
+    bool fresh_ = false;              // created, not yet entered
+    bool entered_after_end_ = false;  // its first entry comes from a fiber that ended
 };
 
 struct Waiter;
