@@ -82,7 +82,6 @@ struct Channel {
     std::vector<Fetch*> followers;
     size_t outstanding = 0;  // queries sent and not called back yet
 };
-thread_local Channel* tls_channel = nullptr;
 
 
 struct Pending {
@@ -185,12 +184,15 @@ bool same_servers(const ServerConf& a, const ServerConf& b) {
 
 // The calling hub thread's channel, configured like glibc's resolver; null if c-ares fails.
 Channel* channel_for(const std::shared_ptr<const ServerConf>& conf) {
+    // Kept on the hub, not in TLS: green threads with TCBs of their own share their hub's channel.
+    detail::Hub& hub = detail::Hub::current();
+    auto* ch = static_cast<Channel*>(hub.user);
     pid_t pid = getpid();
-    if (!tls_channel || tls_channel->pid != pid) {
-        tls_channel = new Channel;  // a parent's channel is left behind in a fork child
-        tls_channel->pid = pid;
+    if (!ch || ch->pid != pid) {
+        hub.user = ch = new Channel;  // a parent's channel is left behind in a fork child
+        ch->pid = pid;
     }
-    Channel& c = *tls_channel;
+    Channel& c = *ch;
     if (c.ch && c.outstanding == 0 && conf && !same_servers(*c.conf, *conf)) {
         ares_destroy(c.ch);  // resolv.conf changed: start afresh once nothing is in flight
         c.ch = nullptr;

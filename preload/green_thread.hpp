@@ -19,6 +19,7 @@
 #pragma once
 
 #include "runtime.hpp"
+#include "tcb.hpp"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -78,6 +79,14 @@ struct GreenThread final : detail::Task {
     uintptr_t unwind_stop = 0;                     // frame where unwinding ends (see thread.cpp)
     struct Unwinding* unwinding = nullptr;         // on the thread's own stack while its body runs
 
+    // Its own TLS (tcb.hpp), once the thread has ended: freed with the record.
+    void* tls_dtv = nullptr;
+    void* tls_buffers[2] = {};                     // libc's strerror and strsignal buffers
+
+    // The thread id gettid() reports (tcb.hpp).
+    pid_t tid() const noexcept { return kGreenTidBase + pid_t(number); }
+
+    ~GreenThread() override { tcb_release(this); }
     void run() override;
 };
 

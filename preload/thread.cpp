@@ -9,8 +9,8 @@
 // cleanup handlers, C++ destructors), without glibc's per-OS-thread bookkeeping. C11 <threads.h>
 // maps onto the same hooks.
 //
-// Limits: __thread/thread_local variables are per OS thread, so green threads of one hub share
-// them; CPU-bound threads no longer run in parallel (a thread that never blocks keeps the others
+// Each green thread has its own thread control block and TLS where tcb.hpp decides so. Limits:
+// CPU-bound threads no longer run in parallel (a thread that never blocks keeps the others
 // waiting); asynchronous cancellation acts only at cancellation points; signals and signal masks
 // are per OS thread (pthread_kill of a green thread signals its hub's OS thread).
 #include "green_thread.hpp"
@@ -237,16 +237,21 @@ void cancel_point() {
 }
 
 void GreenThread::run() {
+    const bool own_tls = tcb != hub->root_tcb();
+    if (own_tls) tcb_thread_started();
     guarded(this, [](GreenThread* g) {
         if (g->c11) g->result = reinterpret_cast<void*>(intptr_t(reinterpret_cast<int (*)(void*)>(reinterpret_cast<void (*)()>(g->start))(g->arg)));
         else g->result = g->start(g->arg);
     });
+    // As glibc: C++ thread_local destructors first, then the key destructors.
+    if (own_tls) guarded(this, [](GreenThread*) { tcb_run_tls_destructors(); });
     // A destructor calling pthread_exit ends only its own round.
     for (int i = 0; i < PTHREAD_DESTRUCTOR_ITERATIONS; ++i)
         if (guarded(this, [](GreenThread* g) { run_key_destructors(g->keys); })) break;
     // In a fork child the forking green thread became its process's only thread: as natively,
     // the process ends when it does.
     if (hub->root() == this) exit(0);
+    if (own_tls) tcb_thread_ending(this);
 }
 
 GreenThread* find_green(pthread_t t) noexcept {
@@ -361,6 +366,7 @@ extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* 
     g->detached = detach == PTHREAD_CREATE_DETACHED;
     g->os_thread = REAL(pthread_self)();
     g->on_exit = thread_on_exit;
+    if (tls_mode() == TlsMode::Thread) g->place_tcb = tcb_place;
     // The kernel gives a new thread its creator's name.
     if (GreenThread* cur = current_green()) memcpy(g->comm, cur->comm, sizeof g->comm);
     else if (REAL(pthread_getname_np)(g->os_thread, g->comm, sizeof g->comm) != 0) g->comm[0] = 0;
@@ -381,6 +387,12 @@ extern "C" pthread_t pthread_self(void) noexcept {
 }
 
 extern "C" int pthread_equal(pthread_t a, pthread_t b) noexcept { return a == b; }
+
+// Each green thread has an id of its own, as each thread has natively (tcb.hpp).
+extern "C" pid_t gettid(void) noexcept {
+    if (GreenThread* g = current_green()) return g->tid();
+    return REAL(gettid)();
+}
 
 extern "C" int pthread_join(pthread_t t, void** ret) {
     int rc = join_green(t, ret, Deadline::none(), false);
@@ -461,6 +473,7 @@ extern "C" int pthread_getattr_np(pthread_t t, pthread_attr_t* attr) noexcept {
     int rc = pthread_attr_init(attr);
     if (rc == 0) {
         if (g->stack.lo) {
+            // The whole block, its TCB and static TLS at the top included, as glibc reports it.
             if (pthread_attr_setstack(attr, g->stack.lo, g->stack.size) != 0)
                 pthread_attr_setstacksize(attr, g->stack.size);
         } else {

@@ -58,14 +58,31 @@ green_jump_fcontext:
 .text
 )");
 
+// A fresh fiber's first instructions: Boost's entry stub calls the context function with the
+// transfer in rdi/rsi; the fiber's own Context rides in r12, which make_fcontext's frame restores
+// like any callee-saved register. It cannot come from thread-local storage: the thread pointer may
+// change at this very switch (a green thread with a TCB of its own).
+extern "C" [[noreturn]] void green_fiber_start(boost::context::detail::transfer_t, green::detail::Context*);
+asm(R"(
+.text
+.p2align 4
+.globl green_fiber_entry
+.hidden green_fiber_entry
+.type green_fiber_entry,@function
+green_fiber_entry:
+    movq  %r12, %rdx
+    jmp   green_fiber_start
+.size green_fiber_entry,.-green_fiber_entry
+.section .note.GNU-stack,"",%progbits
+.text
+)");
+extern "C" void green_fiber_entry(boost::context::detail::transfer_t);
+
 namespace green::detail {
 
 namespace bcd = boost::context::detail;
 
 struct ContextAccess {
-    // The fresh context a first jump is entering (its entry needs to know which one it is).
-    static inline thread_local Context* entering __attribute__((tls_model("initial-exec"))) = nullptr;
-
     static void store(bcd::transfer_t t) {
         // data is the Context that left, null when it ended (its stack is gone).
         if (t.data) static_cast<Context*>(t.data)->fctx_ = t.fctx;
@@ -79,28 +96,26 @@ struct ContextAccess {
     // A fiber's first entry. Entered by a jump, `t` names the context that left; entered on top
     // of release_stack (the previous fiber ended), Boost's entry stub passes whatever that call
     // left in the argument registers, not a transfer: it must not be stored through.
-    [[noreturn]] static void trampoline(bcd::transfer_t t) {
-        Context* self = entering;
+    [[noreturn]] static void start(bcd::transfer_t t, Context* self) {
         if (self->entered_after_end_)
             self->entered_after_end_ = false;
         else
             store(t);
         self->fresh_ = false;
         Context* next = self->entry_(self->arg_);
-        entering = next;  // in case next is fresh: its trampoline reads this
         if (next->fresh_) next->entered_after_end_ = true;
         bcd::ontop_fcontext(next->fctx_, self, &release_stack);
         __builtin_unreachable();
     }
 };
 
-void Context::create(Stack stack, Entry entry, void* arg) {
-    // Created right before the first switch to it: its trampoline will ask who it is.
-    ContextAccess::entering = this;
+void Context::create(Stack stack, size_t reserved_top, Entry entry, void* arg) {
     stack_ = stack;
     entry_ = entry;
     arg_ = arg;
-    fctx_ = bcd::make_fcontext(stack.lo + stack.size, stack.size, &ContextAccess::trampoline);
+    size_t size = stack.size - reserved_top;
+    fctx_ = bcd::make_fcontext(stack.lo + size, size, &green_fiber_entry);
+    static_cast<void**>(fctx_)[1] = this;  // the saved r12 (see green_fiber_entry)
     started_ = true;
     fresh_ = true;
     entered_after_end_ = false;
@@ -111,3 +126,7 @@ void Context::switch_to(Context* to) {
 }
 
 }  // namespace green::detail
+
+extern "C" void green_fiber_start(boost::context::detail::transfer_t t, green::detail::Context* self) {
+    green::detail::ContextAccess::start(t, self);
+}

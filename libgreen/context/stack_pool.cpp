@@ -61,7 +61,15 @@ struct LocalCache {
     int count = 0;
     Stack items[32];
 };
-thread_local LocalCache local_cache __attribute__((tls_model("initial-exec")));
+// Reached through a pointer, not held in TLS itself: every TCB of the OS thread (a green thread's
+// own, under the preload) carries a copy of the pointer, and so finds the same cache.
+thread_local LocalCache* tls_local_cache __attribute__((tls_model("initial-exec"))) = nullptr;
+
+// Null only if it cannot be allocated (then stacks go straight to the shared pool).
+LocalCache* local_cache() noexcept {
+    if (__builtin_expect(tls_local_cache == nullptr, 0)) tls_local_cache = new (std::nothrow) LocalCache;
+    return tls_local_cache;
+}
 
 [[noreturn]] void out_of_memory(size_t size) {
     fprintf(stderr, "green: cannot map a %zu-byte fiber stack: %s\n", size, strerror(errno));
@@ -127,8 +135,8 @@ size_t StackPool::default_size() noexcept {
 
 Stack StackPool::acquire(size_t size) {
     size = size ? round_up(std::max<size_t>(size, 8 << 10)) : default_size();
-    LocalCache& lc = local_cache;
-    if (lc.size == size && lc.count > 0) return lc.items[--lc.count];
+    LocalCache* lc = local_cache();
+    if (lc && lc->size == size && lc->count > 0) return lc->items[--lc->count];
     Pool& pl = pool();
     bool guard = false;
     {
@@ -169,11 +177,12 @@ Stack StackPool::acquire(size_t size) {
 }
 
 void StackPool::release(const Stack& s) noexcept {
-    LocalCache& lc = local_cache;
-    if (lc.count == 0) lc.size = s.size;
-    if (lc.size == s.size && lc.count < int(std::size(lc.items))) {
-        lc.items[lc.count++] = s;
-        return;
+    if (LocalCache* lc = local_cache()) {
+        if (lc->count == 0) lc->size = s.size;
+        if (lc->size == s.size && lc->count < int(std::size(lc->items))) {
+            lc->items[lc->count++] = s;
+            return;
+        }
     }
     release_shared(s);
 }
@@ -194,11 +203,12 @@ void StackPool::release_shared(const Stack& s) noexcept {
 }
 
 void StackPool::flush_thread_cache() noexcept {
-    LocalCache& lc = local_cache;
-    int n = lc.count;
-    lc.count = 0;
-    lc.size = 0;
-    while (n > 0) release_shared(lc.items[--n]);
+    LocalCache* lc = tls_local_cache;
+    if (!lc) return;
+    int n = lc->count;
+    lc->count = 0;
+    lc->size = 0;
+    while (n > 0) release_shared(lc->items[--n]);
 }
 
 bool StackPool::in_guard(const Stack& s, const void* addr) noexcept {

@@ -321,8 +321,12 @@ bool Hub::in_runtime() noexcept {
     return h && h->current_ == h->hub_task_;
 }
 
+ptrdiff_t Hub::errno_offset_ = 0;
+
 Hub::Hub() {
-    errno_slot_ = &errno;
+    // errno is a word of static TLS: at the same offset from every TCB's thread pointer.
+    root_tcb_ = installed_tcb_ = thread_pointer();
+    errno_offset_ = reinterpret_cast<char*>(&errno) - static_cast<char*>(root_tcb_);
     tls_constructing = true;
     loop_ = ev_loop_new(unsigned(EVBACKEND_EPOLL) | unsigned(EVFLAG_NOSIGMASK) | unsigned(EVFLAG_NOENV));
     if (!loop_) loop_ = ev_loop_new(unsigned(EVFLAG_AUTO) | unsigned(EVFLAG_NOSIGMASK));
@@ -345,6 +349,7 @@ Hub::Hub() {
     root_->state = Task::State::Running;
     root_->name = "main";
     root_->ctx.adopt_running_thread();
+    root_->tcb = root_tcb_;
     link_live(this, root_);
     current_ = root_;
 
@@ -435,10 +440,9 @@ Context* Hub::task_main(void* arg) {
     h->current_ = next;
     next->state = Task::State::Running;
     ++h->switches_;
-    if (!next->ctx.started()) {
-        next->stack = StackPool::acquire(next->stack_size);
-        next->ctx.create(next->stack, &Hub::task_main, next);
-    }
+    if (!next->ctx.started()) h->start_context(next);
+    // From here on this fiber touches no TLS: the next one's TCB may be installed.
+    h->install_tcb(next);
     return &next->ctx;
 }
 
@@ -466,8 +470,15 @@ void Hub::finish_current(Task* t) {
     }
 }
 
+void Hub::start_context(Task* t) {
+    t->stack = StackPool::acquire(t->stack_size);
+    t->tcb_reserved = t->place_tcb ? t->place_tcb(t) : 0;
+    t->ctx.create(t->stack, t->tcb_reserved, &Hub::task_main, t);
+}
+
 void Hub::schedule(Task* t) {
     t->hub = this;
+    if (!t->tcb) t->tcb = root_tcb_;
     t->state = Task::State::Ready;
     t->add_ref();  // the hub's reference, dropped when its fiber ends
     link_live(this, t);
@@ -484,15 +495,13 @@ __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
     current_ = next;
     next->state = Task::State::Running;
     ++switches_;
-    if (!next->ctx.started()) {
-        next->stack = StackPool::acquire(next->stack_size);
-        next->ctx.create(next->stack, &Hub::task_main, next);
-    }
-    // errno is per OS thread: each fiber keeps its own across switches.
-    int* errno_slot = errno_slot_;
-    int saved_errno = *errno_slot;
+    if (!next->ctx.started()) start_context(next);
+    // errno is per TCB, and fibers share TCBs (greenlets their hub's, the hub fiber whichever is
+    // installed): each keeps its own across switches.
+    int saved_errno = tls_int_at(errno_offset_);
+    install_tcb(next);
     prev->ctx.switch_to(&next->ctx);
-    *errno_slot = saved_errno;
+    set_tls_int_at(errno_offset_, saved_errno);
     if (exited_) {
         Task* e = std::exchange(exited_, nullptr);
         e->release();

@@ -14,6 +14,8 @@
 
 #include <green/detail/task.hpp>
 
+#include "../context/thread_pointer.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <pthread.h>
@@ -64,6 +66,10 @@ public:
     static void implicit_hub_main_thread_only() noexcept;
 
     Task* running() const noexcept { return current_; }
+    // The OS thread's own thread pointer (the TCB of its main stack).
+    void* root_tcb() const noexcept { return root_tcb_; }
+    // State a layer above keeps per hub (the preload's name-lookup channel); owned by that layer.
+    void* user = nullptr;
     Task* root() const noexcept { return root_; }
 
     // Queue a new task to start on the next switch.
@@ -151,6 +157,16 @@ public:
         return t;
     }
     void switch_out();
+    void start_context(Task* t);
+    // Install the TCB `next` runs with, if it is not the installed one (a system call without
+    // wrfsbase: never pay it when the two tasks share a TCB).
+    void install_tcb(Task* next) noexcept {
+        void* want = next->tcb;
+        if (want && want != installed_tcb_) {
+            set_thread_pointer(want);
+            installed_tcb_ = want;
+        }
+    }
     void local_wake(Task* t, uint64_t seq, Wake why) noexcept;
     void drain_remote() noexcept;
     void finish_current(Task* t);
@@ -168,7 +184,9 @@ public:
     uint64_t switches_ = 0;
     uint64_t iterations_ = 0;
     ev_loop* loop_ = nullptr;
-    int* errno_slot_ = nullptr;   // this thread's errno, looked up once
+    void* root_tcb_ = nullptr;      // the OS thread's own TCB (root, hub and API greenlets run with it)
+    void* installed_tcb_ = nullptr; // what FS points at now
+    static ptrdiff_t errno_offset_; // errno's place in every TCB's static TLS
     void* async_ = nullptr;       // ev_async
     void* fd_waits_ = nullptr;    // per-fd watchers and their parked waits
     Remote* remote_ = nullptr;

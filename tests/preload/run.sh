@@ -3,12 +3,19 @@
 #
 #   tests/preload/run.sh BUILD_DIR [NAME_FILTER...]
 #
-# Compiles every tests/preload/*.c into BUILD_DIR/tests/preload/, then runs
+# Compiles every tests/preload/*.c (gcc), *.cpp (g++ -std=c++20) and *.rs
+# (rustc -O --edition 2021, std only) into BUILD_DIR/tests/preload/, then runs
 # each program natively and with LD_PRELOAD=BUILD_DIR/libgreen_preload.so
 # (each run under `timeout`), and compares stdout byte for byte and the exit
 # status. The native run must itself succeed (exit 0): every program asserts
 # real Linux/glibc outcomes, so a native failure is a test/environment bug.
+# Compiles run in parallel (PRELOAD_TEST_JOBS at a time); a .rs is rebuilt
+# only when its source is newer than its binary (rustc is slow), and its cases
+# SKIP when there is no working rustc.
 #
+#   lib*.c                  not a case: a shared library for the cases,
+#                           built as BUILD_DIR/tests/preload/lib*.so
+#                           (-shared -fPIC) before them
 #   preload_only_*.c        run only preloaded, must exit 0
 #   echo_1000_os_threads    echo_1000 preloaded while sampling /proc/PID/task:
 #                           at most 2 OS threads allowed
@@ -23,7 +30,7 @@
 #
 # Environment: PRELOAD_TEST_JOBS (parallel cases, default 2),
 #              PRELOAD_TEST_TIMEOUT (seconds per run, default 60),
-#              CC (default gcc).
+#              CC (default gcc), CXX (default g++), RUSTC (default rustc).
 # Outputs are kept in BUILD_DIR/tests/preload/run.NNNN/ (symlink last-run);
 # run directories older than a day are removed.
 
@@ -46,6 +53,8 @@ PRELOAD=$BUILD_DIR/libgreen_preload.so
 JOBS=${PRELOAD_TEST_JOBS:-2}
 TMO=${PRELOAD_TEST_TIMEOUT:-60}
 CC=${CC:-gcc}
+CXX=${CXX:-g++}
+RUSTC=${RUSTC:-rustc}
 export LC_ALL=C
 
 mkdir -p "$OUT" || exit 2
@@ -84,9 +93,17 @@ CURL=$(command -v curl || true)
 # kinds: diff (native vs preload), only (preload only), threads (echo OS
 # thread check), ordinary (system program, command from ordinary_cmd)
 CASES=()
-declare -A KIND=()
-for src in "$SRC_DIR"/*.c; do
-    name=$(basename "$src" .c)
+declare -A KIND=() SRC=()
+for src in "$SRC_DIR"/*.c "$SRC_DIR"/*.cpp "$SRC_DIR"/*.rs; do
+    [ -f "$src" ] || continue # an unmatched glob
+    base=$(basename "$src")
+    name=${base%.*}
+    case $base in lib*.c) continue ;; esac # shared libraries, built below
+    if [ -n "${SRC[$name]:-}" ]; then
+        echo "WARN $base: ignored, $(basename "${SRC[$name]}") makes the same program"
+        continue
+    fi
+    SRC[$name]=$src
     case $name in
         preload_only_*) KIND[$name]=only ;;
         *) KIND[$name]=diff ;;
@@ -121,34 +138,47 @@ done
 SEL=()
 for c in "${CASES[@]}"; do selected "$c" && SEL+=("$c"); done
 # longest cases first so two parallel slots finish together
+LONGEST=(tls_many eintr time_sleep sock_timeo preload_only_close_wait echo_1000_os_threads echo_1000)
 order() {
     local c
-    for c in eintr time_sleep sock_timeo preload_only_close_wait echo_1000_os_threads echo_1000; do
+    for c in "${LONGEST[@]}"; do
         [[ " ${SEL[*]} " == *" $c "* ]] && echo "$c"
     done
     for c in "${SEL[@]}"; do
-        case $c in eintr|time_sleep|sock_timeo|preload_only_close_wait|echo_1000_os_threads|echo_1000) ;;
-        *) echo "$c" ;;
-        esac
+        [[ " ${LONGEST[*]} " == *" $c "* ]] || echo "$c"
     done
 }
 mapfile -t SEL < <(order)
 
 # ---------------------------------------------------------------- compile
+# Each compile runs in the background and leaves its messages in res/NAME.msg
+# and, when it failed, res/NAME.broken; both are read once all have finished.
+RUST_OK=0
+"$RUSTC" --version > /dev/null 2>&1 && RUST_OK=1
 declare -A BROKEN=()
 compile() {
-    local name=$1 src=$SRC_DIR/$1.c bin=$OUT/$1 flags=(-O1 -g)
-    case $name in fortified*) flags=(-O2 -D_FORTIFY_SOURCE=2 -g) ;; esac
+    local name=$1 src=${SRC[$1]} bin=$OUT/$1 tmp=$OUT/$1.$$ flags=(-O1 -g) cmd
+    case $src in
+        *.c)
+            case $name in fortified*) flags=(-O2 -D_FORTIFY_SOURCE=2 -g) ;; esac
+            cmd=("$CC" -std=gnu11 "${flags[@]}" -pthread -Wall -Wextra -o "$tmp" "$src" -lrt -ldl) ;;
+        *.cpp)
+            cmd=("$CXX" -std=c++20 "${flags[@]}" -pthread -Wall -Wextra -o "$tmp" "$src" -lrt -ldl) ;;
+        *.rs)
+            [ "$RUST_OK" = 1 ] || return 0 # the case SKIPs
+            # rustc is slow: rebuild only when the source is newer than the binary
+            [ -x "$bin" ] && [ "$bin" -nt "$src" ] && return 0
+            cmd=("$RUSTC" -O --edition 2021 -o "$tmp" "$src") ;;
+    esac
     # build under a private name, then rename: concurrent runs never see half a binary
-    if ! "$CC" -std=gnu11 "${flags[@]}" -pthread -Wall -Wextra -o "$bin.$$" "$src" -lrt \
-            > "$RUN/res/$name.cc" 2>&1; then
-        rm -f "$bin.$$"
-        BROKEN[$name]=1 # reported (and counted) by run_case
+    if ! "${cmd[@]}" > "$RUN/res/$name.cc" 2>&1; then
+        rm -f "$tmp"
+        : > "$RUN/res/$name.broken" # reported (and counted) by run_case
         return
     fi
-    mv -f "$bin.$$" "$bin"
+    mv -f "$tmp" "$bin"
     if [ -s "$RUN/res/$name.cc" ]; then
-        echo "WARN $name: compiler warnings (-Wall -Wextra)"
+        echo "WARN $name: compiler warnings"
         sed -n '1,6s/^/    /p' "$RUN/res/$name.cc"
     fi
     case $name in fortified*)
@@ -159,6 +189,21 @@ compile() {
         done
     esac
 }
+# lib*.c -> lib*.so, for the cases to dlopen (found next to their binaries)
+compile_lib() {
+    local name=$1 tmp=$OUT/$1.so.$$
+    if ! "$CC" -std=gnu11 -O1 -g -shared -fPIC -Wall -Wextra -o "$tmp" "$SRC_DIR/$name.c" \
+            > "$RUN/res/$name.cc" 2>&1; then
+        rm -f "$tmp"
+        echo "FAIL $name.so: compile error"
+        sed -n '1,15s/^/    /p' "$RUN/res/$name.cc"
+        return
+    fi
+    mv -f "$tmp" "$OUT/$name.so"
+    [ -s "$RUN/res/$name.cc" ] && echo "WARN $name.so: compiler warnings" &&
+        sed -n '1,6s/^/    /p' "$RUN/res/$name.cc"
+    return 0
+}
 declare -A NEED_BIN=()
 for c in "${SEL[@]}"; do
     case ${KIND[$c]} in
@@ -167,7 +212,44 @@ for c in "${SEL[@]}"; do
         native_threads) NEED_BIN[${c#native_threads_}]=1 ;;
     esac
 done
-for b in $(printf '%s\n' "${!NEED_BIN[@]}" | sort); do compile "$b"; done
+BUILDS=()
+if [ ${#NEED_BIN[@]} -gt 0 ]; then
+    for l in "$SRC_DIR"/lib*.c; do
+        [ -f "$l" ] && BUILDS+=("lib:$(basename "$l" .c)")
+    done
+fi
+# slowest first: rustc, then g++, then gcc
+for b in $(printf '%s\n' "${!NEED_BIN[@]}" | sort); do
+    case ${SRC[$b]} in *.rs) BUILDS+=("bin:$b") ;; esac
+done
+for b in $(printf '%s\n' "${!NEED_BIN[@]}" | sort); do
+    case ${SRC[$b]} in *.cpp) BUILDS+=("bin:$b") ;; esac
+done
+for b in $(printf '%s\n' "${!NEED_BIN[@]}" | sort); do
+    case ${SRC[$b]} in *.c) BUILDS+=("bin:$b") ;; esac
+done
+CJOBS=$JOBS
+[ "$CJOBS" -lt 1 ] && CJOBS=1
+CPIDS=()
+for b in "${BUILDS[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$CJOBS" ]; do wait -n; done
+    n=${b#*:}
+    if [ "${b%%:*}" = lib ]; then
+        compile_lib "$n" > "$RUN/res/$n.msg" 2>&1 &
+    else
+        compile "$n" > "$RUN/res/$n.msg" 2>&1 &
+    fi
+    CPIDS+=($!)
+done
+[ ${#CPIDS[@]} -gt 0 ] && wait "${CPIDS[@]}"
+for b in "${BUILDS[@]}"; do
+    n=${b#*:}
+    cat "$RUN/res/$n.msg" 2> /dev/null
+    if [ "${b%%:*}" = lib ]; then
+        grep -q '^FAIL' "$RUN/res/$n.msg" 2> /dev/null && FAILED=$((FAILED + 1))
+    fi
+    [ -e "$RUN/res/$n.broken" ] && BROKEN[$n]=1
+done
 
 # ---------------------------------------------------------------- helpers
 rc_text() {
@@ -437,7 +519,9 @@ run_case() {
     mkdir -p "$dir"
     case ${KIND[$name]} in
         diff | only)
-            if [ -n "${BROKEN[$name]:-}" ]; then
+            if [ "$RUST_OK" = 0 ] && [[ ${SRC[$name]} == *.rs ]]; then
+                echo "SKIP $name: no working rustc ('$RUSTC --version' failed) to build $name.rs"
+            elif [ -n "${BROKEN[$name]:-}" ]; then
                 echo "FAIL $name: compile error"
                 sed -n '1,15s/^/    /p' "$RUN/res/$name.cc"
             elif [ "${KIND[$name]}" = diff ]; then

@@ -70,10 +70,10 @@ struct Stack {
 class Context {
 public:
     using Entry = Context* (*)(void* arg);  // runs the fiber, returns where to go when it ends
-    // Prepare a fiber that runs entry(arg) on `stack`; the next switch_to on this thread must be to
-    // it. When entry returns, the fiber ends, control goes to the context it returned and `stack`
-    // goes back to the pool.
-    void create(Stack stack, Entry entry, void* arg);
+    // Prepare a fiber that runs entry(arg) on `stack`, below its top `reserved_top` bytes (a thread
+    // control block may live there). When entry returns, the fiber ends, control goes to the
+    // context it returned and `stack` goes back to the pool.
+    void create(Stack stack, size_t reserved_top, Entry entry, void* arg);
     // Switch from this (the running context) to `to`; returns when something switches back.
     void switch_to(Context* to);
     // Stand for the stack the calling thread is already running on (a thread's root task).
@@ -154,6 +154,14 @@ struct Task {
     Context ctx;
     Stack stack;
     size_t stack_size = 0;           // requested; 0 = default
+    // The thread pointer (FS base: a thread control block and its static TLS) the task runs with.
+    // The hub's root TCB unless a layer above gives the task one of its own (the preload's green
+    // threads); the hub task runs with whichever is installed (it touches no thread's TLS).
+    void* tcb = nullptr;
+    // Called once the task's stack exists, before it first runs, in the creator's context: may
+    // build a TCB at the top of the stack (setting `tcb`) and returns the bytes it took there.
+    size_t (*place_tcb)(Task*) = nullptr;
+    size_t tcb_reserved = 0;         // bytes at the top of `stack` that are not the fiber's
     std::string name;
     std::vector<LocalSlot> locals;   // green::local<T> values, destroyed at exit
     void* user = nullptr;            // owned by a layer above (the preload's thread record)
