@@ -139,7 +139,7 @@ inline bool valid_clock(clockid_t c) noexcept { return c == CLOCK_REALTIME || c 
 
 // ---- the wait table --------------------------------------------------------------------------
 
-enum class WaitType : uint8_t { Mutex, Cond, Rwlock, Sem, Barrier, Once, Join, Exit };
+enum class WaitType : uint8_t { Mutex, Cond, Rwlock, Sem, Barrier, Once, Join, Exit, Futex };
 
 struct ObjWaiter : detail::Waiter {
     const void* obj = nullptr;

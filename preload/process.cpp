@@ -24,6 +24,7 @@
 #include "process.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
+#include "../libgreen/context/raw_syscall.hpp"
 
 #include <green/thread_pool.hpp>
 
@@ -146,7 +147,8 @@ Target waitpid_target(pid_t pid) {
 // shielded from its close() and close_range() (FdTable::mark_runtime). -1 if there is none.
 int open_pidfd(pid_t pid) {
     int saved = errno;
-    int fd = adopt_runtime_fd(int(syscall(SYS_pidfd_open, pid, 0)));
+    long rc = green::detail::raw_syscall(SYS_pidfd_open, pid, 0);
+    int fd = adopt_runtime_fd(rc < 0 ? -1 : int(rc));
     errno = saved;
     return fd;
 }

@@ -6,6 +6,7 @@
 // through Hub::wake, from any thread) or native (an OS thread asleep on its own futex word).
 #include "green_thread.hpp"
 #include "real.hpp"
+#include "../libgreen/context/raw_syscall.hpp"
 
 #include <sched.h>
 
@@ -32,7 +33,12 @@ constexpr unsigned kBucketBits = 10;
 constinit WaitBucket g_buckets[1u << kBucketBits];
 
 long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* ts) noexcept {
-    return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, ts, nullptr, 0);
+    long rc = detail::raw_syscall(SYS_futex, long(word), op, long(val), long(ts));
+    if (rc < 0) {
+        errno = int(-rc);
+        return -1;
+    }
+    return rc;
 }
 
 timespec to_timespec(double s) noexcept {
@@ -218,7 +224,7 @@ __attribute__((constructor(102))) void wait_table_init() {
 
 pid_t my_tid() noexcept {
     pid_t t = tls_tid;
-    if (__builtin_expect(t == 0, 0)) t = tls_tid = pid_t(syscall(SYS_gettid));
+    if (__builtin_expect(t == 0, 0)) t = tls_tid = pid_t(detail::raw_syscall(SYS_gettid));
     return t;
 }
 

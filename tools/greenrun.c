@@ -1,6 +1,7 @@
 /* greenrun: run a program with libgreen's preload.
  *
- *   greenrun [--threads=green|native] [--stack-size=SIZE] [--stats] [--debug] [--] program args...
+ *   greenrun [--threads=green|native] [--tls=thread|shared|auto] [--stack-size=SIZE] [--stats] [--debug]
+ *            [--] program args...
  *
  * Sets LD_PRELOAD to the libgreen_preload.so that sits beside this executable (or $GREEN_PRELOAD)
  * and the GREEN_* variables for the options, then execs the program: same PID, its exit status
@@ -21,7 +22,11 @@ static void usage(FILE *out) {
           "\n"
           "options (each is also an environment variable):\n"
           "  --threads=green|native  pthread_create makes green threads (default) or real ones\n"
-          "                          with a hub each                           [GREEN_THREADS]\n"
+          "                          that call libc directly                   [GREEN_THREADS]\n"
+          "  --tls=thread|shared|auto  each green thread has its own thread-local storage, or\n"
+          "                          they share their OS thread's; auto (default): their own\n"
+          "                          where switching it is cheap or a library besides libc\n"
+          "                          keeps thread-local state                  [GREEN_TLS]\n"
           "  --stack-size=SIZE       stack of each green thread, e.g. 64K, 1M (default 256K;\n"
           "                          pthread_attr_setstacksize still wins)     [GREEN_STACK_SIZE]\n"
           "  --stats                 print counts of greenlets, switches and calls at exit\n"
@@ -53,6 +58,12 @@ int main(int argc, char **argv) {
                 return 2;
             }
             setenv("GREEN_THREADS", v, 1);
+        } else if ((v = value_of(a, "--tls"))) {
+            if (strcmp(v, "thread") != 0 && strcmp(v, "shared") != 0 && strcmp(v, "auto") != 0) {
+                fprintf(stderr, "greenrun: --tls takes thread, shared or auto, not '%s'\n", v);
+                return 2;
+            }
+            setenv("GREEN_TLS", v, 1);
         } else if ((v = value_of(a, "--stack-size"))) {
             setenv("GREEN_STACK_SIZE", v, 1);
         } else if (strcmp(a, "--stats") == 0) {

@@ -5,6 +5,7 @@
 #include <green/thread_pool.hpp>
 
 #include "hub.hpp"
+#include "../context/raw_syscall.hpp"
 
 #include <linux/futex.h>
 #include <signal.h>
@@ -49,7 +50,7 @@ struct ThreadPool::Impl {
                 continue;
             }
             detail::idle_internal_threads.fetch_add(1);
-            syscall(SYS_futex, &self->seq, FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
+            detail::raw_syscall(SYS_futex, long(&self->seq), FUTEX_WAIT_PRIVATE, long(seen));
             detail::idle_internal_threads.fetch_sub(1);
         }
     }
@@ -75,7 +76,7 @@ ThreadPool::~ThreadPool() {
         impl_->stopping = true;
     }
     impl_->seq.fetch_add(1, std::memory_order_release);
-    syscall(SYS_futex, &impl_->seq, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+    detail::raw_syscall(SYS_futex, long(&impl_->seq), FUTEX_WAKE_PRIVATE, INT32_MAX);
     for (pthread_t t : impl_->threads) pthread_join(t, nullptr);
     delete impl_;
 }
@@ -94,7 +95,7 @@ void ThreadPool::submit(std::function<void()> job) {
         });
     }
     impl_->seq.fetch_add(1, std::memory_order_release);
-    syscall(SYS_futex, &impl_->seq, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    detail::raw_syscall(SYS_futex, long(&impl_->seq), FUTEX_WAKE_PRIVATE, 1);
 }
 
 }  // namespace green

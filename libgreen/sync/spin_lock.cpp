@@ -1,6 +1,8 @@
 // sync/spin_lock.cpp: SpinLock's contended path.
 #include <green/detail/task.hpp>
 
+#include "../context/raw_syscall.hpp"
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,7 +17,7 @@ void SpinLock::lock_contended() noexcept {
         }
         // The raw system call: under the preload, sched_yield() is the hook that yields a green
         // thread, and a green switch must never happen while a runtime lock is being taken.
-        syscall(SYS_sched_yield);
+        raw_syscall(SYS_sched_yield);
     }
 }
 

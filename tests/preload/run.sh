@@ -4,7 +4,9 @@
 #   tests/preload/run.sh BUILD_DIR [NAME_FILTER...]
 #
 # Compiles every tests/preload/*.c (gcc), *.cpp (g++ -std=c++20) and *.rs
-# (rustc -O --edition 2021, std only) into BUILD_DIR/tests/preload/, then runs
+# (rustc -O --edition 2021, std only) into BUILD_DIR/tests/preload/ (a .c or
+# .cpp whose first 5 lines hold a comment line `// build: FLAGS...`, e.g.
+# `// build: -fopenmp`, gets those FLAGS appended to its compile command), then runs
 # each program natively and with LD_PRELOAD=BUILD_DIR/libgreen_preload.so
 # (each run under `timeout`), and compares stdout byte for byte and the exit
 # status. The native run must itself succeed (exit 0): every program asserts
@@ -157,13 +159,17 @@ RUST_OK=0
 "$RUSTC" --version > /dev/null 2>&1 && RUST_OK=1
 declare -A BROKEN=()
 compile() {
-    local name=$1 src=${SRC[$1]} bin=$OUT/$1 tmp=$OUT/$1.$$ flags=(-O1 -g) cmd
+    local name=$1 src=${SRC[$1]} bin=$OUT/$1 tmp=$OUT/$1.$$ flags=(-O1 -g) cmd extra=()
+    # `// build: FLAGS...` in the first 5 lines: extra flags, appended
+    case $src in *.c | *.cpp)
+        read -r -a extra < <(head -n 5 "$src" | sed -n 's|^[[:space:]]*//[[:space:]]*build:||p' | head -n 1)
+    esac
     case $src in
         *.c)
             case $name in fortified*) flags=(-O2 -D_FORTIFY_SOURCE=2 -g) ;; esac
-            cmd=("$CC" -std=gnu11 "${flags[@]}" -pthread -Wall -Wextra -o "$tmp" "$src" -lrt -ldl) ;;
+            cmd=("$CC" -std=gnu11 "${flags[@]}" -pthread -Wall -Wextra -o "$tmp" "$src" -lrt -ldl "${extra[@]}") ;;
         *.cpp)
-            cmd=("$CXX" -std=c++20 "${flags[@]}" -pthread -Wall -Wextra -o "$tmp" "$src" -lrt -ldl) ;;
+            cmd=("$CXX" -std=c++20 "${flags[@]}" -pthread -Wall -Wextra -o "$tmp" "$src" -lrt -ldl "${extra[@]}") ;;
         *.rs)
             [ "$RUST_OK" = 1 ] || return 0 # the case SKIPs
             # rustc is slow: rebuild only when the source is newer than the binary
