@@ -2,6 +2,7 @@
 //
 // close() wakes green threads parked on the descriptor with EBADF (gevent's rule) before the
 // number can be reused, and libev forgets it first.
+#include "file_lock.hpp"
 #include "io_wait.hpp"
 #include "real.hpp"
 
@@ -40,9 +41,12 @@ int fcntl_impl(int (*real)(int, int, ...), int fd, int cmd, va_list ap) {
         return r;
     }
     case F_SETLKW:
-    case F_OFD_SETLKW:
-        debug_once("fcntl(F_SETLKW)", "a blocking file lock waits in the kernel");
-        return real(fd, cmd, va_arg(ap, void*));
+    case F_OFD_SETLKW: {
+        void* lk = va_arg(ap, void*);
+        if (!lock_wait_green()) return real(fd, cmd, lk);
+        const int try_cmd = cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK;
+        return lock_wait("fcntl", [&] { return real(fd, try_cmd, lk); });
+    }
     case F_GETFD:
     case F_GETFL:
     case F_GETOWN:

@@ -93,6 +93,7 @@ FdState* FdTable::get(int fd) noexcept {
     FdKind k = classify(fd);
     new_file(fd);
     s->nonblock = fl & O_NONBLOCK;
+    s->accmode = int8_t(fl & O_ACCMODE);
     s->drained = false;
     s->exclusive = false;  // inherited or made behind our back: others may share it
     s->listening = false;
@@ -116,6 +117,7 @@ void FdTable::created(int fd, FdKind kind, bool nonblock) noexcept {
     new_file(fd);
     s->kind = kind;
     s->nonblock = nonblock;
+    s->accmode = -1;
     s->drained = false;
     s->exclusive = true;
     s->epoch = fork_epoch.load(std::memory_order_relaxed);

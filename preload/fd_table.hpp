@@ -35,6 +35,7 @@ struct FdState {
     uint32_t epoch = 0;      // FdTable's fork epoch when `exclusive` was established
     bool listening = false;  // accept() target
     bool drained = false;    // the last read got less than it asked for: the socket was emptied
+    int8_t accmode = -1;     // O_RDONLY / O_WRONLY / O_RDWR of its open file; -1 = not looked at
     double rcv_timeout = -1; // SO_RCVTIMEO in seconds; -1 = none
     double snd_timeout = -1; // SO_SNDTIMEO
     bool is_socket() const { return kind == FdKind::Stream || kind == FdKind::Datagram; }

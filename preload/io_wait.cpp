@@ -30,6 +30,17 @@ bool ready_now(int fd, Dir dir) noexcept {
     return n != 0;
 }
 
+bool open_for(int fd, FdState& st, Dir dir) noexcept {
+    if (st.accmode < 0) {
+        int saved = errno;
+        int fl = REAL(fcntl)(fd, F_GETFL);
+        errno = saved;
+        if (fl < 0) return false;  // closed meanwhile: the real call says EBADF
+        st.accmode = int8_t(fl & O_ACCMODE);
+    }
+    return st.accmode == O_RDWR || st.accmode == (dir == Dir::In ? O_RDONLY : O_WRONLY);
+}
+
 int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what) noexcept {
     double left = -1;
     if (deadline >= 0) {

@@ -32,6 +32,8 @@ int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what
 bool became_nonblocking(int fd, FdState& st) noexcept;
 // True if fd is ready for `dir` right now (poll with a zero timeout).
 bool ready_now(int fd, Dir dir) noexcept;
+// False if fd's open file is not open for `dir` (O_RDONLY written to, O_WRONLY read from).
+bool open_for(int fd, FdState& st, Dir dir) noexcept;
 double deadline_after(double timeout) noexcept;  // -1 stays -1
 
 // op(dontwait) performs the real call; dontwait asks it to add MSG_DONTWAIT (sockets only).
@@ -77,7 +79,9 @@ inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false
                 }
                 return r;
             }
-        } else if (!try_first && ready_now(fd, dir)) {
+        } else if (!try_first && (ready_now(fd, dir) || !open_for(fd, *st, dir))) {
+            // Not open for this direction (a pipe's read end written to): the kernel says EBADF
+            // at once; readiness for it would never come.
             return op(false);
         }
         if (became_nonblocking(fd, *st)) {

@@ -83,7 +83,9 @@ int connect(int fd, const struct sockaddr* addr, socklen_t len) {
             if (e != EAGAIN) break;
         }
     }
-    if (e != EINPROGRESS) {
+    // EALREADY: a blocking connect retried after EINTR while the first attempt goes on; natively
+    // the retry waits for that attempt's outcome, as the first call would have.
+    if (e != EINPROGRESS && e != EALREADY) {
         errno = e;
         return -1;
     }
@@ -100,6 +102,13 @@ int connect(int fd, const struct sockaddr* addr, socklen_t len) {
         errno = err;
         return -1;
     }
+    // The kernel marks the socket connected only when a connect call sees the handshake done:
+    // natively the blocking call did; make one, so that a later connect says EISCONN as natively.
+    int saved = errno;
+    REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
+    (void)REAL(connect)(fd, addr, len);
+    REAL(fcntl)(fd, F_SETFL, fl);
+    errno = saved;
     return 0;
 }
 

@@ -3,6 +3,8 @@
 
 #include "../hub/hub.hpp"
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <mutex>
 #include <system_error>
@@ -33,6 +35,10 @@ void yield() { Hub::current().yield(); }
 
 namespace {
 bool wait_fd(int fd, int events, Seconds timeout, const char* what) {
+    // A number that is not an open descriptor would reach libev (which asserts on negative ones
+    // and indexes its tables by the number): refuse it as the kernel would.
+    if (fd < 0 || ::fcntl(fd, F_GETFD) < 0)
+        throw std::system_error(EBADF, std::generic_category(), "green::wait on a descriptor that is not open");
     Hub& h = Hub::current();
     detail::FdInterest it{fd, events, 0};
     Wake why = h.wait_fds({&it, 1}, timeout.value, {what, nullptr, fd});

@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -155,4 +156,16 @@ TEST_CASE("C API: green_current_id is distinct per greenlet and 0 in a thread's 
     std::thread th([&] { in_thread = green_current_id(); });
     th.join();
     CHECK(in_thread == 0);
+}
+
+TEST_CASE("C API: green_wait_readable/writable on a descriptor that is not open: -1/EBADF") {
+    for (int fd : {-1, 77, INT_MAX}) {
+        CAPTURE(fd);
+        errno = 0;
+        CHECK(green_wait_readable(fd, 0.1) == -1);
+        CHECK(errno == EBADF);
+        errno = 0;
+        CHECK(green_wait_writable(fd, 0.1) == -1);
+        CHECK(errno == EBADF);
+    }
 }

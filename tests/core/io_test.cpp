@@ -428,3 +428,24 @@ TEST_CASE("a closed and reused descriptor number is watched again") {
     CHECK(green::wait_readable(fresh.a, 1.0));
     CHECK(writer.get() == 1);
 }
+
+// A number that is not an open descriptor once reached libev: a segfault, an assertion or a hang.
+TEST_CASE("wait_readable/wait_writable on a descriptor that is not open throw EBADF at once") {
+    for (int fd : {-1, 77, INT_MAX}) {
+        CAPTURE(fd);
+        Stopwatch sw;
+        try {
+            green::wait_readable(fd, 0.1);
+            FAIL("no exception");
+        } catch (const std::system_error& e) {
+            CHECK(e.code().value() == EBADF);
+        }
+        try {
+            green::wait_writable(fd, 0.1);
+            FAIL("no exception");
+        } catch (const std::system_error& e) {
+            CHECK(e.code().value() == EBADF);
+        }
+        CHECK(sw.elapsed() < 0.05);
+    }
+}

@@ -38,7 +38,8 @@ void sleep(Seconds s);
 void yield();  // == sleep(0)
 
 // Wait until `fd` is readable / writable. True if ready, false on timeout. Throws
-// std::system_error(EBADF) if the descriptor is closed (cancel_wait) while waiting.
+// std::system_error(EBADF) if `fd` is not an open descriptor, or is closed (cancel_wait) while
+// waiting.
 bool wait_readable(int fd, Seconds timeout = forever);
 bool wait_writable(int fd, Seconds timeout = forever);
 // Wake every greenlet of this thread waiting on `fd` with EBADF; call it before close(fd).
