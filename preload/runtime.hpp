@@ -41,10 +41,17 @@ extern Config config;
 extern bool ready;  // set once the preload's constructor has run
 extern std::atomic<uint64_t> call_counts[unsigned(Call::count_)];
 
+// Depth of the program's signal handlers running on this thread (signal.cpp's trampoline).
+extern thread_local int tls_in_handler __attribute__((tls_model("initial-exec")));
+
 inline detail::Hub* hub() noexcept {
     // A vfork child borrows its parent's memory and stack: nothing of ours may run there.
     if (__builtin_expect(!ready || in_vfork_child(), 0)) return nullptr;
-    return detail::Hub::for_hooks();
+    detail::Hub* h = detail::Hub::for_hooks();
+    // A green thread whose calls never block must still let the others run (a loop on poll(.., 0)
+    // waiting for a pipe another thread fills); never from inside a signal handler.
+    if (h && __builtin_expect(h->count_busy_call(), 0) && !tls_in_handler) h->fairness_yield();
+    return h;
 }
 
 inline void count(Call c) noexcept {

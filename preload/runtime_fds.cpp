@@ -5,6 +5,8 @@
 // eventfd descriptors are therefore moved up, near the top of RLIMIT_NOFILE, as they are made.
 #include "fd_table.hpp"
 #include "real.hpp"
+
+#include <sys/timerfd.h>
 #include "runtime.hpp"
 
 #include <fcntl.h>
@@ -46,5 +48,6 @@ extern "C" {
 int epoll_create1(int flags) { return relocate(REAL(epoll_create1)(flags)); }
 int epoll_create(int size) { return relocate(REAL(epoll_create)(size)); }
 int eventfd(unsigned int initval, int flags) { return relocate(REAL(eventfd)(initval, flags)); }
+int timerfd_create(int clockid, int flags) { return relocate(REAL(timerfd_create)(clockid, flags)); }
 
 }  // extern "C"

@@ -16,6 +16,8 @@
 
 using namespace green::preload;
 
+thread_local int green::preload::tls_in_handler __attribute__((tls_model("initial-exec"))) = 0;
+
 namespace {
 
 struct ProgramAction {
@@ -28,8 +30,10 @@ green::detail::SpinLock actions_lock;
 void trampoline(int sig, siginfo_t* info, void* uc) {
     const struct sigaction& a = actions[sig].act;
     const int flags = a.sa_flags;
+    ++tls_in_handler;
     if (flags & SA_SIGINFO) a.sa_sigaction(sig, info, uc);
     else a.sa_handler(sig);
+    --tls_in_handler;
     if (flags & SA_RESETHAND) actions[sig].wrapped = false;  // the kernel reset it to SIG_DFL
     int saved = errno;
     if (green::detail::Hub* h = green::detail::Hub::current_or_null()) h->note_signal(flags & SA_RESTART);

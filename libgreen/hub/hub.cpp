@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <set>
 #include <utility>
 #include <utility>
 #include <vector>
@@ -147,6 +149,40 @@ void timer_cb(struct ev_loop* loop, ev_timer* w, int) {
 }
 
 void async_cb(struct ev_loop* loop, ev_async*, int) { static_cast<Hub*>(ev_userdata(loop))->drain_remote(); }
+
+// ---- short timeouts -----------------------------------------------------------------------
+//
+// libev's epoll backend waits in whole milliseconds (usleep(10) would take 1.1 ms). A wait shorter
+// than kPreciseBelow also arms the hub's timerfd for its deadline: epoll then returns on time and
+// libev, seeing the time, runs the timer. The deadlines pending are kept so that the next one is
+// armed when the earliest fires.
+constexpr double kPreciseBelow = 2e-3;
+
+struct PreciseTimer {
+    ev_io w;
+    int fd = -1;
+    std::multiset<double> deadlines;  // monotonic seconds
+    double armed = 0;                 // deadline the timerfd is set for; 0: none
+};
+
+void precise_arm(PreciseTimer& p, double deadline) {
+    itimerspec its{};
+    its.it_value.tv_sec = time_t(deadline);
+    its.it_value.tv_nsec = long((deadline - double(time_t(deadline))) * 1e9);
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+    timerfd_settime(p.fd, TFD_TIMER_ABSTIME, &its, nullptr);
+    p.armed = deadline;
+}
+
+void precise_cb(struct ev_loop*, ev_io* w, int) {
+    auto* p = reinterpret_cast<PreciseTimer*>(w);
+    uint64_t n;
+    (void)!read(p->fd, &n, sizeof n);
+    p->armed = 0;
+    double now = monotonic_now();
+    auto it = p->deadlines.upper_bound(now);
+    if (it != p->deadlines.end()) precise_arm(*p, *it);
+}
 
 // ---- stack overflow reporting -------------------------------------------------------------
 
@@ -340,6 +376,14 @@ Hub::Hub() {
     ev_async_start(loop_, async);
     ev_unref(loop_);  // a hub with nothing but its wake-up channel has nothing to wait for
     async_ = async;
+    auto* precise = new PreciseTimer;
+    precise->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (precise->fd >= 0) {
+        ev_io_init(&precise->w, precise_cb, precise->fd, EV_READ);
+        ev_io_start(loop_, &precise->w);
+        ev_unref(loop_);  // not a reason for the loop to live
+    }
+    precise_ = precise;
     tls_constructing = false;
     fd_waits_ = new FdSlots;
     remote_ = new Remote;
@@ -376,6 +420,13 @@ Hub::~Hub() {
     // Only reached when no task but the root lives (see HubOwner).
     tls_constructing = true;  // libev closing its descriptors is the runtime's business too
     ev_async_stop(loop_, static_cast<ev_async*>(async_));
+    auto* precise = static_cast<PreciseTimer*>(precise_);
+    if (precise->fd >= 0) {
+        ev_ref(loop_);
+        ev_io_stop(loop_, &precise->w);
+        close(precise->fd);
+    }
+    delete precise;
     ev_loop_destroy(loop_);
     tls_constructing = false;
     delete static_cast<ev_async*>(async_);
@@ -441,6 +492,7 @@ Context* Hub::task_main(void* arg) {
     next->state = Task::State::Running;
     ++h->switches_;
     if (!next->ctx.started()) h->start_context(next);
+    h->busy_calls_ = 0;
     // From here on this fiber touches no TLS: the next one's TCB may be installed.
     h->install_tcb(next);
     return &next->ctx;
@@ -499,6 +551,7 @@ __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
     // errno is per TCB, and fibers share TCBs (greenlets their hub's, the hub fiber whichever is
     // installed): each keeps its own across switches.
     int saved_errno = tls_int_at(errno_offset_);
+    busy_calls_ = 0;
     install_tcb(next);
     prev->ctx.switch_to(&next->ctx);
     set_tls_int_at(errno_offset_, saved_errno);
@@ -622,6 +675,34 @@ void Hub::remove_external() noexcept {
     external_.fetch_sub(1);
 }
 
+double Hub::precise_add(double timeout) {
+    auto* p = static_cast<PreciseTimer*>(precise_);
+    if (p->fd < 0) return 0;
+    double deadline = monotonic_now() + timeout;
+    try {
+        p->deadlines.insert(deadline);
+    } catch (...) {
+        return 0;  // then the wait ends on libev's millisecond
+    }
+    if (p->armed == 0 || deadline < p->armed) precise_arm(*p, deadline);
+    return deadline;
+}
+
+void Hub::precise_remove(double deadline) noexcept {
+    auto* p = static_cast<PreciseTimer*>(precise_);
+    auto it = p->deadlines.find(deadline);
+    if (it != p->deadlines.end()) p->deadlines.erase(it);
+}
+
+void Hub::fairness_yield() noexcept {
+    Task* self = current_;
+    busy_calls_ = 0;
+    if (self == hub_task_) return;
+    self->state = Task::State::Ready;
+    push_ready(self);
+    switch_to(hub_task_);
+}
+
 void Hub::yield() {
     Task* self = current_;
     if (self->pending) throw_pending(Wake::Interrupted);
@@ -645,15 +726,18 @@ Wake Hub::park(double timeout, WaitInfo what) {
     self->wake = Wake::None;
     TimerWait tw;
     bool timed = timeout >= 0;
+    double precise_deadline = 0;
     if (timed) {
         ev_now_update(loop_);  // the cached loop time may be stale after a long run of fibers
         ev_timer_init(&tw.w, timer_cb, timeout, 0.);
         tw.task = self;
         tw.seq = seq;
         ev_timer_start(loop_, &tw.w);
+        if (timeout > 0 && timeout < kPreciseBelow) precise_deadline = precise_add(timeout);
     }
     switch_out();
     if (timed) ev_timer_stop(loop_, &tw.w);
+    if (precise_deadline) precise_remove(precise_deadline);
     self->waiting = {};
     self->interruptible = kInterruptNever;
     if (self->pending && self->wake != Wake::LoopExit) return Wake::Interrupted;
@@ -816,8 +900,28 @@ void Hub::after_fork() noexcept {
     live_head_ = nullptr;
     link_live(this, self);
     if (self != root_) {
-        // The caller becomes the root of the child: nothing else can ever wake the old root.
+        // The caller becomes the root of the child: nothing else can ever wake the old root. Its
+        // TCB is the child's thread's (glibc's fork gave it the child's thread id).
         root_ = self;
+        root_tcb_ = installed_tcb_;
+        self->tcb = root_tcb_;
+    }
+    // The timerfd is shared with the parent's hub: the child needs its own.
+    auto* precise = static_cast<PreciseTimer*>(precise_);
+    if (precise->fd >= 0) {
+        ev_ref(loop_);
+        ev_io_stop(loop_, &precise->w);
+        tls_constructing = true;  // the runtime's own descriptor: the preload lets it close it, and
+        close(precise->fd);       // keeps the new one out of the program's numbers
+        precise->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        tls_constructing = false;
+        precise->deadlines.clear();
+        precise->armed = 0;
+        if (precise->fd >= 0) {
+            ev_io_init(&precise->w, precise_cb, precise->fd, EV_READ);
+            ev_io_start(loop_, &precise->w);
+            ev_unref(loop_);
+        }
     }
     remote_->items.clear();
     external_ = 0;

@@ -76,6 +76,13 @@ public:
     void schedule(Task* t);
     // Let every other ready task run once (sleep(0)).
     void yield();
+    // Fairness for code the hub cannot preempt: a layer above counts the calls it intercepts that
+    // return without parking; once kFairnessBudget of them ran since the last switch, the task
+    // lets the hub poll I/O and the other ready tasks run (Go preempts at function calls alike).
+    static constexpr unsigned kFairnessBudget = 4096;
+    bool count_busy_call() noexcept { return ++busy_calls_ >= kFairnessBudget; }
+    // Switch to the hub with the running task put back on the ready queue; never throws.
+    void fairness_yield() noexcept;
     // Park the running task until woken, or for at most `timeout` seconds (< 0: no limit).
     // Does not throw: the caller inspects the reason (see throw_pending).
     Wake park(double timeout, WaitInfo what);
@@ -157,6 +164,8 @@ public:
         return t;
     }
     void switch_out();
+    double precise_add(double timeout);           // a short wait's deadline, 0 if not kept
+    void precise_remove(double deadline) noexcept;
     void start_context(Task* t);
     // Install the TCB `next` runs with, if it is not the installed one (a system call without
     // wrfsbase: never pay it when the two tasks share a TCB).
@@ -181,6 +190,7 @@ public:
     Task* live_head_ = nullptr;
     Task* exited_ = nullptr;  // a task whose fiber just ended: released by whoever runs next
     unsigned budget_ = 0;
+    unsigned busy_calls_ = 0;     // see count_busy_call()
     uint64_t switches_ = 0;
     uint64_t iterations_ = 0;
     ev_loop* loop_ = nullptr;
@@ -188,6 +198,7 @@ public:
     void* installed_tcb_ = nullptr; // what FS points at now
     static ptrdiff_t errno_offset_; // errno's place in every TCB's static TLS
     void* async_ = nullptr;       // ev_async
+    void* precise_ = nullptr;     // the timerfd that ends short waits on time (hub.cpp)
     void* fd_waits_ = nullptr;    // per-fd watchers and their parked waits
     Remote* remote_ = nullptr;
     std::atomic<int> external_{0};
