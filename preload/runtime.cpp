@@ -3,6 +3,7 @@
 
 #include "fd_table.hpp"
 #include "real.hpp"
+#include "../libgreen/hub/stall_monitor.hpp"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -65,6 +66,8 @@ __attribute__((constructor(101))) void init() {
     detail::native_pthread_create = REAL(pthread_create);
     detail::native_sigaction = REAL(sigaction);
     if (config.stats) atexit(print_stats);
+    // GREEN_DEBUG: a green thread that keeps its OS thread for a second is reported, not silent.
+    if (config.debug) detail::start_stall_monitor(1.0);
     // After fork every descriptor is shared with the other process, which may flip O_NONBLOCK.
     pthread_atfork(nullptr, &FdTable::after_fork, &FdTable::after_fork);
     ready = true;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -72,12 +73,14 @@ struct Layout {
 };
 
 Layout g_layout;
-TlsMode g_mode = TlsMode::Shared;
+std::atomic<TlsMode> g_mode{TlsMode::Shared};
+bool g_auto = false;  // GREEN_TLS=auto: a library with TLS dlopened later turns TCBs on
 std::once_flag g_once;
 
 detail::SpinLock g_live_lock;
 std::vector<char*>* g_live = nullptr;      // TCBs of green threads that have not ended
 std::vector<size_t>* g_static_modids = nullptr;  // modules whose static TLS every live TCB holds
+std::vector<size_t>* g_tls_modids = nullptr;     // every module with TLS seen so far
 
 template <class T>
 T private_symbol(const char* name) {
@@ -124,6 +127,35 @@ std::vector<TlsImage> tls_images() {
 size_t static_offset(const link_map* lm) {
     size_t off = lm_word(lm, g_layout.lm_tls_offset);
     return off == size_t(-1) ? 0 : off;  // glibc's FORCED_DYNAMIC_TLS_OFFSET
+}
+
+// The closure of DT_NEEDED from `root` among the loaded modules, `skip` left out.
+std::vector<const link_map*> needed_closure(const link_map* root, const link_map* skip) {
+    std::vector<const link_map*> all, out;
+    for (const link_map* lm = _r_debug.r_map; lm; lm = lm->l_next) all.push_back(lm);
+    auto needed_names = [](const link_map* lm) {
+        std::vector<const char*> names;
+        const char* strtab = nullptr;
+        for (const ElfW(Dyn)* d = lm->l_ld; d && d->d_tag != DT_NULL; ++d)
+            if (d->d_tag == DT_STRTAB) strtab = reinterpret_cast<const char*>(d->d_un.d_ptr);
+        if (!strtab) return names;
+        for (const ElfW(Dyn)* d = lm->l_ld; d && d->d_tag != DT_NULL; ++d)
+            if (d->d_tag == DT_NEEDED) names.push_back(strtab + d->d_un.d_val);
+        return names;
+    };
+    auto basename_of = [](const char* path) {
+        const char* s = strrchr(path, '/');
+        return s ? s + 1 : path;
+    };
+    if (!root) return out;
+    out.push_back(root);
+    for (size_t i = 0; i < out.size(); ++i)
+        for (const char* name : needed_names(out[i]))
+            for (const link_map* lm : all)
+                if (lm != skip && strcmp(basename_of(lm->l_name), name) == 0 &&
+                    std::find(out.begin(), out.end(), lm) == out.end())
+                    out.push_back(lm);
+    return out;
 }
 
 const link_map* module_of(const void* addr) {
@@ -252,8 +284,16 @@ void learn_layout() {
     L.own_block_size = image_size(lm_word(own, L.lm_tls_modid));
     L.libc_block = ptrdiff_t(static_offset(libc));
     L.libc_block_size = image_size(lm_word(libc, L.lm_tls_modid));
-    for (const link_map* lm = _r_debug.r_map; lm; lm = lm->l_next)
-        if (lm != own && lm != libc && lm_word(lm, L.lm_tls_modid) != 0) L.other_tls = true;
+    // Libraries loaded only for the runtime (libstdc++ under this library) do not count; anything
+    // the program loaded does, dlopened ones included (the JVM's libjvm.so).
+    std::vector<const link_map*> program = needed_closure(_r_debug.r_map, own);
+    std::vector<const link_map*> runtime_only = needed_closure(own, nullptr);
+    for (const link_map* lm = _r_debug.r_map; lm; lm = lm->l_next) {
+        if (lm == own || lm == libc || lm_word(lm, L.lm_tls_modid) == 0) continue;
+        bool ours = std::find(runtime_only.begin(), runtime_only.end(), lm) != runtime_only.end() &&
+                    std::find(program.begin(), program.end(), lm) == program.end();
+        if (!ours) L.other_tls = true;
+    }
 
     Probe probe;
     pthread_t t;
@@ -278,8 +318,12 @@ void learn_layout() {
 
     // Modules with static TLS now: every TCB made from here on gets their images.
     g_static_modids = new std::vector<size_t>;
-    for (const link_map* lm = _r_debug.r_map; lm; lm = lm->l_next)
-        if (size_t id = lm_word(lm, L.lm_tls_modid); id && static_offset(lm)) g_static_modids->push_back(id);
+    g_tls_modids = new std::vector<size_t>;
+    for (const link_map* lm = _r_debug.r_map; lm; lm = lm->l_next) {
+        size_t id = lm_word(lm, L.lm_tls_modid);
+        if (id) g_tls_modids->push_back(id);
+        if (id && static_offset(lm)) g_static_modids->push_back(id);
+    }
     g_live = new std::vector<char*>;
     L.ok = true;
 }
@@ -301,6 +345,7 @@ void decide_mode() {
     // auto: without wrfsbase each switch between two TCBs is a system call; pay it only where a
     // library keeps per-thread state in TLS (C++, Rust, language runtimes), not for plain C.
     if (want == "thread" || detail::thread_pointer_switch_is_fast() || g_layout.other_tls) g_mode = TlsMode::Thread;
+    g_auto = want == "auto";
     if (config.debug)
         fprintf(stderr, "green: GREEN_TLS=%s: green threads %s\n", want.c_str(),
                 g_mode == TlsMode::Thread ? "have TCBs of their own" : "share their OS thread's TLS");
@@ -405,9 +450,26 @@ void tcb_release(GreenThread* g) noexcept {
 }
 
 void tcb_after_dlopen() noexcept {
-    if (g_mode != TlsMode::Thread || !g_layout.ok) return;
-    std::vector<TlsImage> images = tls_images();
+    if (!g_layout.ok) return;
     std::lock_guard lk(g_live_lock);
+    if (g_mode == TlsMode::Shared) {
+        // auto: if the library brought TLS, threads created from now on get TCBs of their own
+        // (those made before keep sharing: a TLS block cannot be split afterwards).
+        bool fresh_tls = false;
+        for (const link_map* lm = _r_debug.r_map; lm; lm = lm->l_next) {
+            size_t id = lm_word(lm, g_layout.lm_tls_modid);
+            if (!id || std::find(g_tls_modids->begin(), g_tls_modids->end(), id) != g_tls_modids->end()) continue;
+            fresh_tls = true;
+            try {
+                g_tls_modids->push_back(id);
+            } catch (...) {
+            }
+        }
+        if (!fresh_tls || !g_auto) return;
+        g_mode = TlsMode::Thread;
+        if (config.debug) fprintf(stderr, "green: a library with TLS was loaded: new green threads get TCBs of their own\n");
+    }
+    std::vector<TlsImage> images = tls_images();
     for (const link_map* lm = _r_debug.r_map; lm; lm = lm->l_next) {
         size_t id = lm_word(lm, g_layout.lm_tls_modid);
         size_t off = id ? static_offset(lm) : 0;

@@ -14,6 +14,14 @@ command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)
 command -v taskset >/dev/null || need+=(util-linux)
+# Real multithreaded programs the suite runs natively and preloaded (language runtimes keep their
+# "current thread" in TLS; Java and Node are tested when present, not installed: they are large).
+command -v rg >/dev/null || need+=(ripgrep)
+command -v fdfind >/dev/null || need+=(fd-find)
+command -v ruby >/dev/null || need+=(ruby)
+command -v pigz >/dev/null || need+=(pigz)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v rustc >/dev/null || need+=(rustc)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -1,7 +1,9 @@
 // hub/hub.cpp: the scheduler and the only file that talks to libev.
 #include "hub.hpp"
 
+#include "../context/raw_syscall.hpp"
 #include "../context/stack_pool.hpp"
+#include "stall_monitor.hpp"
 
 #include <green/errors.hpp>
 
@@ -9,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -57,8 +60,15 @@ struct HubOwner {
         int old_state;
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
         Hub* h = tls_hub;
+        if (!h) {
+            tls_hub_gone = true;
+            return;
+        }
+        // exit() runs the main thread's thread_local destructors first, then atexit handlers and
+        // library destructors, which may still join or wait for green threads (libuv's thread pool
+        // does): the process is ending, so its main hub stays for them.
+        if (raw_syscall(SYS_gettid) == getpid()) return;
         tls_hub_gone = true;
-        if (!h) return;
         Hub::retired_switches += h->switches_;
         Hub::retired_iterations += h->iterations_;
         bool others = false;
@@ -406,6 +416,7 @@ Hub::Hub() {
 
     install_segv_handler();
     altstack_ = install_altstack();
+    register_hub(this, pid_t(raw_syscall(SYS_gettid)));
     // A forked child has one thread, the caller's: its hub must forget the others and re-make
     // libev's kernel state, whoever forks (the preload's fork hook does the same, harmlessly).
     static std::once_flag atfork_once;
@@ -418,6 +429,7 @@ Hub::Hub() {
 
 Hub::~Hub() {
     // Only reached when no task but the root lives (see HubOwner).
+    unregister_hub(this);
     tls_constructing = true;  // libev closing its descriptors is the runtime's business too
     ev_async_stop(loop_, static_cast<ev_async*>(async_));
     auto* precise = static_cast<PreciseTimer*>(precise_);

@@ -66,6 +66,10 @@ public:
     static void implicit_hub_main_thread_only() noexcept;
 
     Task* running() const noexcept { return current_; }
+    // For the stall monitor, from another thread (a diagnostic: a stale value is harmless).
+    const Task* running_relaxed() const noexcept { return __atomic_load_n(&current_, __ATOMIC_RELAXED); }
+    uint64_t switches_relaxed() const noexcept { return __atomic_load_n(&switches_, __ATOMIC_RELAXED); }
+    bool in_loop_relaxed() const noexcept { return running_relaxed() == hub_task_; }
     // The OS thread's own thread pointer (the TCB of its main stack).
     void* root_tcb() const noexcept { return root_tcb_; }
     // State a layer above keeps per hub (the preload's name-lookup channel); owned by that layer.

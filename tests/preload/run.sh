@@ -22,8 +22,12 @@
 #   echo_1000_os_threads    echo_1000 preloaded while sampling /proc/PID/task:
 #                           at most 2 OS threads allowed
 #   native_threads_*        thread programs again with GREEN_THREADS=native
-#   ordinary_*              unmodified system programs (bash/sort/python3/curl)
-#                           natively vs preloaded
+#   ordinary_*              unmodified system programs (bash, sort, python3, curl,
+#                           rg, fdfind, ruby, node, perl, pigz, xz, java) natively
+#                           vs preloaded; SKIP when the program is not installed.
+#                           Their inputs (a file tree, 20 and 50 MB files, the
+#                           compiled JavaThreads.java) are made once, in a temp
+#                           directory removed at exit
 #
 # NAME_FILTER: a case runs if its name contains any filter (glob chars ok).
 # Prints one line per case (PASS name / FAIL name: reason / SKIP name: reason,
@@ -90,6 +94,15 @@ fi
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3 || true)
 CURL=$(command -v curl || true)
+RG=$(command -v rg || true)
+FDFIND=$(command -v fdfind || true) # Debian's name for fd
+RUBY=$(command -v ruby || true)
+NODE=$(command -v node || command -v nodejs || true)
+PERL=$(command -v perl || true)
+PIGZ=$(command -v pigz || true)
+XZ=$(command -v xz || true)
+JAVA=$(command -v java || true)
+JAVAC=$(command -v javac || true)
 
 # ---------------------------------------------------------------- cases
 # kinds: diff (native vs preload), only (preload only), threads (echo OS
@@ -131,7 +144,11 @@ for p in "${NATIVE_THREADS[@]}"; do
     KIND[native_threads_$p]=native_threads
 done
 ORDINARY=(ordinary_seq_sort_head ordinary_sort_file ordinary_sort_parallel ordinary_python
-          ordinary_python_threads ordinary_curl ordinary_curl_big ordinary_curl_localhost)
+          ordinary_python_threads ordinary_curl ordinary_curl_big ordinary_curl_localhost
+          ordinary_rg ordinary_rg_files ordinary_fd ordinary_fd_exec
+          ordinary_ruby_queue ordinary_ruby_condvar ordinary_node_workers ordinary_perl_threads
+          ordinary_python_executor ordinary_pigz ordinary_xz ordinary_sort_parallel_big
+          ordinary_java_version ordinary_java_threads ordinary_javac)
 for o in "${ORDINARY[@]}"; do
     CASES+=("$o")
     KIND[$o]=ordinary
@@ -417,11 +434,17 @@ os_threads_case() {
 HTTP_PID=
 HTTP_PORT=
 WWW=$RUN/www
+# inputs of the ordinary cases too big to keep in the run directory (made when needed)
+SCRATCH=
 cleanup() {
     if [ -n "$HTTP_PID" ]; then
         kill "$HTTP_PID" 2> /dev/null
         wait "$HTTP_PID" 2> /dev/null
         HTTP_PID=
+    fi
+    if [ -n "$SCRATCH" ]; then
+        rm -rf "$SCRATCH"
+        SCRATCH=
     fi
 }
 trap cleanup EXIT
@@ -486,6 +509,173 @@ while (v := q.get()) is not None: s += v
 print("queue sum", s)
 '
 
+make_scratch() {
+    [ -n "$SCRATCH" ] && return 0
+    SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/libgreen-ordinary.XXXXXX") ||
+        { SCRATCH=$RUN/scratch && mkdir -p "$SCRATCH"; }
+}
+
+# a tree of 300 small text files (20 dirs, each with a sub/), some lines holding "needle"; plus
+# what rg and fd must leave out by default: a hidden directory, files named in .ignore
+make_tree() {
+    TREE=$SCRATCH/tree
+    local d
+    for d in $(seq -w 0 19); do mkdir -p "$TREE/d$d/sub"; done
+    mkdir -p "$TREE/.hidden"
+    printf '*.skip\n' > "$TREE/.ignore"
+    awk -v root="$TREE" 'BEGIN { s = 99
+        for (d = 0; d < 20; d++) for (f = 0; f < 15; f++) {
+            p = sprintf("%s/d%02d/%sf%02d.txt", root, d, (f % 3 == 0) ? "sub/" : "", f)
+            for (i = 0; i < 200; i++) {
+                s = (s * 69069 + 1) % 4294967296
+                if ((i * 7 + f + d) % 53 == 0) printf "needle %d %d %d\n", d, f, i > p
+                else printf "hay %d %06x\n", i, int(s / 256) > p
+            }
+            close(p)
+        }
+        for (d = 0; d < 3; d++) {
+            p = sprintf("%s/d%02d/x.skip", root, d); print "needle ignored" > p; close(p)
+            p = sprintf("%s/.hidden/h%d.txt", root, d); print "needle hidden" > p; close(p)
+        } }'
+}
+
+# BIG20: 20,000,000 bytes of pseudo-random hex words (11 MB compressed); BIG50: 50 MB of lines
+make_big_inputs() {
+    BIG20=$SCRATCH/big20.txt
+    BIG50=$SCRATCH/big50.txt
+    awk 'BEGIN { s = 4242; n = 0; while (n < 20000000) { line = ""
+            for (j = 0; j < 10; j++) { s = (s * 69069 + 1) % 4294967296; line = line sprintf("%06x ", int(s / 256)) }
+            line = line n; print line; n += length(line) + 1 } }' > "$BIG20"
+    { cat "$BIG20" "$BIG20"; head -c 10000000 "$BIG20"; } > "$BIG50"
+}
+
+# JAVA_CLASSES: tests/preload/JavaThreads.java compiled natively; JAVA_WHY if that failed
+build_java() {
+    JAVA_CLASSES=$SCRATCH/java
+    JAVA_WHY=
+    mkdir -p "$JAVA_CLASSES"
+    if ! "$JAVAC" -d "$JAVA_CLASSES" "$SRC_DIR/JavaThreads.java" > "$RUN/javac.err" 2>&1; then
+        JAVA_WHY="javac JavaThreads.java failed natively (see $RUN/javac.err)"
+    fi
+}
+
+# the archivers: compress FILE with CMD... on stdin, print the compressed stream's checksum,
+# decompress it with the same command plus -d and compare with FILE
+ROUND_TRIP='
+in=$1; shift
+"$@" < "$in" > data.compressed || exit 1
+cksum < data.compressed
+"$@" -d < data.compressed | cmp - "$in" || exit 1
+rm -f data.compressed
+echo round trip ok
+'
+
+RUBY_QUEUE='
+q = Queue.new
+t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+ts = (1..50).map { |i| Thread.new { 3.times { |k| sleep 0.05; q << i * 10 + k } } }
+sum = 0
+150.times { sum += q.pop }
+ts.each(&:join)
+el = Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0
+puts "queue sum #{sum} #{el < 1.5 ? "concurrent" : "serial"}"
+'
+
+RUBY_CONDVAR='
+m = Mutex.new
+cv = ConditionVariable.new
+box = []
+done = false
+cons = Thread.new do
+  got = []
+  m.synchronize do
+    until done && box.empty?
+      if box.empty? then cv.wait(m) else got << box.shift; cv.signal end
+    end
+  end
+  got
+end
+prod = Thread.new do
+  20.times { |i| m.synchronize { box << i * i; cv.signal; cv.wait(m) until box.empty? } }
+  m.synchronize { done = true; cv.signal }
+end
+prod.join
+p cons.value
+r = Thread.new { Thread.current[:x] = 7; Thread.stop; Thread.current[:x] * 6 }
+sleep 0.01 until r.status == "sleep"
+r.run
+p r.value
+'
+
+# two workers compute and post back (one after a timer); a third waits in Atomics.wait until
+# main notifies it. No libuv thread-pool work (async fs, crypto, dns, zlib): with it node hangs
+# at exit under the preload (libuv's destructor joins the pool's threads after exit() has already
+# torn down the main thread's hub, so the join blocks the OS thread and the pool never runs).
+NODE_WORKERS='
+const { Worker } = require("worker_threads");
+const sab = new SharedArrayBuffer(8);
+const flag = new Int32Array(sab);
+const src = `
+const { parentPort, workerData } = require("worker_threads");
+const flag = new Int32Array(workerData.sab);
+if (workerData.waits) {
+  Atomics.wait(flag, 0, 0);
+  parentPort.postMessage({ id: workerData.id, sum: "woken with " + Atomics.load(flag, 0) });
+} else {
+  let s = 0n;
+  for (let i = 1n; i <= BigInt(workerData.n); i++) s += i * i;
+  setTimeout(() => parentPort.postMessage({ id: workerData.id, sum: s.toString() }), 20);
+}
+`;
+function run(id, n, waits) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(src, { eval: true, workerData: { id, n, waits, sab } });
+    w.on("message", resolve);
+    w.on("error", reject);
+  });
+}
+const waiter = run(3, 0, true);
+Promise.all([run(1, 100000), run(2, 200000)]).then(rs => {
+  for (const r of rs) console.log(`worker ${r.id}: sum=${r.sum}`);
+  Atomics.store(flag, 0, 42);
+  Atomics.notify(flag, 0);
+  return waiter;
+}).then(r => console.log(`worker ${r.id}: ${r.sum}`));
+'
+
+PERL_THREADS='
+use strict; use warnings; use threads; use threads::shared; use Thread::Queue;
+my $counter :shared = 0;
+my @t = map { my $n = $_; threads->create(sub {
+    my $s = 0;
+    $s += $_ % 7 for 1 .. 100000 * $n;
+    { lock($counter); $counter += $n; }
+    select(undef, undef, undef, 0.05);
+    return "t$n:$s";
+}) } 1 .. 4;
+print join(" ", map { $_->join } @t), "\n";
+print "counter $counter\n";
+my $q = Thread::Queue->new;
+my $c = threads->create(sub { my $s = 0; while (defined(my $v = $q->dequeue)) { $s += $v } $s });
+$q->enqueue($_) for 1 .. 500;
+$q->end;
+print "queue sum ", $c->join, "\n";
+'
+
+PY_EXECUTOR='
+import concurrent.futures, threading, time
+def f(x):
+    time.sleep(0.01)
+    return x * x, threading.current_thread().name.startswith("ThreadPoolExecutor")
+t0 = time.monotonic()
+with concurrent.futures.ThreadPoolExecutor(8) as ex:
+    r = list(ex.map(f, range(200)))
+    futs = [ex.submit(pow, 3, k) for k in range(50)]
+    tot = sum(fu.result() for fu in concurrent.futures.as_completed(futs))
+el = time.monotonic() - t0
+print(sum(a for a, _ in r), all(b for _, b in r), tot, "concurrent" if el < 1.5 else "serial")
+'
+
 # sets CMD=(...) for an ordinary case, or SKIP_WHY if it cannot run here
 ordinary_cmd() {
     CMD=()
@@ -499,12 +689,46 @@ ordinary_cmd() {
         ordinary_curl) CMD=("$CURL" -s --max-time 20 "http://127.0.0.1:$HTTP_PORT/") ;;
         ordinary_curl_big) CMD=(bash -c "'$CURL' -s --max-time 20 http://127.0.0.1:$HTTP_PORT/big.bin | cksum") ;;
         ordinary_curl_localhost) CMD=("$CURL" -s --max-time 20 "http://localhost:$HTTP_PORT/index.html") ;;
+        ordinary_rg) CMD=(bash -c 'set -o pipefail; cd "$1" && "$2" -j4 -n needle | sort' _ "$TREE" "$RG") ;;
+        ordinary_rg_files) CMD=(bash -c 'set -o pipefail; cd "$1" && "$2" -j4 --files | sort' _ "$TREE" "$RG") ;;
+        ordinary_fd) CMD=(bash -c 'set -o pipefail; cd "$1" && "$2" -j4 | sort' _ "$TREE" "$FDFIND") ;;
+        # 100 wc processes started (and waited for) from fd's 4 threads
+        ordinary_fd_exec)
+            CMD=(bash -c 'set -o pipefail; cd "$1" && "$2" -j4 -e txt -p /sub/ -x wc -l | sort' _ "$TREE" "$FDFIND") ;;
+        ordinary_ruby_queue) CMD=("$RUBY" -e "$RUBY_QUEUE") ;;
+        ordinary_ruby_condvar) CMD=("$RUBY" -e "$RUBY_CONDVAR") ;;
+        ordinary_node_workers) CMD=("$NODE" -e "$NODE_WORKERS") ;;
+        ordinary_perl_threads) CMD=("$PERL" -e "$PERL_THREADS") ;;
+        ordinary_python_executor) CMD=("$PY" -c "$PY_EXECUTOR") ;;
+        ordinary_pigz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$PIGZ" -p 4) ;;
+        ordinary_xz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$XZ" -T2 -0) ;;
+        ordinary_sort_parallel_big)
+            CMD=(bash -c 'set -o pipefail; sort --parallel=2 -S 256M -k3,3 -k1,1 "$1" | cksum' _ "$BIG50") ;;
+        ordinary_java_version) CMD=(bash -c '"$1" -version 2>&1' _ "$JAVA") ;;
+        ordinary_java_threads) CMD=("$JAVA" -Xmx64m -cp "$JAVA_CLASSES" JavaThreads) ;;
+        # javac is a Java program too: compile, then checksum the class file
+        ordinary_javac)
+            CMD=(bash -c '"$1" -d . "$2" && cksum JavaThreads.class' _ "$JAVAC" "$SRC_DIR/JavaThreads.java") ;;
     esac
     case $1 in
         ordinary_python*) [ -n "$PY" ] || SKIP_WHY="python3 not installed" ;;
         ordinary_curl*)
             if [ -z "$CURL" ]; then SKIP_WHY="curl not installed"
             elif [ -z "$HTTP_PORT" ]; then SKIP_WHY="python3 -m http.server did not start"; fi ;;
+        ordinary_rg*) [ -n "$RG" ] || SKIP_WHY="rg not installed (Debian package ripgrep)" ;;
+        ordinary_fd*) [ -n "$FDFIND" ] || SKIP_WHY="fdfind not installed (Debian package fd-find)" ;;
+        ordinary_ruby*) [ -n "$RUBY" ] || SKIP_WHY="ruby not installed (Debian package ruby)" ;;
+        ordinary_node*) [ -n "$NODE" ] || SKIP_WHY="node not installed (Debian package nodejs)" ;;
+        ordinary_perl*)
+            if [ -z "$PERL" ]; then SKIP_WHY="perl not installed"
+            elif ! "$PERL" -Mthreads -e 1 > /dev/null 2>&1; then SKIP_WHY="$PERL has no ithreads (perl -Mthreads fails)"; fi ;;
+        ordinary_pigz) [ -n "$PIGZ" ] || SKIP_WHY="pigz not installed (Debian package pigz)" ;;
+        ordinary_xz) [ -n "$XZ" ] || SKIP_WHY="xz not installed (Debian package xz-utils)" ;;
+        ordinary_java_version) [ -n "$JAVA" ] || SKIP_WHY="java not installed (Debian package default-jdk-headless)" ;;
+        ordinary_java_threads)
+            if [ -z "$JAVA" ] || [ -z "$JAVAC" ]; then SKIP_WHY="java/javac not installed (Debian package default-jdk-headless)"
+            elif [ -n "$JAVA_WHY" ]; then SKIP_WHY=$JAVA_WHY; fi ;;
+        ordinary_javac) [ -n "$JAVAC" ] || SKIP_WHY="javac not installed (Debian package default-jdk-headless)" ;;
     esac
 }
 
@@ -557,10 +781,27 @@ run_case() {
 
 need_http=0
 need_sort=0
+need_tree=0
+need_big=0
+need_java=0
 for c in "${SEL[@]}"; do
-    case $c in ordinary_curl*) need_http=1 ;; ordinary_sort*) need_sort=1 ;; esac
+    case $c in
+        ordinary_curl*) need_http=1 ;;
+        ordinary_sort_parallel_big) need_big=1 ;;
+        ordinary_sort*) need_sort=1 ;;
+        ordinary_rg* | ordinary_fd*) need_tree=1 ;;
+        ordinary_pigz | ordinary_xz) need_big=1 ;;
+        ordinary_java_threads) need_java=1 ;;
+    esac
 done
 [ $need_sort = 1 ] && make_sort_input
+TREE="" BIG20="" BIG50="" JAVA_CLASSES="" JAVA_WHY=""
+if [ $need_tree = 1 ] || [ $need_big = 1 ] || [ $need_java = 1 ]; then
+    make_scratch
+fi
+[ $need_tree = 1 ] && make_tree
+[ $need_big = 1 ] && make_big_inputs
+[ $need_java = 1 ] && [ -n "$JAVA" ] && [ -n "$JAVAC" ] && build_java
 if [ $need_http = 1 ] && [ -n "$PY" ]; then
     start_http || echo "WARN http: python3 -m http.server did not start (see $RUN/http.err)"
 fi

@@ -56,6 +56,8 @@ static void ddel(void *v)
 }
 
 static atomic_int own_values_ok;
+/* kdel is deleted while every worker holds a value in it, and before any of them exits: */
+static pthread_barrier_t values_set, key_deleted;
 static void deep_exit(int depth, intptr_t value);
 static void (*volatile deeper)(int, intptr_t) = deep_exit; /* no -Winfinite-recursion */
 static void deep_exit(int depth, intptr_t value)
@@ -72,6 +74,8 @@ static void *key_worker(void *p)
     pthread_setspecific(k1, (void *)(id + 100));
     pthread_setspecific(k2, (void *)1);
     pthread_setspecific(kdel, (void *)7);
+    pthread_barrier_wait(&values_set);
+    pthread_barrier_wait(&key_deleted);
     msleep(10); /* the others run and set their own values */
     ok = ok && pthread_getspecific(k1) == (void *)(id + 100);
     if (ok)
@@ -120,10 +124,13 @@ int main(void)
     CHECK(pthread_key_create(&k2, d2) == 0);
     CHECK(pthread_key_create(&kdel, ddel) == 0);
     pthread_setspecific(k1, (void *)42);
+    pthread_barrier_init(&values_set, NULL, 9);
+    pthread_barrier_init(&key_deleted, NULL, 9);
     for (int i = 0; i < 8; i++)
         pthread_create(&th[i], NULL, key_worker, (void *)(intptr_t)i);
-    msleep(5);
+    pthread_barrier_wait(&values_set);
     CHECK(pthread_key_delete(kdel) == 0); /* values remain, destructor never called */
+    pthread_barrier_wait(&key_deleted);
     int joined = 0;
     for (int i = 0; i < 8; i++) {
         void *rv;

@@ -61,6 +61,10 @@ int main(int argc, char **argv)
 {
     (void)argc;
     t_init();
+    /* Plain C whose only TLS is libc's: GREEN_TLS=auto may let its green threads share their OS
+     * thread's TLS where a switch of TCB costs a system call. What is checked here needs a TCB
+     * per thread: ask for it (no effect natively). */
+    setenv("GREEN_TLS", "thread", 1);
     char path[4096];
     const char *slash = strrchr(argv[0], '/');
     snprintf(path, sizeof path, "%.*s/libtls_plugin.so", slash ? (int)(slash - argv[0]) : 1,

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# stall_report: with GREEN_DEBUG=1, a green thread that keeps its OS thread for over a second
+# without switching is reported on stderr, with what the OS thread is doing: a spin-wait in user
+# code ("running user code"), and a system call no hook parks (a raw futex wait made with the
+# syscall instruction, as Go's runtime makes them). The program itself still ends as natively.
+#   tests/preload/stall_report.sh BUILD_DIR      (exit 0: pass)
+set -u
+build=$(cd "${1:-build}" && pwd)
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/helpers/stall.c
+bin=$build/tests/preload/stall_helper
+mkdir -p "$(dirname "$bin")"
+${CC:-gcc} -O1 -pthread "$src" -o "$bin" || { echo "FAIL stall_report: cannot build $src"; exit 1; }
+fail=0
+for mode in spin rawfutex; do
+    err=$(GREEN_DEBUG=1 LD_PRELOAD=$build/libgreen_preload.so timeout 30 "$bin" "$mode" 2>&1 >/dev/null)
+    rc=$?
+    [ $rc -eq 0 ] || { echo "FAIL stall_report $mode: exit status $rc"; fail=1; }
+    case $mode in
+        spin) want="running user code" ;;
+        rawfutex) want="blocked in the system call futex" ;;
+    esac
+    if ! grep -q "has kept its hub's OS thread" <<<"$err" || ! grep -q "$want" <<<"$err"; then
+        echo "FAIL stall_report $mode: no report saying '$want'; stderr was:"
+        sed 's/^/    /' <<<"$err" | tail -5
+        fail=1
+    fi
+done
+exit $fail
