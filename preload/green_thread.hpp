@@ -111,6 +111,11 @@ inline GreenThread* current_green() noexcept {
 // The record behind a pthread_t handed out by pthread_create, with a reference the caller must
 // drop (release()); null for any other pthread_t.
 GreenThread* find_green(pthread_t t) noexcept;
+// The same for a thread id that gettid() handed out (kGreenTidBase and up).
+GreenThread* find_green_by_tid(pid_t tid) noexcept;
+// The kernel's id to use for `tid`: a live green thread's id names its hub's OS thread; any other
+// id is itself. -1 (ESRCH) for a green thread's id that names no live green thread.
+pid_t kernel_tid(pid_t tid) noexcept;
 
 // ---- deadlines -------------------------------------------------------------------------------
 

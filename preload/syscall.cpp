@@ -6,6 +6,7 @@
 // id. Everything else goes to libc's syscall() unchanged. Results follow syscall()'s convention:
 // -1 and errno on failure.
 #include "futex.hpp"
+#include "green_thread.hpp"
 #include "real.hpp"
 
 #include <poll.h>
@@ -47,6 +48,22 @@ extern "C" long syscall(long nr, ...) {
         return green::preload::futex_call(static_cast<uint32_t*>(p(a1)), int(a2), uint32_t(a3), a4,
                                           static_cast<uint32_t*>(p(a5)), uint32_t(a6));
     case SYS_gettid: return gettid();
+    case SYS_tgkill: return tgkill(pid_t(a1), pid_t(a2), int(a3));
+    case SYS_tkill:
+    case SYS_sched_setaffinity:
+    case SYS_sched_getaffinity:
+    case SYS_sched_setscheduler:
+    case SYS_sched_getscheduler:
+    case SYS_sched_setparam:
+    case SYS_sched_getparam: {
+        // The first argument names a thread: a green thread's id stands for its OS thread.
+        pid_t k = green::preload::kernel_tid(pid_t(a1));
+        if (k < 0) {
+            errno = ESRCH;
+            return -1;
+        }
+        return REAL(syscall)(nr, long(k), a2, a3, a4, a5, a6);
+    }
     case SYS_read: return read(int(a1), p(a2), size_t(a3));
     case SYS_write: return write(int(a1), p(a2), size_t(a3));
     case SYS_readv: return readv(int(a1), static_cast<const iovec*>(p(a2)), int(a3));

@@ -263,6 +263,29 @@ GreenThread* find_green(pthread_t t) noexcept {
     return g;
 }
 
+GreenThread* find_green_by_tid(pid_t tid) noexcept {
+    if (tid < kGreenTidBase) return nullptr;
+    std::lock_guard lk(g_registry_lock);
+    if (!g_registry) return nullptr;
+    for (const void* p : *g_registry) {
+        auto* g = static_cast<GreenThread*>(const_cast<void*>(p));
+        if (g->tid() == tid && !g->exited) {
+            g->add_ref();
+            return g;
+        }
+    }
+    return nullptr;
+}
+
+pid_t kernel_tid(pid_t tid) noexcept {
+    if (tid < kGreenTidBase) return tid;
+    GreenThread* g = find_green_by_tid(tid);
+    if (!g) return -1;
+    pid_t os = g->hub->os_tid();
+    g->release();
+    return os;
+}
+
 void wait_hub_threads(Hub& h) noexcept {
     WaitBucket& b = bucket_for(&h);
     for (;;) {

@@ -416,7 +416,8 @@ Hub::Hub() {
 
     install_segv_handler();
     altstack_ = install_altstack();
-    register_hub(this, pid_t(raw_syscall(SYS_gettid)));
+    os_tid_ = pid_t(raw_syscall(SYS_gettid));
+    register_hub(this, os_tid_);
     // A forked child has one thread, the caller's: its hub must forget the others and re-make
     // libev's kernel state, whoever forks (the preload's fork hook does the same, harmlessly).
     static std::once_flag atfork_once;

@@ -70,6 +70,8 @@ public:
     const Task* running_relaxed() const noexcept { return __atomic_load_n(&current_, __ATOMIC_RELAXED); }
     uint64_t switches_relaxed() const noexcept { return __atomic_load_n(&switches_, __ATOMIC_RELAXED); }
     bool in_loop_relaxed() const noexcept { return running_relaxed() == hub_task_; }
+    // The kernel's id of the OS thread this hub runs on.
+    pid_t os_tid() const noexcept { return os_tid_; }
     // The OS thread's own thread pointer (the TCB of its main stack).
     void* root_tcb() const noexcept { return root_tcb_; }
     // State a layer above keeps per hub (the preload's name-lookup channel); owned by that layer.
@@ -198,6 +200,7 @@ public:
     uint64_t switches_ = 0;
     uint64_t iterations_ = 0;
     ev_loop* loop_ = nullptr;
+    pid_t os_tid_ = 0;
     void* root_tcb_ = nullptr;      // the OS thread's own TCB (root, hub and API greenlets run with it)
     void* installed_tcb_ = nullptr; // what FS points at now
     static ptrdiff_t errno_offset_; // errno's place in every TCB's static TLS
