@@ -17,13 +17,35 @@
 
 namespace green::preload {
 
+// A descriptor number at or above the soft RLIMIT_NOFILE, where a program that looks at every
+// descriptor it may have (0 .. limit-1: subprocess's close_fds, a daemon closing all) never finds
+// it. The kernel lets a descriptor stay above a limit lowered after it was made: the soft limit is
+// raised for the one F_DUPFD, then put back. -1 when the hard limit leaves no room.
+int above_soft_limit(int fd) noexcept {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_max <= rl.rlim_cur)
+        return -1;
+    rlimit raised = rl;
+    raised.rlim_cur = std::min<rlim_t>(rl.rlim_max, rl.rlim_cur + 64);
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0) return -1;
+    int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, int(rl.rlim_cur));
+    setrlimit(RLIMIT_NOFILE, &rl);
+    return high;
+}
+
 int adopt_runtime_fd(int fd) noexcept {
     if (fd < 0) return fd;
-    rlimit rl{};
-    int floor = 768;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        floor = int(std::max<rlim_t>(3, rl.rlim_cur - rl.rlim_cur / 4));
-    int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
+    int saved = errno;
+    int high = above_soft_limit(fd);
+    if (high < 0) {
+        // No room above it: near the top of the program's range, out of the way of low numbers.
+        rlimit rl{};
+        int floor = 768;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+            floor = int(std::max<rlim_t>(3, rl.rlim_cur - rl.rlim_cur / 4));
+        high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
+    }
+    errno = saved;
     if (high >= 0) {
         REAL(close)(fd);
         fd = high;
