@@ -24,13 +24,16 @@
 #                                           vs  RSS per idle pthread
 #   (f) 1-byte read() with data ready: under LD_PRELOAD=libgreen_preload.so vs libc's read() in the
 #       same process (alternated batches; the verdict) and vs a native process
-#   (g) mutex hand-off between two pthreads: preloaded (green threads) vs natively (OS threads)
+#   (g) mutex hand-off between two pthreads: preloaded (green threads) vs natively (OS threads);
+#       and the same with a TCB per green thread (GREEN_TLS=thread) vs sharing one (=shared), in
+#       alternated runs: what installing a green thread's own TLS adds to each switch
 #   (h) echo server (demo/run_demo.sh): server CPU us per round trip of echo_green, echo_threads
 #       under greenrun and natively  vs  the hand-written epoll server
 #   (i) 100,000 pthreads sleeping at once (bench/many_threads.c): created, OS threads, RSS and
 #       creation time under LD_PRELOAD=libgreen_preload.so  vs  20,000 natively (per-thread cost)
 #       and the kernel's limit on OS threads here (vm.max_map_count / 2, kernel.pid_max,
-#       kernel.threads-max: about 32,000 on a stock system), read from /proc, not exercised
+#       kernel.threads-max: about 32,000 on a stock system), read from /proc, not exercised;
+#       and RSS per sleeping thread with a TCB each (GREEN_TLS=thread) vs shared TLS
 #   (j) echo servers at 10,000 connections: throughput, server us/rt, OS threads and RSS of
 #       echo_threads natively, under greenrun (16 KiB and, with -b 1024, 1 KiB read buffers) and
 #       echo_green  vs  the epoll server in the same run
@@ -148,6 +151,20 @@ if [[ -x $BUILD/bench/mutex_handoff ]]; then
     best_into "$MN" handoff_ns "$MN".?
     (( have_preload )) && best_into "$MP" handoff_ns "$MP".?
 fi
+# (g') the same hand-off, green threads with TCBs of their own vs sharing their OS thread's.
+MTT=$TMP/mutex.tls_thread MTS=$TMP/mutex.tls_shared
+: >"$MTT"; : >"$MTS"
+if (( have_preload )) && [[ -x $BUILD/bench/mutex_handoff ]]; then
+    note "mutex_handoff preloaded: GREEN_TLS=thread and =shared, alternated"
+    for i in 1 2 3; do
+        run 60 "$MTT.$i" env GREEN_TLS=thread LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
+        run 60 "$MTS.$i" env GREEN_TLS=shared LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
+    done
+    best_into "$MTT" handoff_ns "$MTT".?
+    best_into "$MTS" handoff_ns "$MTS".?
+fi
+FSGSBASE=no
+(( $(LD_SHOW_AUXV=1 /bin/true | awk '/AT_HWCAP2/ {print $2; exit}' || echo 0) & 2 )) && FSGSBASE=yes
 
 # ---- (h) echo servers -------------------------------------------------------------------------
 ECHO=$TMP/echo.out
@@ -216,6 +233,9 @@ if [[ $MT_N != 0 && -x $BUILD/bench/many_threads ]]; then
     if (( have_preload )); then
         note "many_threads $MT_N, preloaded"
         run 90 "$TP" env LD_PRELOAD="$PRELOAD" "$BUILD/bench/many_threads" "$MT_N" || true
+        note "many_threads $MT_N, preloaded, GREEN_TLS=thread and =shared"
+        run 90 "$TP.thread" env GREEN_TLS=thread LD_PRELOAD="$PRELOAD" "$BUILD/bench/many_threads" "$MT_N" || true
+        run 90 "$TP.shared" env GREEN_TLS=shared LD_PRELOAD="$PRELOAD" "$BUILD/bench/many_threads" "$MT_N" || true
     fi
     # Natively, a run that reaches the kernel's limit would also take every free PID of the machine
     # (kernel.pid_max is 32768 on a stock system) from whatever else runs on it: the native
@@ -326,6 +346,13 @@ elif ok "$mp" && [[ $(get "$MP" preloaded) == 1 ]]; then
 else
     row "(g)" "mutex hand-off, 2 pthreads, preloaded" "n/a (preload failed)" "$(calc "${mn:-0}" 0) ns  native" "" ">=50x cheaper" "n/a"
 fi
+# (g')
+tt=$(get "$MTT" handoff_ns) ts=$(get "$MTS" handoff_ns)
+if ok "$tt" && ok "$ts"; then
+    row "(g')" "  same, a TCB per green thread" "$(calc "$tt") ns (GREEN_TLS=thread)" \
+        "$(calc "$ts") ns  GREEN_TLS=shared" "+$(calc "$tt-$ts") ns/hand-off" "<=+5 ns" \
+        "$(verdict "$tt - $ts <= 5") (wrfsbase: $FSGSBASE)"
+fi
 # (h)
 if [[ -s $ECHO ]]; then
     for c in $CONNS; do
@@ -409,6 +436,13 @@ else
                 "$nref_m" "$ratio" "" ""
         else
             row "" "  RSS, all of them sleeping" "n/a (run ended early)" "$nref_m" "" "" ""
+        fi
+        # With a TCB each: the target is at most one page more per thread than sharing TLS.
+        rt=$(get "$TP.thread" rss_mib) ct=$(get "$TP.thread" created) rs=$(get "$TP.shared" rss_mib) cs=$(get "$TP.shared" created)
+        if ok "$rt" && ok "$rs" && ok "$ct" && ok "$cs" && (( ct > 0 && cs > 0 )); then
+            kt=$(calc "$rt*1024/$ct" 2) ks=$(calc "$rs*1024/$cs" 2)
+            row "" "  RSS, a TCB per thread" "$kt KiB/thread (GREEN_TLS=thread)" "$ks KiB/thread  GREEN_TLS=shared" \
+                "+$(calc "$kt-$ks" 2) KiB/thread" "<=+4 KiB" "$(verdict "$kt - $ks <= 4")"
         fi
         ratio=""
         [[ $nref_t != n/a ]] && ratio="$(calc "($ncs/$nc)/($pcs/$pc)" 0)x cheaper/thread"

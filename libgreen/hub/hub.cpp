@@ -506,7 +506,13 @@ Context* Hub::task_main(void* arg) {
     ++h->switches_;
     if (!next->ctx.started()) h->start_context(next);
     h->busy_calls_ = 0;
-    // From here on this fiber touches no TLS: the next one's TCB may be installed.
+    // From here on this fiber touches no TLS: the next one's TCB may be installed. Its own TCB
+    // lives at the top of its stack, which goes back to the pool now: the hub task, which runs
+    // with any TCB, must not be left on it.
+    if (!next->tcb && h->installed_tcb_ == t->tcb && t->tcb != h->root_tcb_) {
+        set_thread_pointer(h->root_tcb_);
+        h->installed_tcb_ = h->root_tcb_;
+    }
     h->install_tcb(next);
     return &next->ctx;
 }
