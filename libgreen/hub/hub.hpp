@@ -10,6 +10,12 @@
 //    every kRoundBudget switches so that I/O and timers are never starved by yielders.
 //  - wake() may be called from any thread; from another thread it goes through ev_async.
 //  - Only this file's implementation (hub.cpp) talks to libev.
+//  - Thread pointers: each task runs with Task::tcb (its hub's root TCB unless a layer above gave
+//    it one; the hub task runs with whichever is installed, never a dead task's). The runtime's
+//    own per-OS-thread state is therefore never kept in TLS directly: TLS holds pointers to
+//    per-OS-thread records (the hub, the stack cache), set before the OS thread's first other TCB
+//    exists and copied into each one, so any TCB of an OS thread leads to the same records; a
+//    fiber's first entry learns its Context from a register, not from TLS (context/fiber.cpp).
 #pragma once
 
 #include <green/detail/task.hpp>

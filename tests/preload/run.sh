@@ -147,7 +147,7 @@ ORDINARY=(ordinary_seq_sort_head ordinary_sort_file ordinary_sort_parallel ordin
           ordinary_python_threads ordinary_curl ordinary_curl_big ordinary_curl_localhost
           ordinary_rg ordinary_rg_files ordinary_fd ordinary_fd_exec
           ordinary_ruby_queue ordinary_ruby_condvar ordinary_node_workers ordinary_perl_threads
-          ordinary_python_executor ordinary_pigz ordinary_xz ordinary_sort_parallel_big
+          ordinary_python_executor ordinary_python_pool ordinary_pigz ordinary_xz ordinary_sort_parallel_big
           ordinary_java_version ordinary_java_threads ordinary_javac)
 for o in "${ORDINARY[@]}"; do
     CASES+=("$o")
@@ -662,6 +662,19 @@ $q->end;
 print "queue sum ", $c->join, "\n";
 '
 
+# multiprocessing.Pool: its result-handler thread loops on poll(..., 0) plus WNOHANG waits while
+# another thread drains the result pipe (a green thread that never parks must still yield).
+PY_POOL='
+import multiprocessing as mp
+def sq(x):
+    return x * x
+if __name__ == "__main__":
+    with mp.Pool(4) as p:
+        total = 0
+        for i in range(20):
+            total += sum(p.map(sq, range(100)))
+    print(total)
+'
 PY_EXECUTOR='
 import concurrent.futures, threading, time
 def f(x):
@@ -700,6 +713,7 @@ ordinary_cmd() {
         ordinary_node_workers) CMD=("$NODE" -e "$NODE_WORKERS") ;;
         ordinary_perl_threads) CMD=("$PERL" -e "$PERL_THREADS") ;;
         ordinary_python_executor) CMD=("$PY" -c "$PY_EXECUTOR") ;;
+        ordinary_python_pool) CMD=("$PY" -c "$PY_POOL") ;;
         ordinary_pigz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$PIGZ" -p 4) ;;
         ordinary_xz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$XZ" -T2 -0) ;;
         ordinary_sort_parallel_big)
