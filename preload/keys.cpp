@@ -122,7 +122,8 @@ extern "C" int pthread_key_delete(pthread_key_t key) {
 extern "C" void* pthread_getspecific(pthread_key_t key) {
     if (key >= PTHREAD_KEYS_MAX) return nullptr;
     KeyTable* t = current_keys(false);
-    if (!t || key >= t->values.size()) return nullptr;
+    // Both sizes: an allocator that uses keys may call in while setspecific grows the table.
+    if (!t || key >= t->values.size() || key >= t->stamps.size()) return nullptr;
     if (t->stamps[key] != g_keys[key].seq.load(std::memory_order_relaxed)) return nullptr;
     return t->values[key];
 }
@@ -136,8 +137,8 @@ extern "C" int pthread_setspecific(pthread_key_t key, const void* value) {
     if (key >= t->values.size()) {
         if (!value) return 0;
         try {
+            t->stamps.resize(key + 1, 0);  // first: getspecific checks values' size
             t->values.resize(key + 1, nullptr);
-            t->stamps.resize(key + 1, 0);
         } catch (...) {
             return ENOMEM;
         }

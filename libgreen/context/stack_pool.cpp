@@ -15,7 +15,30 @@
 #include <utility>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define GREEN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GREEN_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GREEN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GREEN_TSAN 1
+#endif
+#endif
+#if GREEN_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace green::detail {
+
+#if GREEN_ASAN || GREEN_TSAN
+void sanitizer_stack_released(const Stack& stack) noexcept;  // context/fiber.cpp
+#endif
+
 namespace {
 
 enum Kind : uint32_t { kGuarded = 1, kSlab = StackPool::kSlabKind };
@@ -55,7 +78,7 @@ Pool& pool() {
 size_t round_up(size_t n) { return (n + kPage - 1) / kPage * kPage; }
 
 // A few stacks of the size this thread used last, kept without the pool's lock or map: spawn and
-// exit of short greenlets is the common case. Stacks left here at thread exit stay mapped.
+// exit of short greenlets is the common case. flush_thread_cache() (the hub's end) gives them back.
 struct LocalCache {
     size_t size = 0;
     int count = 0;
@@ -177,6 +200,16 @@ Stack StackPool::acquire(size_t size) {
 }
 
 void StackPool::release(const Stack& s) noexcept {
+#if GREEN_ASAN || GREEN_TSAN
+    sanitizer_stack_released(s);  // the sanitizer's record of a fiber abandoned on it
+#endif
+#if GREEN_ASAN
+    // Frames that never returned (a fiber's last ones, an abandoned hub fiber's) leave their
+    // redzones poisoned: the next fiber on this stack would trip over them. Only the span from
+    // the lowest poisoned byte up is cleared, so untouched stacks cost no shadow memory.
+    if (void* p = __asan_region_is_poisoned(s.lo, s.size))
+        __asan_unpoison_memory_region(p, size_t(s.lo + s.size - static_cast<char*>(p)));
+#endif
     if (LocalCache* lc = local_cache()) {
         if (lc->count == 0) lc->size = s.size;
         if (lc->size == s.size && lc->count < int(std::size(lc->items))) {
@@ -205,10 +238,12 @@ void StackPool::release_shared(const Stack& s) noexcept {
 void StackPool::flush_thread_cache() noexcept {
     LocalCache* lc = tls_local_cache;
     if (!lc) return;
+    // The cache itself goes too (it was leaked at every thread exit); should this thread use
+    // stacks again, local_cache() makes a new one.
+    tls_local_cache = nullptr;
     int n = lc->count;
-    lc->count = 0;
-    lc->size = 0;
     while (n > 0) release_shared(lc->items[--n]);
+    delete lc;
 }
 
 bool StackPool::in_guard(const Stack& s, const void* addr) noexcept {

@@ -367,12 +367,13 @@ bool Hub::in_runtime() noexcept {
     return h && h->current_ == h->hub_task_;
 }
 
-ptrdiff_t Hub::errno_offset_ = 0;
+// Set once, when the library is loaded (static TLS offsets are the same in every thread), never
+// written by a hub: hubs of other threads read it on every switch.
+ptrdiff_t Hub::errno_offset_ = reinterpret_cast<char*>(&errno) - static_cast<char*>(thread_pointer());
 
 Hub::Hub() {
     // errno is a word of static TLS: at the same offset from every TCB's thread pointer.
     root_tcb_ = installed_tcb_ = thread_pointer();
-    errno_offset_ = reinterpret_cast<char*>(&errno) - static_cast<char*>(root_tcb_);
     tls_constructing = true;
     loop_ = ev_loop_new(unsigned(EVBACKEND_EPOLL) | unsigned(EVFLAG_NOSIGMASK) | unsigned(EVFLAG_NOENV));
     if (!loop_) loop_ = ev_loop_new(unsigned(EVFLAG_AUTO) | unsigned(EVFLAG_NOSIGMASK));

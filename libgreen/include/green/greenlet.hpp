@@ -135,12 +135,17 @@ struct FnTask final : ResultTask<R> {
     template <class F2, class... A2>
     explicit FnTask(F2&& f, A2&&... a) : call(std::in_place, std::forward<F2>(f), std::forward<A2>(a)...) {}
     void run() override {
+        // Release what the body captured as soon as it is done, also when it throws (killed): a
+        // capture may hold a handle to this very greenlet, a cycle that would keep both alive.
+        struct Release {
+            std::optional<std::tuple<F, A...>>& c;
+            ~Release() { c.reset(); }
+        } release{call};
         if constexpr (std::is_void_v<R>) {
             std::apply([](auto& f, auto&... a) { std::invoke(std::move(f), std::move(a)...); }, *call);
         } else {
             this->value.emplace(std::apply([](auto& f, auto&... a) { return std::invoke(std::move(f), std::move(a)...); }, *call));
         }
-        call.reset();  // release what the body captured as soon as it is done
     }
 };
 
