@@ -41,7 +41,11 @@ void sanitizer_stack_released(const Stack& stack) noexcept;  // context/fiber.cp
 
 namespace {
 
-enum Kind : uint32_t { kGuarded = 1, kSlab = StackPool::kSlabKind };
+enum Kind : uint32_t { kGuarded = 1, kSlab = StackPool::kSlabKind, kSlabGuarded = 3 };
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102  // Linux 6.13
+#endif
 
 const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
 constexpr size_t kCanaryBytes = 64;
@@ -112,16 +116,38 @@ Stack map_guarded(size_t size) {
 
 // Map a slab and carve it into guardless stacks: the first is returned, the others go on the free
 // list. The mmap runs without the pool's lock.
+// Whether the kernel has guard regions (MADV_GUARD_INSTALL: a page that faults like PROT_NONE but
+// is part of its mapping, so it costs no VMA and none of vm.max_map_count), asked once.
+bool guard_regions() {
+    static const bool ok = [] {
+        void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return false;
+        bool r = madvise(p, kPage, MADV_GUARD_INSTALL) == 0;
+        munmap(p, kPage);
+        return r;
+    }();
+    return ok;
+}
+
+// Stacks carved from one mapping, once the budget of guarded mappings is spent. With guard
+// regions each stack gets a guard page below it anyway; without, a canary.
 Stack map_slab(Pool& pl, size_t size) {
-    size_t count = std::max<size_t>(16, (4u << 20) / size);
-    void* p = mmap(nullptr, size * count, PROT_READ | PROT_WRITE,
+    const bool guards = guard_regions();
+    const size_t slot = guards ? size + kPage : size;
+    size_t count = std::max<size_t>(16, (4u << 20) / slot);
+    void* p = mmap(nullptr, slot * count, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) out_of_memory(size * count);
+    if (p == MAP_FAILED) out_of_memory(slot * count);
+    auto* base = static_cast<char*>(p);
+    const size_t lead = guards ? kPage : 0;
+    const uint32_t kind = guards ? kSlabGuarded : kSlab;
+    if (guards)
+        for (size_t i = 0; i < count; ++i) madvise(base + i * slot, kPage, MADV_GUARD_INSTALL);
     std::lock_guard g(pl.lock);
     auto& list = pl.free[size];
     // Pushed in reverse so that acquire() hands them out low address first.
-    for (size_t i = count; i-- > 1;) list.push_back(Stack{static_cast<char*>(p) + i * size, size, kSlab});
-    return Stack{static_cast<char*>(p), size, kSlab};
+    for (size_t i = count; i-- > 1;) list.push_back(Stack{base + i * slot + lead, size, kind});
+    return Stack{base + lead, size, kind};
 }
 
 }  // namespace
@@ -193,9 +219,11 @@ Stack StackPool::acquire(size_t size) {
     if (announce)  // without the lock: under the preload, this write may park the green thread
         fprintf(stderr,
                 "green: %zu fiber stacks have guard pages, the most vm.max_map_count (%zu) allows; "
-                "further stacks come from slabs without guard pages, checked by a canary on "
-                "every switch\n",
-                guarded, max_map_count());
+                "%s\n",
+                guarded, max_map_count(),
+                guard_regions() ? "further stacks come from slabs, with guard regions (MADV_GUARD_INSTALL)"
+                                : "further stacks come from slabs without guard pages, checked by a canary on "
+                                  "every switch");
     return map_slab(pl, size);
 }
 
@@ -249,7 +277,7 @@ void StackPool::flush_thread_cache() noexcept {
 bool StackPool::in_guard(const Stack& s, const void* addr) noexcept {
     auto a = reinterpret_cast<uintptr_t>(addr);
     auto lo = reinterpret_cast<uintptr_t>(s.lo);
-    if (s.kind == kGuarded) return a >= lo - kPage && a < lo;
+    if (s.kind == kGuarded || s.kind == kSlabGuarded) return a >= lo - kPage && a < lo;
     // A guardless stack overflows into the slab neighbour below it or off the slab's start.
     return a >= lo - kPage && a < lo + kCanaryBytes;
 }

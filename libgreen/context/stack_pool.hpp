@@ -5,8 +5,10 @@
 //    fiber touches cost memory; a reused stack is neither re-zeroed nor re-mapped.
 //  - While the process has mappings to spare, each stack has its own PROT_NONE guard page below it
 //    (two mappings per stack). Linux caps mappings per process (vm.max_map_count, 65,530 by
-//    default), so past a budget stacks are carved from slabs without guards; those are checked by a
-//    canary (their lowest bytes must stay zero) on every switch. The switch is announced once.
+//    default), so past a budget stacks are carved from slabs: with guard regions
+//    (MADV_GUARD_INSTALL, Linux 6.13+, no mapping of their own) each still has a guard page below
+//    it; on older kernels they have none and are checked by a canary (their lowest bytes must stay
+//    zero) on every switch. The switch to slabs is announced once.
 //  - Any thread may acquire and release.
 #pragma once
 

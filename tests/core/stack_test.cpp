@@ -101,3 +101,37 @@ TEST_CASE("greenlets of mixed stack sizes end into fresh ones without corrupting
     }
     CHECK(ok == 400);
 }
+
+// Past vm.max_map_count's budget of guarded mappings, stacks come from slabs. A canary checked at
+// switches once missed an overflow that crashed before its fiber switched; with guard regions
+// (MADV_GUARD_INSTALL, Linux 6.13+) every slab stack has a guard page too, and the overflow is
+// reported like any other.
+TEST_CASE("stack overflow among 30,000 parked greenlets is reported") {
+    auto child = tu::run_in_child(
+        [] {
+            green::Event never;
+            std::vector<green::Greenlet<void>> parked;
+            green::SpawnOptions small;
+            small.stack_size = 16 * 1024;
+            for (int i = 0; i < 30000; ++i) parked.push_back(green::spawn_with(small, [&never] { never.wait(); }));
+            green::sleep(0);  // all of them parked, their stacks taken
+            green::SpawnOptions opts;
+            opts.stack_size = 64 * 1024;
+            // A parked neighbour of the same size: the deep one's stack then has a stack below it.
+            parked.push_back(green::spawn_with(opts, [&never] { never.wait(); }));
+            green::sleep(0);
+            opts.name = "deep-after-30000";
+            // About 100 KiB deep in a 64 KiB stack, then back: without a guard below, the frames
+            // land in the neighbouring stack and the greenlet ends without a switch to check it.
+            auto g = green::spawn_with(opts, [] { return bounded(100); });
+            g.join();
+            printf("recursion returned\n");
+            return 0;
+        },
+        60.0);
+    INFO(child.describe());
+    CHECK(child.killed_by(SIGABRT));
+    CHECK(child.has("stack overflow"));
+    CHECK(child.has("deep-after-30000"));
+    CHECK_FALSE(child.has("recursion returned"));
+}
