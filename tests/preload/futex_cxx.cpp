@@ -37,15 +37,7 @@
 #include <thread>
 #include <vector>
 
-static int failed;
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-            std::fflush(stdout);                                                \
-            failed = 1;                                                         \
-        }                                                                       \
-    } while (0)
+#include "t.hpp"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;

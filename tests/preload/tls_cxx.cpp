@@ -31,15 +31,7 @@
 #include <thread>
 #include <vector>
 
-static int failed;
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-            std::fflush(stdout);                                                \
-            failed = 1;                                                         \
-        }                                                                       \
-    } while (0)
+#include "t.hpp"
 
 static void sleep_1ms() { std::this_thread::sleep_for(std::chrono::milliseconds(1)); }
 
