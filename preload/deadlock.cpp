@@ -122,16 +122,17 @@ std::string describe(Hub& h, Task* t) {
         snprintf(buf, sizeof buf, "  #%" PRIu64 " greenlet '%s'", t->id, t->name.c_str());
     }
     line = buf;
-    switch (t->state) {
+    const detail::WaitInfo& on = t->waiting_on();
+    switch (t->state_now()) {
     case Task::State::Parked:
-        snprintf(buf, sizeof buf, ": waiting on %s", t->waiting.what ? t->waiting.what : "?");
+        snprintf(buf, sizeof buf, ": waiting on %s", on.what ? on.what : "?");
         line += buf;
-        if (t->waiting.object) {
-            snprintf(buf, sizeof buf, " %p", t->waiting.object);
+        if (on.object) {
+            snprintf(buf, sizeof buf, " %p", on.object);
             line += buf;
         }
-        if (t->waiting.arg >= 0) {
-            snprintf(buf, sizeof buf, " (%ld)", t->waiting.arg);
+        if (on.arg >= 0) {
+            snprintf(buf, sizeof buf, " (%ld)", on.arg);
             line += buf;
         }
         break;
@@ -145,12 +146,12 @@ std::string describe(Hub& h, Task* t) {
 void on_deadlock(Hub& h) {
     Task* root = h.root();
     // A wait that a signal handler ends may still end: sleep until a handler runs.
-    while (root->state == Task::State::Parked && root->interruptible != detail::kInterruptNever) {
+    while (root->parked_interruptibly()) {
         sigset_t mask;
         pthread_sigmask(SIG_BLOCK, nullptr, &mask);
         REAL(sigsuspend)(&mask);
-        h.drain_remote();
-        if (root->state != Task::State::Parked || h.ready_head_) return;
+        h.poll_remote();
+        if (root->state_now() != Task::State::Parked || h.has_ready()) return;
     }
     std::string out = "green: deadlock: every green thread is blocked\n";
     try {

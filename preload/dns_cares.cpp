@@ -25,10 +25,10 @@ namespace green::preload::dns {
 // One caller waiting for answers (Request::waiter points here meanwhile).
 struct Fetch {
     detail::Task* task = nullptr;
+    detail::Waker waker;              // while parked
     std::shared_ptr<Request> req;
     std::vector<std::string> needed;  // keys the next round cannot do without
     bool parked = false;
-    uint64_t seq = 0;
 
     bool satisfied() const {
         std::lock_guard g(req->lock);
@@ -76,8 +76,7 @@ struct Channel {
     pid_t pid = 0;
     std::shared_ptr<const ServerConf> conf;
     bool driving = false;
-    Task* driver = nullptr;
-    uint64_t driver_seq = 0;
+    detail::Waker driver;          // the driving task's current park
     std::vector<detail::FdInterest> armed;  // what the driver waits on now
     std::vector<Fetch*> followers;
     size_t outstanding = 0;  // queries sent and not called back yet
@@ -119,7 +118,7 @@ void on_answer(void* arg, int status, int, unsigned char* abuf, int alen) {
         r.answers[p->key] = std::move(a);
     }
     r.inflight.erase(p->key);
-    if (Fetch* f = r.waiter; f && f->parked) Hub::wake(f->task, f->seq, Wake::Notified);
+    if (Fetch* f = r.waiter; f && f->parked) Hub::wake(f->waker, Wake::Notified);
 }
 
 bool make_channel(Channel& c, const std::shared_ptr<const ServerConf>& conf) {
@@ -223,7 +222,6 @@ bool same_fds(const std::vector<detail::FdInterest>& a, const std::vector<detail
 // hand the channel over to a follower that still waits.
 Wake drive(Hub& hub, Channel& c, Fetch& f, const char* what) {
     c.driving = true;
-    c.driver = f.task;
     Wake result = Wake::Notified;
     while (!f.satisfied()) {
         c.armed = channel_fds(c);
@@ -236,9 +234,9 @@ Wake drive(Hub& hub, Channel& c, Fetch& f, const char* what) {
             continue;
         }
         double timeout = tvp ? double(tv.tv_sec) + double(tv.tv_usec) / 1e6 : -1;
-        c.driver_seq = f.task->seq + 1;
-        Wake w = c.armed.empty() ? hub.park(timeout, {what, c.ch, -1})
-                                 : hub.wait_fds(c.armed, timeout, {what, c.ch, c.armed[0].fd});
+        c.driver = hub.prepare_park();
+        Wake w = c.armed.empty() ? hub.park(c.driver, {timeout, {what, c.ch, -1}})
+                                 : hub.wait_fds(c.armed, c.driver, {timeout, {what, c.ch, c.armed[0].fd}});
         if (w == Wake::Interrupted || w == Wake::LoopExit) {
             result = w;
             break;
@@ -254,10 +252,10 @@ Wake drive(Hub& hub, Channel& c, Fetch& f, const char* what) {
     }
     c.armed.clear();
     c.driving = false;
-    c.driver = nullptr;
+    c.driver = {};
     for (Fetch* o : c.followers)
         if (o->parked && !o->satisfied()) {
-            Hub::wake(o->task, o->seq, Wake::Notified);
+            Hub::wake(o->waker, Wake::Notified);
             break;
         }
     return result;
@@ -285,7 +283,7 @@ Status fetch(Hub& hub, Channel& c, const std::shared_ptr<Request>& req, const st
         ares_send(c.ch, reinterpret_cast<const unsigned char*>(q.data()), int(q.size()), on_answer, p);
     }
     // A socket the driver does not watch yet (the first query to a server, TCP): make it re-arm.
-    if (c.driving && !same_fds(c.armed, channel_fds(c))) Hub::wake(c.driver, c.driver_seq, Wake::Notified);
+    if (c.driving && !same_fds(c.armed, channel_fds(c))) Hub::wake(c.driver, Wake::Notified);
     req->waiter = &f;
     Status st = Status::Done;
     while (!f.satisfied()) {
@@ -302,9 +300,9 @@ Status fetch(Hub& hub, Channel& c, const std::shared_ptr<Request>& req, const st
             continue;
         }
         f.parked = true;
-        f.seq = f.task->seq + 1;
+        f.waker = hub.prepare_park();
         c.followers.push_back(&f);
-        Wake w = hub.park(-1, {what, req.get(), -1});
+        Wake w = hub.park(f.waker, {-1, {what, req.get(), -1}});
         f.parked = false;
         c.followers.erase(std::find(c.followers.begin(), c.followers.end(), &f));
         if (w == Wake::Interrupted || w == Wake::LoopExit) {

@@ -281,12 +281,12 @@ void prepare_worker(Backend& b) {
 // A round's job signals its caller through this; the caller parks until it is done.
 struct Completion {
     std::atomic<bool> done{false};
-    std::atomic<uint64_t> seq{0};
+    std::atomic<uint64_t> epoch{0};  // of the caller's current park
     Task* task = nullptr;
 
     void finish() {
         done.store(true);
-        Hub::wake(task, seq.load(), Wake::Notified);
+        Hub::wake({task, epoch.load()}, Wake::Notified);
     }
     // Rounds are short (they never wait on the network): wait for the end even if a kill or a
     // Timeout arrives, which is then delivered at the next wait point.
@@ -298,9 +298,10 @@ struct Completion {
                 if (!stolen) stolen = self->pending;
                 self->pending = nullptr;
             }
-            seq.store(self->seq + 1);
+            const detail::Waker w = hub.prepare_park();
+            epoch.store(w.epoch);
             if (done.load()) break;
-            hub.park(-1, {what, this, -1});
+            hub.park(w, {-1, {what, this, -1}});
         }
         if (stolen) self->pending = stolen;
     }

@@ -177,7 +177,7 @@ struct alignas(64) WaitBucket {
     static void yield_cpu() noexcept;
 
     // All below with `lock` held.
-    // Link w (its task, hub and seq filled in from the calling context).
+    // Link w (a green waiter gets its hub's next Waker).
     void add(ObjWaiter& w) noexcept;
     // Unlink w if still linked; true if it had been notified. Also retires w's park number if the
     // task never parked with it, so a wake already on its way becomes stale.
@@ -237,7 +237,7 @@ inline WaitCtx wait_ctx() noexcept {
     c.hub = h;
     c.self = h->running();
     // The root task alone on its hub may as well block the OS thread: nothing else could run.
-    c.green = c.self != h->root() || h->live_head_ != c.self || c.self->live_next != nullptr;
+    c.green = c.self != h->root() || !h->only_task(c.self);
     return c;
 }
 

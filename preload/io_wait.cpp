@@ -51,28 +51,18 @@ int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what
         }
     }
     detail::FdInterest it{fd, dir == Dir::In ? detail::kRead : detail::kWrite, 0};
-    hub.running()->interruptible = deadline >= 0 ? detail::kInterruptAlways : detail::kInterruptUnlessRestart;
     // The program's own sockets keep their read watcher armed between waits (an epoll_ctl saved per
     // wait): every close and every new descriptor goes through the preload, which disarms it then.
     // Not with native threads, where another thread's hub may watch a descriptor this one closes.
     FdState* st = FdTable::get(fd);
     const bool keep = config.green_threads && st && st->is_socket() && dir == Dir::In;
-    switch (hub.wait_fds({&it, 1}, left, {what, nullptr, fd}, keep)) {
-    case detail::Wake::Notified:
-        return 0;
-    case detail::Wake::TimedOut:
-        errno = EAGAIN;
-        return -1;
-    case detail::Wake::Closed:
-        errno = EBADF;
-        return -1;
-    case detail::Wake::LoopExit:
-        errno = EDEADLK;
-        return -1;
-    default:  // a signal handler ran (or the green thread is being torn down)
-        errno = EINTR;
-        return -1;
-    }
+    // A wait with a deadline (SO_RCVTIMEO) ends on any handler, as natively; without, on those
+    // lacking SA_RESTART.
+    const uint8_t interrupt = deadline >= 0 ? detail::kInterruptAlways : detail::kInterruptUnlessRestart;
+    const int e = wake_errno(hub.wait_fds({&it, 1}, {left, {what, nullptr, fd}, interrupt}, keep), EAGAIN);
+    if (e == 0) return 0;
+    errno = e;
+    return -1;
 }
 
 }  // namespace green::preload

@@ -52,9 +52,8 @@ int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadlin
         // Nothing to wait for and no timeout (poll(NULL, 0, -1), select(0, ...) as pause()): natively
         // only a signal ends it. A timer far away keeps the hub from calling it a deadlock.
         if (t < 0 && !active) t = kForever;
-        h.running()->interruptible = detail::kInterruptAlways;
-        const Wake w = active ? h.wait_fds(fds.first(active), t, what) : h.park(t, what);
-        h.running()->interruptible = detail::kInterruptNever;  // park resets it, an early return not
+        const detail::ParkSpec spec{t, what, detail::kInterruptAlways};
+        const Wake w = active ? h.wait_fds(fds.first(active), spec) : h.park(spec);
         const int r = probe(ctx);
         if (r != 0) return r;
         switch (w) {

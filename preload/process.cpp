@@ -288,11 +288,9 @@ long wait_child(Hub& h, const Target& t, bool exits_only, long what_arg, Probe p
     double backoff = 0.001;
     for (;;) {
         const double cap = one && !watch.fds().empty() ? 1.0 : 0.050;
-        h.running()->interruptible = green::detail::kInterruptUnlessRestart;
         std::span<green::detail::FdInterest> fds = watch.fds();
-        const green::detail::WaitInfo info{"waitpid", nullptr, what_arg};
-        const Wake w = fds.empty() ? h.park(backoff, info) : h.wait_fds(fds, backoff, info);
-        h.running()->interruptible = green::detail::kInterruptNever;
+        const green::detail::ParkSpec spec{backoff, {"waitpid", nullptr, what_arg}, green::detail::kInterruptUnlessRestart};
+        const Wake w = fds.empty() ? h.park(spec) : h.wait_fds(fds, spec);
         long r = probe();
         if (r != 0) return r;
         switch (w) {

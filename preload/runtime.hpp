@@ -54,6 +54,20 @@ inline detail::Hub* hub() noexcept {
     return h;
 }
 
+// What a hook reports when its park ended for `why`: 0 when notified (the awaited event came),
+// `timed_out` when its own timeout passed (EAGAIN, ETIMEDOUT...), EBADF for a descriptor closed
+// under it, EDEADLK when nothing could ever wake it, EINTR for a signal handler, a cancellation or
+// an exception pending for the green thread.
+inline int wake_errno(detail::Wake why, int timed_out) noexcept {
+    switch (why) {
+    case detail::Wake::Notified: return 0;
+    case detail::Wake::TimedOut: return timed_out;
+    case detail::Wake::Closed: return EBADF;
+    case detail::Wake::LoopExit: return EDEADLK;
+    default: return EINTR;
+    }
+}
+
 inline void count(Call c) noexcept {
     if (__builtin_expect(config.stats, 0)) call_counts[unsigned(c)].fetch_add(1, std::memory_order_relaxed);
 }

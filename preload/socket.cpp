@@ -70,8 +70,8 @@ int connect(int fd, const struct sockaddr* addr, socklen_t len) {
     if (e == EAGAIN && addr && addr->sa_family == AF_UNIX) {
         // A full AF_UNIX backlog: natively the call waits for room. Retry with a short back-off.
         for (double delay = 0.001;; delay = std::min(delay * 2, 0.05)) {
-            h->running()->interruptible = green::detail::kInterruptUnlessRestart;
-            if (h->park(delay, {"connect", nullptr, fd}) == green::detail::Wake::Signal) {
+            if (h->park({delay, {"connect", nullptr, fd}, green::detail::kInterruptUnlessRestart}) ==
+                green::detail::Wake::Signal) {
                 errno = EINTR;
                 return -1;
             }

@@ -574,9 +574,7 @@ extern "C" int pthread_cancel(pthread_t t) {
     if (!g) return REAL(pthread_cancel)(t);
     g->cancel_requested.store(true, std::memory_order_relaxed);
     if (g->cancel_state == PTHREAD_CANCEL_ENABLE && !g->exiting && g != current_green()) {
-        Hub* here = Hub::current_or_null();
-        if (g->hub != here || (g->state == Task::State::Parked && g->interruptible))
-            Hub::wake(g, g->seq, Wake::Signal);  // from another hub: a stale seq is ignored there
+        Hub::wake_for_signal(g);
     }
     g->release();
     return 0;

@@ -34,8 +34,7 @@ timespec timespec_of(double s) {
 // Park for `seconds`; the seconds left if a signal handler ran (then 0 < result), else 0.
 double green_sleep(green::detail::Hub& h, double seconds) {
     const double end = green::detail::monotonic_now() + seconds;
-    h.running()->interruptible = green::detail::kInterruptAlways;
-    if (h.park(seconds, {"sleep", nullptr, -1}) == Wake::Signal) {
+    if (h.park({seconds, {"sleep", nullptr, -1}, green::detail::kInterruptAlways}) == Wake::Signal) {
         green::preload::cancel_point();  // pthread_cancel ends a sleep like a signal
         return std::max(end - green::detail::monotonic_now(), 1e-9);
     }

@@ -61,10 +61,7 @@ WaitBucket& bucket_for(const void* obj) noexcept {
 }
 
 void WaitBucket::add(ObjWaiter& w) noexcept {
-    if (w.hub) {
-        w.task = w.hub->running();
-        w.seq = w.task->seq + 1;  // the number park() is about to use
-    }
+    if (w.hub) w.waker = w.hub->prepare_park();
     w.notified = false;
     w.futex.store(0, std::memory_order_relaxed);
     list.push_back(&w);
@@ -79,8 +76,6 @@ bool WaitBucket::remove(ObjWaiter& w) noexcept {
         count.fetch_sub(1, std::memory_order_relaxed);
         notified = false;
     }
-    // A wake sent for a park the task never made must not end its next, unrelated park.
-    if (w.hub && w.task->seq < w.seq) w.task->seq = w.seq;
     return notified;
 }
 
@@ -89,7 +84,7 @@ void WaitBucket::notify(ObjWaiter* w) noexcept {
     count.fetch_sub(1, std::memory_order_relaxed);
     w->notified = true;
     if (w->hub) {
-        Hub::wake(w->task, w->seq, Wake::Notified);
+        Hub::wake(w->waker, Wake::Notified);
     } else {
         w->futex.store(1, std::memory_order_release);
         if (npending < kPendingMax) pending[npending++] = &w->futex;
@@ -133,22 +128,22 @@ Wake sleep_on(WaitBucket& b, ObjWaiter& w, const Deadline& dl, detail::WaitInfo 
     if (poll > 0 && (t < 0 || poll < t)) t = poll;
 
     if (w.hub) {
-        Task* self = w.task;
+        Task* self = w.waker.task;
         b.acquire();
         if (!w.linked) {
             bool n = w.notified;
             b.unlock();
             return n ? Wake::Notified : Wake::None;
         }
-        w.seq = self->seq + 1;  // a re-park after a spurious wake-up gets a fresh number
+        w.waker = w.hub->prepare_park();  // a re-park after a spurious wake-up gets a fresh one
         b.unlock();
         // A pthread wait is not a kill point: keep a pending green::kill/Timeout for later.
         std::exception_ptr stash = std::exchange(self->pending, nullptr);
         // pthread_cancel wakes a green thread like a signal (only the root task gets real ones).
-        self->interruptible = interruptible == detail::kInterruptNever && cancellable && self->user
-                                  ? detail::kInterruptUnlessRestart
-                                  : interruptible;
-        Wake why = w.hub->park(t, info);
+        const uint8_t interrupt = interruptible == detail::kInterruptNever && cancellable && self->user
+                                      ? detail::kInterruptUnlessRestart
+                                      : interruptible;
+        Wake why = w.hub->park(w.waker, {t, info, interrupt});
         if (why == Wake::Interrupted) {
             if (self->pending) stash = std::exchange(self->pending, nullptr);
             why = Wake::None;
@@ -206,10 +201,7 @@ void buckets_after_fork_child() {
     // others). Their timers and watchers are still armed in the loop: mark them dead so that a
     // wake-up can never resume them.
     if (Hub* h = Hub::current_or_null()) {
-        Task* self = h->running();
-        h->for_each_task([&](Task* t) {
-            if (t != self) t->state = Task::State::Dead;
-        });
+        h->forget_other_tasks();
     }
 }
 

@@ -27,7 +27,7 @@ void schedule_spawn(Task* t, const SpawnOptions* opts) {
 void sleep(Seconds s) {
     Hub& h = Hub::current();
     if (s.value <= 0) return h.yield();
-    Wake why = h.park(s.value, {"sleep", nullptr, -1});
+    Wake why = h.park({s.value, {"sleep", nullptr, -1}});
     if (why == Wake::Interrupted || why == Wake::LoopExit) detail::throw_pending(why);
 }
 
@@ -41,7 +41,7 @@ bool wait_fd(int fd, int events, Seconds timeout, const char* what) {
         throw std::system_error(EBADF, std::generic_category(), "green::wait on a descriptor that is not open");
     Hub& h = Hub::current();
     detail::FdInterest it{fd, events, 0};
-    Wake why = h.wait_fds({&it, 1}, timeout.value, {what, nullptr, fd});
+    Wake why = h.wait_fds({&it, 1}, {timeout.value, {what, nullptr, fd}});
     switch (why) {
     case Wake::Notified: return true;
     case Wake::TimedOut: return false;

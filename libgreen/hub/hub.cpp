@@ -54,29 +54,7 @@ thread_local bool tls_constructing __attribute__((tls_model("initial-exec"))) = 
 // Destroys the thread's hub at thread exit, unless tasks other than the root still live: their
 // stacks and wait registrations would dangle, so the hub is deliberately leaked instead.
 struct HubOwner {
-    ~HubOwner() {
-        // libev's close() calls below are cancellation points: a cancelled thread must not be
-        // unwound from inside this destructor.
-        int old_state;
-        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
-        Hub* h = tls_hub;
-        if (!h) {
-            tls_hub_gone = true;
-            return;
-        }
-        // exit() runs the main thread's thread_local destructors first, then atexit handlers and
-        // library destructors, which may still join or wait for green threads (libuv's thread pool
-        // does): the process is ending, so its main hub stays for them.
-        if (raw_syscall(SYS_gettid) == getpid()) return;
-        tls_hub_gone = true;
-        Hub::retired_switches += h->switches_;
-        Hub::retired_iterations += h->iterations_;
-        bool others = false;
-        h->for_each_task([&](Task* t) { others |= t != h->root(); });
-        tls_hub = nullptr;
-        // A ThreadPool job may still be about to post to this hub: then it is leaked too.
-        if (!others && h->external_.load() == 0) delete h;
-    }
+    ~HubOwner() { Hub::on_thread_exit(); }
 };
 thread_local HubOwner tls_owner;
 
@@ -138,7 +116,9 @@ void arm(struct ev_loop* loop, FdSlot& s, int ev) {
     ev_io_start(loop, &s.w);
 }
 
-void slot_cb(struct ev_loop* loop, ev_io* w, int revents) {
+}  // namespace
+
+void Hub::on_fd(struct ev_loop* loop, ev_io* w, int revents) {
     auto* slot = static_cast<FdSlot*>(w->data);
     Hub* hub = static_cast<Hub*>(ev_userdata(loop));
     bool any = false;
@@ -153,12 +133,14 @@ void slot_cb(struct ev_loop* loop, ev_io* w, int revents) {
     if (!any) arm(loop, *slot, wanted_events(*slot) & ~revents);
 }
 
-void timer_cb(struct ev_loop* loop, ev_timer* w, int) {
+void Hub::on_timer(struct ev_loop* loop, ev_timer* w, int) {
     auto* tw = reinterpret_cast<TimerWait*>(w);
     static_cast<Hub*>(ev_userdata(loop))->local_wake(tw->task, tw->seq, Wake::TimedOut);
 }
 
-void async_cb(struct ev_loop* loop, ev_async*, int) { static_cast<Hub*>(ev_userdata(loop))->drain_remote(); }
+void Hub::on_async(struct ev_loop* loop, ev_async*, int) { static_cast<Hub*>(ev_userdata(loop))->drain_remote(); }
+
+namespace {
 
 // ---- short timeouts -----------------------------------------------------------------------
 //
@@ -271,21 +253,21 @@ int os_thread_count() {
     return atoi(p);
 }
 
-void link_live(Hub* h, Task* t) {
-    t->live_prev = nullptr;
-    t->live_next = h->live_head_;
-    if (h->live_head_) h->live_head_->live_prev = t;
-    h->live_head_ = t;
-}
-
-void unlink_live(Hub* h, Task* t) {
-    if (t->live_prev) t->live_prev->live_next = t->live_next;
-    else h->live_head_ = t->live_next;
-    if (t->live_next) t->live_next->live_prev = t->live_prev;
-    t->live_prev = t->live_next = nullptr;
-}
-
 }  // namespace
+
+void Hub::link_live(Task* t) noexcept {
+    t->live_prev_ = nullptr;
+    t->live_next_ = live_head_;
+    if (live_head_) live_head_->live_prev_ = t;
+    live_head_ = t;
+}
+
+void Hub::unlink_live(Task* t) noexcept {
+    if (t->live_prev_) t->live_prev_->live_next_ = t->live_next_;
+    else live_head_ = t->live_next_;
+    if (t->live_next_) t->live_next_->live_prev_ = t->live_prev_;
+    t->live_prev_ = t->live_next_ = nullptr;
+}
 
 // ---- Task ---------------------------------------------------------------------------------
 
@@ -383,7 +365,7 @@ Hub::Hub() {
     }
     ev_set_userdata(loop_, this);
     auto* async = new ev_async;
-    ev_async_init(async, async_cb);
+    ev_async_init(async, &Hub::on_async);
     ev_async_start(loop_, async);
     ev_unref(loop_);  // a hub with nothing but its wake-up channel has nothing to wait for
     async_ = async;
@@ -401,11 +383,11 @@ Hub::Hub() {
 
     root_ = new RootTask;
     root_->hub = this;
-    root_->state = Task::State::Running;
+    root_->state_ = Task::State::Running;
     root_->name = "main";
     root_->ctx.adopt_running_thread();
     root_->tcb = root_tcb_;
-    link_live(this, root_);
+    link_live(root_);
     current_ = root_;
 
     hub_task_ = new HubTask;  // its fiber starts on the first switch to it
@@ -459,7 +441,7 @@ Hub::~Hub() {
     StackPool::flush_thread_cache();
     tasks_alive.fetch_add(2, std::memory_order_relaxed);  // balanced by the two destructors below
     delete hub_task_;
-    unlink_live(this, root_);
+    unlink_live(root_);
     root_->release();
 }
 
@@ -494,8 +476,8 @@ Context* Hub::task_main(void* arg) {
 
     // Leave for good: boost releases this stack on the next fiber's stack; the next one to run
     // drops the hub's reference to t.
-    unlink_live(h, t);
-    t->state = Task::State::Dead;
+    h->unlink_live(t);
+    t->state_ = Task::State::Dead;
     h->exited_ = t;
     Task* next = (h->budget_ < kRoundBudget && h->ready_head_) ? nullptr : h->hub_task_;
     if (!next) {
@@ -503,7 +485,7 @@ Context* Hub::task_main(void* arg) {
         ++h->budget_;
     }
     h->current_ = next;
-    next->state = Task::State::Running;
+    next->state_ = Task::State::Running;
     ++h->switches_;
     if (!next->ctx.started()) h->start_context(next);
     h->busy_calls_ = 0;
@@ -551,21 +533,21 @@ void Hub::start_context(Task* t) {
 void Hub::schedule(Task* t) {
     t->hub = this;
     if (!t->tcb) t->tcb = root_tcb_;
-    t->state = Task::State::Ready;
+    t->state_ = Task::State::Ready;
     t->add_ref();  // the hub's reference, dropped when its fiber ends
-    link_live(this, t);
+    link_live(t);
     push_ready(t);
 }
 
 __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
     Task* prev = current_;
     if (next == prev) {
-        prev->state = Task::State::Running;
+        prev->state_ = Task::State::Running;
         return;
     }
     if (__builtin_expect(!StackPool::canary_ok(prev->stack), 0)) report_overflow(prev, "canary overwritten");
     current_ = next;
-    next->state = Task::State::Running;
+    next->state_ = Task::State::Running;
     ++switches_;
     if (!next->ctx.started()) start_context(next);
     // errno is per TCB, and fibers share TCBs (greenlets their hub's, the hub fiber whichever is
@@ -593,22 +575,34 @@ __attribute__((always_inline)) inline void Hub::switch_out() {
 }
 
 void Hub::local_wake(Task* t, uint64_t seq, Wake why) noexcept {
-    if (t->state != Task::State::Parked || t->seq != seq) return;  // stale: that wait is over
-    if (why == Wake::Signal && !t->interruptible) return;
-    t->state = Task::State::Ready;
-    t->wake = why;
+    if (t->state_ != Task::State::Parked) return;                 // stale: that wait is over
+    if (seq != kAnyEpoch && t->seq_ != seq) return;                // stale: a later wait
+    if (why == Wake::Signal && !t->interrupt_) return;
+    t->state_ = Task::State::Ready;
+    t->wake_ = why;
     push_ready(t);
 }
 
-void Hub::wake(Task* t, uint64_t seq, Wake why) noexcept {
-    Hub* target = t->hub;
-    if (target == tls_hub) return target->local_wake(t, seq, why);
-    t->add_ref();  // keeps t alive until the target hub has looked at the item
+void Hub::post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error) noexcept {
+    t->add_ref();  // keeps t alive until this hub has looked at the item
     {
-        std::lock_guard g(target->remote_->lock);
-        target->remote_->items.push_back({t, seq, why, nullptr});
+        std::lock_guard g(remote_->lock);
+        remote_->items.push_back({t, seq, why, std::move(error)});
     }
-    ev_async_send(target->loop_, static_cast<ev_async*>(target->async_));
+    ev_async_send(loop_, static_cast<ev_async*>(async_));
+}
+
+void Hub::wake(const Waker& w, Wake why) noexcept {
+    if (!w.task) return;  // never handed out
+    Hub* target = w.task->hub;
+    if (target == tls_hub) return target->local_wake(w.task, w.epoch, why);
+    target->post_remote(w.task, w.epoch, why, nullptr);
+}
+
+void Hub::wake_for_signal(Task* t) noexcept {
+    Hub* target = t->hub;
+    if (target == tls_hub) return target->local_wake(t, kAnyEpoch, Wake::Signal);
+    target->post_remote(t, kAnyEpoch, Wake::Signal, nullptr);
 }
 
 void Hub::drain_remote() noexcept {
@@ -631,24 +625,16 @@ void Hub::drain_remote() noexcept {
 void Hub::note_signal(bool restart) noexcept {
     // Runs in a signal handler on this hub's thread: only the root task can be "the thread" whose
     // blocking call a signal interrupts, and only if it is parked right now.
-    if (root_->state != Task::State::Parked) return;
-    if (root_->interruptible != kInterruptAlways && (root_->interruptible != kInterruptUnlessRestart || restart)) return;
-    remote_->signal_seq = root_->seq;
+    if (root_->state_ != Task::State::Parked) return;
+    if (root_->interrupt_ != kInterruptAlways && (root_->interrupt_ != kInterruptUnlessRestart || restart)) return;
+    remote_->signal_seq = root_->seq_;
     signalled_.store(true, std::memory_order_release);
     ev_async_send(loop_, static_cast<ev_async*>(async_));
 }
 
 void Hub::interrupt(Task* t, std::exception_ptr e) {
-    if (t->hub != this) {
-        t->add_ref();
-        {
-            std::lock_guard g(t->hub->remote_->lock);
-            t->hub->remote_->items.push_back({t, 0, Wake::Interrupted, std::move(e)});
-        }
-        ev_async_send(t->hub->loop_, static_cast<ev_async*>(t->hub->async_));
-        return;
-    }
-    if (t->state == Task::State::Dead) return;
+    if (t->hub != this) return t->hub->post_remote(t, 0, Wake::Interrupted, std::move(e));
+    if (t->state_ == Task::State::Dead) return;
     // A kill outranks a Timeout: never let a later exception replace a pending GreenletExit.
     if (t->pending) {
         try {
@@ -659,7 +645,7 @@ void Hub::interrupt(Task* t, std::exception_ptr e) {
         }
     }
     t->pending = std::move(e);
-    if (t->state == Task::State::Parked) local_wake(t, t->seq, Wake::Interrupted);
+    local_wake(t, kAnyEpoch, Wake::Interrupted);
 }
 
 namespace {
@@ -718,7 +704,7 @@ void Hub::fairness_yield() noexcept {
     Task* self = current_;
     busy_calls_ = 0;
     if (self == hub_task_) return;
-    self->state = Task::State::Ready;
+    self->state_ = Task::State::Ready;
     push_ready(self);
     switch_to(hub_task_);
 }
@@ -726,45 +712,51 @@ void Hub::fairness_yield() noexcept {
 void Hub::yield() {
     Task* self = current_;
     if (self->pending) throw_pending(Wake::Interrupted);
-    self->state = Task::State::Ready;
+    self->state_ = Task::State::Ready;
     push_ready(self);
     switch_out();
     if (self->pending) throw_pending(Wake::Interrupted);
 }
 
-Wake Hub::park(double timeout, WaitInfo what) {
+Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
     Task* self = current_;
     if (__builtin_expect(self == hub_task_, 0)) {
         fprintf(stderr, "green: a blocking call was made inside the hub (a libev callback): %s\n",
-                what.what ? what.what : "?");
+                spec.what.what ? spec.what.what : "?");
+        abort();
+    }
+    if (__builtin_expect(waker.task != self || waker.epoch != self->seq_, 0)) {
+        fprintf(stderr, "green: park with a stale waker (%s): a newer one was handed out\n",
+                spec.what.what ? spec.what.what : "?");
         abort();
     }
     if (self->pending) return Wake::Interrupted;
-    self->state = Task::State::Parked;
-    self->waiting = what;
-    uint64_t seq = ++self->seq;
-    self->wake = Wake::None;
+    self->state_ = Task::State::Parked;
+    self->waiting_ = spec.what;
+    self->interrupt_ = spec.interrupt;
+    self->wake_ = Wake::None;
+    const double timeout = spec.timeout;
     TimerWait tw;
     bool timed = timeout >= 0;
     double precise_deadline = 0;
     if (timed) {
         ev_now_update(loop_);  // the cached loop time may be stale after a long run of fibers
-        ev_timer_init(&tw.w, timer_cb, timeout, 0.);
+        ev_timer_init(&tw.w, &Hub::on_timer, timeout, 0.);
         tw.task = self;
-        tw.seq = seq;
+        tw.seq = waker.epoch;
         ev_timer_start(loop_, &tw.w);
         if (timeout > 0 && timeout < kPreciseBelow) precise_deadline = precise_add(timeout);
     }
     switch_out();
     if (timed) ev_timer_stop(loop_, &tw.w);
     if (precise_deadline) precise_remove(precise_deadline);
-    self->waiting = {};
-    self->interruptible = kInterruptNever;
-    if (self->pending && self->wake != Wake::LoopExit) return Wake::Interrupted;
-    return self->wake;
+    self->waiting_ = {};
+    self->interrupt_ = kInterruptNever;
+    if (self->pending && self->wake_ != Wake::LoopExit) return Wake::Interrupted;
+    return self->wake_;
 }
 
-Wake Hub::wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what, bool keep_armed) {
+Wake Hub::wait_fds(std::span<FdInterest> fds, const Waker& waker, const ParkSpec& spec, bool keep_armed) {
     Task* self = current_;
     if (self->pending) return Wake::Interrupted;
     IoWait small[4];
@@ -775,7 +767,6 @@ Wake Hub::wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what, boo
         waits = big.data();
     }
     auto& slots = *static_cast<FdSlots*>(fd_waits_);
-    const uint64_t seq = self->seq + 1;  // the seq park() is about to use
     for (size_t i = 0; i < fds.size(); ++i) {
         FdInterest& it = fds[i];
         it.revents = 0;
@@ -784,16 +775,16 @@ Wake Hub::wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what, boo
         if (!slot) {
             slot = new FdSlot;
             slot->fd = it.fd;
-            ev_init(&slot->w, slot_cb);
+            ev_init(&slot->w, &Hub::on_fd);
             slot->w.data = slot;
         }
         IoWait& w = waits[i];
-        w = IoWait{self, seq, &it, slot, nullptr, slot->head};
+        w = IoWait{self, waker.epoch, &it, slot, nullptr, slot->head};
         if (slot->head) slot->head->prev = &w;
         slot->head = &w;
         arm(loop_, *slot, wanted_events(*slot) | (keep_armed ? slot->w.events & EV_READ : 0));
     }
-    Wake why = park(timeout, what);
+    Wake why = park(waker, spec);
     for (size_t i = 0; i < fds.size(); ++i) {
         IoWait& w = waits[i];
         FdSlot& slot = *w.slot;
@@ -818,12 +809,12 @@ void Hub::cancel_fd(int fd) noexcept {
 }
 
 bool Hub::deadlocked() {
-    if (external_.load() != 0 || root_->state != Task::State::Parked) return false;
+    if (external_.load() != 0 || root_->state_ != Task::State::Parked) return false;
     // Another OS thread (not one of libgreen's idle workers) might still wake a task here.
     if (os_thread_count() - idle_internal_threads.load() > 1) return false;
     // A thread may have posted its wake and exited just before it was counted.
     drain_remote();
-    return !ready_head_ && root_->state == Task::State::Parked;
+    return !ready_head_ && root_->state_ == Task::State::Parked;
 }
 
 void Hub::loop_main() {
@@ -855,7 +846,7 @@ void Hub::loop_main() {
                 if (!alive && deadlocked()) {
                     if (on_deadlock) on_deadlock(*this);
                     loop_exit_message_ = "green::LoopExit: this operation would block forever\n" + describe_waiters();
-                    local_wake(root_, root_->seq, Wake::LoopExit);
+                    local_wake(root_, kAnyEpoch, Wake::LoopExit);
                 } else {
                     if (!alive) ev_ref(loop_);  // only another thread can wake us: wait for its ev_async
                     ev_run(loop_, EVRUN_ONCE);
@@ -873,9 +864,9 @@ void Hub::loop_main() {
 std::string Hub::describe_waiters() const {
     std::string out;
     char line[256];
-    for (Task* t = live_head_; t; t = t->live_next) {
+    for (Task* t = live_head_; t; t = t->live_next_) {
         const char* state = "running";
-        switch (t->state) {
+        switch (t->state_) {
         case Task::State::New: state = "not started"; break;
         case Task::State::Ready: state = "ready"; break;
         case Task::State::Parked: state = "waiting on"; break;
@@ -885,15 +876,15 @@ std::string Hub::describe_waiters() const {
         int n = snprintf(line, sizeof line, "  greenlet #%" PRIu64 " '%s' %s", t->id,
                          t->name.empty() ? "" : t->name.c_str(), state);
         out.append(line, std::min<size_t>(n, sizeof line - 1));
-        if (t->state == Task::State::Parked) {
-            n = snprintf(line, sizeof line, " %s", t->waiting.what ? t->waiting.what : "?");
+        if (t->state_ == Task::State::Parked) {
+            n = snprintf(line, sizeof line, " %s", t->waiting_.what ? t->waiting_.what : "?");
             out.append(line, std::min<size_t>(n, sizeof line - 1));
-            if (t->waiting.object) {
-                n = snprintf(line, sizeof line, " %p", t->waiting.object);
+            if (t->waiting_.object) {
+                n = snprintf(line, sizeof line, " %p", t->waiting_.object);
                 out.append(line, std::min<size_t>(n, sizeof line - 1));
             }
-            if (t->waiting.arg >= 0) {
-                n = snprintf(line, sizeof line, " (%ld)", t->waiting.arg);
+            if (t->waiting_.arg >= 0) {
+                n = snprintf(line, sizeof line, " (%ld)", t->waiting_.arg);
                 out.append(line, std::min<size_t>(n, sizeof line - 1));
             }
         }
@@ -902,13 +893,18 @@ std::string Hub::describe_waiters() const {
     return out;
 }
 
+void Hub::forget_other_tasks() noexcept {
+    for (Task* t = live_head_; t; t = t->live_next_)
+        if (t != current_) t->state_ = Task::State::Dead;
+}
+
 void Hub::after_fork() noexcept {
     // The child of fork() has one thread: the task that called fork. Every other task's stack is
     // still mapped but nothing will ever resume it; forget them (their memory is leaked by design).
     ev_loop_fork(loop_);
     Task* self = current_;
-    for (Task* t = live_head_; t; t = t->live_next)
-        if (t != self) t->state = Task::State::Dead;
+    for (Task* t = live_head_; t; t = t->live_next_)
+        if (t != self) t->state_ = Task::State::Dead;
     // Their fd waits stay armed in libev otherwise: they would keep the loop alive, or spin.
     for (FdSlot* slot : *static_cast<FdSlots*>(fd_waits_)) {
         if (!slot) continue;
@@ -918,7 +914,7 @@ void Hub::after_fork() noexcept {
     ready_head_ = ready_tail_ = nullptr;
     ready_count_ = 0;
     live_head_ = nullptr;
-    link_live(this, self);
+    link_live(self);
     if (self != root_) {
         // The caller becomes the root of the child: nothing else can ever wake the old root. Its
         // TCB is the child's thread's (glibc's fork gave it the child's thread id).
@@ -947,6 +943,30 @@ void Hub::after_fork() noexcept {
     external_ = 0;
 }
 
+void Hub::on_thread_exit() noexcept {
+    // libev's close() calls below are cancellation points: a cancelled thread must not be
+    // unwound from inside this destructor.
+    int old_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
+    Hub* h = tls_hub;
+    if (!h) {
+        tls_hub_gone = true;
+        return;
+    }
+    // exit() runs the main thread's thread_local destructors first, then atexit handlers and
+    // library destructors, which may still join or wait for green threads (libuv's thread pool
+    // does): the process is ending, so its main hub stays for them.
+    if (raw_syscall(SYS_gettid) == getpid()) return;
+    tls_hub_gone = true;
+    Hub::retired_switches += h->switches_;
+    Hub::retired_iterations += h->iterations_;
+    bool others = false;
+    h->for_each_task([&](Task* t) { others |= t != h->root(); });
+    tls_hub = nullptr;
+    // A ThreadPool job may still be about to post to this hub: then it is leaked too.
+    if (!others && h->external_.load() == 0) delete h;
+}
+
 // ---- the primitive the sync objects share ----------------------------------------------------
 
 Task* current_task() { return Hub::current().running(); }
@@ -954,7 +974,7 @@ Task* current_task() { return Hub::current().running(); }
 void throw_pending(Wake why) {
     Hub& h = Hub::current();
     Task* self = h.running();
-    if (why == Wake::LoopExit) throw LoopExit(h.loop_exit_message_);
+    if (why == Wake::LoopExit) throw LoopExit(h.loop_exit_message());
     if (self->pending) std::rethrow_exception(std::exchange(self->pending, nullptr));
 }
 

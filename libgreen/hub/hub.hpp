@@ -30,6 +30,9 @@
 #include <string>
 
 struct ev_loop;
+struct ev_io;
+struct ev_timer;
+struct ev_async;
 
 namespace green::detail {
 
@@ -95,16 +98,33 @@ public:
     bool count_busy_call() noexcept { return ++busy_calls_ >= kFairnessBudget; }
     // Switch to the hub with the running task put back on the ready queue; never throws.
     void fairness_yield() noexcept;
-    // Park the running task until woken, or for at most `timeout` seconds (< 0: no limit).
-    // Does not throw: the caller inspects the reason (see throw_pending).
-    Wake park(double timeout, WaitInfo what);
-    // Park until one of `fds` is ready (revents filled), the timeout passes, or it is closed.
-    // keep_armed: leave the read watcher armed after the wait (saves an epoll_ctl on the next
-    // one). Only for a caller that calls cancel_fd before the descriptor is closed or reused (the
-    // preload, for the program's sockets).
-    Wake wait_fds(std::span<FdInterest> fds, double timeout, WaitInfo what, bool keep_armed = false);
-    // Wake `t` if it is still in the park numbered `seq`. Any thread.
-    static void wake(Task* t, uint64_t seq, Wake why) noexcept;
+
+    // ---- the wait interface: every layer above waits through these -------------------------
+    // The running task's next park, before it registers anywhere: the Waker goes into the wait
+    // list (or wherever the waker will find it), then park(waker, spec). A task that finds its
+    // condition met after all simply does not park: the Waker becomes stale.
+    Waker prepare_park() noexcept {
+        Task* self = current_;
+        return {self, ++self->seq_};
+    }
+    // Park the running task until its waker is used, spec.timeout passes, a signal handler that
+    // spec.interrupt accepts runs, or an exception is pending for it (kill, Timeout). Does not
+    // throw: the caller inspects the reason (see throw_pending). `w` must be the task's latest.
+    Wake park(const Waker& w, const ParkSpec& spec);
+    Wake park(const ParkSpec& spec) { return park(prepare_park(), spec); }
+    // Park until one of `fds` is ready (revents filled), or as park() (Wake::Closed: the descriptor
+    // was closed). keep_armed: leave the read watcher armed after the wait (saves an epoll_ctl on
+    // the next one). Only for a caller that calls cancel_fd before the descriptor is closed or
+    // reused (the preload, for the program's sockets).
+    Wake wait_fds(std::span<FdInterest> fds, const Waker& w, const ParkSpec& spec, bool keep_armed = false);
+    Wake wait_fds(std::span<FdInterest> fds, const ParkSpec& spec, bool keep_armed = false) {
+        return wait_fds(fds, prepare_park(), spec, keep_armed);
+    }
+    // End the park `w` was handed out for, if it is still on. Any thread.
+    static void wake(const Waker& w, Wake why) noexcept;
+    // End t's park with Wake::Signal if that park accepts signals (pthread_kill, pthread_cancel).
+    // Any thread.
+    static void wake_for_signal(Task* t) noexcept;
     // Make `e` be thrown at t's current or next wait point (kill, Timeout). Hub thread only.
     void interrupt(Task* t, std::exception_ptr e);
     // Wake every task of this hub waiting on `fd` with Wake::Closed, and make libev forget the
@@ -126,17 +146,25 @@ public:
     void add_external() noexcept { external_.fetch_add(1); }
     void remove_external() noexcept;
 
-    ev_loop* loop() const noexcept { return loop_; }
     uint64_t switches() const noexcept { return switches_; }
     uint64_t iterations() const noexcept { return iterations_; }
     // Live tasks, root included (for reports).
     template <class F> void for_each_task(F&& f) {
-        for (Task* t = live_head_; t; t = t->live_next) f(t);
+        for (Task* t = live_head_; t; t = t->live_next_) f(t);
     }
+    // Hub thread only: whether a task is ready to run; whether `t` is the hub's only live task.
+    bool has_ready() const noexcept { return ready_head_ != nullptr; }
+    bool only_task(const Task* t) const noexcept { return live_head_ == t && t->live_next_ == nullptr; }
+    // Hub thread only: take the wake-ups other threads (and signal handlers) posted.
+    void poll_remote() noexcept { drain_remote(); }
     // "greenlet #3 'worker' waiting on Event 0x..." lines, for LoopExit and deadlock reports.
     std::string describe_waiters() const;
+    // Why the root task was woken with Wake::LoopExit (the message of green::LoopExit).
+    const std::string& loop_exit_message() const noexcept { return loop_exit_message_; }
     // Called by the preload in a fork child: only the calling task survives; the loop is reset.
     void after_fork() noexcept;
+    // In a fork child, before after_fork: no task but the caller may ever be resumed.
+    void forget_other_tasks() noexcept;
 
     // Process-wide statistics.
     static std::atomic<uint64_t> tasks_created;
@@ -153,25 +181,33 @@ public:
     ~Hub();
     Hub(const Hub&) = delete;
     Hub& operator=(const Hub&) = delete;
+    // The calling thread is ending: retire its hub (destroyed unless tasks other than its root
+    // still live, whose stacks and wait registrations would dangle: then deliberately leaked).
+    static void on_thread_exit() noexcept;
 
-    // internal
+private:
     static Hub& create_current();
     struct Remote;
     static Context* task_main(void* arg);
+    static void on_fd(ev_loop* loop, struct ev_io* w, int revents);
+    static void on_timer(ev_loop* loop, struct ev_timer* w, int revents);
+    static void on_async(ev_loop* loop, struct ev_async* w, int revents);
+    void link_live(Task* t) noexcept;
+    void unlink_live(Task* t) noexcept;
     void loop_main();
     void switch_to(Task* next);
     void push_ready(Task* t) noexcept {
-        t->ready_next = nullptr;
-        if (ready_tail_) ready_tail_->ready_next = t;
+        t->ready_next_ = nullptr;
+        if (ready_tail_) ready_tail_->ready_next_ = t;
         else ready_head_ = t;
         ready_tail_ = t;
         ++ready_count_;
     }
     Task* pop_ready() noexcept {  // ready_head_ must be set
         Task* t = ready_head_;
-        ready_head_ = t->ready_next;
+        ready_head_ = t->ready_next_;
         if (!ready_head_) ready_tail_ = nullptr;
-        t->ready_next = nullptr;
+        t->ready_next_ = nullptr;
         --ready_count_;
         return t;
     }
@@ -189,9 +225,13 @@ public:
         }
     }
     void local_wake(Task* t, uint64_t seq, Wake why) noexcept;
+    void post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error) noexcept;
     void drain_remote() noexcept;
     void finish_current(Task* t);
     bool deadlocked();
+
+    // A wake meant for whatever park its task is in when it arrives (signals, interrupts).
+    static constexpr uint64_t kAnyEpoch = ~uint64_t(0);
 
     Task* current_ = nullptr;
     Task* root_ = nullptr;

@@ -26,7 +26,7 @@ bool WaitList::notify_one() noexcept {
     if (!w) return false;
     erase(w);
     w->notified = true;
-    Hub::wake(w->task, w->seq, Wake::Notified);
+    Hub::wake(w->waker, Wake::Notified);
     return true;
 }
 
@@ -44,14 +44,13 @@ bool wait_on(SpinLock& lock, WaitList& list, double timeout, WaitInfo info) {
         throw_pending(Wake::Interrupted);
     }
     Waiter w;
-    w.task = self;
-    w.seq = self->seq + 1;  // the seq park() is about to use
+    w.waker = hub.prepare_park();
     list.push_back(&w);
     // A notifier on another thread may run as soon as the lock drops: its wake goes through this
-    // hub's queue, which is drained only after park() below has switched away holding w.seq, so
+    // hub's queue, which is drained only after park() below has switched away holding w.waker, so
     // the wake cannot be lost.
     lock.unlock();
-    Wake why = hub.park(timeout, info);
+    Wake why = hub.park(w.waker, {timeout, info});
     lock.lock();
     if (w.linked) list.erase(&w);
     if (why == Wake::Interrupted || why == Wake::LoopExit) {

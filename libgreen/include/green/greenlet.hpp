@@ -100,7 +100,7 @@ public:
     bool kill(Seconds timeout = forever) const;
     bool dead() const noexcept { return t_ && t_->dead.load(std::memory_order_acquire); }
     bool ready() const noexcept { return dead(); }
-    bool started() const noexcept { return t_ && t_->state != detail::Task::State::New; }
+    bool started() const noexcept { return t_ && t_->state_now() != detail::Task::State::New; }
     bool successful() const noexcept { return dead() && !t_->error && !t_->killed; }
     bool killed() const noexcept { return dead() && t_->killed; }
     // The exception it died of (null if none).

@@ -59,6 +59,26 @@ struct WaitInfo {
     long arg = -1;                // a descriptor, a pid, ...
 };
 
+// How a wait reacts to a signal handler running.
+inline constexpr uint8_t kInterruptNever = 0;
+inline constexpr uint8_t kInterruptUnlessRestart = 1;  // read, write, accept...: EINTR unless SA_RESTART
+inline constexpr uint8_t kInterruptAlways = 2;         // sleep, poll, select, epoll_wait: always EINTR
+
+// One park's wake-up, handed out before the task registers anywhere (Boost.Fiber's create_waker):
+// whoever holds it may end that park, from any thread (Hub::wake); once the park is over, or if the
+// task never parks with it, it is a no-op. Each Waker a task takes supersedes the previous one.
+struct Waker {
+    Task* task = nullptr;
+    uint64_t epoch = 0;
+};
+
+// Everything a park waits for besides its waker: the one description of a wait.
+struct ParkSpec {
+    double timeout = -1;            // seconds; < 0: no limit
+    WaitInfo what{};                // for reports
+    uint8_t interrupt = kInterruptNever;  // which signal handlers end it (Wake::Signal)
+};
+
 // An execution context: a suspended fiber or the thread's own stack. Implemented in context/fiber.cpp,
 // the one file that includes Boost.Context.
 struct Stack {
@@ -114,16 +134,10 @@ private:
 struct Waiter {
     Waiter* prev = nullptr;
     Waiter* next = nullptr;
-    Task* task = nullptr;
-    uint64_t seq = 0;
+    Waker waker;
     bool linked = false;    // on a list (under the list's lock)
     bool notified = false;  // set by the notifier under the list's lock
 };
-
-// How a wait reacts to a signal handler running (set by the preload before parking).
-inline constexpr uint8_t kInterruptNever = 0;
-inline constexpr uint8_t kInterruptUnlessRestart = 1;  // read, write, accept...: EINTR unless SA_RESTART
-inline constexpr uint8_t kInterruptAlways = 2;         // sleep, poll, select, epoll_wait: always EINTR
 
 struct LocalSlot {
     const void* key;
@@ -141,16 +155,27 @@ struct Task {
     std::atomic<int> refs{1};
     Hub* hub = nullptr;              // the hub that runs it; fixed at spawn
     uint64_t id = 0;
+
+    // Scheduling state, the hub's alone (layers above wait through Hub::prepare_park and park).
+    // These two are for reports: read from the task's own hub thread.
+    State state_now() const noexcept { return state_; }
+    const WaitInfo& waiting_on() const noexcept { return waiting_; }
+    bool parked_interruptibly() const noexcept { return state_ == State::Parked && interrupt_ != kInterruptNever; }
+
+private:
+    friend class Hub;
     // hub thread:
-    Task* ready_next = nullptr;      // on hub's ready queue
-    Task* live_prev = nullptr;       // on hub's list of live tasks
-    Task* live_next = nullptr;
-    uint64_t seq = 0;                // park epoch
-    State state = State::New;
-    Wake wake = Wake::None;
-    uint8_t interruptible = 0;       // the current wait accepts Wake::Signal: kInterrupt*
-    WaitInfo waiting;                // what the current park is for
-    std::exception_ptr pending;      // thrown at the next wait point (kill, Timeout)
+    Task* ready_next_ = nullptr;     // on hub's ready queue
+    Task* live_prev_ = nullptr;      // on hub's list of live tasks
+    Task* live_next_ = nullptr;
+    uint64_t seq_ = 0;               // park epoch: the last Waker handed out
+    State state_ = State::New;
+    Wake wake_ = Wake::None;
+    uint8_t interrupt_ = 0;          // the current park accepts Wake::Signal: kInterrupt*
+    WaitInfo waiting_;               // what the current park is for
+
+public:
+    std::exception_ptr pending;      // thrown at the next wait point (kill, Timeout); hub thread
     Context ctx;
     Stack stack;
     size_t stack_size = 0;           // requested; 0 = default
