@@ -75,6 +75,22 @@ __attribute__((constructor(101))) void init() {
 
 }  // namespace
 
+double handoff_seconds() noexcept {
+    // Read at the first green thread, not at load: a program may set it in main().
+    static const double seconds = [] {
+        const char* ms = getenv("GREEN_HANDOFF");
+        if (!ms || !*ms || strcmp(ms, "off") == 0) return 0.0;
+        char* end;
+        double v = strtod(ms, &end);
+        if (*end || v < 0 || v > 60000) {
+            fprintf(stderr, "green: ignoring GREEN_HANDOFF='%s' (milliseconds, or off)\n", ms);
+            return 0.0;
+        }
+        return v / 1000;
+    }();
+    return seconds;
+}
+
 void debug_once(const char* site, const char* what) noexcept {
     if (!config.debug) return;
     static detail::SpinLock lock;

@@ -237,7 +237,7 @@ void cancel_point() {
 }
 
 void GreenThread::run() {
-    const bool own_tls = tcb != hub->root_tcb();
+    const bool own_tls = tcb != nullptr;
     if (own_tls) tcb_thread_started();
     guarded(this, [](GreenThread* g) {
         if (g->c11) g->result = reinterpret_cast<void*>(intptr_t(reinterpret_cast<int (*)(void*)>(reinterpret_cast<void (*)()>(g->start))(g->arg)));
@@ -401,11 +401,16 @@ extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* 
     }
     *out = reinterpret_cast<pthread_t>(g);
     h->schedule(g);
+    // With TLS shared per OS thread, the hub may go on on another OS thread while one of its
+    // green threads blocks where no hook sees it (hub/handoff.cpp).
+    if (tls_mode() == TlsMode::Shared) h->enable_handoff(handoff_seconds());
     return 0;
 }
 
 extern "C" pthread_t pthread_self(void) noexcept {
     if (GreenThread* g = current_green()) return reinterpret_cast<pthread_t>(g);
+    // The root task stays its OS thread's, wherever a hand-off runs it.
+    if (Hub* h = Hub::current_or_null(); h && !Hub::in_runtime() && h->running() == h->root()) return h->root_thread();
     return REAL(pthread_self)();
 }
 
@@ -414,6 +419,7 @@ extern "C" int pthread_equal(pthread_t a, pthread_t b) noexcept { return a == b;
 // Each green thread has an id of its own, as each thread has natively (tcb.hpp).
 extern "C" pid_t gettid(void) noexcept {
     if (GreenThread* g = current_green()) return g->tid();
+    if (Hub* h = Hub::current_or_null(); h && !Hub::in_runtime() && h->running() == h->root()) return h->root_tid();
     return REAL(gettid)();
 }
 

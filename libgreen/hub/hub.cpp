@@ -30,6 +30,7 @@
 namespace green::detail {
 
 thread_local Hub* tls_hub __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local Task* tls_task __attribute__((tls_model("initial-exec"))) = nullptr;
 std::atomic<uint64_t> Hub::tasks_created{0};
 std::atomic<uint64_t> Hub::tasks_peak{0};
 std::atomic<uint64_t> Hub::tasks_alive{0};
@@ -256,6 +257,7 @@ int os_thread_count() {
 }  // namespace
 
 void Hub::link_live(Task* t) noexcept {
+    live_count_.store(live_count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     t->live_prev_ = nullptr;
     t->live_next_ = live_head_;
     if (live_head_) live_head_->live_prev_ = t;
@@ -263,6 +265,7 @@ void Hub::link_live(Task* t) noexcept {
 }
 
 void Hub::unlink_live(Task* t) noexcept {
+    live_count_.store(live_count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     if (t->live_prev_) t->live_prev_->live_next_ = t->live_next_;
     else live_head_ = t->live_next_;
     if (t->live_next_) t->live_next_->live_prev_ = t->live_prev_;
@@ -327,7 +330,7 @@ Hub& Hub::create_current() {
 
 Hub* Hub::for_hooks() noexcept {
     Hub* h = tls_hub;
-    if (__builtin_expect(h != nullptr, 1)) return h->current_ == h->hub_task_ ? nullptr : h;
+    if (__builtin_expect(h != nullptr, 1)) return tls_task == h->hub_task_ ? nullptr : h;
     if (tls_hub_gone || tls_worker) return nullptr;
     if (main_thread_only.load(std::memory_order_relaxed) && gettid() != getpid()) {
         tls_worker = true;  // decided once per thread
@@ -346,7 +349,7 @@ bool Hub::constructing() noexcept { return tls_constructing; }
 
 bool Hub::in_runtime() noexcept {
     Hub* h = tls_hub;
-    return h && h->current_ == h->hub_task_;
+    return h && tls_task == h->hub_task_;
 }
 
 // Set once, when the library is loaded (static TLS offsets are the same in every thread), never
@@ -355,7 +358,7 @@ ptrdiff_t Hub::errno_offset_ = reinterpret_cast<char*>(&errno) - static_cast<cha
 
 Hub::Hub() {
     // errno is a word of static TLS: at the same offset from every TCB's thread pointer.
-    root_tcb_ = installed_tcb_ = thread_pointer();
+    carrier_tcb_ = installed_tcb_ = root_thread_tcb_ = thread_pointer();
     tls_constructing = true;
     loop_ = ev_loop_new(unsigned(EVBACKEND_EPOLL) | unsigned(EVFLAG_NOSIGMASK) | unsigned(EVFLAG_NOENV));
     if (!loop_) loop_ = ev_loop_new(unsigned(EVFLAG_AUTO) | unsigned(EVFLAG_NOSIGMASK));
@@ -386,9 +389,9 @@ Hub::Hub() {
     root_->state_ = Task::State::Running;
     root_->name = "main";
     root_->ctx.adopt_running_thread();
-    root_->tcb = root_tcb_;
     link_live(root_);
     current_ = root_;
+    tls_task = root_;
 
     hub_task_ = new HubTask;  // its fiber starts on the first switch to it
     // The root and hub records are the runtime's, not greenlets: keep them out of the counts.
@@ -399,7 +402,7 @@ Hub::Hub() {
 
     install_segv_handler();
     altstack_ = install_altstack();
-    os_tid_ = pid_t(raw_syscall(SYS_gettid));
+    os_tid_ = root_tid_ = pid_t(raw_syscall(SYS_gettid));
     register_hub(this, os_tid_);
     // A forked child has one thread, the caller's: its hub must forget the others and re-make
     // libev's kernel state, whoever forks (the preload's fork hook does the same, harmlessly).
@@ -453,6 +456,7 @@ Context* Hub::task_main(void* arg) {
         e->release();
     }
     if (t == h->hub_task_) h->loop_main();  // never returns
+    if (h->handoff_) h->leave(t);  // from here on it runs its own code
 
     if (!t->pending) {
         try {
@@ -473,6 +477,7 @@ Context* Hub::task_main(void* arg) {
         }
     }
     h->finish_current(t);
+    h->enter(t);  // never leaves: the fiber ends
 
     // Leave for good: boost releases this stack on the next fiber's stack; the next one to run
     // drops the hub's reference to t.
@@ -486,17 +491,19 @@ Context* Hub::task_main(void* arg) {
     }
     h->current_ = next;
     next->state_ = Task::State::Running;
+    next->gen_ = h->gen_;
     ++h->switches_;
     if (!next->ctx.started()) h->start_context(next);
-    h->busy_calls_ = 0;
+    h->busy_calls_.store(0, std::memory_order_relaxed);
     // From here on this fiber touches no TLS: the next one's TCB may be installed. Its own TCB
     // lives at the top of its stack, which goes back to the pool now: the hub task, which runs
     // with any TCB, must not be left on it.
-    if (!next->tcb && h->installed_tcb_ == t->tcb && t->tcb != h->root_tcb_) {
-        set_thread_pointer(h->root_tcb_);
-        h->installed_tcb_ = h->root_tcb_;
+    if (next == h->hub_task_ && t->tcb && h->installed_tcb_ == t->tcb) {
+        set_thread_pointer(h->carrier_tcb_);
+        h->installed_tcb_ = h->carrier_tcb_;
     }
     h->install_tcb(next);
+    tls_task = next;
     return &next->ctx;
 }
 
@@ -531,8 +538,8 @@ void Hub::start_context(Task* t) {
 }
 
 void Hub::schedule(Task* t) {
+    Inside in(this, tls_task);
     t->hub = this;
-    if (!t->tcb) t->tcb = root_tcb_;
     t->state_ = Task::State::Ready;
     t->add_ref();  // the hub's reference, dropped when its fiber ends
     link_live(t);
@@ -548,13 +555,15 @@ __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
     if (__builtin_expect(!StackPool::canary_ok(prev->stack), 0)) report_overflow(prev, "canary overwritten");
     current_ = next;
     next->state_ = Task::State::Running;
+    next->gen_ = gen_;
     ++switches_;
     if (!next->ctx.started()) start_context(next);
     // errno is per TCB, and fibers share TCBs (greenlets their hub's, the hub fiber whichever is
     // installed): each keeps its own across switches.
     int saved_errno = tls_int_at(errno_offset_);
-    busy_calls_ = 0;
+    busy_calls_.store(0, std::memory_order_relaxed);
     install_tcb(next);
+    tls_task = next;
     prev->ctx.switch_to(&next->ctx);
     set_tls_int_at(errno_offset_, saved_errno);
     if (exited_) {
@@ -565,7 +574,8 @@ __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
 
 __attribute__((always_inline)) inline void Hub::switch_out() {
     Task* next;
-    if (budget_ < kRoundBudget && ready_head_) {
+    // A task back from a hand-off waits for the hub: only the hub task gives it away.
+    if (budget_ < kRoundBudget && ready_head_ && !requests_.load(std::memory_order_relaxed)) {
         next = pop_ready();
         ++budget_;
     } else {
@@ -575,7 +585,16 @@ __attribute__((always_inline)) inline void Hub::switch_out() {
 }
 
 void Hub::local_wake(Task* t, uint64_t seq, Wake why) noexcept {
-    if (t->state_ != Task::State::Parked) return;                 // stale: that wait is over
+    if (t->state_ != Task::State::Parked) {
+        // Not parked yet with the epoch it handed out: it runs on an OS thread a hand-off left it,
+        // and parks when the hub comes back to it. That park must not sleep.
+        if (handoff_ && seq != kAnyEpoch && t->state_ == Task::State::Running &&
+            seq == __atomic_load_n(&t->seq_, __ATOMIC_RELAXED) && why != Wake::Signal) {
+            t->early_epoch_ = seq;
+            t->early_wake_ = why;
+        }
+        return;  // else stale: that wait is over
+    }
     if (seq != kAnyEpoch && t->seq_ != seq) return;                // stale: a later wait
     if (why == Wake::Signal && !t->interrupt_) return;
     t->state_ = Task::State::Ready;
@@ -592,16 +611,35 @@ void Hub::post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error)
     ev_async_send(loop_, static_cast<ev_async*>(async_));
 }
 
+bool Hub::wake_here(Task* t, uint64_t epoch, Wake why) noexcept {
+    Task* me = tls_task;
+    if (!me || me->hub != this) return false;
+    if (!handoff_ || me == hub_task_) {  // the hub's own thread (the hub task runs only there)
+        local_wake(t, epoch, why);
+        return true;
+    }
+    // A task of this hub: only if it holds the hub right now (not one a hand-off left behind).
+    uint64_t want = me->gen_ << 1 | kTaskPhase;
+    if (hold_.compare_exchange_strong(want, me->gen_ << 1, std::memory_order_acquire)) {
+        local_wake(t, epoch, why);
+        leave(me);
+        return true;
+    }
+    if (want != me->gen_ << 1) return false;
+    local_wake(t, epoch, why);  // inside the runtime already
+    return true;
+}
+
 void Hub::wake(const Waker& w, Wake why) noexcept {
     if (!w.task) return;  // never handed out
     Hub* target = w.task->hub;
-    if (target == tls_hub) return target->local_wake(w.task, w.epoch, why);
+    if (target->wake_here(w.task, w.epoch, why)) return;
     target->post_remote(w.task, w.epoch, why, nullptr);
 }
 
 void Hub::wake_for_signal(Task* t) noexcept {
     Hub* target = t->hub;
-    if (target == tls_hub) return target->local_wake(t, kAnyEpoch, Wake::Signal);
+    if (target->wake_here(t, kAnyEpoch, Wake::Signal)) return;
     target->post_remote(t, kAnyEpoch, Wake::Signal, nullptr);
 }
 
@@ -674,6 +712,10 @@ void Hub::stop_timer(void* timer) noexcept {
     delete t;
 }
 
+void Hub::resume_loop() noexcept { switch_to(hub_task_); }
+
+void Hub::kick() noexcept { ev_async_send(loop_, static_cast<ev_async*>(async_)); }
+
 void Hub::remove_external() noexcept {
     // Wake the hub first, then drop the count: once it is zero, the hub's thread may exit and
     // destroy it (HubOwner keeps a hub with outstanding work alive).
@@ -701,17 +743,19 @@ void Hub::precise_remove(double deadline) noexcept {
 }
 
 void Hub::fairness_yield() noexcept {
-    Task* self = current_;
-    busy_calls_ = 0;
+    Task* self = tls_task;
+    busy_calls_.store(0, std::memory_order_relaxed);
     if (self == hub_task_) return;
+    Inside in(this, self);
     self->state_ = Task::State::Ready;
     push_ready(self);
     switch_to(hub_task_);
 }
 
 void Hub::yield() {
-    Task* self = current_;
+    Task* self = tls_task;
     if (self->pending) throw_pending(Wake::Interrupted);
+    Inside in(this, self);
     self->state_ = Task::State::Ready;
     push_ready(self);
     switch_out();
@@ -719,7 +763,7 @@ void Hub::yield() {
 }
 
 Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
-    Task* self = current_;
+    Task* self = tls_task;
     if (__builtin_expect(self == hub_task_, 0)) {
         fprintf(stderr, "green: a blocking call was made inside the hub (a libev callback): %s\n",
                 spec.what.what ? spec.what.what : "?");
@@ -731,6 +775,11 @@ Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
         abort();
     }
     if (self->pending) return Wake::Interrupted;
+    Inside in(this, self);
+    if (__builtin_expect(self->early_wake_ != Wake::None, 0)) {
+        Wake early = std::exchange(self->early_wake_, Wake::None);
+        if (self->early_epoch_ == waker.epoch) return early;
+    }
     self->state_ = Task::State::Parked;
     self->waiting_ = spec.what;
     self->interrupt_ = spec.interrupt;
@@ -757,8 +806,9 @@ Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
 }
 
 Wake Hub::wait_fds(std::span<FdInterest> fds, const Waker& waker, const ParkSpec& spec, bool keep_armed) {
-    Task* self = current_;
+    Task* self = tls_task;
     if (self->pending) return Wake::Interrupted;
+    Inside in(this, self);
     IoWait small[4];
     std::vector<IoWait> big;
     IoWait* waits = small;
@@ -800,6 +850,7 @@ Wake Hub::wait_fds(std::span<FdInterest> fds, const Waker& waker, const ParkSpec
 }
 
 void Hub::cancel_fd(int fd) noexcept {
+    Inside in(this, tls_task);
     auto& slots = *static_cast<FdSlots*>(fd_waits_);
     if (fd < 0 || size_t(fd) >= slots.size() || !slots[size_t(fd)]) return;
     FdSlot& slot = *slots[size_t(fd)];
@@ -828,6 +879,7 @@ void Hub::loop_main() {
     for (;;) {
         budget_ = 0;
         ++iterations_;
+        if (requests_.load(std::memory_order_relaxed)) serve_requests();
         drain_remote();
         if (ready_head_) {
             if (switches_ >= round_end) {
@@ -895,14 +947,24 @@ std::string Hub::describe_waiters() const {
 
 void Hub::forget_other_tasks() noexcept {
     for (Task* t = live_head_; t; t = t->live_next_)
-        if (t != current_) t->state_ = Task::State::Dead;
+        if (t != tls_task) t->state_ = Task::State::Dead;
 }
 
 void Hub::after_fork() noexcept {
     // The child of fork() has one thread: the task that called fork. Every other task's stack is
     // still mapped but nothing will ever resume it; forget them (their memory is leaked by design).
     ev_loop_fork(loop_);
-    Task* self = current_;
+    Task* self = tls_task;  // (current_ may name another task if a hand-off left this one behind)
+    current_ = self;
+    live_count_.store(0, std::memory_order_relaxed);
+    // The child's one OS thread holds the hub; nothing hands it off any more (no monitor).
+    handoff_steal_.store(false, std::memory_order_relaxed);
+    requests_.store(nullptr, std::memory_order_relaxed);
+    gen_ = self->gen_;
+    hold_.store(gen_ << 1 | kTaskPhase, std::memory_order_relaxed);
+    carrier_tcb_ = root_thread_tcb_ = installed_tcb_;
+    os_tid_ = root_tid_ = pid_t(raw_syscall(SYS_gettid));
+    after_fork_carrier();
     for (Task* t = live_head_; t; t = t->live_next_)
         if (t != self) t->state_ = Task::State::Dead;
     // Their fd waits stay armed in libev otherwise: they would keep the loop alive, or spin.
@@ -919,8 +981,6 @@ void Hub::after_fork() noexcept {
         // The caller becomes the root of the child: nothing else can ever wake the old root. Its
         // TCB is the child's thread's (glibc's fork gave it the child's thread id).
         root_ = self;
-        root_tcb_ = installed_tcb_;
-        self->tcb = root_tcb_;
     }
     // The timerfd is shared with the parent's hub: the child needs its own.
     auto* precise = static_cast<PreciseTimer*>(precise_);

@@ -45,8 +45,11 @@ inline constexpr int kRead = 1;   // == EV_READ
 inline constexpr int kWrite = 2;  // == EV_WRITE
 
 class Hub;
+struct Carrier;
 // The calling thread's hub (initial-exec TLS: one load from %fs).
 extern thread_local Hub* tls_hub __attribute__((tls_model("initial-exec")));
+// The task the calling OS thread runs (its hub's, or, after a hand-off, the one it kept).
+extern thread_local Task* tls_task __attribute__((tls_model("initial-exec")));
 
 class Hub {
 public:
@@ -74,15 +77,18 @@ public:
     // by the highest descriptor number, which grows with the threads' own hub descriptors.
     static void implicit_hub_main_thread_only() noexcept;
 
-    Task* running() const noexcept { return current_; }
+    // The task the calling code runs in (a task of this hub).
+    Task* running() const noexcept { return tls_task; }
     // For the stall monitor, from another thread (a diagnostic: a stale value is harmless).
     const Task* running_relaxed() const noexcept { return __atomic_load_n(&current_, __ATOMIC_RELAXED); }
     uint64_t switches_relaxed() const noexcept { return __atomic_load_n(&switches_, __ATOMIC_RELAXED); }
     bool in_loop_relaxed() const noexcept { return running_relaxed() == hub_task_; }
     // The kernel's id of the OS thread this hub runs on.
     pid_t os_tid() const noexcept { return os_tid_; }
-    // The OS thread's own thread pointer (the TCB of its main stack).
-    void* root_tcb() const noexcept { return root_tcb_; }
+    // The OS thread that made the hub, as the root task's pthread_self() and gettid() must stay
+    // when a hand-off lets the root task run on another one.
+    pthread_t root_thread() const noexcept { return reinterpret_cast<pthread_t>(root_thread_tcb_); }
+    pid_t root_tid() const noexcept { return root_tid_; }
     // State a layer above keeps per hub (the preload's name-lookup channel); owned by that layer.
     void* user = nullptr;
     Task* root() const noexcept { return root_; }
@@ -95,7 +101,11 @@ public:
     // return without parking; once kFairnessBudget of them ran since the last switch, the task
     // lets the hub poll I/O and the other ready tasks run (Go preempts at function calls alike).
     static constexpr unsigned kFairnessBudget = 4096;
-    bool count_busy_call() noexcept { return ++busy_calls_ >= kFairnessBudget; }
+    bool count_busy_call() noexcept {
+        unsigned n = busy_calls_.load(std::memory_order_relaxed) + 1;
+        busy_calls_.store(n, std::memory_order_relaxed);
+        return n >= kFairnessBudget;
+    }
     // Switch to the hub with the running task put back on the ready queue; never throws.
     void fairness_yield() noexcept;
 
@@ -104,8 +114,10 @@ public:
     // list (or wherever the waker will find it), then park(waker, spec). A task that finds its
     // condition met after all simply does not park: the Waker becomes stale.
     Waker prepare_park() noexcept {
-        Task* self = current_;
-        return {self, ++self->seq_};
+        Task* self = tls_task;
+        uint64_t epoch = self->seq_ + 1;
+        __atomic_store_n(&self->seq_, epoch, __ATOMIC_RELAXED);  // read by the hub's OS thread
+        return {self, epoch};
     }
     // Park the running task until its waker is used, spec.timeout passes, a signal handler that
     // spec.interrupt accepts runs, or an exception is pending for it (kill, Timeout). Does not
@@ -140,6 +152,18 @@ public:
     // exactly once, fired or not).
     void* start_timer(double seconds, void (*cb)(void*), void* arg);
     void stop_timer(void* timer) noexcept;
+
+    // ---- hand-off (handoff.cpp) ------------------------------------------------------------
+    // From now on, when a task of this hub keeps its OS thread for `threshold` seconds without
+    // switching (a system call no hook sees, a spin-wait, a long computation) while other tasks
+    // live, the hub goes on on another OS thread; the task keeps its own until it comes back to
+    // the runtime, and then waits for the hub to come back to it. Call it from a task of the hub.
+    // Only for hubs whose tasks keep no TCB of their own, or whose TCBs hold nothing per OS thread.
+    void enable_handoff(double threshold) noexcept;
+    // Stop handing off (a layer above gave tasks TCBs that copy per-OS-thread state).
+    void disable_handoff() noexcept { handoff_steal_.store(false, std::memory_order_relaxed); }
+    // Hand-offs so far (for stats).
+    static std::atomic<uint64_t> handoffs;
 
     // Outstanding cross-thread work whose completion will wake a task here (ThreadPool jobs):
     // while non-zero, an empty loop is not a deadlock.
@@ -186,6 +210,37 @@ public:
     static void on_thread_exit() noexcept;
 
 private:
+    friend struct Handoff;
+    // The hold word: (generation << 1) | kTaskPhase. A generation is one stretch of the hub on
+    // one OS thread; kTaskPhase is set while a task runs its own code (the monitor may then take
+    // the hub away: generation + 1), clear while the hub's own code runs. A task enters the
+    // runtime with a CAS that fails only if the hub was taken meanwhile (then it rejoins).
+    static constexpr uint64_t kTaskPhase = 1;
+    bool enter(Task* self) noexcept {  // true: entered (leave() when done); false: already inside
+        if (__builtin_expect(!handoff_, 1)) return false;
+        uint64_t want = self->gen_ << 1 | kTaskPhase;
+        if (__builtin_expect(hold_.compare_exchange_strong(want, self->gen_ << 1, std::memory_order_acquire), 1))
+            return true;
+        if (want == self->gen_ << 1) return false;  // inside already (a nested call)
+        rejoin(self);
+        return true;
+    }
+    void leave(Task* self) noexcept { hold_.store(self->gen_ << 1 | kTaskPhase, std::memory_order_release); }
+    struct Inside {
+        Hub* h;
+        Task* t;
+        bool entered;
+        Inside(Hub* hub, Task* task) noexcept : h(hub), t(task), entered(hub->enter(task)) {}
+        ~Inside() {
+            if (entered) h->leave(t);
+        }
+    };
+    void rejoin(Task* self) noexcept;
+    // In the hub task: a task that kept its OS thread is back and waits for the hub.
+    void serve_requests() noexcept;
+    void after_fork_carrier() noexcept;
+    void kick() noexcept;  // wake the loop (any thread)
+    void resume_loop() noexcept;  // switch from the running context to the hub task  // the calling thread's carrier record, in a fork child
     static Hub& create_current();
     struct Remote;
     static Context* task_main(void* arg);
@@ -219,6 +274,7 @@ private:
     // wrfsbase: never pay it when the two tasks share a TCB).
     void install_tcb(Task* next) noexcept {
         void* want = next->tcb;
+        if (!want && next != hub_task_) want = carrier_tcb_;  // no TCB of its own: its OS thread's
         if (want && want != installed_tcb_) {
             set_thread_pointer(want);
             installed_tcb_ = want;
@@ -226,6 +282,8 @@ private:
     }
     void local_wake(Task* t, uint64_t seq, Wake why) noexcept;
     void post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error) noexcept;
+    // local_wake if the calling code may touch this hub now; false if the wake must be posted.
+    bool wake_here(Task* t, uint64_t epoch, Wake why) noexcept;
     void drain_remote() noexcept;
     void finish_current(Task* t);
     bool deadlocked();
@@ -242,12 +300,12 @@ private:
     Task* live_head_ = nullptr;
     Task* exited_ = nullptr;  // a task whose fiber just ended: released by whoever runs next
     unsigned budget_ = 0;
-    unsigned busy_calls_ = 0;     // see count_busy_call()
+    std::atomic<unsigned> busy_calls_{0};  // see count_busy_call(); relaxed (a task kept after a
+                                           // hand-off may count while the hub runs elsewhere)
     uint64_t switches_ = 0;
     uint64_t iterations_ = 0;
     ev_loop* loop_ = nullptr;
     pid_t os_tid_ = 0;
-    void* root_tcb_ = nullptr;      // the OS thread's own TCB (root, hub and API greenlets run with it)
     void* installed_tcb_ = nullptr; // what FS points at now
     static ptrdiff_t errno_offset_; // errno's place in every TCB's static TLS
     void* async_ = nullptr;       // ev_async
@@ -258,6 +316,17 @@ private:
     std::atomic<bool> signalled_{false};
     std::string loop_exit_message_;
     void* altstack_ = nullptr;
+    // hand-off (see enter()):
+    bool handoff_ = false;                 // the hold protocol is on (set once)
+    std::atomic<bool> handoff_steal_{false};
+    std::atomic<uint64_t> hold_{0};
+    uint64_t gen_ = 0;                     // the generation this OS thread holds
+    void* root_thread_tcb_ = nullptr;      // glibc's pthread_t is its TCB's address
+    pid_t root_tid_ = 0;
+    void* carrier_tcb_ = nullptr;          // the holding OS thread's own TCB (tasks without one use it)
+    std::atomic<uint32_t> live_count_{0};  // live tasks, root included (the monitor reads it)
+    std::atomic<struct HoldRequest*> requests_{nullptr};  // tasks back from a hand-off
+    sigset_t program_mask_{};              // the signal mask OS threads carrying the hub take
 };
 
 // Count of libgreen's own idle worker threads (not a source of wake-ups) and of threads a layer

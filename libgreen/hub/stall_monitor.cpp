@@ -2,8 +2,10 @@
 #include "stall_monitor.hpp"
 
 #include "hub.hpp"
+#include "../context/raw_syscall.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,11 +27,13 @@ struct Watched {
     const Task* task = nullptr;
     double since = 0;
     bool reported = false;
+    bool handed = false;  // handed off during this stall
 };
 
 SpinLock g_lock;
 std::vector<Watched>* g_hubs = nullptr;
-double g_threshold = 1.0;
+double g_threshold = 0;          // stall reports; 0: none
+double g_handoff_threshold = 0;  // hand-offs; 0: none
 
 const char* syscall_name(long nr) {
     switch (nr) {
@@ -94,8 +98,11 @@ void describe_os_thread(pid_t tid, char* out, size_t n) {
 void* monitor_main(void*) {
     Hub::mark_worker_thread();
     idle_internal_threads.fetch_add(1);
+    sigset_t all;  // the program's signals are for its own threads
+    sigfillset(&all);
+    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&all), 0, long(sizeof(long)));
     for (;;) {
-        usleep(200000);
+        usleep(g_handoff_threshold > 0 ? useconds_t(kHandoffTick * 1e6) : 200000);
         double now = monotonic_now();
         std::lock_guard lk(g_lock);
         for (Watched& w : *g_hubs) {
@@ -106,11 +113,15 @@ void* monitor_main(void*) {
                 w.switches = sw;
                 w.since = now;
                 w.reported = false;
+                w.handed = false;
                 continue;
             }
-            if (w.reported || now - w.since < g_threshold) continue;
+            if (g_handoff_threshold > 0 && !w.handed && now - w.since >= g_handoff_threshold)
+                w.handed = handoff_try_steal(w.hub);
+            if (g_threshold <= 0 || w.reported || now - w.since < g_threshold) continue;
             w.reported = true;
             char what[160];
+            w.tid = w.hub->os_tid();
             describe_os_thread(w.tid, what, sizeof what);
             fprintf(stderr,
                     "green: greenlet #%" PRIu64 " '%s' has kept its hub's OS thread (tid %d) for %.1f s without "
@@ -143,12 +154,12 @@ void unregister_hub(Hub* h) noexcept {
         }
 }
 
-void start_stall_monitor(double threshold_seconds) noexcept {
+namespace {
+void start_monitor() noexcept {
     static std::once_flag once;
     std::call_once(once, [&] {
         {
             std::lock_guard lk(g_lock);
-            g_threshold = threshold_seconds;
             try {
                 if (!g_hubs) g_hubs = new std::vector<Watched>;
             } catch (...) {
@@ -158,6 +169,23 @@ void start_stall_monitor(double threshold_seconds) noexcept {
         pthread_t t;
         if (native_pthread_create(&t, nullptr, monitor_main, nullptr) == 0) pthread_detach(t);
     });
+}
+}  // namespace
+
+void start_stall_monitor(double threshold_seconds) noexcept {
+    {
+        std::lock_guard lk(g_lock);
+        g_threshold = threshold_seconds;
+    }
+    start_monitor();
+}
+
+void watch_for_handoff(double threshold_seconds) noexcept {
+    {
+        std::lock_guard lk(g_lock);
+        g_handoff_threshold = threshold_seconds;
+    }
+    start_monitor();
 }
 
 }  // namespace green::detail

@@ -164,6 +164,7 @@ struct Task {
 
 private:
     friend class Hub;
+    friend struct Handoff;
     // hub thread:
     Task* ready_next_ = nullptr;     // on hub's ready queue
     Task* live_prev_ = nullptr;      // on hub's list of live tasks
@@ -173,6 +174,11 @@ private:
     Wake wake_ = Wake::None;
     uint8_t interrupt_ = 0;          // the current park accepts Wake::Signal: kInterrupt*
     WaitInfo waiting_;               // what the current park is for
+    uint64_t gen_ = 0;               // the hub's hold generation it last resumed under (hub.hpp)
+    // A wake that came before the task parked with that epoch (it was kept on its own OS thread
+    // by a hand-off meanwhile): its park returns at once.
+    uint64_t early_epoch_ = 0;
+    Wake early_wake_ = Wake::None;
 
 public:
     std::exception_ptr pending;      // thrown at the next wait point (kill, Timeout); hub thread
