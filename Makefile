@@ -1,6 +1,7 @@
 # libgreen: `make` builds everything, `make test` runs every test, `make demo` the echo demo,
 # `make bench` the benchmark table, `make check-asan` / `check-ubsan` / `check-tsan` the core tests under
-# a sanitizer (below). Missing Debian packages are installed first when run as root.
+# a sanitizer (below), `make install` / `make uninstall` (PREFIX, DESTDIR, LIBDIR: at the end).
+# Missing Debian packages are installed first when run as root.
 
 # Build in parallel by default (the machines have 2 cores; tests compile doctest).
 # (Once, at the top: a sub-make, as check-asan runs, shares its parent's job slots.)
@@ -11,7 +12,20 @@ endif
 CXX      ?= g++
 CC       ?= gcc
 BUILD    ?= build
+# The version, once: greenrun --version, libgreen.so.VERSION, green.pc, the CMake package, the man
+# page. The soname changes with the major version only.
+VERSION  := 0.1.0
+SONAME   := libgreen.so.$(firstword $(subst ., ,$(VERSION)))
+VERSION_DEF := -DGREEN_VERSION='"$(VERSION)"'
+# Where `make install` puts things (DESTDIR too, for staging). LIBDIR may be a multiarch directory
+# (e.g. LIBDIR=/usr/lib/x86_64-linux-gnu): greenrun finds the preload in ../lib/<multiarch> too.
 PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DOCDIR   ?= $(DATADIR)/doc/libgreen
 CONNS    ?= 100 1000
 OPT      ?= -O2
 CXXFLAGS += -std=c++20 $(OPT) -g -fPIC -fno-semantic-interposition -Wall -Wextra -pthread -Ilibgreen/include
@@ -32,7 +46,7 @@ HEADERS  := $(wildcard libgreen/include/green/*.hpp libgreen/include/green/*.h l
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test bench demo install clean deps examples check-asan check-ubsan check-tsan check-sanitizers
+.PHONY: all test bench demo install uninstall clean deps examples check-asan check-ubsan check-tsan check-sanitizers FORCE
 all: $(BUILD)/libgreen.so $(BUILD)/libgreen.a $(BUILD)/libgreen_preload.so $(BUILD)/greenrun
 
 deps: $(DEPS_OK)
@@ -45,8 +59,21 @@ $(BUILD)/obj/%.o: %.cpp $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-$(BUILD)/libgreen.so: $(CORE_OBJ)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) -shared -Wl,-soname,libgreen.so -Wl,-Bsymbolic-functions -Wl,--exclude-libs,libboost_context.a $^ -o $@ $(LIBS)
+# $(call write_if_changed,FILE,TEXT): FILE holds TEXT and is rewritten only when TEXT changes, so
+# that what depends on it is rebuilt when a setting (version, install directory) changes, and
+# not on every run.
+define write_if_changed
+	@mkdir -p $(dir $(1)); printf '%s\n' '$(2)' | cmp -s - $(1) || printf '%s\n' '$(2)' >$(1)
+endef
+FORCE:
+$(BUILD)/.version: FORCE
+	$(call write_if_changed,$@,$(VERSION) $(SONAME))
+
+# build/libgreen.so carries the soname of the installed libgreen.so.VERSION (so a program linked
+# here runs against an install too); the SONAME link beside it is what programs linked here load.
+$(BUILD)/libgreen.so: $(CORE_OBJ) $(BUILD)/.version
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-Bsymbolic-functions -Wl,--exclude-libs,libboost_context.a $(CORE_OBJ) -o $@ $(LIBS)
+	ln -sfn libgreen.so $(BUILD)/$(SONAME)
 
 $(BUILD)/libgreen.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -57,14 +84,26 @@ $(BUILD)/libgreen_preload.so: $(PRELOAD_OBJ) $(BUILD)/libgreen.a
 	$(CXX) $(LDFLAGS) -shared -Wl,-Bsymbolic-functions $(PRELOAD_OBJ) -Wl,--whole-archive $(BUILD)/libgreen.a -Wl,--no-whole-archive \
 	    -Wl,--exclude-libs,ALL -o $@ $(LIBS) -lcares -ldl
 
-$(BUILD)/greenrun: tools/greenrun.c | $(DEPS_OK)
-	$(CC) $(CFLAGS) $< -o $@
+# greenrun looks for the preload beside itself, in ../lib and ../lib/<multiarch>; the installed
+# one also at the path of its install (GREEN_PRELOAD_PATH), rebuilt when LIBDIR changes.
+GREENRUN_SRC := tools/greenrun.c tools/greenrun_options.c tools/greenrun_target.c
+MULTIARCH     = $(shell $(CC) -print-multiarch 2>/dev/null)
+GREENRUN_DEFS = $(VERSION_DEF) $(if $(MULTIARCH),-DGREEN_MULTIARCH='"$(MULTIARCH)"')
+$(BUILD)/greenrun: $(GREENRUN_SRC) tools/greenrun.h $(BUILD)/.version | $(DEPS_OK)
+	$(CC) $(CFLAGS) $(GREENRUN_DEFS) $(GREENRUN_SRC) -o $@
+$(BUILD)/install/libdir: FORCE
+	$(call write_if_changed,$@,$(LIBDIR))
+$(BUILD)/install/greenrun: $(GREENRUN_SRC) tools/greenrun.h $(BUILD)/.version $(BUILD)/install/libdir | $(DEPS_OK)
+	$(CC) $(CFLAGS) $(GREENRUN_DEFS) -DGREEN_PRELOAD_PATH='"$(LIBDIR)/libgreen_preload.so"' $(GREENRUN_SRC) -o $@
 
 $(BUILD)/core_tests: $(TEST_OBJ) $(BUILD)/libgreen.so
 	$(CXX) $(LDFLAGS) $(TEST_OBJ) -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -lgreen $(LIBS)
 
+# The install test comes after the suites: it installs into temporary directories (make install
+# DESTDIR=...) and builds consumers of the installed library; see tests/install/run.sh.
 test: all $(BUILD)/core_tests
 	@tests/run_all.sh $(BUILD)
+	@timeout 600 tests/install/run.sh $(BUILD)
 
 # Sanitizer runs of the core tests: `make check-asan`, `check-ubsan`, `check-tsan` (or all three,
 # one after the other: `check-sanitizers`). Each builds the core library and tests into a directory
@@ -167,15 +206,17 @@ $(BUILD)/examples/%: demo/examples/%.c | $(DEPS_OK)
 example-%: all $(BUILD)/examples/% demo-build
 	@demo/examples/run.sh $(BUILD) $*
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/green/detail \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(BUILD)/libgreen.so $(BUILD)/libgreen_preload.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(BUILD)/libgreen.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/greenrun $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 libgreen/include/green/*.hpp libgreen/include/green/*.h $(DESTDIR)$(PREFIX)/include/green/
-	install -m 644 libgreen/include/green/detail/*.hpp $(DESTDIR)$(PREFIX)/include/green/detail/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' libgreen/green.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/green.pc
+# make install [PREFIX=/usr/local] [DESTDIR=] [LIBDIR=$(PREFIX)/lib] ...; make uninstall with the same
+# directories removes exactly what install put (packaging/install.sh holds the one list). An install
+# without DESTDIR, as root, runs LDCONFIG (LDCONFIG=: skips it).
+LDCONFIG ?= ldconfig
+INSTALL_ENV = DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' BINDIR='$(BINDIR)' LIBDIR='$(LIBDIR)' \
+    INCLUDEDIR='$(INCLUDEDIR)' DATADIR='$(DATADIR)' MANDIR='$(MANDIR)' DOCDIR='$(DOCDIR)' \
+    VERSION='$(VERSION)' SONAME='$(SONAME)' LDCONFIG='$(LDCONFIG)'
+install: all $(BUILD)/install/greenrun
+	@$(INSTALL_ENV) packaging/install.sh install $(BUILD)
+uninstall:
+	@$(INSTALL_ENV) packaging/install.sh uninstall $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-ubsan build-tsan

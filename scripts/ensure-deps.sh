@@ -10,6 +10,9 @@ need=()
 [ -f /usr/include/ares.h ] || need+=(libc-ares-dev)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
+# The install test builds a consumer with `pkg-config --cflags --libs green` (cmake is used when
+# present, not installed: it is large).
+command -v pkg-config >/dev/null || need+=(pkg-config)
 # The preload's differential tests run ordinary programs next to their own.
 command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)

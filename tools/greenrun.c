@@ -1,12 +1,15 @@
 /* greenrun: run a program with libgreen's preload.
  *
- *   greenrun [--threads=green|native] [--tls=thread|shared|auto] [--stack-size=SIZE] [--stats] [--debug]
- *            [--] program args...
+ *   greenrun [--threads=green|native] [--tls=thread|shared|auto] [--stack-size=SIZE] [--stats]
+ *            [--debug] [--strict] [--] program args...
  *
- * Sets LD_PRELOAD to the libgreen_preload.so that sits beside this executable (or $GREEN_PRELOAD)
- * and the GREEN_* variables for the options, then execs the program: same PID, its exit status
- * and signals are the program's own. */
+ * Sets the GREEN_* variables for the options (greenrun_options.c) and LD_PRELOAD to
+ * libgreen_preload.so, then execs the program: same PID, its exit status and signals are the
+ * program's own. Before that it says when the loader will not apply the preload to the program
+ * (greenrun_target.c), instead of letting it run without libgreen in silence. */
 #define _GNU_SOURCE
+#include "greenrun.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -15,98 +18,85 @@
 #include <string.h>
 #include <unistd.h>
 
-static void usage(FILE *out) {
-    fputs("usage: greenrun [options] [--] program [args...]\n"
-          "Runs an unmodified program with its blocking calls turned into green-thread waits and\n"
-          "its pthreads into green threads on one OS thread (libgreen's LD_PRELOAD library).\n"
-          "\n"
-          "options (each is also an environment variable):\n"
-          "  --threads=green|native  pthread_create makes green threads (default) or real ones\n"
-          "                          that call libc directly                   [GREEN_THREADS]\n"
-          "  --tls=thread|shared|auto  each green thread has its own thread-local storage, or\n"
-          "                          they share their OS thread's; auto (default): their own\n"
-          "                          where switching it is cheap or a library besides libc\n"
-          "                          keeps thread-local state                  [GREEN_TLS]\n"
-          "  --stack-size=SIZE       stack of each green thread, e.g. 64K, 1M (default 256K;\n"
-          "                          pthread_attr_setstacksize still wins)     [GREEN_STACK_SIZE]\n"
-          "  --stats                 print counts of greenlets, switches and calls at exit\n"
-          "                                                                    [GREEN_STATS=1]\n"
-          "  --debug                 report, once per call site, calls that had to block the OS\n"
-          "                          thread (regular files, unsupported flags) [GREEN_DEBUG=1]\n"
-          "  -h, --help              this text\n"
-          "\n"
-          "GREEN_PRELOAD overrides the path of libgreen_preload.so.\n",
-          out);
+#define PRELOAD_NAME "libgreen_preload.so"
+
+/* lib = dir/libgreen_preload.so if that is readable; else dir's candidate is added to tried. */
+static int try_dir(const char *dir, char *lib, size_t size, char *tried, size_t tried_size) {
+    char real[PATH_MAX];
+    /* LD_PRELOAD gets a plain absolute path, not ".../bin/../lib/...". */
+    int n = snprintf(lib, size, "%s/" PRELOAD_NAME, realpath(dir, real) ? real : dir);
+    if (n > 0 && (size_t)n < size && access(lib, R_OK) == 0) return 1;
+    size_t used = strlen(tried);
+    if (snprintf(tried + used, tried_size - used, "%s%s", used ? ", " : "", lib) < 0) tried[used] = 0;
+    return 0;
 }
 
-static const char *value_of(const char *arg, const char *name) {
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) == 0 && arg[n] == '=') return arg + n + 1;
-    return NULL;
+/* Where the preload is, first match: $GREEN_PRELOAD; beside greenrun (the build tree); the lib
+ * directory of greenrun's prefix, ../lib and ../lib/<multiarch> (an install, wherever it was
+ * moved or staged with DESTDIR); the path the install compiled in. */
+static int find_preload(char *lib, size_t size) {
+    const char *override = getenv("GREEN_PRELOAD");
+    if (override && *override) {
+        snprintf(lib, size, "%s", override);
+        if (access(lib, R_OK) == 0) return 1;
+        fprintf(stderr, "greenrun: cannot read GREEN_PRELOAD=%s: %s\n", override, strerror(errno));
+        return 0;
+    }
+    static const char *const beside_bin[] = {
+        "",
+        "/../lib",
+#ifdef GREEN_MULTIARCH
+        "/../lib/" GREEN_MULTIARCH,
+#endif
+    };
+    char self[PATH_MAX], dir[PATH_MAX + 64], tried[4 * PATH_MAX] = "";
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) { /* without /proc only the compiled-in path is left */
+        self[n] = 0;
+        const char *bin = dirname(self);
+        for (size_t i = 0; i < sizeof beside_bin / sizeof beside_bin[0]; ++i) {
+            if (snprintf(dir, sizeof dir, "%s%s", bin, beside_bin[i]) >= (int)sizeof dir) continue;
+            if (try_dir(dir, lib, size, tried, sizeof tried)) return 1;
+        }
+    }
+#ifdef GREEN_PRELOAD_PATH
+    snprintf(lib, size, "%s", GREEN_PRELOAD_PATH);
+    if (access(lib, R_OK) == 0) return 1;
+    size_t used = strlen(tried);
+    snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", lib);
+#endif
+    fprintf(stderr, "greenrun: cannot find " PRELOAD_NAME " (looked for %s); set GREEN_PRELOAD to its path\n",
+            tried);
+    return 0;
 }
 
 int main(int argc, char **argv) {
-    int i = 1;
-    for (; i < argc; ++i) {
-        const char *a = argv[i], *v;
-        if (strcmp(a, "--") == 0) { ++i; break; }
-        if (a[0] != '-') break;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); return 0; }
-        if ((v = value_of(a, "--threads"))) {
-            if (strcmp(v, "green") != 0 && strcmp(v, "native") != 0) {
-                fprintf(stderr, "greenrun: --threads takes green or native, not '%s'\n", v);
-                return 2;
-            }
-            setenv("GREEN_THREADS", v, 1);
-        } else if ((v = value_of(a, "--tls"))) {
-            if (strcmp(v, "thread") != 0 && strcmp(v, "shared") != 0 && strcmp(v, "auto") != 0) {
-                fprintf(stderr, "greenrun: --tls takes thread, shared or auto, not '%s'\n", v);
-                return 2;
-            }
-            setenv("GREEN_TLS", v, 1);
-        } else if ((v = value_of(a, "--stack-size"))) {
-            setenv("GREEN_STACK_SIZE", v, 1);
-        } else if (strcmp(a, "--stats") == 0) {
-            setenv("GREEN_STATS", "1", 1);
-        } else if (strcmp(a, "--debug") == 0) {
-            setenv("GREEN_DEBUG", "1", 1);
-        } else {
-            fprintf(stderr, "greenrun: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (i >= argc) {
-        usage(stderr);
-        return 2;
-    }
+    struct gr_options opts;
+    int status = gr_parse_options(argc, argv, &opts);
+    if (status >= 0) return status;
+    const char *program = argv[opts.first];
 
     char lib[PATH_MAX];
-    const char *override = getenv("GREEN_PRELOAD");
-    if (override && *override) {
-        snprintf(lib, sizeof lib, "%s", override);
-    } else {
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n < 0) { perror("greenrun: /proc/self/exe"); return 127; }
-        self[n] = 0;
-        snprintf(lib, sizeof lib, "%s/libgreen_preload.so", dirname(self));
+    if (!find_preload(lib, sizeof lib)) return GR_EXIT_NOT_FOUND;
+
+    char why[2 * PATH_MAX];
+    if (gr_preload_blocked(program, why, sizeof why)) {
+        fprintf(stderr, "greenrun: %s; %s\n", why,
+                opts.strict ? "not running it (--strict)" : "running it without libgreen");
+        if (opts.strict) return GR_EXIT_REFUSED;
     }
-    if (access(lib, R_OK) != 0) {
-        fprintf(stderr, "greenrun: cannot read %s: %s\n", lib, strerror(errno));
-        return 127;
-    }
+
     const char *old = getenv("LD_PRELOAD");
     if (old && *old) {
         size_t len = strlen(lib) + strlen(old) + 2;
         char *both = malloc(len);
-        if (!both) return 127;
+        if (!both) return GR_EXIT_NOT_FOUND;
         snprintf(both, len, "%s:%s", lib, old);
         setenv("LD_PRELOAD", both, 1);
     } else {
         setenv("LD_PRELOAD", lib, 1);
     }
-    execvp(argv[i], argv + i);
-    fprintf(stderr, "greenrun: cannot run %s: %s\n", argv[i], strerror(errno));
-    return errno == ENOENT ? 127 : 126;
+    execvp(program, argv + opts.first);
+    fprintf(stderr, "greenrun: cannot run %s: %s\n", program, strerror(errno));
+    return errno == ENOENT ? GR_EXIT_NOT_FOUND : GR_EXIT_REFUSED;
 }

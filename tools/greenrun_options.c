@@ -1,0 +1,210 @@
+/* greenrun's options: each sets a GREEN_* variable that the preload reads. Every value is checked
+ * here, before exec, because the preload can only warn and carry on with its default once the
+ * program is running (or, for a size it misreads, crash every thread). The same checks apply to
+ * GREEN_* values already in the environment, which the program would otherwise inherit. */
+#define _GNU_SOURCE
+#include "greenrun.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#ifndef GREEN_VERSION
+#error "GREEN_VERSION is defined by the Makefile (VERSION)"
+#endif
+
+static void usage(FILE *out) {
+    fputs("usage: greenrun [options] [--] program [args...]\n"
+          "Runs an unmodified program with libgreen's LD_PRELOAD library: its blocking calls\n"
+          "become green-thread waits on a libev hub, its pthreads green threads on one OS thread.\n"
+          "\n"
+          "options (--opt=value or --opt value; each sets the environment variable shown):\n"
+          "  --threads=green|native  pthread_create makes green threads on the caller's hub\n"
+          "                          (default), or real threads whose calls go to libc as\n"
+          "                          without greenrun (only the main thread has a hub)\n"
+          "                                                                    [GREEN_THREADS]\n"
+          "  --tls=thread|shared|auto  each green thread has its own thread-local storage, or\n"
+          "                          they share their OS thread's; auto (default): their own\n"
+          "                          where switching it is cheap or a library besides libc\n"
+          "                          keeps thread-local state                  [GREEN_TLS]\n"
+          "  --stack-size=SIZE       stack of each green thread: bytes, or a number with K, M\n"
+          "                          or G, from 16K to 1G (default 256K; a size the program\n"
+          "                          sets with pthread_attr_setstacksize wins) [GREEN_STACK_SIZE]\n"
+          "  --stats                 print counts of greenlets, switches and calls at exit\n"
+          "                                                                    [GREEN_STATS=1]\n"
+          "  --debug                 report once per call site each call that had to block the\n"
+          "                          OS thread, and a green thread that keeps the OS thread\n"
+          "                          for a second without switching            [GREEN_DEBUG=1]\n"
+          "  --strict                refuse to run a program the preload cannot apply to\n"
+          "                          (static, setuid/setgid, another architecture) instead of\n"
+          "                          warning and running it without libgreen\n"
+          "  --version               print greenrun's version\n"
+          "  -h, --help              this text\n"
+          "\n"
+          "GREEN_STATS and GREEN_DEBUG take 1, on, yes, true or 0, off, no, false.\n"
+          "GREEN_PRELOAD: the path of libgreen_preload.so (default: beside greenrun, or in the\n"
+          "lib directory next to greenrun's bin directory).\n"
+          "\n"
+          "exit status: the program's own; 2 for a bad option or GREEN_* value; 126 when\n"
+          "--strict refuses the program; 127 when the program or the preload is not found.\n",
+          out);
+}
+
+static int fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("greenrun: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return GR_EXIT_USAGE;
+}
+
+/* Each check takes the name to blame (the option, or the variable when the value came from the
+ * environment) and returns 0 or an exit status after saying what is wrong. */
+static int check_threads(const char *who, const char *v) {
+    if (strcmp(v, "green") == 0 || strcmp(v, "native") == 0) return 0;
+    return fail("%s takes green or native, not '%s'", who, v);
+}
+
+static int check_tls(const char *who, const char *v) {
+    if (strcmp(v, "thread") == 0 || strcmp(v, "shared") == 0 || strcmp(v, "auto") == 0) return 0;
+    return fail("%s takes thread, shared or auto, not '%s'", who, v);
+}
+
+/* The syntax the library reads (StackPool::parse_size): digits, then K, M or G, optionally
+ * followed by "i" and "B". The bounds are ours: below 16K the library rounds up in silence,
+ * above 1G every thread reserves more address space than is sensible. */
+#define SIZE_RANGE "from 16K to 1G"
+static int check_size(const char *who, const char *v) {
+    const unsigned long long min = 16ULL << 10, max = 1ULL << 30;
+    if (!*v) return fail("%s needs a size, e.g. 256K (%s)", who, SIZE_RANGE);
+    if (!isdigit((unsigned char)*v))
+        return fail("%s: '%s' is not a size: give bytes or a number with K, M or G (%s)", who, v,
+                    SIZE_RANGE);
+    unsigned long long n = 0;
+    int huge = 0;
+    const char *p = v;
+    for (; isdigit((unsigned char)*p); ++p) {
+        if (n > max) huge = 1; /* stop growing: it is out of range whatever follows */
+        else n = n * 10 + (unsigned)(*p - '0');
+    }
+    int shift = 0;
+    switch (*p) {
+    case 'k': case 'K': shift = 10; ++p; break;
+    case 'm': case 'M': shift = 20; ++p; break;
+    case 'g': case 'G': shift = 30; ++p; break;
+    default: break;
+    }
+    if (shift && *p == 'i') ++p;
+    if (*p == 'B' || *p == 'b') ++p;
+    if (*p)
+        return fail("%s: '%s' has an unknown unit '%s': use K, M or G (%s)", who, v, p, SIZE_RANGE);
+    if (huge || n > (max >> shift)) return fail("%s: '%s' is above the maximum, 1G", who, v);
+    if ((n << shift) < min) return fail("%s: '%s' is below the minimum, 16K", who, v);
+    return 0;
+}
+
+struct value_option {
+    const char *name; /* --name */
+    const char *var;  /* the variable it sets */
+    int (*check)(const char *who, const char *value);
+    int given;        /* set by an option, so the environment's value is not checked */
+};
+
+static struct value_option value_options[] = {
+    {"--threads", "GREEN_THREADS", check_threads, 0},
+    {"--tls", "GREEN_TLS", check_tls, 0},
+    {"--stack-size", "GREEN_STACK_SIZE", check_size, 0},
+};
+#define N_VALUE_OPTIONS (sizeof value_options / sizeof value_options[0])
+
+/* Flags set "1". The preload reads these as "on unless empty, 0, no or false" (and takes "off"
+ * for on): greenrun hands it 1, or nothing for off. */
+static const char *const flag_vars[] = {"GREEN_STATS", "GREEN_DEBUG"};
+
+static int word_in(const char *v, const char *const *words) {
+    for (; *words; ++words)
+        if (strcasecmp(v, *words) == 0) return 1;
+    return 0;
+}
+
+static int normalize_flag(const char *var) {
+    static const char *const on[] = {"1", "on", "yes", "true", NULL};
+    static const char *const off[] = {"", "0", "off", "no", "false", NULL};
+    const char *v = getenv(var);
+    if (!v) return 0;
+    if (word_in(v, on)) return setenv(var, "1", 1), 0;
+    if (word_in(v, off)) return unsetenv(var), 0;
+    return fail("%s takes 1, on, yes, true or 0, off, no, false, not '%s'", var, v);
+}
+
+/* "--name=value" or "--name value": the value, or NULL (with *status set) when it is missing. */
+static const char *value_of(int argc, char **argv, int *i, const char *name, int *status) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (a[n] == '=') return a + n + 1;
+    if (*i + 1 < argc && strcmp(argv[*i + 1], "--") != 0) return argv[++*i];
+    *status = fail("%s needs a value (greenrun --help lists them)", name);
+    return NULL;
+}
+
+/* a is the option name, alone or followed by "=value". */
+static int is_option(const char *a, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(a, name, n) == 0 && (a[n] == 0 || a[n] == '=');
+}
+
+static int parse_flag(const char *a, const char *name, const char *var, int *status) {
+    if (!is_option(a, name)) return 0;
+    if (strchr(a, '=')) *status = fail("%s takes no value", name);
+    else if (var) setenv(var, "1", 1);
+    return 1;
+}
+
+int gr_parse_options(int argc, char **argv, struct gr_options *opts) {
+    int i = 1, status = -1;
+    opts->strict = 0;
+    for (; i < argc && status < 0; ++i) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) { ++i; break; }
+        if (a[0] != '-' || a[1] == 0) break;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); return 0; }
+        if (strcmp(a, "--version") == 0) { puts("greenrun (libgreen) " GREEN_VERSION); return 0; }
+        if (parse_flag(a, "--stats", "GREEN_STATS", &status) ||
+            parse_flag(a, "--debug", "GREEN_DEBUG", &status))
+            continue;
+        if (parse_flag(a, "--strict", NULL, &status)) {
+            opts->strict = 1;
+            continue;
+        }
+        size_t k = 0;
+        while (k < N_VALUE_OPTIONS && !is_option(a, value_options[k].name)) ++k;
+        if (k == N_VALUE_OPTIONS) return fail("unknown option '%s' (greenrun --help lists them)", a);
+        struct value_option *o = &value_options[k];
+        const char *v = value_of(argc, argv, &i, o->name, &status);
+        if (!v) break;
+        if ((status = o->check(o->name, v)) != 0) break;
+        setenv(o->var, v, 1);
+        o->given = 1;
+        status = -1;
+    }
+    if (status >= 0) return status;
+    for (size_t k = 0; k < N_VALUE_OPTIONS; ++k) {
+        const char *v = getenv(value_options[k].var);
+        if (value_options[k].given || !v) continue;
+        if (!*v) unsetenv(value_options[k].var); /* empty: the default, as the preload reads it */
+        else if ((status = value_options[k].check(value_options[k].var, v)) != 0) return status;
+    }
+    for (size_t k = 0; k < sizeof flag_vars / sizeof flag_vars[0]; ++k)
+        if ((status = normalize_flag(flag_vars[k])) != 0) return status;
+    if (i >= argc) {
+        usage(stderr);
+        return GR_EXIT_USAGE;
+    }
+    opts->first = i;
+    return -1;
+}
