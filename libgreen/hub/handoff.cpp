@@ -228,10 +228,15 @@ struct Handoff {
         // The hub is the monitor's now: the task that held it can no longer enter it.
         h->gen_ = gen;
         Hub::handoffs.fetch_add(1, std::memory_order_relaxed);
-        if (c && (r = pop_request(h))) put_idle(c);  // one asked meanwhile: it comes first
-        if (r) {
+        // A task waiting for the hub comes first (the one seen above stays listed until popped).
+        if ((r = pop_request(h))) {
+            if (c) put_idle(c);
             grant(h, r);
-        } else {
+            return true;
+        }
+        // The request seen above was served meanwhile: the hub needs a carrier all the same.
+        while (!c && !(c = take_carrier())) usleep(1000);
+        {
             c->assigned = h;
             c->wake.store(1, std::memory_order_release);
             futex_wake(&c->wake);
