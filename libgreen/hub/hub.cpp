@@ -614,19 +614,12 @@ void Hub::post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error)
 bool Hub::wake_here(Task* t, uint64_t epoch, Wake why) noexcept {
     Task* me = tls_task;
     if (!me || me->hub != this) return false;
-    if (!handoff_ || me == hub_task_) {  // the hub's own thread (the hub task runs only there)
-        local_wake(t, epoch, why);
-        return true;
-    }
-    // A task of this hub: only if it holds the hub right now (not one a hand-off left behind).
-    uint64_t want = me->gen_ << 1 | kTaskPhase;
-    if (hold_.compare_exchange_strong(want, me->gen_ << 1, std::memory_order_acquire)) {
-        local_wake(t, epoch, why);
-        leave(me);
-        return true;
-    }
-    if (want != me->gen_ << 1) return false;
-    local_wake(t, epoch, why);  // inside the runtime already
+    // A task of this hub only if it holds the hub right now (not one a hand-off left behind); the
+    // hub task runs only on the OS thread holding the hub.
+    Entry e = me == hub_task_ ? Entry::Inside : try_enter(me);
+    if (e == Entry::Elsewhere) return false;
+    local_wake(t, epoch, why);
+    if (e == Entry::Entered) leave(me);
     return true;
 }
 

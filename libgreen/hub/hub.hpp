@@ -216,14 +216,18 @@ private:
     // the hub away: generation + 1), clear while the hub's own code runs. A task enters the
     // runtime with a CAS that fails only if the hub was taken meanwhile (then it rejoins).
     static constexpr uint64_t kTaskPhase = 1;
-    bool enter(Task* self) noexcept {  // true: entered (leave() when done); false: already inside
-        if (__builtin_expect(!handoff_, 1)) return false;
+    enum class Entry { Entered, Inside, Elsewhere };  // Elsewhere: a hand-off took the hub away
+    Entry try_enter(Task* self) noexcept {
+        if (__builtin_expect(!handoff_, 1)) return Entry::Inside;  // no one else runs this hub
         uint64_t want = self->gen_ << 1 | kTaskPhase;
         if (__builtin_expect(hold_.compare_exchange_strong(want, self->gen_ << 1, std::memory_order_acquire), 1))
-            return true;
-        if (want == self->gen_ << 1) return false;  // inside already (a nested call)
-        rejoin(self);
-        return true;
+            return Entry::Entered;
+        return want == self->gen_ << 1 ? Entry::Inside : Entry::Elsewhere;
+    }
+    bool enter(Task* self) noexcept {  // true: entered (leave() when done); false: already inside
+        Entry e = try_enter(self);
+        if (__builtin_expect(e == Entry::Elsewhere, 0)) rejoin(self);
+        return e != Entry::Inside;
     }
     void leave(Task* self) noexcept { hold_.store(self->gen_ << 1 | kTaskPhase, std::memory_order_release); }
     struct Inside {

@@ -147,7 +147,7 @@ ORDINARY=(ordinary_seq_sort_head ordinary_sort_file ordinary_sort_parallel ordin
           ordinary_python_threads ordinary_curl ordinary_curl_big ordinary_curl_localhost
           ordinary_rg ordinary_rg_files ordinary_fd ordinary_fd_exec
           ordinary_ruby_queue ordinary_ruby_condvar ordinary_node_workers ordinary_perl_threads
-          ordinary_python_executor ordinary_python_pool ordinary_pigz ordinary_xz ordinary_sort_parallel_big
+          ordinary_python_executor ordinary_python_pool ordinary_python_cpu_handoff ordinary_pigz ordinary_xz ordinary_sort_parallel_big
           ordinary_java_version ordinary_java_threads ordinary_javac)
 for o in "${ORDINARY[@]}"; do
     CASES+=("$o")
@@ -675,6 +675,26 @@ if __name__ == "__main__":
             total += sum(p.map(sq, range(100)))
     print(total)
 '
+# Hand-off (GREEN_HANDOFF): a thread computing for a second, which gives up the GIL only when
+# another thread asks for it, beside a 50 ms ticker. Without hand-off the ticker ticks once.
+PY_CPU_TICKER='
+import threading, time
+ticks = 0
+stop = False
+def ticker():
+    global ticks
+    while not stop:
+        time.sleep(0.05)
+        ticks += 1
+def burn():
+    t0 = time.time()
+    while time.time() - t0 < 1.0:
+        pass
+t = threading.Thread(target=ticker); t.start()
+b = threading.Thread(target=burn); b.start(); b.join()
+stop = True; t.join()
+print("ticks ok" if ticks >= 12 else "ticks low %d" % ticks)
+'
 PY_EXECUTOR='
 import concurrent.futures, threading, time
 def f(x):
@@ -714,6 +734,7 @@ ordinary_cmd() {
         ordinary_perl_threads) CMD=("$PERL" -e "$PERL_THREADS") ;;
         ordinary_python_executor) CMD=("$PY" -c "$PY_EXECUTOR") ;;
         ordinary_python_pool) CMD=("$PY" -c "$PY_POOL") ;;
+        ordinary_python_cpu_handoff) CMD=(env GREEN_HANDOFF=10 "$PY" -c "$PY_CPU_TICKER") ;;
         ordinary_pigz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$PIGZ" -p 4) ;;
         ordinary_xz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$XZ" -T2 -0) ;;
         ordinary_sort_parallel_big)
