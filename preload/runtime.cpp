@@ -78,13 +78,17 @@ __attribute__((constructor(101))) void init() {
 double handoff_seconds() noexcept {
     // Read at the first green thread, not at load: a program may set it in main().
     static const double seconds = [] {
+        // On by default, as Go's sysmon: 20 ms is far above a hub's normal time between switches
+        // (microseconds) and well under what a user notices.
+        constexpr double kDefaultMs = 20;
         const char* ms = getenv("GREEN_HANDOFF");
-        if (!ms || !*ms || strcmp(ms, "off") == 0) return 0.0;
+        if (!ms || !*ms) return kDefaultMs / 1000;
+        if (strcmp(ms, "off") == 0) return 0.0;
         char* end;
         double v = strtod(ms, &end);
         if (*end || v < 0 || v > 60000) {
-            fprintf(stderr, "green: ignoring GREEN_HANDOFF='%s' (milliseconds, or off)\n", ms);
-            return 0.0;
+            fprintf(stderr, "green: ignoring GREEN_HANDOFF='%s' (milliseconds, or off); using %g\n", ms, kDefaultMs);
+            return kDefaultMs / 1000;
         }
         return v / 1000;
     }();

@@ -39,11 +39,20 @@ struct Carrier {
     pid_t tid = 0;
     void* tcb = nullptr;              // its own thread pointer
     HomeTask* home = nullptr;         // where it waits between hubs
+    bool pool = false;                // a pool thread (ends after kIdleExit at home)
     std::atomic<uint32_t> wake{0};    // futex word: set when `assigned` is
     Hub* assigned = nullptr;          // a hub to take up (set by the monitor)
     HoldRequest* grant = nullptr;     // to grant once home (set by serve_requests)
     Hub* grant_hub = nullptr;
     Carrier* next_idle = nullptr;
+    Carrier* next_all = nullptr;      // every carrier, for the stall report
+    // Set while the task its hub was taken from runs on here, outside the runtime: what the
+    // stall report says of it (copied: the task may end as soon as it is back).
+    std::atomic<bool> out{false};
+    bool out_reported = false;
+    double out_since = 0;
+    uint64_t out_id = 0;
+    char out_name[32] = {};
 };
 
 // A task back from a hand-off, waiting on its own OS thread for its hub; on that thread's stack.
@@ -60,12 +69,14 @@ thread_local Carrier* tls_carrier __attribute__((tls_model("initial-exec"))) = n
 
 SpinLock g_pool_lock;
 Carrier* g_idle = nullptr;  // carriers waiting at home
+Carrier* g_all = nullptr;   // every carrier
 int g_pool_threads = 0;
 constexpr int kPoolMax = 64;  // OS threads the pool may start (each holds a task left behind)
 constexpr size_t kHomeStack = 64 << 10;
+constexpr long kIdleExitSeconds = 10;  // a pool thread idle this long ends (started again on need)
 
-void futex_wait(std::atomic<uint32_t>* word, uint32_t val) noexcept {
-    raw_syscall(SYS_futex, long(word), FUTEX_WAIT_PRIVATE, long(val), 0);
+void futex_wait(std::atomic<uint32_t>* word, uint32_t val, const timespec* timeout = nullptr) noexcept {
+    raw_syscall(SYS_futex, long(word), FUTEX_WAIT_PRIVATE, long(val), long(timeout));
 }
 void futex_wake(std::atomic<uint32_t>* word) noexcept {
     raw_syscall(SYS_futex, long(word), FUTEX_WAKE_PRIVATE, 1);
@@ -78,10 +89,28 @@ void block_all_signals() noexcept {
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&all), 0, long(sizeof(long)));
 }
 
-[[noreturn]] void carrier_loop(Carrier* c) noexcept;
+void carrier_loop(Carrier* c) noexcept;
 
 Context* home_entry(void* arg) {
-    carrier_loop(static_cast<Carrier*>(arg));
+    carrier_loop(static_cast<Carrier*>(arg));  // the hub's first OS thread: returns never
+    abort();
+}
+
+void add_carrier(Carrier* c) noexcept {
+    std::lock_guard g(g_pool_lock);
+    c->next_all = g_all;
+    g_all = c;
+}
+
+// A pool thread's end: off both lists (it is not on the idle one: the caller took it off).
+void remove_carrier(Carrier* c) noexcept {
+    std::lock_guard g(g_pool_lock);
+    for (Carrier** p = &g_all; *p; p = &(*p)->next_all)
+        if (*p == c) {
+            *p = c->next_all;
+            break;
+        }
+    --g_pool_threads;
 }
 
 void* pool_main(void* arg) {
@@ -91,7 +120,13 @@ void* pool_main(void* arg) {
     c->tcb = thread_pointer();
     tls_carrier = c;
     c->home->ctx.adopt_running_thread();
+    add_carrier(c);
     carrier_loop(c);
+    remove_carrier(c);
+    tls_carrier = nullptr;
+    delete c->home;
+    delete c;
+    return nullptr;
 }
 
 // Start a pool thread; it waits at home until the monitor gives it a hub.
@@ -105,6 +140,7 @@ void spawn_carrier() noexcept {
     HomeTask* home = c ? new (std::nothrow) HomeTask : nullptr;
     if (c && home) {
         c->home = home;
+        c->pool = true;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, 256 << 10);
@@ -122,18 +158,23 @@ void spawn_carrier() noexcept {
     --g_pool_threads;
 }
 
-// An idle carrier (off the idle list), or null; keeps one more idle in reserve when it can.
+// An idle carrier (off the idle list), or null.
 Carrier* take_carrier() noexcept {
-    Carrier* c;
-    bool reserve;
-    {
-        std::lock_guard g(g_pool_lock);
-        c = g_idle;
-        if (c) g_idle = c->next_idle;
-        reserve = !g_idle && g_pool_threads < kPoolMax;
-    }
-    if (reserve) spawn_carrier();  // ready for the next hand-off
+    std::lock_guard g(g_pool_lock);
+    Carrier* c = g_idle;
+    if (c) g_idle = c->next_idle;
     return c;
+}
+
+// Off the idle list if it still is there (nothing was assigned to it): then it may end.
+bool retire_idle(Carrier* c) noexcept {
+    std::lock_guard g(g_pool_lock);
+    for (Carrier** p = &g_idle; *p; p = &(*p)->next_idle)
+        if (*p == c) {
+            *p = c->next_idle;
+            return true;
+        }
+    return false;
 }
 
 void put_idle(Carrier* c) noexcept {
@@ -172,6 +213,7 @@ struct Handoff {
         h->current_ = t;
         t->state_ = Task::State::Running;
         t->gen_ = h->gen_;
+        h->carrier_ = r->carrier;
         h->carrier_tcb_ = r->carrier->tcb;
         h->installed_tcb_ = t->tcb ? t->tcb : r->carrier->tcb;  // what its OS thread runs with
         h->os_tid_ = r->carrier->tid;
@@ -184,6 +226,7 @@ struct Handoff {
     static void carry(Carrier* c, Hub* h) noexcept {
         raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&h->program_mask_), 0, long(sizeof(long)));
         tls_hub = h;
+        h->carrier_ = c;
         h->carrier_tcb_ = c->tcb;
         h->installed_tcb_ = c->tcb;
         h->os_tid_ = c->tid;
@@ -199,7 +242,8 @@ struct Handoff {
         block_all_signals();
     }
 
-    static bool try_steal(Hub* h) noexcept {
+    // `since`: when the task holding the hub last switched (for the stall report).
+    static bool try_steal(Hub* h, double since) noexcept {
         if (!h->handoff_steal_.load(std::memory_order_relaxed) || h->live_count_.load(std::memory_order_relaxed) < 2)
             return false;
         uint64_t cur = h->hold_.load(std::memory_order_acquire);
@@ -207,6 +251,8 @@ struct Handoff {
         HoldRequest* r = h->requests_.load(std::memory_order_acquire);
         Carrier* c = r ? nullptr : take_carrier();
         if (!r && !c) {
+            // Pool threads start when first needed and end when long idle: a program that never
+            // blocks where no hook sees it has no OS thread beyond its own and the monitor.
             int n;
             {
                 std::lock_guard g(g_pool_lock);
@@ -217,8 +263,9 @@ struct Handoff {
                 if (!said.exchange(true))
                     fprintf(stderr, "green: a hub is blocked and no OS thread can take it over (%d carry "
                                     "hubs already); its green threads wait\n", kPoolMax);
+                return false;
             }
-            return false;  // a carrier is starting: the next look will find it
+            spawn_carrier();  // found idle at home below, within a few hundred microseconds
         }
         const uint64_t gen = (cur >> 1) + 1;
         if (!h->hold_.compare_exchange_strong(cur, gen << 1, std::memory_order_acq_rel)) {
@@ -227,6 +274,14 @@ struct Handoff {
         }
         // The hub is the monitor's now: the task that held it can no longer enter it.
         h->gen_ = gen;
+        if (Carrier* left = h->carrier_) {
+            const Task* t = h->current_;
+            left->out_since = since;
+            left->out_id = t->id;
+            snprintf(left->out_name, sizeof left->out_name, "%s", t->name.c_str());
+            left->out_reported = false;
+            left->out.store(true, std::memory_order_release);
+        }
         Hub::handoffs.fetch_add(1, std::memory_order_relaxed);
         // A task waiting for the hub comes first (the one seen above stays listed until popped).
         if ((r = pop_request(h))) {
@@ -235,7 +290,7 @@ struct Handoff {
             return true;
         }
         // The request seen above was served meanwhile: the hub needs a carrier all the same.
-        while (!c && !(c = take_carrier())) usleep(1000);
+        while (!c && !(c = take_carrier())) usleep(200);
         {
             c->assigned = h;
             c->wake.store(1, std::memory_order_release);
@@ -247,14 +302,28 @@ struct Handoff {
 
 namespace {
 
-[[noreturn]] void carrier_loop(Carrier* c) noexcept {
+// Until the carrier is retired (pool threads, after kIdleExitSeconds with nothing to carry).
+void carrier_loop(Carrier* c) noexcept {
     for (;;) {
         if (HoldRequest* r = std::exchange(c->grant, nullptr)) Handoff::grant(std::exchange(c->grant_hub, nullptr), r);
         block_all_signals();
         if (!c->wake.load(std::memory_order_acquire)) {
             idle_internal_threads.fetch_add(1);
             put_idle(c);
-            while (!c->wake.load(std::memory_order_acquire)) futex_wait(&c->wake, 0);
+            const double deadline = monotonic_now() + kIdleExitSeconds;
+            while (!c->wake.load(std::memory_order_acquire)) {
+                if (!c->pool) {
+                    futex_wait(&c->wake, 0);
+                    continue;
+                }
+                double left = deadline - monotonic_now();
+                if (left <= 0 && retire_idle(c)) {
+                    idle_internal_threads.fetch_sub(1);
+                    return;
+                }
+                timespec ts{time_t(left > 0 ? left : 0), long((left > 0 ? left - long(left) : 0.001) * 1e9)};
+                futex_wait(&c->wake, 0, &ts);
+            }
             idle_internal_threads.fetch_sub(1);
         }
         c->wake.store(0, std::memory_order_relaxed);
@@ -274,6 +343,8 @@ void Hub::enable_handoff(double threshold) noexcept {
     c->tid = os_tid_;
     c->tcb = carrier_tcb_;
     tls_carrier = c;
+    carrier_ = c;
+    add_carrier(c);
     pthread_sigmask(SIG_BLOCK, nullptr, &program_mask_);
     gen_ = 0;
     for (Task* t = live_head_; t; t = t->live_next_) t->gen_ = 0;
@@ -281,11 +352,19 @@ void Hub::enable_handoff(double threshold) noexcept {
     hold_.store(kTaskPhase, std::memory_order_release);  // the caller runs its own code
     handoff_ = true;
     handoff_steal_.store(true, std::memory_order_relaxed);
-    spawn_carrier();  // one ready before it is needed
     watch_for_handoff(threshold);
 }
 
-bool handoff_try_steal(Hub* h) noexcept { return Handoff::try_steal(h); }
+bool handoff_try_steal(Hub* h, double since) noexcept { return Handoff::try_steal(h, since); }
+
+void report_tasks_out(double threshold, double now, void (*report)(pid_t, uint64_t, const char*, double)) noexcept {
+    std::lock_guard g(g_pool_lock);
+    for (Carrier* c = g_all; c; c = c->next_all)
+        if (c->out.load(std::memory_order_acquire) && !c->out_reported && now - c->out_since >= threshold) {
+            c->out_reported = true;
+            report(c->tid, c->out_id, c->out_name, now - c->out_since);
+        }
+}
 
 void Hub::rejoin(Task* self) noexcept {
     HoldRequest r{self, tls_carrier};
@@ -293,6 +372,7 @@ void Hub::rejoin(Task* self) noexcept {
         fprintf(stderr, "green: a task came back to its hub on an OS thread the hub does not know\n");
         abort();
     }
+    r.carrier->out.store(false, std::memory_order_release);
     Handoff::push_requests(this, &r, &r);
     kick();
     while (!r.granted.load(std::memory_order_acquire)) futex_wait(&r.granted, 0);
@@ -328,9 +408,15 @@ void Hub::serve_requests() noexcept {
 }
 
 void Hub::after_fork_carrier() noexcept {
-    if (Carrier* c = tls_carrier) c->tid = pid_t(raw_syscall(SYS_gettid));
+    Carrier* self = tls_carrier;
+    if (self) {
+        self->tid = pid_t(raw_syscall(SYS_gettid));
+        self->next_all = nullptr;
+        self->out.store(false, std::memory_order_relaxed);
+    }
     std::lock_guard g(g_pool_lock);
     g_idle = nullptr;  // the pool's threads are not in the child
+    g_all = self;
     g_pool_threads = 0;
 }
 

@@ -894,7 +894,13 @@ void Hub::loop_main() {
                     local_wake(root_, kAnyEpoch, Wake::LoopExit);
                 } else {
                     if (!alive) ev_ref(loop_);  // only another thread can wake us: wait for its ev_async
+                    if (handoff_) polling_.store(true, std::memory_order_relaxed);
                     ev_run(loop_, EVRUN_ONCE);
+                    if (handoff_) {
+                        // Tasks are about to run: the monitor must look again (see may_sleep).
+                        polling_.store(false, std::memory_order_seq_cst);
+                        if (monitor_asleep.load(std::memory_order_seq_cst)) wake_monitor();
+                    }
                     if (!alive) ev_unref(loop_);
                     drain_remote();
                 }

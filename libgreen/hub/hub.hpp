@@ -83,6 +83,11 @@ public:
     const Task* running_relaxed() const noexcept { return __atomic_load_n(&current_, __ATOMIC_RELAXED); }
     uint64_t switches_relaxed() const noexcept { return __atomic_load_n(&switches_, __ATOMIC_RELAXED); }
     bool in_loop_relaxed() const noexcept { return running_relaxed() == hub_task_; }
+    // Live tasks, root included; whether the hub waits in the kernel for I/O, timers or wakes
+    // (hand-off hubs only: the monitor sleeps while every such hub does).
+    uint32_t live_tasks_relaxed() const noexcept { return live_count_.load(std::memory_order_relaxed); }
+    bool polling() const noexcept { return polling_.load(std::memory_order_seq_cst); }
+    bool handoff_on() const noexcept { return handoff_steal_.load(std::memory_order_relaxed); }
     // The kernel's id of the OS thread this hub runs on.
     pid_t os_tid() const noexcept { return os_tid_; }
     // The OS thread that made the hub, as the root task's pthread_self() and gettid() must stay
@@ -328,6 +333,8 @@ private:
     void* root_thread_tcb_ = nullptr;      // glibc's pthread_t is its TCB's address
     pid_t root_tid_ = 0;
     void* carrier_tcb_ = nullptr;          // the holding OS thread's own TCB (tasks without one use it)
+    struct Carrier* carrier_ = nullptr;    // the holding OS thread's record
+    std::atomic<bool> polling_{false};     // in the loop's blocking poll (hand-off hubs only)
     std::atomic<uint32_t> live_count_{0};  // live tasks, root included (the monitor reads it)
     std::atomic<struct HoldRequest*> requests_{nullptr};  // tasks back from a hand-off
     sigset_t program_mask_{};              // the signal mask OS threads carrying the hub take

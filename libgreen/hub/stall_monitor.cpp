@@ -5,6 +5,7 @@
 #include "../context/raw_syscall.hpp"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ struct Watched {
     double since = 0;
     bool reported = false;
     bool handed = false;  // handed off during this stall
+    double cpu_since = 0; // the OS thread's CPU time at `since`
 };
 
 SpinLock g_lock;
@@ -95,6 +97,55 @@ void describe_os_thread(pid_t tid, char* out, size_t n) {
     else snprintf(out, n, "blocked in system call %ld, made where no hook could park it", nr);
 }
 
+// CPU time of one of the process's threads (the kernel's per-thread clock id for `tid`).
+double thread_cpu_seconds(pid_t tid) noexcept {
+    const clockid_t id = clockid_t((~unsigned(tid) << 3) | 6);  // MAKE_THREAD_CPUCLOCK(tid, SCHED)
+    timespec ts{};
+    if (raw_syscall(SYS_clock_gettime, id, long(&ts)) != 0) return 0;
+    return double(ts.tv_sec) + ts.tv_nsec * 1e-9;
+}
+
+// The scheduler state letter of one of the process's threads ('R' runnable, 'S', 'D'...), or 0.
+char thread_state(pid_t tid) noexcept {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", int(tid));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[256];
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0) return 0;
+    buf[r] = 0;
+    const char* p = strrchr(buf, ')');  // the name in parentheses may hold anything
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+// Whether another OS thread would let the hub go on: its thread is blocked in the kernel, or is
+// computing (it got at least a quarter of the time since). A thread that is runnable but was not
+// given a CPU (a loaded machine) would only compete with one more.
+bool worth_handing_off(const Watched& w, double now) noexcept {
+    const pid_t tid = w.hub->os_tid();
+    if (thread_state(tid) != 'R') return true;
+    return thread_cpu_seconds(tid) - w.cpu_since >= 0.25 * (now - w.since);
+}
+
+void report_task_out(pid_t tid, uint64_t id, const char* name, double seconds) {
+    char what[160];
+    describe_os_thread(tid, what, sizeof what);
+    fprintf(stderr,
+            "green: greenlet #%" PRIu64 " '%s' has run for %.1f s outside the runtime on OS thread tid %d: %s; "
+            "its hub went on on another OS thread (hand-off)\n",
+            id, name, seconds, int(tid), what);
+}
+
+// Sleep if every hand-off hub is in its poll and there is nothing to report; g_lock held.
+bool may_sleep() noexcept {
+    if (g_threshold > 0) return false;
+    for (Watched& w : *g_hubs)
+        if (w.hub->handoff_on() && !w.hub->polling()) return false;
+    return true;
+}
+
 void* monitor_main(void*) {
     Hub::mark_worker_thread();
     idle_internal_threads.fetch_add(1);
@@ -103,6 +154,18 @@ void* monitor_main(void*) {
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&all), 0, long(sizeof(long)));
     for (;;) {
         usleep(g_handoff_threshold > 0 ? useconds_t(kHandoffTick * 1e6) : 200000);
+        if (g_handoff_threshold > 0) {
+            g_lock.lock();
+            // Dekker with the hub's loop: it clears polling_ then reads monitor_asleep, we set
+            // monitor_asleep then read polling_ (both seq_cst): one of us sees the other.
+            monitor_asleep.store(1, std::memory_order_seq_cst);
+            bool sleep = may_sleep();
+            g_lock.unlock();
+            if (sleep)
+                while (monitor_asleep.load(std::memory_order_acquire))
+                    raw_syscall(SYS_futex, long(&monitor_asleep), FUTEX_WAIT_PRIVATE, 1, 0);
+            monitor_asleep.store(0, std::memory_order_relaxed);
+        }
         double now = monotonic_now();
         std::lock_guard lk(g_lock);
         for (Watched& w : *g_hubs) {
@@ -114,10 +177,14 @@ void* monitor_main(void*) {
                 w.since = now;
                 w.reported = false;
                 w.handed = false;
+                if (g_handoff_threshold > 0 && w.hub->handoff_on()) w.cpu_since = thread_cpu_seconds(w.hub->os_tid());
                 continue;
             }
-            if (g_handoff_threshold > 0 && !w.handed && now - w.since >= g_handoff_threshold)
-                w.handed = handoff_try_steal(w.hub);
+            if (g_handoff_threshold > 0 && !w.handed && now - w.since >= g_handoff_threshold &&
+                worth_handing_off(w, now))
+                w.handed = handoff_try_steal(w.hub, w.since);
+            // A hub handed off goes on; a hub with one task keeps no one waiting.
+            if (w.handed || w.hub->live_tasks_relaxed() < 2) continue;
             if (g_threshold <= 0 || w.reported || now - w.since < g_threshold) continue;
             w.reported = true;
             char what[160];
@@ -128,6 +195,7 @@ void* monitor_main(void*) {
                     "switching: %s; every other green thread of that hub waits meanwhile\n",
                     cur->id, cur->name.c_str(), int(w.tid), now - w.since, what);
         }
+        if (g_threshold > 0 && g_handoff_threshold > 0) report_tasks_out(g_threshold, now, report_task_out);
     }
     return nullptr;
 }
@@ -186,6 +254,14 @@ void watch_for_handoff(double threshold_seconds) noexcept {
         g_handoff_threshold = threshold_seconds;
     }
     start_monitor();
+    wake_monitor();
+}
+
+std::atomic<uint32_t> monitor_asleep{0};
+
+void wake_monitor() noexcept {
+    if (monitor_asleep.exchange(0, std::memory_order_seq_cst))
+        raw_syscall(SYS_futex, long(&monitor_asleep), FUTEX_WAKE_PRIVATE, 1);
 }
 
 }  // namespace green::detail

@@ -8,10 +8,16 @@
 //    /proc/self/task/TID/syscall, or "running": a spin-wait or a computation). What no hook can
 //    park on blocks every green thread of that hub: this makes it visible instead of silent.
 //  - It counts as one of the runtime's idle threads (never a deadlock's way out). For hubs with
-//    hand-off on, it is also what starts a hand-off (handoff.cpp), after a shorter threshold.
+//    hand-off on, it is also what starts a hand-off (handoff.cpp), after a shorter threshold; it
+//    then looks every kHandoffTick, and sleeps while every such hub waits in its poll. A task a
+//    hand-off left outside the runtime is reported as a stall would be (its hub goes on).
+//  - Hubs with a single live task are not reported: nothing waits for them.
 #pragma once
 
 #include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
 
 namespace green::detail {
 
@@ -25,7 +31,15 @@ void start_stall_monitor(double threshold_seconds) noexcept;
 // monitor then looks every kHandoffTick instead of every 200 ms.
 void watch_for_handoff(double threshold_seconds) noexcept;
 inline constexpr double kHandoffTick = 0.005;
-// handoff.cpp: take `h` from its stuck task and give it to another OS thread; false if not now.
-bool handoff_try_steal(Hub* h) noexcept;
+// handoff.cpp: take `h` from its stuck task (which last switched at `since`) and give it to
+// another OS thread; false if not now.
+bool handoff_try_steal(Hub* h, double since) noexcept;
+// handoff.cpp: report(tid, task id, task name, seconds) once for each task a hand-off left
+// running outside the runtime for `threshold` seconds or more.
+void report_tasks_out(double threshold, double now, void (*report)(pid_t, uint64_t, const char*, double)) noexcept;
+// The monitor sleeps while every hand-off hub polls (nothing can stall): a hub coming out of its
+// poll wakes it when monitor_asleep is set.
+extern std::atomic<uint32_t> monitor_asleep;
+void wake_monitor() noexcept;
 
 }  // namespace green::detail

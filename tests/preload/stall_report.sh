@@ -3,6 +3,8 @@
 # without switching is reported on stderr, with what the OS thread is doing: a spin-wait in user
 # code ("running user code"), and a system call no hook parks (a raw futex wait made with the
 # syscall instruction, as Go's runtime makes them). The program itself still ends as natively.
+# With hand-off (the default) the hub goes on elsewhere and the task left outside is reported;
+# with GREEN_HANDOFF=off the hub itself is reported as stalled.
 #   tests/preload/stall_report.sh BUILD_DIR      (exit 0: pass)
 set -u
 build=$(cd "${1:-build}" && pwd)
@@ -11,18 +13,22 @@ bin=$build/tests/preload/stall_helper
 mkdir -p "$(dirname "$bin")"
 ${CC:-gcc} -O1 -pthread "$src" -o "$bin" || { echo "FAIL stall_report: cannot build $src"; exit 1; }
 fail=0
-for mode in spin rawfutex; do
-    err=$(GREEN_DEBUG=1 LD_PRELOAD=$build/libgreen_preload.so timeout 30 "$bin" "$mode" 2>&1 >/dev/null)
+for handoff in default off; do
+  for mode in spin rawfutex; do
+    if [ $handoff = off ]; then env=(GREEN_HANDOFF=off); head="has kept its hub's OS thread"
+    else env=(); head="outside the runtime on OS thread tid [0-9]*: .*its hub went on on another OS thread"; fi
+    err=$(env "${env[@]}" GREEN_DEBUG=1 LD_PRELOAD=$build/libgreen_preload.so timeout 30 "$bin" "$mode" 2>&1 >/dev/null)
     rc=$?
-    [ $rc -eq 0 ] || { echo "FAIL stall_report $mode: exit status $rc"; fail=1; }
+    [ $rc -eq 0 ] || { echo "FAIL stall_report $mode (hand-off $handoff): exit status $rc"; fail=1; }
     case $mode in
         spin) want="running user code" ;;
         rawfutex) want="blocked in the system call futex" ;;
     esac
-    if ! grep -q "has kept its hub's OS thread" <<<"$err" || ! grep -q "$want" <<<"$err"; then
-        echo "FAIL stall_report $mode: no report saying '$want'; stderr was:"
+    if ! grep -q "$head" <<<"$err" || ! grep -q "$want" <<<"$err"; then
+        echo "FAIL stall_report $mode (hand-off $handoff): no report saying '$want'; stderr was:"
         sed 's/^/    /' <<<"$err" | tail -5
         fail=1
     fi
+  done
 done
 exit $fail
