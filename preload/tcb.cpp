@@ -16,6 +16,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -369,26 +370,29 @@ TlsMode tls_mode() noexcept {
     return g_mode;
 }
 
-size_t tcb_place(Task* t) noexcept {
+namespace {
+
+// glibc's descriptor and static TLS for a thread with id `tid`, built below `top` within `room`
+// bytes (keeping 16 KiB of it free); null if it does not fit or its DTV cannot be allocated.
+// `*reserved`: the bytes taken.
+char* build_tcb(char* top, size_t room, pid_t tid, size_t* reserved) noexcept {
     const Layout& L = g_layout;
-    auto* g = static_cast<GreenThread*>(t);
-    char* top = t->stack.lo + t->stack.size;
     auto tcb_addr = (uintptr_t(top) - L.pthread_size) & ~uintptr_t(L.static_align - 1);
     char* tcb = reinterpret_cast<char*>(tcb_addr);
-    size_t reserved = size_t(top - tcb) + (L.static_size - L.pthread_size);
-    reserved = (reserved + 63) & ~size_t(63);
-    if (reserved + (16 << 10) > t->stack.size) return 0;  // too small a stack: it shares its hub's TLS
+    size_t taken = size_t(top - tcb) + (L.static_size - L.pthread_size);
+    taken = (taken + 63) & ~size_t(63);
+    if (taken + (16 << 10) > room) return nullptr;
 
     memset(tcb, 0, L.pthread_size);  // a reused stack is not zeroed
     put(tcb, kTcbSelf, tcb);
-    if (!L.allocate_tls(tcb)) return 0;  // its DTV could not be allocated: shares its hub's TLS
+    if (!L.allocate_tls(tcb)) return nullptr;
     char* cur = static_cast<char*>(detail::thread_pointer());
     put(tcb, kTcbHeaderSelf, tcb);
     put<int>(tcb, kTcbMultipleThreads, 1);
     put(tcb, kTcbStackGuard, get<uintptr_t>(cur, kTcbStackGuard));
     put(tcb, kTcbPointerGuard, get<uintptr_t>(cur, kTcbPointerGuard));
     put(tcb, kTcbFeature1, get<uint32_t>(cur, kTcbFeature1));
-    put<pid_t>(tcb, L.tid, kGreenTidBase + pid_t(g->number));
+    put<pid_t>(tcb, L.tid, tid);
     put(tcb, L.robust_head, tcb + L.robust_head);  // an empty robust-mutex list
     // On no list of glibc's (setxid would signal its made-up tid), but linked to itself: a fork
     // child unlinks the forking thread's descriptor from its list, then keeps it as its only one.
@@ -400,19 +404,48 @@ size_t tcb_place(Task* t) noexcept {
         put<int32_t>(tcb, __rseq_offset + 4, kRseqCpuIdRegistrationFailed);
     }
     if (L.res) put(tcb, L.resp_var, tcb + L.res);  // the resolver state (_res) in the descriptor, as nptl
-    for (int i = 0; i < L.nmalloc_words; ++i) put(tcb, L.malloc_words[i], get<uintptr_t>(cur, L.malloc_words[i]));
-    memcpy(tcb - L.own_block, cur - L.own_block, L.own_block_size);  // the runtime's per-OS-thread pointers
+    tcb_sync(tcb, cur);
 
-    {
-        std::lock_guard lk(g_live_lock);
-        try {
-            g_live->push_back(tcb);
-        } catch (...) {
-            return 0;
-        }
+    std::lock_guard lk(g_live_lock);
+    try {
+        g_live->push_back(tcb);
+    } catch (...) {
+        return nullptr;
     }
+    *reserved = taken;
+    return tcb;
+}
+
+}  // namespace
+
+void tcb_sync(void* task_tcb, const void* carrier_tcb) noexcept {
+    const Layout& L = g_layout;
+    char* t = static_cast<char*>(task_tcb);
+    const char* c = static_cast<const char*>(carrier_tcb);
+    for (int i = 0; i < L.nmalloc_words; ++i) put(t, L.malloc_words[i], get<uintptr_t>(c, L.malloc_words[i]));
+    memcpy(t - L.own_block, c - L.own_block, L.own_block_size);  // the runtime's per-OS-thread pointers
+}
+
+size_t tcb_place(Task* t) noexcept {
+    auto* g = static_cast<GreenThread*>(t);
+    size_t reserved = 0;
+    char* tcb = build_tcb(t->stack.lo + t->stack.size, t->stack.size, kGreenTidBase + pid_t(g->number), &reserved);
+    if (!tcb) return 0;  // too small a stack, or no DTV: it shares its OS thread's TLS
     t->tcb = tcb;
     return reserved;
+}
+
+void* tcb_make_carrier() noexcept {
+    const Layout& L = g_layout;
+    if (!L.ok) return nullptr;
+    const size_t room = ((L.static_size + L.static_align + (16 << 10)) + 4095) & ~size_t(4095);
+    void* p = mmap(nullptr, room, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    size_t reserved = 0;
+    // Its real id: glibc's abort() and raise() signal THREAD_SELF's tid.
+    char* tcb = build_tcb(static_cast<char*>(p) + room, room, gettid(), &reserved);
+    if (!tcb) munmap(p, room);
+    return tcb;  // kept for the process's life, as its OS thread
 }
 
 void tcb_thread_started() noexcept { g_layout.ctype_init(); }

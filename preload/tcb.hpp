@@ -11,7 +11,8 @@
 //    new TCB gets a copy of the runtime's own TLS block (pointers to per-OS-thread records, never
 //    state that changes), and of malloc's per-thread words (its cache and arena), so that every
 //    green thread of an OS thread allocates as that OS thread does and nothing is lost when one
-//    ends (glibc frees a thread's malloc cache only at a real thread's exit).
+//    ends (glibc frees a thread's malloc cache only at a real thread's exit). When a hand-off
+//    moves a green thread to another OS thread, its TCB takes that thread's words (tcb_sync).
 //  - Each green thread has a thread id of its own (gettid(), and glibc's descriptor), above any
 //    id the kernel hands out (PID_MAX_LIMIT): the main thread keeps getpid().
 //  - Nothing here throws. If glibc does not offer what is needed, the mode is Shared and
@@ -39,6 +40,12 @@ TlsMode tls_mode() noexcept;
 
 // Task::place_tcb for green threads (see the contract); returns the bytes taken at the stack top.
 size_t tcb_place(detail::Task* t) noexcept;
+// Hub::sync_tcb: a green thread's TCB takes the per-OS-thread words (malloc's cache and arena,
+// the runtime's own TLS block) of the OS thread it is about to run on (a hand-off moved it).
+void tcb_sync(void* task_tcb, const void* carrier_tcb) noexcept;
+// A TCB for the runtime's own code on the calling OS thread, once hand-off lets its root thread
+// (and that thread's own TCB) run elsewhere; null if none can be made.
+void* tcb_make_carrier() noexcept;
 // In the green thread's own context, before its start routine.
 void tcb_thread_started() noexcept;
 // In the green thread's own context after its routine: C++ thread_local destructors (before the

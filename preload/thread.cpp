@@ -401,9 +401,18 @@ extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* 
     }
     *out = reinterpret_cast<pthread_t>(g);
     h->schedule(g);
-    // With TLS shared per OS thread, the hub may go on on another OS thread while one of its
-    // green threads blocks where no hook sees it (hub/handoff.cpp).
-    if (tls_mode() == TlsMode::Shared) h->enable_handoff(handoff_seconds());
+    // The hub may go on on another OS thread while one of its green threads blocks where no hook
+    // sees it (hub/handoff.cpp). Green threads with TCBs of their own take the per-OS-thread
+    // words of wherever they run; the main thread then keeps its TCB and its OS thread's runtime
+    // code gets another.
+    if (!h->handoff_enabled() && handoff_seconds() > 0 && h->running() == h->root()) {
+        if (tls_mode() == TlsMode::Shared) {
+            h->enable_handoff(handoff_seconds());
+        } else if (void* carrier_tcb = tcb_make_carrier()) {
+            green::detail::Hub::sync_tcb = tcb_sync;
+            h->enable_handoff(handoff_seconds(), carrier_tcb);
+        }
+    }
     return 0;
 }
 

@@ -40,6 +40,7 @@ struct Carrier {
     void* tcb = nullptr;              // its own thread pointer
     HomeTask* home = nullptr;         // where it waits between hubs
     bool pool = false;                // a pool thread (ends after kIdleExit at home)
+    uint64_t serial = 0;              // Hub::carrier_serial_ while it carries a hub
     std::atomic<uint32_t> wake{0};    // futex word: set when `assigned` is
     Hub* assigned = nullptr;          // a hub to take up (set by the monitor)
     HoldRequest* grant = nullptr;     // to grant once home (set by serve_requests)
@@ -71,6 +72,7 @@ SpinLock g_pool_lock;
 Carrier* g_idle = nullptr;  // carriers waiting at home
 Carrier* g_all = nullptr;   // every carrier
 int g_pool_threads = 0;
+uint64_t g_serials = 0;     // carriers numbered so far (a TCB's words are synced per number)
 constexpr int kPoolMax = 64;  // OS threads the pool may start (each holds a task left behind)
 constexpr size_t kHomeStack = 64 << 10;
 constexpr long kIdleExitSeconds = 10;  // a pool thread idle this long ends (started again on need)
@@ -116,6 +118,9 @@ void remove_carrier(Carrier* c) noexcept {
 void* pool_main(void* arg) {
     auto* c = static_cast<Carrier*>(arg);
     block_all_signals();
+    // malloc's cache for this thread now: tasks with TCBs of their own share it while they run
+    // here (Hub::sync_tcb), so it must exist before they take its address.
+    free(malloc(1));
     c->tid = pid_t(raw_syscall(SYS_gettid));
     c->tcb = thread_pointer();
     tls_carrier = c;
@@ -141,6 +146,10 @@ void spawn_carrier() noexcept {
     if (c && home) {
         c->home = home;
         c->pool = true;
+        {
+            std::lock_guard g(g_pool_lock);
+            c->serial = ++g_serials;
+        }
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, 256 << 10);
@@ -214,6 +223,7 @@ struct Handoff {
         t->state_ = Task::State::Running;
         t->gen_ = h->gen_;
         h->carrier_ = r->carrier;
+        h->carrier_serial_ = r->carrier->serial;
         h->carrier_tcb_ = r->carrier->tcb;
         h->installed_tcb_ = t->tcb ? t->tcb : r->carrier->tcb;  // what its OS thread runs with
         h->os_tid_ = r->carrier->tid;
@@ -227,6 +237,7 @@ struct Handoff {
         raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&h->program_mask_), 0, long(sizeof(long)));
         tls_hub = h;
         h->carrier_ = c;
+        h->carrier_serial_ = c->serial;
         h->carrier_tcb_ = c->tcb;
         h->installed_tcb_ = c->tcb;
         h->os_tid_ = c->tid;
@@ -334,15 +345,24 @@ void carrier_loop(Carrier* c) noexcept {
 
 }  // namespace
 
-void Hub::enable_handoff(double threshold) noexcept {
+void Hub::enable_handoff(double threshold, void* first_carrier_tcb) noexcept {
     if (handoff_ || threshold <= 0) return;
     Task* self = tls_task;
     if (!self || self->hub != this || self == hub_task_) return;
+    if (first_carrier_tcb && (self != root_ || root_->tcb || !sync_tcb)) return;
     auto* c = new (std::nothrow) Carrier;
     if (!c) return;
     c->tid = os_tid_;
+    tls_carrier = c;  // (in the thread's own TCB: copied into the carrier TCB below)
+    if (first_carrier_tcb) {
+        // The root keeps the thread's TLS wherever it runs; this OS thread's runtime code gets
+        // a TCB of its own, with the same per-thread words for now.
+        sync_tcb(first_carrier_tcb, carrier_tcb_);
+        root_->tcb = carrier_tcb_;
+        root_->tcb_carrier_ = 0;
+        carrier_tcb_ = first_carrier_tcb;
+    }
     c->tcb = carrier_tcb_;
-    tls_carrier = c;
     carrier_ = c;
     add_carrier(c);
     pthread_sigmask(SIG_BLOCK, nullptr, &program_mask_);
@@ -401,6 +421,9 @@ void Hub::serve_requests() noexcept {
     hold_.store(gen_ << 1, std::memory_order_relaxed);
     me->grant = r;
     me->grant_hub = this;
+    // Home runs with this OS thread's own TCB: the installed one may be a task's, and that task
+    // may run elsewhere as soon as the hub is granted.
+    if (installed_tcb_ != me->tcb) set_thread_pointer(me->tcb);
     // To the carrier's home, which grants the hub once this context is saved; the hub task is
     // resumed later by whichever OS thread then runs the hub.
     hub_task_->ctx.switch_to(&me->home->ctx);

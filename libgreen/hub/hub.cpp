@@ -37,6 +37,7 @@ std::atomic<uint64_t> Hub::tasks_alive{0};
 std::atomic<uint64_t> Hub::retired_switches{0};
 std::atomic<uint64_t> Hub::retired_iterations{0};
 void (*Hub::on_deadlock)(Hub&) = nullptr;
+void (*Hub::sync_tcb)(void*, const void*) noexcept = nullptr;
 std::atomic<int> idle_internal_threads{0};
 int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) = pthread_create;
 int (*native_sigaction)(int, const struct sigaction*, struct sigaction*) = sigaction;
@@ -534,6 +535,7 @@ void Hub::finish_current(Task* t) {
 void Hub::start_context(Task* t) {
     t->stack = StackPool::acquire(t->stack_size);
     t->tcb_reserved = t->place_tcb ? t->place_tcb(t) : 0;
+    t->tcb_carrier_ = carrier_serial_;  // a new TCB copies the installed one's per-thread words
     t->ctx.create(t->stack, t->tcb_reserved, &Hub::task_main, t);
 }
 

@@ -163,8 +163,14 @@ public:
     // switching (a system call no hook sees, a spin-wait, a long computation) while other tasks
     // live, the hub goes on on another OS thread; the task keeps its own until it comes back to
     // the runtime, and then waits for the hub to come back to it. Call it from a task of the hub.
-    // Only for hubs whose tasks keep no TCB of their own, or whose TCBs hold nothing per OS thread.
-    void enable_handoff(double threshold) noexcept;
+    // Tasks with TCBs of their own need sync_tcb set, and `first_carrier_tcb`: a TCB for the
+    // calling OS thread's runtime code from now on (the root task, the caller, keeps the thread's
+    // own TCB and takes it along when it moves).
+    void enable_handoff(double threshold, void* first_carrier_tcb = nullptr) noexcept;
+    // Set by a layer above that gives tasks TCBs: make `task_tcb`'s per-OS-thread words (malloc's
+    // cache, the runtime's own TLS) those of `carrier_tcb`, before the task runs on that carrier.
+    static void (*sync_tcb)(void* task_tcb, const void* carrier_tcb) noexcept;
+    bool handoff_enabled() const noexcept { return handoff_; }
     // Stop handing off (a layer above gave tasks TCBs that copy per-OS-thread state).
     void disable_handoff() noexcept { handoff_steal_.store(false, std::memory_order_relaxed); }
     // Hand-offs so far (for stats).
@@ -284,6 +290,10 @@ private:
     void install_tcb(Task* next) noexcept {
         void* want = next->tcb;
         if (!want && next != hub_task_) want = carrier_tcb_;  // no TCB of its own: its OS thread's
+        else if (want && __builtin_expect(next->tcb_carrier_ != carrier_serial_, 0)) {
+            sync_tcb(want, carrier_tcb_);  // it last ran on another OS thread (a hand-off)
+            next->tcb_carrier_ = carrier_serial_;
+        }
         if (want && want != installed_tcb_) {
             set_thread_pointer(want);
             installed_tcb_ = want;
@@ -334,6 +344,7 @@ private:
     pid_t root_tid_ = 0;
     void* carrier_tcb_ = nullptr;          // the holding OS thread's own TCB (tasks without one use it)
     struct Carrier* carrier_ = nullptr;    // the holding OS thread's record
+    uint64_t carrier_serial_ = 0;          // its number (0: the hub's first OS thread)
     std::atomic<bool> polling_{false};     // in the loop's blocking poll (hand-off hubs only)
     std::atomic<uint32_t> live_count_{0};  // live tasks, root included (the monitor reads it)
     std::atomic<struct HoldRequest*> requests_{nullptr};  // tasks back from a hand-off

@@ -179,6 +179,8 @@ private:
     // by a hand-off meanwhile): its park returns at once.
     uint64_t early_epoch_ = 0;
     Wake early_wake_ = Wake::None;
+    // The carrier (OS thread, hub.hpp) whose per-thread words its own TCB last took (Hub::sync_tcb).
+    uint64_t tcb_carrier_ = 0;
 
 public:
     std::exception_ptr pending;      // thrown at the next wait point (kill, Timeout); hub thread
@@ -186,8 +188,9 @@ public:
     Stack stack;
     size_t stack_size = 0;           // requested; 0 = default
     // The thread pointer (FS base: a thread control block and its static TLS) the task runs with.
-    // The hub's root TCB unless a layer above gives the task one of its own (the preload's green
-    // threads); the hub task runs with whichever is installed (it touches no thread's TLS).
+    // Null: its OS thread's own, unless a layer above gives the task one of its own (the
+    // preload's green threads, and its root when hand-off moves the root between OS threads);
+    // the hub task runs with whichever is installed (it touches only the runtime's own TLS).
     void* tcb = nullptr;
     // Called once the task's stack exists, before it first runs, in the creator's context: may
     // build a TCB at the top of the stack (setting `tcb`) and returns the bytes it took there.

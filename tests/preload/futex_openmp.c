@@ -4,7 +4,8 @@
  * (after a spin phase), so under libgreen those waits must park only their
  * green thread. Note: libgomp (x86-64) makes its futex calls with inline
  * `syscall` instructions, not through libc's syscall(), so a hook of
- * syscall() alone does not reach them. Checked: `#pragma omp parallel for
+ * syscall() alone does not reach them: a worker blocked there keeps its OS
+ * thread and the hub goes on on another (hand-off, hub/handoff.cpp). Checked: `#pragma omp parallel for
  * reduction(+:sum)` over 1..1000000, 20 times (each must be 500000500000; a
  * 5 ms pause after every 5th, so idle workers go past their spin into futex
  * waits), and a parallel region with `#pragma omp barrier`s, 10 rounds: every
