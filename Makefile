@@ -75,6 +75,10 @@ $(BUILD)/libgreen.so: $(CORE_OBJ) $(BUILD)/.version
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-Bsymbolic-functions -Wl,--exclude-libs,libboost_context.a $(CORE_OBJ) -o $@ $(LIBS)
 	ln -sfn libgreen.so $(BUILD)/$(SONAME)
 
+# The GREEN_STATS report names the version (preload/stats.cpp).
+$(BUILD)/obj/preload/stats.o: CXXFLAGS += $(VERSION_DEF)
+$(BUILD)/obj/preload/stats.o: $(BUILD)/.version
+
 $(BUILD)/libgreen.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
@@ -99,10 +103,12 @@ $(BUILD)/install/greenrun: $(GREENRUN_SRC) tools/greenrun.h $(BUILD)/.version $(
 $(BUILD)/core_tests: $(TEST_OBJ) $(BUILD)/libgreen.so
 	$(CXX) $(LDFLAGS) $(TEST_OBJ) -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -lgreen $(LIBS)
 
-# The install test comes after the suites: it installs into temporary directories (make install
-# DESTDIR=...) and builds consumers of the installed library; see tests/install/run.sh.
+# The install tests come after the suites: env.sh runs the preload with GREEN_* values and ways
+# to exit; run.sh installs into temporary directories (make install DESTDIR=...) and builds
+# consumers of the installed library.
 test: all $(BUILD)/core_tests
 	@tests/run_all.sh $(BUILD)
+	@timeout 300 tests/install/env.sh $(BUILD)
 	@timeout 600 tests/install/run.sh $(BUILD)
 
 # Sanitizer runs of the core tests: `make check-asan`, `check-ubsan`, `check-tsan` (or all three,

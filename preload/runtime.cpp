@@ -1,17 +1,20 @@
-// preload/runtime.cpp: configuration, initialisation, GREEN_STATS and GREEN_DEBUG.
+// preload/runtime.cpp: configuration, initialisation and GREEN_DEBUG (GREEN_STATS: stats.cpp).
 #include "runtime.hpp"
 
 #include "fd_table.hpp"
 #include "real.hpp"
+#include "stats.hpp"
 #include "../libgreen/hub/stall_monitor.hpp"
 
 #include <pthread.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <set>
 #include <string>
@@ -24,29 +27,17 @@ std::atomic<uint64_t> call_counts[unsigned(Call::count_)];
 
 namespace {
 
+// The words greenrun accepts (tools/greenrun_options.c, normalize_flag); anything else is off, with
+// a warning, rather than a typo or "off" turning a diagnostic on.
 bool env_flag(const char* name) {
     const char* v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0 && strcasecmp(v, "false") != 0;
-}
-
-void print_stats() {
-    // Runs at exit: plain stdio on stderr is fine here.
-    fprintf(stderr, "green stats (pid %d):\n", getpid());
-    fprintf(stderr, "  greenlets created %" PRIu64 ", peak alive %" PRIu64 "\n",
-            detail::Hub::tasks_created.load(), detail::Hub::tasks_peak.load());
-    uint64_t switches = detail::Hub::retired_switches.load(), iterations = detail::Hub::retired_iterations.load();
-    if (detail::Hub* h = detail::Hub::current_or_null()) {
-        switches += h->switches();
-        iterations += h->iterations();
-    }
-    fprintf(stderr, "  switches %" PRIu64 ", hub loop iterations %" PRIu64 "\n", switches, iterations);
-    static const char* const names[] = {
-#define GREEN_CALL_NAME(name) #name,
-        GREEN_CALLS(GREEN_CALL_NAME)
-#undef GREEN_CALL_NAME
-    };
-    for (unsigned i = 0; i < unsigned(Call::count_); ++i)
-        if (uint64_t n = call_counts[i].load()) fprintf(stderr, "  %-16s %" PRIu64 "\n", names[i], n);
+    if (!v || !*v) return false;
+    for (const char* w : {"1", "on", "yes", "true"})
+        if (strcasecmp(v, w) == 0) return true;
+    for (const char* w : {"0", "off", "no", "false"})
+        if (strcasecmp(v, w) == 0) return false;
+    fprintf(stderr, "green: %s=%s is not a flag (1/on/yes/true or 0/off/no/false); taken as off\n", name, v);
+    return false;
 }
 
 // Runs before main(): after libc, before the program's own constructors (priority 101 is the
@@ -65,7 +56,7 @@ __attribute__((constructor(101))) void init() {
     // The runtime's own threads must be real threads, whatever pthread_create has become.
     detail::native_pthread_create = REAL(pthread_create);
     detail::native_sigaction = REAL(sigaction);
-    if (config.stats) atexit(print_stats);
+    start_stats();  // GREEN_STATS: at exit, _exit or a fatal signal (stats.cpp)
     // GREEN_DEBUG: a green thread that keeps its OS thread for a second is reported, not silent.
     if (config.debug) detail::start_stall_monitor(1.0);
     // After fork every descriptor is shared with the other process, which may flip O_NONBLOCK.

@@ -43,6 +43,9 @@ extern std::atomic<uint64_t> call_counts[unsigned(Call::count_)];
 
 // Depth of the program's signal handlers running on this thread (signal.cpp's trampoline).
 extern thread_local int tls_in_handler __attribute__((tls_model("initial-exec")));
+// Times the trampoline ran the program's handler of each signal (sigsuspend and pause wait for a
+// change). Lock-free atomics: bumped in signal handlers.
+extern std::atomic<uint32_t> handler_runs[65];
 
 inline detail::Hub* hub() noexcept {
     // A vfork child borrows its parent's memory and stack: nothing of ours may run there.

@@ -8,21 +8,26 @@
 #include "real.hpp"
 #include "process.hpp"
 #include "runtime.hpp"
+#include "stats.hpp"
 
+#include <link.h>
 #include <signal.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <mutex>
 
 using namespace green::preload;
 
 thread_local int green::preload::tls_in_handler __attribute__((tls_model("initial-exec"))) = 0;
+std::atomic<uint32_t> green::preload::handler_runs[NSIG];
 
 namespace {
 
 struct ProgramAction {
-    struct sigaction act;  // the program's, as it passed it
-    bool wrapped = false;  // our trampoline is installed in its place
+    struct sigaction act;    // the program's, as it passed it
+    bool wrapped = false;    // our trampoline is installed in its place
+    struct sigaction plain;  // the program's last SIG_DFL or SIG_IGN (none set: SIG_DFL)
 };
 ProgramAction actions[NSIG];
 green::detail::SpinLock actions_lock;
@@ -34,6 +39,7 @@ void trampoline(int sig, siginfo_t* info, void* uc) {
     if (flags & SA_SIGINFO) a.sa_sigaction(sig, info, uc);
     else a.sa_handler(sig);
     --tls_in_handler;
+    handler_runs[sig].fetch_add(1, std::memory_order_release);  // sigsuspend and pause (sigwait.cpp)
     if (flags & SA_RESETHAND) actions[sig].wrapped = false;  // the kernel reset it to SIG_DFL
     int saved = errno;
     if (green::detail::Hub* h = green::detail::Hub::current_or_null()) h->note_signal(flags & SA_RESTART);
@@ -43,6 +49,32 @@ void trampoline(int sig, siginfo_t* info, void* uc) {
 bool is_handler(const struct sigaction* act) {
     if (act->sa_flags & SA_SIGINFO) return act->sa_sigaction != nullptr;
     return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
+// The preload's code segment, found once at load: dl_iterate_phdr takes the loader's lock, which
+// sigaction, called from a signal handler, must not.
+uintptr_t own_code_lo, own_code_hi;
+__attribute__((constructor)) void find_own_code() {
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void*) {
+            auto self = reinterpret_cast<uintptr_t>(&trampoline);
+            for (int i = 0; i < info->dlpi_phnum; ++i) {
+                uintptr_t lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr, hi = lo + info->dlpi_phdr[i].p_memsz;
+                if (info->dlpi_phdr[i].p_type == PT_LOAD && self >= lo && self < hi) {
+                    own_code_lo = lo, own_code_hi = hi;
+                    return 1;
+                }
+            }
+            return 0;
+        },
+        nullptr);
+}
+
+// A handler in the preload's own code: the trampoline, the hub's SIGSEGV handler (stack overflow
+// reports), GREEN_STATS's stand-in for SIG_DFL (stats.hpp). The program is told what it set.
+bool runtime_handler(const struct sigaction& a) {
+    auto h = reinterpret_cast<uintptr_t>(a.sa_sigaction);
+    return is_handler(&a) && h >= own_code_lo && h < own_code_hi;
 }
 
 }  // namespace
@@ -62,15 +94,20 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
         w.sa_sigaction = trampoline;
         w.sa_flags |= SA_SIGINFO;
         r = REAL(sigaction)(sig, &w, &kernel_old);
-        if (r == 0) actions[sig] = {*act, true};
+        if (r == 0) {
+            actions[sig].act = *act;
+            actions[sig].wrapped = true;
+        }
     } else {
-        r = REAL(sigaction)(sig, act, &kernel_old);
-        if (r == 0 && act) actions[sig].wrapped = false;
+        struct sigaction dying;  // GREEN_STATS: the report, then the default action (stats.hpp)
+        bool dfl = act && act->sa_handler == SIG_DFL;
+        r = REAL(sigaction)(sig, dfl && stats_action(sig, &dying) ? &dying : act, &kernel_old);
+        if (r == 0 && act) {
+            actions[sig].wrapped = false;
+            actions[sig].plain = *act;
+        }
     }
-    if (r == 0 && old) {
-        bool ours = before.wrapped && (kernel_old.sa_flags & SA_SIGINFO) && kernel_old.sa_sigaction == trampoline;
-        *old = ours ? before.act : kernel_old;
-    }
+    if (r == 0 && old) *old = !runtime_handler(kernel_old) ? kernel_old : before.wrapped ? before.act : before.plain;
     return r;
 }
 

@@ -33,8 +33,8 @@ static void usage(FILE *out) {
           "  --stack-size=SIZE       stack of each green thread: bytes, or a number with K, M\n"
           "                          or G, from 16K to 1G (default 256K; a size the program\n"
           "                          sets with pthread_attr_setstacksize wins) [GREEN_STACK_SIZE]\n"
-          "  --stats                 print counts of greenlets, switches and calls at exit\n"
-          "                                                                    [GREEN_STATS=1]\n"
+          "  --stats                 print counts of greenlets, switches and calls however the\n"
+          "                          program ends (exit, _exit, a fatal signal) [GREEN_STATS=1]\n"
           "  --debug                 report once per call site each call that had to block the\n"
           "                          OS thread, and a green thread that keeps the OS thread\n"
           "                          for a second without switching            [GREEN_DEBUG=1]\n"
@@ -75,9 +75,10 @@ static int check_tls(const char *who, const char *v) {
     return fail("%s takes thread, shared or auto, not '%s'", who, v);
 }
 
-/* The syntax the library reads (StackPool::parse_size): digits, then K, M or G, optionally
- * followed by "i" and "B". The bounds are ours: below 16K the library rounds up in silence,
- * above 1G every thread reserves more address space than is sensible. */
+/* The syntax and bounds the library reads (StackPool::parse_size, default_size): digits, then K,
+ * M or G, optionally followed by "i" and "B", from 16K to 1G (beyond, every thread reserves more
+ * address space than is sensible). The library, run without greenrun, warns and uses the default
+ * or the nearest bound; here each is an error. */
 #define SIZE_RANGE "from 16K to 1G"
 static int check_size(const char *who, const char *v) {
     const unsigned long long min = 16ULL << 10, max = 1ULL << 30;
@@ -122,8 +123,8 @@ static struct value_option value_options[] = {
 };
 #define N_VALUE_OPTIONS (sizeof value_options / sizeof value_options[0])
 
-/* Flags set "1". The preload reads these as "on unless empty, 0, no or false" (and takes "off"
- * for on): greenrun hands it 1, or nothing for off. */
+/* Flags set "1". The preload reads the same words (preload/runtime.cpp, env_flag), and takes any
+ * other value as off with a warning: greenrun hands it 1, or nothing for off. */
 static const char *const flag_vars[] = {"GREEN_STATS", "GREEN_DEBUG"};
 
 static int word_in(const char *v, const char *const *words) {

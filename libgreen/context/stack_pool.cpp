@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -140,32 +141,45 @@ Stack map_slab(Pool& pl, size_t size) {
 
 }  // namespace
 
-size_t StackPool::parse_size(const char* text) noexcept {
-    if (!text || !*text) return 0;
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text) return 0;
-    switch (*end) {
-    case 'k': case 'K': v <<= 10; ++end; break;
-    case 'm': case 'M': v <<= 20; ++end; break;
-    case 'g': case 'G': v <<= 30; ++end; break;
+bool StackPool::parse_size(const char* text, size_t& bytes) noexcept {
+    // Exactly greenrun's syntax (tools/greenrun_options.c, check_size): digits first, so no sign
+    // or blank slips through strtoull; a value too large for size_t saturates (it is out of range).
+    const char* p = text;
+    if (!p || *p < '0' || *p > '9') return false;
+    size_t v = 0;
+    for (; *p >= '0' && *p <= '9'; ++p)
+        v = v > (SIZE_MAX - 9) / 10 ? SIZE_MAX : v * 10 + size_t(*p - '0');
+    int shift = 0;
+    switch (*p) {
+    case 'k': case 'K': shift = 10; ++p; break;
+    case 'm': case 'M': shift = 20; ++p; break;
+    case 'g': case 'G': shift = 30; ++p; break;
     default: break;
     }
-    if (*end == 'i') ++end;
-    if (*end == 'B' || *end == 'b') ++end;
-    if (*end) return 0;
-    return static_cast<size_t>(v);
+    if (shift && *p == 'i') ++p;
+    if (*p == 'B' || *p == 'b') ++p;
+    if (*p) return false;
+    bytes = v > (SIZE_MAX >> shift) ? SIZE_MAX : v << shift;
+    return true;
 }
 
 size_t StackPool::default_size() noexcept {
     static const size_t size = [] {
-        size_t s = parse_size(getenv("GREEN_STACK_SIZE"));
-        if (getenv("GREEN_STACK_SIZE") && s == 0)
-            fprintf(stderr, "green: ignoring invalid GREEN_STACK_SIZE='%s' (use e.g. 256K)\n",
-                    getenv("GREEN_STACK_SIZE"));
-        if (s == 0) s = 256 << 10;
-        return round_up(std::max<size_t>(s, 16 << 10));
+        constexpr size_t kDefault = 256 << 10, kMin = 16 << 10, kMax = size_t(1) << 30;
+        const char* text = getenv("GREEN_STACK_SIZE");
+        size_t s = kDefault;
+        // greenrun refuses what is wrong here; run without it, say what is used instead.
+        if (text && *text && !parse_size(text, s)) {
+            fprintf(stderr, "green: GREEN_STACK_SIZE='%s' is not a size (bytes, or a number with K, M or G, "
+                            "from 16K to 1G); using the default, 256K\n", text);
+            s = kDefault;
+        } else if (s < kMin || s > kMax) {
+            bool low = s < kMin;
+            fprintf(stderr, "green: GREEN_STACK_SIZE='%s' is %s; using %s\n", text,
+                    low ? "below the minimum, 16K" : "above the maximum, 1G", low ? "16K" : "1G");
+            s = low ? kMin : kMax;
+        }
+        return round_up(s);
     }();
     return size;
 }

@@ -22,7 +22,8 @@ class StackPool {
 public:
     static Stack acquire(size_t size);  // size 0: default_size()
     static void release(const Stack& s) noexcept;
-    // GREEN_STACK_SIZE (bytes, or with K/M suffix), else 256 KiB.
+    // GREEN_STACK_SIZE, else 256 KiB; a size outside 16K..1G is clamped, and what is not a size
+    // gives the default, each with a warning on stderr.
     static size_t default_size() noexcept;
     // True if `addr` lies in the guard page of `s` (stack overflow).
     static bool in_guard(const Stack& s, const void* addr) noexcept;
@@ -34,14 +35,14 @@ public:
     }
     static constexpr uint32_t kSlabKind = 2;
     static bool slab_canary_ok(const Stack& s) noexcept;
-    static size_t parse_size(const char* text) noexcept;
+    // "256K", "64KiB", "1M", "65536" -> bytes (SIZE_MAX when too large for size_t); false, and
+    // `bytes` untouched, when `text` is not digits with an optional K/M/G, "i" and "B".
+    static bool parse_size(const char* text, size_t& bytes) noexcept;
     // Give the calling thread's cached stacks back to the shared pool (at thread exit).
     static void flush_thread_cache() noexcept;
 
 private:
     static void release_shared(const Stack& s) noexcept;
-
-public:  // "256K" -> 262144; 0 if invalid
 };
 
 }  // namespace green::detail
