@@ -7,12 +7,16 @@
 #include "real.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <type_traits>
 #include <vector>
 
 using namespace green::preload;
@@ -27,12 +31,114 @@ ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buflen, int flags, 
 
 namespace {
 
-// The output side: op(done, dontwait) sends what is left after `done` bytes.
-template <class Op>
-ssize_t out_call(int fd, size_t total, const char* what, Op op) {
+// A blocking write of more than PIPE_BUF bytes to a pipe or FIFO. Natively it copies what fits,
+// sleeps until the reader makes room, as often as needed, and returns the full count (less only
+// after a signal). O_NONBLOCK cannot be set for it: it belongs to the open file description,
+// which other processes may be writing through at the same time (a shell pipeline, make's jobs
+// sharing a pipe). So each piece is written with pwritev2(RWF_NOWAIT), non-blocking for this one
+// call (pipes made by pipe(), Linux 6.4+), and between pieces the green thread parks until the
+// pipe is writable. A FIFO opened by name, or an older kernel, refuses RWF_NOWAIT: then, if the
+// pipe is empty (it takes its whole size at once, each page a free slot), the program's own call
+// is made; else the pieces go through a private description of the same pipe, /proc/self/fd/N
+// opened O_WRONLY|O_NONBLOCK and closed at the end, moved out of the program's numbers before the
+// thread parks (adopt_runtime_fd: other green threads' open() get the numbers they would
+// natively). Where that open fails too (no /proc, a uid changed since the pipe was made; a
+// packet-mode pipe, O_DIRECT, which an open cannot ask for), pieces of PIPE_BUF bytes go through
+// the program's descriptor when poll says writable (a free page, where such a piece always fits;
+// in packet mode one packet each, as the kernel splits a big write).
+// Returns false, errno kept, when fd is no pipe or FIFO: the caller's usual path goes on.
+// op(wfd, done, max, rwf) writes at most `max` bytes of what is left after `done` to wfd, with
+// pwritev2 and flags `rwf` when rwf != 0.
+template <class PipeOp>
+bool pipe_write(green::detail::Hub& h, int fd, FdState& st, size_t total, const char* what, PipeOp op,
+                ssize_t& result) {
+    const int saved = errno;
+    const int size = REAL(fcntl)(fd, F_GETPIPE_SZ);  // fails on anything but a pipe or FIFO
+    if (size <= 0) {
+        errno = saved;
+        return false;
+    }
+    errno = saved;
+    // wfd: where the pieces go; -1: not chosen yet (RWF_NOWAIT on fd while the kernel takes it).
+    int wfd = -1;
+    bool nowait = true, adopted = false;
+    size_t done = 0;
+    for (;;) {
+        ssize_t r;
+        if (nowait) {
+            r = op(fd, done, total - done, RWF_NOWAIT);
+            if (r < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+                nowait = false;
+                int queued = -1;
+                if (done == 0 && total <= size_t(size) && REAL(ioctl)(fd, FIONREAD, &queued) == 0 && queued == 0) {
+                    errno = saved;
+                    result = op(fd, 0, total, 0);  // fits at once
+                    return true;
+                }
+                const int fl = REAL(fcntl)(fd, F_GETFL);
+                if (fl >= 0 && !(fl & (O_NONBLOCK | O_DIRECT)) && (fl & O_ACCMODE) != O_RDONLY) {
+                    char path[32];
+                    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+                    wfd = REAL(open)(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+                }
+                errno = saved;
+                if (wfd < 0 && done == 0 && (fl < 0 || (fl & O_NONBLOCK) || (fl & O_ACCMODE) == O_RDONLY))
+                    return false;  // the usual path gives the kernel's answer (EAGAIN, EBADF)
+                continue;
+            }
+        } else if (wfd >= 0) {
+            r = op(wfd, done, total - done, 0);
+        } else if (ready_now(fd, Dir::Out)) {
+            r = op(fd, done, PIPE_BUF, 0);
+        } else {
+            r = -1;
+            errno = EAGAIN;
+        }
+        if (r > 0) done += size_t(r);
+        if (done >= total || (r < 0 && errno != EAGAIN)) break;
+        if (r > 0 && !nowait && wfd < 0) continue;  // a PIPE_BUF piece: there may be room for more
+        if (became_nonblocking(fd, st)) {  // made non-blocking behind our back: as natively
+            if (!done) errno = EAGAIN;
+            break;
+        }
+        if (wfd >= 0 && !adopted) {
+            wfd = adopt_runtime_fd(wfd);
+            adopted = true;
+        }
+        // Natively a signal ends a pipe write that has copied something, SA_RESTART or not; one that
+        // has not is restarted under SA_RESTART.
+        green::detail::FdInterest it{fd, green::detail::kWrite, 0};
+        const uint8_t intr = done ? green::detail::kInterruptAlways : green::detail::kInterruptUnlessRestart;
+        if (const int e = wake_errno(h.wait_fds({&it, 1}, {-1, {what, nullptr, fd}, intr}), EAGAIN)) {
+            errno = e;  // EINTR, EBADF (closed meanwhile): what was written so far
+            break;
+        }
+    }
+    const int e = errno;
+    if (wfd >= 0) {
+        if (adopted) FdTable::unmark_runtime(wfd);
+        REAL(close)(wfd);
+    }
+    errno = e;
+    result = done ? ssize_t(done) : -1;
+    return true;
+}
+
+struct NoPipeOp {};
+
+// The output side: op(done, dontwait) sends what is left after `done` bytes; pipe_op, for write and
+// writev, is pipe_write's op.
+template <class Op, class PipeOp = NoPipeOp>
+ssize_t out_call(int fd, size_t total, const char* what, Op op, PipeOp pipe_op = {}) {
     green::detail::Hub* h = hub();
     FdState* st;
     if (!h || !(st = FdTable::get(fd)) || st->kind == FdKind::Passthrough) return op(0, false);
+    if constexpr (!std::is_same_v<PipeOp, NoPipeOp>) {
+        ssize_t r;
+        if (st->kind == FdKind::Pollable && total > PIPE_BUF && !(st->nonblock && FdTable::is_exclusive(*st)) &&
+            pipe_write(*h, fd, *st, total, what, pipe_op, r))
+            return r;
+    }
     if (st->kind != FdKind::Stream) return io_call(fd, Dir::Out, what, [&](bool dw) { return op(0, dw); });
     if (st->nonblock && FdTable::is_exclusive(*st)) return op(0, false);
     const double deadline = deadline_after(st->snd_timeout);
@@ -103,6 +209,8 @@ size_t iov_total(const iovec* iov, int n) {
     return t;
 }
 
+constexpr unsigned kMaxIov = 1024;  // UIO_MAXIOV: the kernel's limit on vlen and iovcnt
+
 }  // namespace
 
 extern "C" {
@@ -125,6 +233,11 @@ ssize_t write(int fd, const void* buf, size_t n) {
     auto* p = static_cast<const char*>(buf);
     return out_call(fd, n, "write", [&](size_t done, bool dw) {
         return dw ? REAL(send)(fd, p + done, n - done, MSG_DONTWAIT) : REAL(write)(fd, p + done, n - done);
+    }, [&](int wfd, size_t done, size_t max, int rwf) {
+        const size_t len = std::min(n - done, max);
+        if (!rwf) return REAL(write)(wfd, p + done, len);
+        iovec v{const_cast<char*>(p + done), len};
+        return pwritev2(wfd, &v, 1, -1, rwf);
     });
 }
 
@@ -150,6 +263,14 @@ ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
         m.msg_iov = cur.v.data();
         m.msg_iovlen = cur.v.size();
         return REAL(sendmsg)(fd, &m, MSG_DONTWAIT);
+    }, [&](int wfd, size_t done, size_t max, int rwf) {
+        IovCursor cur(iov, iovcnt, done);
+        for (iovec& v : cur.v) {  // at most `max` bytes
+            v.iov_len = std::min(v.iov_len, max);
+            max -= v.iov_len;
+        }
+        if (rwf) return pwritev2(wfd, cur.v.data(), int(cur.v.size()), -1, rwf);
+        return REAL(writev)(wfd, cur.v.data(), int(cur.v.size()));
     });
 }
 
@@ -234,6 +355,78 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
         m.msg_iovlen = cur.v.size();
         return REAL(sendmsg)(fd, &m, flags | (dw ? MSG_DONTWAIT : 0));
     });
+}
+
+// recvmmsg as the kernel runs it (recvmmsg(2)): one blocking receive per datagram with the call's
+// flags, except that after the first MSG_WAITFORONE makes the rest non-blocking; the timeout is
+// looked at only after each datagram (so it never ends a wait for one: the documented quirk is
+// kept) and the time left is written back. Here each round is one real recvmmsg with
+// MSG_DONTWAIT taking what is queued, and the green thread parks between rounds.
+int recvmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct timespec* timeout) {
+    count(Call::recvmsg);
+    green::detail::Hub* h = hub();
+    FdState* st;
+    // An invalid timeout is the kernel's EINVAL, at once.
+    const bool bad_timeout = timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L);
+    if (!h || (flags & MSG_DONTWAIT) || vlen == 0 || bad_timeout || !(st = FdTable::get(fd)) || !st->is_socket() ||
+        (st->nonblock && FdTable::is_exclusive(*st)))
+        return REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
+    if (vlen > kMaxIov) vlen = kMaxIov;  // the kernel's clamp
+    // A zero timeout has passed by the first datagram: the kernel returns that one alone.
+    if (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0) vlen = 1;
+    const double end = timeout ? green::detail::monotonic_now() + double(timeout->tv_sec) + double(timeout->tv_nsec) * 1e-9 : 0;
+    const int base = flags & ~MSG_WAITFORONE;
+    unsigned got = 0;
+    for (;;) {
+        ssize_t r = io_call(fd, Dir::In, "recvmmsg", [&](bool dw) {
+            return ssize_t(REAL(recvmmsg)(fd, vec + got, vlen - got, base | (dw ? MSG_DONTWAIT : 0), nullptr));
+        });
+        // An error after some datagrams: those are returned (the kernel keeps the error for the next call).
+        if (r < 0) return got ? int(got) : -1;
+        got += unsigned(r);
+        if (timeout) {
+            double left = end - green::detail::monotonic_now();
+            if (left <= 0) {
+                *timeout = {0, 0};
+                break;
+            }
+            timeout->tv_sec = time_t(left);
+            timeout->tv_nsec = long((left - double(timeout->tv_sec)) * 1e9);
+        }
+        if (got >= vlen || (flags & MSG_WAITFORONE) || (vec[got - 1].msg_hdr.msg_flags & MSG_OOB)) break;
+    }
+    return int(got);
+}
+
+// sendmmsg: one blocking send per message, as the kernel's loop; an error after some were sent
+// returns their count. Datagrams go in rounds of one real sendmmsg with MSG_DONTWAIT; a stream
+// message through the sendmsg hook (all of its bytes queued before the next, as natively).
+int sendmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags) {
+    count(Call::sendmsg);
+    green::detail::Hub* h = hub();
+    FdState* st;
+    if (!h || (flags & MSG_DONTWAIT) || vlen == 0 || !(st = FdTable::get(fd)) || !st->is_socket() ||
+        (st->nonblock && FdTable::is_exclusive(*st)))
+        return REAL(sendmmsg)(fd, vec, vlen, flags);
+    if (vlen > kMaxIov) vlen = kMaxIov;
+    unsigned done = 0;
+    while (done < vlen) {
+        if (st->kind == FdKind::Stream) {
+            msghdr& m = vec[done].msg_hdr;
+            ssize_t r = sendmsg(fd, &m, flags);
+            if (r < 0) return done ? int(done) : -1;
+            vec[done++].msg_len = unsigned(r);
+            // Cut short (a signal, SO_SNDTIMEO, made non-blocking): the kernel's next send fails at once.
+            if (size_t(r) < iov_total(m.msg_iov, int(m.msg_iovlen))) break;
+            continue;
+        }
+        ssize_t r = io_call(fd, Dir::Out, "sendmmsg", [&](bool dw) {
+            return ssize_t(REAL(sendmmsg)(fd, vec + done, vlen - done, flags | (dw ? MSG_DONTWAIT : 0)));
+        });
+        if (r < 0) return done ? int(done) : -1;
+        done += unsigned(r);
+    }
+    return int(done);
 }
 
 ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count_) {

@@ -8,10 +8,23 @@
 // signal is consumed once, siginfo is the kernel's, the lowest pending signal first, handlers of
 // other signals run. sigwaitinfo and sigtimedwait end with EINTR when a handler of a signal
 // outside the set runs (for the thread's main green thread, which signals interrupt).
+//
+// sigsuspend and pause park the green thread until the program's handler of a signal runs
+// (signal.cpp's trampoline counts the runs of each signal's handler). The signal mask belongs to
+// the OS thread, which every green thread on it shares: sigsuspend does not install its mask for
+// the whole wait (the other green threads would run with it). Instead, between sleeps, it looks
+// at the pending signals; when one that the given mask unblocks is pending, it installs the mask
+// for the time of two pthread_sigmask calls, during which the kernel delivers that signal and its
+// handler runs, with that mask, on the green thread's own stack, as the kernel's sigsuspend does;
+// then it puts the old mask back. A handler that runs meanwhile for a signal the OS thread does
+// not block ends the wait too, unless the sigsuspend mask blocks that signal (natively another
+// thread would have taken it). Both return -1 with EINTR once a handler has run; a pending
+// signal whose action is to end the process ends it. Both are cancellation points.
 #include "green_thread.hpp"
 #include "real.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <ctime>
@@ -41,6 +54,45 @@ int green_sigtimedwait(const sigset_t* set, siginfo_t* info, const Deadline& dl,
 }
 
 bool green_wait() noexcept { return green::preload::wait_ctx().green; }
+
+// sigsuspend(mask), or pause() when mask is null: -1 with EINTR once a handler it waits for ran.
+int green_sigsuspend(const sigset_t* mask) {
+    using green::preload::handler_runs;
+    uint32_t seen[NSIG];
+    for (int s = 1; s < NSIG; ++s) seen[s] = handler_runs[s].load(std::memory_order_acquire);
+    auto handled = [&] {
+        for (int s = 1; s < NSIG; ++s)
+            if ((!mask || !sigismember(mask, s)) && handler_runs[s].load(std::memory_order_acquire) != seen[s])
+                return true;
+        return false;
+    };
+    double poll = 0.0005;
+    for (;;) {
+        if (mask) {
+            sigset_t pend;
+            bool deliver = false;
+            if (sigpending(&pend) == 0)
+                for (int s = 1; s < NSIG && !deliver; ++s) deliver = sigismember(&pend, s) && !sigismember(mask, s);
+            if (deliver) {
+                // The kernel delivers the unblocked pending signals on the way out of the first
+                // call: their handlers run here, with the sigsuspend mask in force.
+                sigset_t old;
+                pthread_sigmask(SIG_SETMASK, mask, &old);
+                pthread_sigmask(SIG_SETMASK, &old, nullptr);
+            }
+        }
+        if (handled()) {
+            errno = EINTR;
+            return -1;
+        }
+        const double step = poll < 0.01 ? poll : 0.01;
+        poll *= 2;
+        timespec ts{0, long(step * 1e9)};
+        // The nanosleep hook parks; a handler run wakes the thread's main green thread at once (the
+        // loop then looks), a pthread_cancel unwinds from inside it.
+        nanosleep(&ts, nullptr);
+    }
+}
 
 }  // namespace
 
@@ -80,6 +132,18 @@ int sigtimedwait(const sigset_t* set, siginfo_t* info, const struct timespec* ti
         dl.set = true;
     }
     return green_sigtimedwait(set, info, dl, true);
+}
+
+int sigsuspend(const sigset_t* mask) {
+    if (!green_wait() || !mask) return REAL(sigsuspend)(mask);
+    green::preload::cancel_point();
+    return green_sigsuspend(mask);
+}
+
+int pause(void) {
+    if (!green_wait()) return REAL(pause)();
+    green::preload::cancel_point();
+    return green_sigsuspend(nullptr);
 }
 
 }  // extern "C"
