@@ -100,7 +100,8 @@ void print_stats() noexcept {
         switches += h->switches();
         iterations += h->iterations();
     }
-    Line() << "  switches " << switches << ", hub loop iterations " << iterations;
+    Line() << "  switches " << switches << ", hub loop iterations " << iterations << ", hand-offs "
+           << detail::Hub::handoffs.load();
     static const char* const names[] = {
 #define GREEN_CALL_NAME(name) #name,
         GREEN_CALLS(GREEN_CALL_NAME)

@@ -33,6 +33,10 @@ static void usage(FILE *out) {
           "  --stack-size=SIZE       stack of each green thread: bytes, or a number with K, M\n"
           "                          or G, from 16K to 1G (default 256K; a size the program\n"
           "                          sets with pthread_attr_setstacksize wins) [GREEN_STACK_SIZE]\n"
+          "  --handoff=MS|off        when a green thread keeps the OS thread MS milliseconds\n"
+          "                          without switching (a call no hook sees, a spin-wait),\n"
+          "                          the others go on on another OS thread (default 20)\n"
+          "                                                                    [GREEN_HANDOFF]\n"
           "  --stats                 print counts of greenlets, switches and calls however the\n"
           "                          program ends (exit, _exit, a fatal signal) [GREEN_STATS=1]\n"
           "  --debug                 report once per call site each call that had to block the\n"
@@ -73,6 +77,17 @@ static int check_threads(const char *who, const char *v) {
 static int check_tls(const char *who, const char *v) {
     if (strcmp(v, "thread") == 0 || strcmp(v, "shared") == 0 || strcmp(v, "auto") == 0) return 0;
     return fail("%s takes thread, shared or auto, not '%s'", who, v);
+}
+
+/* What the preload reads (preload/runtime.cpp, handoff_seconds): milliseconds up to a minute
+ * (0 or off: no hand-off). */
+static int check_handoff(const char *who, const char *v) {
+    if (strcmp(v, "off") == 0) return 0;
+    char *end;
+    double ms = strtod(v, &end);
+    if (!*v || *end || ms < 0 || ms > 60000)
+        return fail("%s takes milliseconds (0 to 60000) or off, not '%s'", who, v);
+    return 0;
 }
 
 /* The syntax and bounds the library reads (StackPool::parse_size, default_size): digits, then K,
@@ -120,6 +135,7 @@ static struct value_option value_options[] = {
     {"--threads", "GREEN_THREADS", check_threads, 0},
     {"--tls", "GREEN_TLS", check_tls, 0},
     {"--stack-size", "GREEN_STACK_SIZE", check_size, 0},
+    {"--handoff", "GREEN_HANDOFF", check_handoff, 0},
 };
 #define N_VALUE_OPTIONS (sizeof value_options / sizeof value_options[0])
 

@@ -170,6 +170,7 @@ bad "--stack-size=" 2 "--stack-size needs a size" "$gr" --stack-size= true
 bad "--stack-size without a value" 2 "--stack-size needs a value" "$gr" --stack-size
 bad "--stack-size=8K (below 16K)" 2 "'8K' is below the minimum, 16K" "$gr" --stack-size=8K true
 bad "--stack-size 2G (above 1G)" 2 "'2G' is above the maximum, 1G" "$gr" --stack-size 2G true
+bad "--handoff=abc" 2 "--handoff takes milliseconds (0 to 60000) or off, not 'abc'" "$gr" --handoff=abc true
 bad "--threads bogus" 2 "--threads takes green or native, not 'bogus'" "$gr" --threads bogus true
 bad "--tls=x" 2 "--tls takes thread, shared or auto, not 'x'" "$gr" --tls=x true
 bad "--stats=yes" 2 "--stats takes no value" "$gr" --stats=yes true
