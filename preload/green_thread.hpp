@@ -79,6 +79,10 @@ struct GreenThread final : detail::Task {
     uintptr_t unwind_stop = 0;                     // frame where unwinding ends (see thread.cpp)
     struct Unwinding* unwinding = nullptr;         // on the thread's own stack while its body runs
 
+    // Its signal mask and the signals sent to it while it blocked them (sigmask.cpp; bit sig-1).
+    std::atomic<uint64_t> sig_blocked{0};
+    std::atomic<uint64_t> sig_pending{0};
+
     // Its own TLS (tcb.hpp), once the thread has ended: freed with the record.
     void* tls_dtv = nullptr;
     void* tls_buffers[2] = {};                     // libc's strerror and strsignal buffers
@@ -116,6 +120,25 @@ GreenThread* find_green_by_tid(pid_t tid) noexcept;
 // The kernel's id to use for `tid`: a live green thread's id names its hub's OS thread; any other
 // id is itself. -1 (ESRCH) for a green thread's id that names no live green thread.
 pid_t kernel_tid(pid_t tid) noexcept;
+
+// ---- signal masks (sigmask.cpp) ---------------------------------------------------------------
+
+// A new green thread takes its creator's mask (call before it is scheduled); an ending one no
+// longer counts; a fork child's only thread keeps its own.
+void sigmask_thread_created(GreenThread* g) noexcept;
+void sigmask_thread_ending(GreenThread* g) noexcept;
+void sigmask_after_fork() noexcept;
+// Whether `g` blocks `sig`; a signal sent to it meanwhile waits in its pending set.
+bool green_thread_blocks(GreenThread* g, int sig) noexcept;
+void mark_pending(GreenThread* g, int sig) noexcept;
+// sigwait & co.: take the lowest signal of `set` sent to the calling thread alone (0: none).
+int take_pending(const sigset_t* set) noexcept;
+// sigsuspend: hand the signals sent to the calling thread that `mask` (null: every signal) does
+// not block to the kernel, as signals for its OS thread (delivered now unless all block them).
+void release_pending(const sigset_t* mask) noexcept;
+// The same for the root task (main).
+bool root_blocks(int sig) noexcept;
+void mark_root_pending(int sig) noexcept;
 
 // ---- deadlines -------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@
 //  - pclose: libc's own, run on a native worker thread (glibc's internal waitpid cannot be
 //    interposed) while the green thread waits; popen itself does not block and is left alone.
 #include "fd_table.hpp"
+#include "green_thread.hpp"
 #include "process.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
@@ -122,6 +123,7 @@ pid_t fork_with(Fork real_fork, bool atfork) {
         int e = errno;
         if (!atfork) FdTable::after_fork();  // every descriptor is now shared with another process
         if (pid == 0 && h) h->after_fork();
+        if (pid == 0) sigmask_after_fork();
         errno = e;
     }
     return pid;

@@ -43,6 +43,12 @@ extern std::atomic<uint64_t> call_counts[unsigned(Call::count_)];
 
 // Depth of the program's signal handlers running on this thread (signal.cpp's trampoline).
 extern thread_local int tls_in_handler __attribute__((tls_model("initial-exec")));
+// Raise `sig` on the calling OS thread for the calling green thread alone (pthread_kill of a
+// green thread, a pending signal it unblocked): its handler runs now, and no other thread's wait
+// is interrupted for it (signal.cpp).
+void signal_directed(int sig) noexcept;
+// Whether the program has a handler installed for `sig` (signal.cpp).
+bool program_handles(int sig) noexcept;
 // Times the trampoline ran the program's handler of each signal (sigsuspend and pause wait for a
 // change). Lock-free atomics: bumped in signal handlers.
 extern std::atomic<uint32_t> handler_runs[65];

@@ -10,7 +10,10 @@
 #include "runtime.hpp"
 #include "stats.hpp"
 
+#include "../libgreen/context/raw_syscall.hpp"
+
 #include <link.h>
+#include <sys/syscall.h>
 #include <signal.h>
 
 #include <cerrno>
@@ -20,6 +23,9 @@
 using namespace green::preload;
 
 thread_local int green::preload::tls_in_handler __attribute__((tls_model("initial-exec"))) = 0;
+namespace {
+thread_local bool tls_directed __attribute__((tls_model("initial-exec"))) = false;
+}
 std::atomic<uint32_t> green::preload::handler_runs[NSIG];
 
 namespace {
@@ -42,7 +48,9 @@ void trampoline(int sig, siginfo_t* info, void* uc) {
     handler_runs[sig].fetch_add(1, std::memory_order_release);  // sigsuspend and pause (sigwait.cpp)
     if (flags & SA_RESETHAND) actions[sig].wrapped = false;  // the kernel reset it to SIG_DFL
     int saved = errno;
-    if (green::detail::Hub* h = green::detail::Hub::current_or_null()) h->note_signal(flags & SA_RESTART);
+    // A signal sent to one green thread interrupts only that thread's wait (pthread_kill does it).
+    if (!tls_directed)
+        if (green::detail::Hub* h = green::detail::Hub::current_or_null()) h->note_signal(flags & SA_RESTART);
     errno = saved;
 }
 
@@ -78,6 +86,21 @@ bool runtime_handler(const struct sigaction& a) {
 }
 
 }  // namespace
+
+void green::preload::signal_directed(int sig) noexcept {
+    int saved = errno;
+    tls_directed = true;
+    // The kernel's ids: a green thread's TCB holds a made-up tid. Delivered before the call returns.
+    green::detail::raw_syscall(SYS_tgkill, green::detail::raw_syscall(SYS_getpid),
+                               green::detail::raw_syscall(SYS_gettid), sig);
+    tls_directed = false;
+    errno = saved;
+}
+
+bool green::preload::program_handles(int sig) noexcept {
+    // Without the lock: pthread_kill may be called from a handler that interrupted sigaction.
+    return sig > 0 && sig < NSIG && actions[sig].wrapped;
+}
 
 extern "C" {
 

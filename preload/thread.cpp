@@ -75,6 +75,7 @@ void drop_handle(GreenThread* g) noexcept {
 
 void thread_on_exit(Task* t) {
     auto* g = static_cast<GreenThread*>(t);
+    sigmask_thread_ending(g);
     WaitBucket& b = bucket_for(g);
     b.acquire();
     g->exited = true;
@@ -400,6 +401,7 @@ extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* 
         return EAGAIN;
     }
     *out = reinterpret_cast<pthread_t>(g);
+    sigmask_thread_created(g);
     h->schedule(g);
     // The hub may go on on another OS thread while one of its green threads blocks where no hook
     // sees it (hub/handoff.cpp). Green threads with TCBs of their own take the per-OS-thread
@@ -560,13 +562,34 @@ extern "C" int pthread_getname_np(pthread_t t, char* buf, size_t len) noexcept {
 
 extern "C" int pthread_kill(pthread_t t, int sig) noexcept {
     GreenThread* g = find_green(t);
-    if (!g) return REAL(pthread_kill)(t, sig);
+    if (!g) {
+        // The root (main): a signal it blocks waits for it, as natively.
+        Hub* h = Hub::current_or_null();
+        if (h && t == h->root_thread() && sig > 0 && sig < NSIG && root_blocks(sig)) {
+            mark_root_pending(sig);
+            return 0;
+        }
+        return REAL(pthread_kill)(t, sig);
+    }
     pthread_t os = g->os_thread;
+    int rc = -1;
+    if (sig < 0 || sig >= NSIG) rc = EINVAL;
+    else if (sig == 0) rc = 0;  // glibc >= 2.34: 0 even for an ended, unjoined thread
+    else if (green_thread_blocks(g, sig)) {
+        mark_pending(g, sig);  // delivered when it unblocks it (sigmask.cpp)
+        rc = 0;
+    } else if (g == current_green()) {
+        signal_directed(sig);
+        rc = 0;
+    } else if (program_handles(sig)) {
+        // The handler runs now, on this OS thread; the target's interruptible wait ends with EINTR.
+        signal_directed(sig);
+        if (!g->exited) Hub::wake_for_signal(g);
+        rc = 0;
+    }
     g->release();
-    if (sig < 0 || sig >= NSIG) return EINVAL;
-    if (sig == 0) return 0;  // glibc >= 2.34: 0 even for an ended, unjoined thread
-    // Signals are per OS thread: the green thread's OS thread gets it.
-    return REAL(pthread_kill)(os, sig);
+    // Default or ignored action: what it does to one thread it does to the process.
+    return rc >= 0 ? rc : REAL(pthread_kill)(os, sig);
 }
 
 extern "C" int pthread_sigqueue(pthread_t t, int sig, const union sigval value) noexcept {

@@ -365,7 +365,8 @@ void Hub::enable_handoff(double threshold, void* first_carrier_tcb) noexcept {
     c->tcb = carrier_tcb_;
     carrier_ = c;
     add_carrier(c);
-    pthread_sigmask(SIG_BLOCK, nullptr, &program_mask_);
+    // The kernel's mask (the preload's pthread_sigmask answers with a green thread's own).
+    raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, 0, long(&program_mask_), long(sizeof(long)));
     gen_ = 0;
     for (Task* t = live_head_; t; t = t->live_next_) t->gen_ = 0;
     hub_task_->gen_ = 0;

@@ -171,6 +171,9 @@ public:
     // cache, the runtime's own TLS) those of `carrier_tcb`, before the task runs on that carrier.
     static void (*sync_tcb)(void* task_tcb, const void* carrier_tcb) noexcept;
     bool handoff_enabled() const noexcept { return handoff_; }
+    // The kernel signal mask an OS thread takes when it starts carrying this hub (a layer above
+    // that keeps a mask per task sets the one their union calls for).
+    void set_program_mask(const sigset_t& m) noexcept { program_mask_ = m; }
     // Stop handing off (a layer above gave tasks TCBs that copy per-OS-thread state).
     void disable_handoff() noexcept { handoff_steal_.store(false, std::memory_order_relaxed); }
     // Hand-offs so far (for stats).
