@@ -1,7 +1,9 @@
-// preload/stats.cpp: the GREEN_STATS report, and the ways out of a process that must print it.
+// preload/stats.cpp: the GREEN_STATS report, GREEN_DEBUG's dump of the green threads at SIGQUIT,
+// and the ways out of a process that must print them.
 #include "stats.hpp"
 
 #include "fd_table.hpp"
+#include "green_thread.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
 
@@ -72,10 +74,59 @@ struct Line {
     }
 };
 
+const char* state_name(detail::Task::State s) noexcept {
+    switch (s) {
+    case detail::Task::State::New: return "not started";
+    case detail::Task::State::Ready: return "ready to run";
+    case detail::Task::State::Running: return "running";
+    case detail::Task::State::Parked: return "waiting";
+    default: return "ended";
+    }
+}
+
+Line& hex(Line& l, uintptr_t v) noexcept {
+    char d[16];
+    int k = 0;
+    do d[k++] = "0123456789abcdef"[v & 15];
+    while (v >>= 4);
+    l << "0x";
+    while (k) {
+        char c[2] = {d[--k], 0};
+        l << c;
+    }
+    return l;
+}
+
+// What Go prints at SIGQUIT: every green thread of the hub, what it waits on, where it started.
+// From a signal handler on a thread of the hub: no allocation, no lock (a diagnostic on the way
+// to the default action; a list another OS thread changes meanwhile may read torn).
+void print_green_dump() noexcept {
+    detail::Hub* h = detail::Hub::current_or_null();
+    if (!h) {
+        Line() << "green: SIGQUIT: this OS thread runs no green threads";
+        return;
+    }
+    Line() << "green: SIGQUIT: green threads of pid " << uint64_t(REAL(syscall)(SYS_getpid)) << " (hub on OS thread tid "
+           << uint64_t(h->os_tid()) << ", " << uint64_t(h->live_tasks_relaxed()) << " live, " << h->switches()
+           << " switches, " << detail::Hub::handoffs.load() << " hand-offs):";
+    h->for_each_task([](detail::Task* t) {
+        Line l;
+        l << "  greenlet #" << t->id << " '" << t->name.c_str() << "' " << state_name(t->state_now());
+        const detail::WaitInfo& w = t->waiting_on();
+        if (t->state_now() == detail::Task::State::Parked && w.what) {
+            l << " in " << w.what;
+            if (w.arg >= 0) l << " (" << uint64_t(w.arg) << ")";
+        }
+        if (auto* g = static_cast<GreenThread*>(t->user)) hex(l << ", started at ", uintptr_t(g->start));
+    });
+    Line() << "green: SIGQUIT: now its default action (a core dump where enabled)";
+}
+
 // Stands in for SIG_DFL: report, then die of `sig` by its default action.
 void on_fatal_signal(int sig, siginfo_t* si, void*) {
     int saved = errno;
-    if (!in_vfork_child()) print_stats();  // a vfork child's memory is its parent's
+    if (sig == SIGQUIT && config.debug && !in_vfork_child()) print_green_dump();
+    if (config.stats && !in_vfork_child()) print_stats();  // a vfork child's memory is its parent's
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     REAL(sigaction)(sig, &dfl, nullptr);
@@ -116,7 +167,8 @@ void print_stats() noexcept {
 }
 
 bool stats_action(int sig, struct sigaction* act) noexcept {
-    if (!config.stats || sig <= 0 || sig >= NSIG || !fatal_by_default(sig)) return false;
+    if (sig <= 0 || sig >= NSIG || !fatal_by_default(sig)) return false;
+    if (!config.stats && !(config.debug && sig == SIGQUIT)) return false;
     *act = {};
     act->sa_sigaction = on_fatal_signal;
     act->sa_flags = SA_SIGINFO | SA_ONSTACK;  // an alternate stack where there is one (a hub's)
@@ -128,12 +180,12 @@ void start_stats() noexcept {
     // Resolved now, not at first use: _exit may come from a vfork child or a signal handler, where
     // dlsym is not safe. Wanted with GREEN_STATS off too.
     (void)REAL(_exit);
-    if (!config.stats) return;
+    if (!config.stats && !config.debug) return;
     (void)REAL(write);
     (void)REAL(syscall);
     int copy = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 3);
     if (copy >= 0) out_fd = adopt_runtime_fd(copy);
-    atexit(print_stats);
+    if (config.stats) atexit(print_stats);
     // Signals the program inherited ignored, or with a handler, are left as they are.
     for (int sig = 1; sig < NSIG; ++sig) {
         struct sigaction act, old;
