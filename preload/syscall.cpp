@@ -3,15 +3,21 @@
 //
 // futex waits park the green thread (futex.cpp); a blocking call the preload already hooks takes
 // its hook, so `syscall(SYS_read, ...)` waits as `read` does; gettid answers the green thread's
-// id. Everything else goes to libc's syscall() unchanged. Results follow syscall()'s convention:
-// -1 and errno on failure.
+// id; io_uring_enter waiting for completions parks (io_uring.cpp); seccomp() and
+// prctl(PR_SET_SECCOMP) end green mode for the process (seccomp.cpp). Everything else goes to
+// libc's syscall() unchanged, and so does every call before the preload is initialised, once the
+// process is sandboxed, and in a vfork child. Results follow syscall()'s convention: -1 and errno
+// on failure.
 #include "futex.hpp"
 #include "green_thread.hpp"
+#include "io_uring.hpp"
 #include "real.hpp"
+#include "seccomp.hpp"
 
 #include <poll.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -43,6 +49,10 @@ extern "C" long syscall(long nr, ...) {
     long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
     auto p = [](long v) { return reinterpret_cast<void*>(v); };
+    // Nothing of the runtime may run: the kernel's call as asked (after a seccomp filter, only
+    // those the program makes natively; a vfork child's gettid is its own).
+    if (__builtin_expect(!green::preload::ready || green::preload::in_vfork_child(), 0))
+        return REAL(syscall)(nr, a1, a2, a3, a4, a5, a6);
     switch (nr) {
     case SYS_futex:
         return green::preload::futex_call(static_cast<uint32_t*>(p(a1)), int(a2), uint32_t(a3), a4,
@@ -85,6 +95,14 @@ extern "C" long syscall(long nr, ...) {
                                             static_cast<timespec*>(p(a4))));
     case SYS_wait4: return wait4(pid_t(a1), static_cast<int*>(p(a2)), int(a3), static_cast<struct rusage*>(p(a4)));
     case SYS_sched_yield: return sched_yield();
+    case SYS_io_uring_setup: return green::preload::io_uring_setup_call(unsigned(a1), p(a2));
+    case SYS_io_uring_enter:
+        return green::preload::io_uring_enter_call(int(a1), unsigned(a2), unsigned(a3), unsigned(a4), p(a5),
+                                                   static_cast<unsigned long>(a6));
+    case SYS_seccomp: return green::preload::seccomp_syscall(a1, a2, a3);
+    case SYS_prctl:
+        if (a1 == PR_SET_SECCOMP) return prctl(int(a1), a2, a3, a4, a5);  // the hook (seccomp.cpp)
+        return REAL(syscall)(nr, a1, a2, a3, a4, a5, a6);
     default: return REAL(syscall)(nr, a1, a2, a3, a4, a5, a6);
     }
 }

@@ -25,6 +25,9 @@ command -v ruby >/dev/null || need+=(ruby)
 command -v pigz >/dev/null || need+=(pigz)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v rustc >/dev/null || need+=(rustc)
+# io_uring through liburing (io_uring_liburing.sh); sshd's sandbox (sshd_seccomp.sh) is tested
+# when openssh-server is present, not installed: it is a daemon.
+[ -f /usr/include/liburing.h ] || need+=(liburing-dev)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -404,6 +404,7 @@ Hub::Hub() {
     install_segv_handler();
     altstack_ = install_altstack();
     os_tid_ = root_tid_ = pid_t(raw_syscall(SYS_gettid));
+    on_main_thread_ = root_tid_ == pid_t(raw_syscall(SYS_getpid));
     register_hub(this, os_tid_);
     // A forked child has one thread, the caller's: its hub must forget the others and re-make
     // libev's kernel state, whoever forks (the preload's fork hook does the same, harmlessly).
@@ -965,6 +966,7 @@ void Hub::after_fork() noexcept {
     hold_.store(gen_ << 1 | kTaskPhase, std::memory_order_relaxed);
     carrier_tcb_ = root_thread_tcb_ = installed_tcb_;
     os_tid_ = root_tid_ = pid_t(raw_syscall(SYS_gettid));
+    on_main_thread_ = true;  // the child's only thread is its main thread
     after_fork_carrier();
     for (Task* t = live_head_; t; t = t->live_next_)
         if (t != self) t->state_ = Task::State::Dead;
@@ -1016,8 +1018,9 @@ void Hub::on_thread_exit() noexcept {
     }
     // exit() runs the main thread's thread_local destructors first, then atexit handlers and
     // library destructors, which may still join or wait for green threads (libuv's thread pool
-    // does): the process is ending, so its main hub stays for them.
-    if (raw_syscall(SYS_gettid) == getpid()) return;
+    // does): the process is ending, so its main hub stays for them. (Known from the hub's making:
+    // a process under a seccomp filter may not ask the kernel now.)
+    if (h->on_main_thread_) return;
     tls_hub_gone = true;
     Hub::retired_switches += h->switches_;
     Hub::retired_iterations += h->iterations_;

@@ -345,6 +345,7 @@ private:
     uint64_t gen_ = 0;                     // the generation this OS thread holds
     void* root_thread_tcb_ = nullptr;      // glibc's pthread_t is its TCB's address
     pid_t root_tid_ = 0;
+    bool on_main_thread_ = false;          // made on the process's main thread (kept at its exit)
     void* carrier_tcb_ = nullptr;          // the holding OS thread's own TCB (tasks without one use it)
     struct Carrier* carrier_ = nullptr;    // the holding OS thread's record
     uint64_t carrier_serial_ = 0;          // its number (0: the hub's first OS thread)
