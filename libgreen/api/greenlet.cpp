@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <mutex>
+#include <ostream>
 #include <system_error>
 
 namespace green {
@@ -81,7 +82,12 @@ std::exception_ptr GreenletBase::exception() const noexcept {
     return t_->error;
 }
 
+void GreenletBase::throw_empty(const char* op) {
+    throw std::logic_error(std::string("green: ") + op + "() on an empty greenlet handle");
+}
+
 void GreenletBase::rethrow_if_failed() const {
+    if (!t_) throw_empty("get");
     if (t_->error) {
         t_->error_observed = true;
         std::rethrow_exception(t_->error);
@@ -90,6 +96,7 @@ void GreenletBase::rethrow_if_failed() const {
 }
 
 void GreenletBase::link(std::function<void(GreenletBase)> f) const {
+    if (!t_) throw_empty("link");
     {
         std::lock_guard g(t_->lock);
         if (!dead()) {
@@ -114,6 +121,28 @@ void GreenletBase::link_exception(std::function<void(GreenletBase)> f) const {
             f(g);
         }
     });
+}
+
+std::ostream& operator<<(std::ostream& os, const GreenletBase& g) {
+    Task* t = g.task();
+    if (!t) return os << "<Greenlet empty>";
+    os << "<Greenlet #" << t->id;
+    if (!t->name.empty()) os << " \"" << t->name << '"';
+    if (g.dead()) {
+        os << (t->killed ? " killed" : t->error ? " failed" : " dead");
+    } else {
+        switch (t->state_now()) {
+        case Task::State::New: os << " new"; break;
+        case Task::State::Ready: os << " ready"; break;
+        case Task::State::Running: os << " running"; break;
+        case Task::State::Parked:
+            os << " parked";
+            if (const char* what = t->waiting_on().what) os << " (" << what << ')';
+            break;
+        case Task::State::Dead: os << " dead"; break;
+        }
+    }
+    return os << '>';
 }
 
 // ---- Timeout ---------------------------------------------------------------------------------

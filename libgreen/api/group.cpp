@@ -1,7 +1,39 @@
 // api/group.cpp: Group and Pool.
 #include <green/group.hpp>
 
+#include "../hub/hub.hpp"
+
 namespace green {
+
+Group::~Group() {
+    std::vector<GreenletBase> left;
+    {
+        std::lock_guard lk(s_->lock);
+        s_->owner = nullptr;  // members that end from now on must not call back into this object
+        for (auto& [t, g] : s_->members) left.push_back(g);
+    }
+    if (left.empty()) return;  // the common case touches no hub
+    detail::Task* self = detail::current_task();
+    std::erase_if(left, [self](const GreenletBase& g) { return g.task() == self || g.dead(); });
+    for (auto& g : left) g.kill(0);  // throw GreenletExit in all of them first
+    std::exception_ptr deferred;     // an interruption of this wait, rethrown at the next one
+    bool give_up = false;
+    for (auto& g : left) {
+        while (!give_up) {
+            try {
+                g.join();
+                break;
+            } catch (const LoopExit&) {
+                give_up = true;  // nothing can ever end it
+            } catch (const GreenletExit&) {
+                deferred = std::current_exception();  // a kill outranks a Timeout
+            } catch (...) {
+                if (!deferred) deferred = std::current_exception();
+            }
+        }
+    }
+    if (deferred) detail::Hub::current().interrupt(self, deferred);
+}
 
 void Group::track(const GreenletBase& g) {
     {

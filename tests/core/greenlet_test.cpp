@@ -1,9 +1,12 @@
 // tests/core/greenlet_test.cpp: spawn, join, get, kill, link, sleep/yield, getcurrent, local<T>,
-// and the kill contract shared by every waiting primitive (wait_fixtures.hpp).
+// empty handles, operator<<, spawn_later, sleep_until, and the kill contract shared by every
+// waiting primitive (wait_fixtures.hpp).
 #include "wait_fixtures.hpp"
 
 #include <cfenv>
+#include <chrono>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -515,4 +518,115 @@ TEST_CASE("each greenlet keeps its own floating-point rounding mode across switc
     CHECK(seen_b == FE_UPWARD);
     CHECK(down < up);
     CHECK(fegetround() == outer);  // the root task's mode is untouched
+}
+
+// ---- empty handles, printing, spawn_later, sleep_until (issue 16) -------------------------------
+
+TEST_CASE("empty handle: GreenletBase{} and a moved-from one give empty values; acting on them throws logic_error") {
+    green::GreenletBase none;
+    CHECK_FALSE(none);
+    CHECK(none.name().empty());
+    CHECK(none.id() == 0);
+    CHECK_FALSE(none.dead());
+    CHECK_FALSE(none.started());
+    CHECK_FALSE(none.successful());
+    CHECK_FALSE(none.killed());
+    CHECK(none.exception() == nullptr);
+    CHECK(none.join(0.0));  // nothing to wait for
+    CHECK(none.kill(0.0));
+    CHECK_THROWS_WITH_AS(none.set_name("x"), "green: set_name() on an empty greenlet handle", std::logic_error);
+    CHECK_THROWS_AS(none.link([](green::GreenletBase) {}), std::logic_error);
+    CHECK_THROWS_AS(none.link_value([](green::GreenletBase) {}), std::logic_error);
+    green::Greenlet<int> empty_int;
+    CHECK_FALSE(empty_int.value().has_value());
+    CHECK_THROWS_WITH_AS(empty_int.get(), "green: get() on an empty greenlet handle", std::logic_error);
+    CHECK_THROWS_AS(green::Greenlet<void>{}.get(), std::logic_error);
+
+    auto g = green::spawn_with({.name = "mover"}, [] { return 1; });
+    auto moved = std::move(g);
+    CHECK(g.name().empty());  // NOLINT: the moved-from handle is empty, not dangling
+    CHECK(moved.name() == "mover");
+    CHECK(moved.get() == 1);
+}
+
+namespace {
+std::string str(const green::GreenletBase& g) {
+    std::ostringstream os;
+    os << g;
+    return os.str();
+}
+}  // namespace
+
+TEST_CASE("operator<<: a greenlet prints its id, name and state") {
+    CHECK(str(green::GreenletBase{}) == "<Greenlet empty>");
+    green::Event ev;
+    auto g = green::spawn_with({.name = "worker"}, [&] { ev.wait(); });
+    std::string id = std::to_string(g.id());
+    CHECK(str(g) == "<Greenlet #" + id + " \"worker\" ready>");
+    green::sleep(0);
+    CHECK(str(g) == "<Greenlet #" + id + " \"worker\" parked (Event)>");
+    ev.set();
+    g.join();
+    CHECK(str(g) == "<Greenlet #" + id + " \"worker\" dead>");
+
+    auto self = green::spawn([] { return str(green::getcurrent()); });
+    CHECK(self.get() == "<Greenlet #" + std::to_string(self.id()) + " running>");
+    auto sleeper = green::spawn([] { green::sleep(10); });
+    green::sleep(0);
+    CHECK(str(sleeper) == "<Greenlet #" + std::to_string(sleeper.id()) + " parked (sleep)>");
+    sleeper.kill();
+    CHECK(str(sleeper) == "<Greenlet #" + std::to_string(sleeper.id()) + " killed>");
+    auto bad = green::spawn([] { throw std::runtime_error("x"); });
+    bad.join();
+    CHECK(str(bad) == "<Greenlet #" + std::to_string(bad.id()) + " failed>");
+    CHECK(bad.exception());  // retrieved: not reported at exit
+}
+
+TEST_CASE("spawn_later(0.05, f, args): f runs after the delay with its arguments; killed before, never") {
+    Stopwatch sw;
+    double started_at = -1;
+    auto g = green::spawn_later(0.05, [&](int x, std::unique_ptr<int> p) {
+        started_at = sw.elapsed();
+        return x + *p;
+    }, 40, std::make_unique<int>(2));
+    green::sleep(0.02);
+    CHECK(started_at < 0);  // still in its delay
+    CHECK(g.get(1.0) == 42);
+    CHECK(started_at >= 0.05 - kEps);
+    CHECK(started_at < 0.5);
+
+    bool ran = false;
+    auto never = green::spawn_later(std::chrono::milliseconds(50), [&] { ran = true; });
+    green::sleep(0.01);
+    CHECK(never.kill(1.0));
+    CHECK(never.killed());
+    green::sleep(0.08);
+    CHECK_FALSE(ran);
+
+    auto now = green::spawn_later(-1, [] { return 7; });  // <= 0: as spawn, not "forever"
+    CHECK(now.get(0.5) == 7);
+}
+
+TEST_CASE("sleep_until: steady_clock and system_clock time points; a past one only yields") {
+    using namespace std::chrono;
+    auto t0 = steady_clock::now();
+    green::sleep_until(t0 + milliseconds(50));
+    CHECK(steady_clock::now() >= t0 + milliseconds(50));
+    CHECK(steady_clock::now() < t0 + milliseconds(500));
+
+    auto w0 = system_clock::now();
+    Stopwatch sw;
+    green::sleep_until(w0 + milliseconds(40));
+    CHECK(system_clock::now() >= w0 + milliseconds(40));
+    CHECK(sw.elapsed() >= 0.04 - kEps);
+    CHECK(sw.elapsed() < 0.5);
+
+    // Other greenlets run meanwhile; a time point in the past yields once and returns.
+    int ticks = 0;
+    auto ticker = green::spawn([&] { ++ticks; });
+    sw = Stopwatch{};
+    green::sleep_until(steady_clock::now() - seconds(1));
+    CHECK(sw.elapsed() < 0.05);
+    CHECK(ticks == 1);
+    ticker.join();
 }

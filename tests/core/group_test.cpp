@@ -170,3 +170,88 @@ TEST_CASE("Group: an error delivered by join(raise_error) is not reported as unr
     CHECK(child.exited_with(0));
     CHECK_FALSE(child.has("nobody retrieved"));
 }
+
+// ---- the destructor's contract (issue 16) -------------------------------------------------------
+
+TEST_CASE("Group destructor: children still running are killed and joined, also when the scope threw") {
+    std::vector<green::GreenletBase> children;
+    bool cleaned = false;
+    try {
+        green::Group group;
+        children.push_back(group.spawn([] { green::sleep(10); }));
+        children.push_back(group.spawn([&] {
+            struct Cleanup {
+                bool& done;
+                ~Cleanup() { done = true; }
+            } c{cleaned};
+            green::Event().wait();
+        }));
+        children.push_back(group.spawn([] { return 1; }));  // ends by itself first
+        green::sleep(0.01);
+        throw std::runtime_error("scope failed");
+    } catch (const std::runtime_error&) {
+    }
+    for (auto& g : children) CHECK(g.dead());  // none outlived the scope
+    CHECK(children[0].killed());
+    CHECK(children[1].killed());
+    CHECK(children[2].successful());
+    CHECK(cleaned);
+
+    // Normal scope exit: the same. A Pool too.
+    green::GreenletBase left;
+    {
+        green::Pool pool(2);
+        left = pool.spawn([] { green::sleep(10); });
+        green::sleep(0);
+    }
+    CHECK(left.killed());
+    Stopwatch sw;
+    { green::Group empty; }  // nothing to wait for
+    CHECK(sw.elapsed() < 0.01);
+}
+
+TEST_CASE("Group destructor: waits for a child's cleanup; a kill of the destroying greenlet meanwhile comes after") {
+    bool child_done = false, done_when_scope_ended = false, reached_end = false;
+    auto owner = green::spawn([&] {
+        {
+            green::Group group;
+            group.spawn([&] {
+                try {
+                    green::sleep(10);
+                } catch (const green::GreenletExit&) {
+                    green::sleep(0.05);  // a cleanup that takes a while
+                    child_done = true;
+                    throw;
+                }
+            });
+            green::sleep(0.01);
+        }  // ~Group: kills the child, waits for its cleanup
+        done_when_scope_ended = child_done;
+        green::sleep(1);  // the kill that came during ~Group is thrown here
+        reached_end = true;
+    });
+    Stopwatch sw;
+    green::sleep(0.03);  // the owner is inside ~Group now, the child in its cleanup
+    CHECK_FALSE(child_done);
+    owner.kill(0);
+    CHECK(owner.join(1.0));
+    CHECK(sw.elapsed() < 0.5);
+    CHECK(done_when_scope_ended);  // the kill did not cut the destructor's wait short...
+    CHECK_FALSE(reached_end);      // ...and was not lost
+    CHECK(owner.killed());
+}
+
+TEST_CASE("Group destructor: run by one of its own members, it leaves that member alone") {
+    auto* group = new green::Group;
+    green::Event go;
+    auto other = group->spawn([] { green::sleep(10); });
+    auto self = group->spawn([&] {
+        go.wait();
+        delete group;  // kills `other`, not itself
+        return 5;
+    });
+    green::sleep(0.01);
+    go.set();
+    CHECK(self.get(1.0) == 5);
+    CHECK(other.killed());
+}

@@ -7,6 +7,7 @@
 //       (one unit consumed once; no stale wake-up cuts a later wait short).
 #include "wait_fixtures.hpp"
 
+#include <cstdlib>
 #include <thread>
 
 using tu::kEps;
@@ -274,4 +275,86 @@ TEST_CASE_TEMPLATE("timeout contract (c): a wake racing the timeout wakes exactl
     run(Waker::GreenletTick, -0.001);  // waker's timer first: the waiter is woken although due
     run(Waker::GreenletTick, +0.001);  // the waiter's timer first: it times out, wake comes after
     fx::check_works_normally(f);
+}
+
+// ---- [[nodiscard]] Timeout, with_timeout (issue 16) ---------------------------------------------
+
+namespace {
+// Compile `body` inside a function against this tree's headers (found from the test binary:
+// BUILD/core_tests -> libgreen/include) with -Werror; the exit status, the diagnostics in *out.
+int compile_snippet(const std::string& body, std::string* out) {
+    char exe[4096];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    REQUIRE(n > 0);
+    exe[n] = 0;
+    std::string dir(exe);
+    dir = dir.substr(0, dir.rfind('/'));
+    std::string src = "/tmp/green_snippet_" + std::to_string(::getpid()) + ".cpp";
+    std::string log = src + ".log";
+    FILE* f = fopen(src.c_str(), "w");
+    REQUIRE(f);
+    fprintf(f, "#include <green/greenlet.hpp>\nvoid f() { %s }\n", body.c_str());
+    fclose(f);
+    const char* cxx = getenv("CXX");
+    std::string cmd = std::string(cxx && *cxx ? cxx : "c++") + " -std=c++20 -fsyntax-only -Werror -I" + dir +
+                      "/../libgreen/include " + src + " > " + log + " 2>&1";
+    int rc = std::system(cmd.c_str());
+    out->clear();
+    if (FILE* l = fopen(log.c_str(), "r")) {
+        char buf[4096];
+        size_t got;
+        while ((got = fread(buf, 1, sizeof buf, l)) > 0) out->append(buf, got);
+        fclose(l);
+    }
+    ::unlink(src.c_str());
+    ::unlink(log.c_str());
+    return rc;
+}
+}  // namespace
+
+TEST_CASE("Timeout is [[nodiscard]]: a temporary green::Timeout{0.05}; does not compile under -Werror") {
+    std::string diag;
+    int named = compile_snippet("green::Timeout t{0.05}; (void)t.seconds();", &diag);
+    INFO(diag);
+    REQUIRE(named == 0);  // the headers and the compiler work: the next failure is the attribute's
+    CHECK(compile_snippet("green::Timeout{0.05};", &diag) != 0);
+    INFO(diag);
+    CHECK(diag.find("nodiscard") != std::string::npos);
+    CHECK(compile_snippet("green::Timeout(std::chrono::milliseconds(50));", &diag) != 0);
+}
+
+TEST_CASE("with_timeout: f's result in time; Timeout::Expired (timeout null) when f overruns") {
+    CHECK(green::with_timeout(0.5, [](int x) { green::sleep(0.01); return x * 2; }, 21) == 42);
+    green::with_timeout(std::chrono::milliseconds(100), [] { green::sleep(0.01); });  // void
+    Stopwatch sw;
+    bool expired = false;
+    try {
+        green::with_timeout(0.05, [] { green::sleep(1); return 1; });
+    } catch (const green::Timeout::Expired& e) {
+        expired = true;
+        CHECK(e.timeout == nullptr);  // its Timeout is gone by now
+        CHECK(e.seconds == doctest::Approx(0.05));
+    }
+    CHECK(expired);
+    CHECK(sw.elapsed() >= 0.05 - kEps);
+    CHECK(sw.elapsed() < 0.5);
+    green::sleep(0.06);  // nothing left armed: a later wait is not cut short
+    // f's own exceptions pass through.
+    CHECK_THROWS_WITH_AS(green::with_timeout(1.0, [] { throw std::runtime_error("own"); }), "own", std::runtime_error);
+}
+
+TEST_CASE("with_timeout: an outer Timeout shorter than its own is not lost, and keeps its identity") {
+    const green::Timeout* outer_ptr = nullptr;
+    const green::Timeout* thrown = nullptr;
+    Stopwatch sw;
+    try {
+        green::Timeout outer(0.03);
+        outer_ptr = &outer;
+        green::with_timeout(1.0, [] { green::sleep(2); });
+    } catch (const green::Timeout::Expired& e) {
+        thrown = e.timeout;
+    }
+    CHECK(thrown != nullptr);
+    CHECK(thrown == outer_ptr);
+    CHECK(sw.elapsed() < 0.5);
 }

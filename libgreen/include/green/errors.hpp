@@ -36,10 +36,17 @@ public:
     Empty() : std::runtime_error("green::Queue is empty") {}
 };
 
-// Queue::put on a full bounded queue (non-blocking, or after its timeout).
+// Queue::put on a full bounded queue (non-blocking, or after its timeout); Channel::put when no
+// getter took the item in time.
 class Full : public std::runtime_error {
 public:
     Full() : std::runtime_error("green::Queue is full") {}
+};
+
+// put on a closed Queue or Channel; get once a closed one has nothing left (queue.hpp).
+class Closed : public std::runtime_error {
+public:
+    Closed() : std::runtime_error("green::Queue is closed") {}
 };
 
 }  // namespace green

@@ -4,9 +4,10 @@
 //   auto g = green::spawn([](int x) { green::sleep(0.2); return x * 2; }, 21);
 //   int v = g.get();  // 42, after about 0.2 s; other greenlets ran meanwhile
 //
-// greenlet.hpp   spawn, Greenlet<T>, join/joinall, kill, link, sleep, Timeout, wait_readable, local
+// greenlet.hpp   spawn, spawn_later, Greenlet<T>, join/joinall, kill, link, sleep, sleep_until,
+//                Timeout, with_timeout, wait_readable, local, operator<<
 // sync.hpp       Event, AsyncResult, Lock, RLock, Semaphore, BoundedSemaphore, Condition
-// queue.hpp      Queue, JoinableQueue
+// queue.hpp      Queue (close), LifoQueue, PriorityQueue, JoinableQueue, Channel
 // group.hpp      Group, Pool
 // thread_pool.hpp ThreadPool (blocking functions on native threads)
 // io.hpp         read/write/accept/connect for non-blocking sockets, StreamServer

@@ -1,4 +1,5 @@
-// green/greenlet.hpp: greenlets (spawn, join, get, kill, link), sleep, Timeout and fd waits.
+// green/greenlet.hpp: greenlets (spawn, spawn_later, join, get, kill, link), sleep, sleep_until,
+// Timeout, with_timeout and fd waits.
 //
 // Contract:
 //  - spawn() never switches: the new greenlet starts when the caller next waits or yields, on the
@@ -7,6 +8,9 @@
 //    its end whether or not handles remain.
 //  - Timeouts are seconds (double, or any std::chrono duration); a negative value means "forever".
 //  - Every wait is a point where kill() (GreenletExit) or an expired green::Timeout is thrown.
+//  - An empty handle (default-constructed or moved-from) is safe to query: id() 0, name() "",
+//    dead() false, exception() null, join() and kill() true at once, and it prints as
+//    "<Greenlet empty>"; what needs a greenlet (get, set_name, link*) throws std::logic_error.
 #pragma once
 
 #include <green/detail/task.hpp>
@@ -15,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -36,6 +41,18 @@ inline constexpr double forever = -1;
 // Park the calling greenlet for `s` seconds; sleep(0) lets every other ready greenlet run once.
 void sleep(Seconds s);
 void yield();  // == sleep(0)
+// Park until Clock::now() >= tp (steady_clock, system_clock or any other clock); a time point
+// already passed yields once, as sleep(0). The wait runs on the monotonic clock and is re-checked
+// against Clock on waking: a system_clock set back meanwhile makes it sleep on, one set forward is
+// noticed at the wake-up.
+template <class Clock, class Duration>
+void sleep_until(const std::chrono::time_point<Clock, Duration>& tp) {
+    auto now = Clock::now();
+    if (now >= tp) return yield();
+    do {
+        sleep(Seconds(tp - now));
+    } while ((now = Clock::now()) < tp);
+}
 
 // Wait until `fd` is readable / writable. True if ready, false on timeout. Throws
 // std::system_error(EBADF) if `fd` is not an open descriptor, or is closed (cancel_wait) while
@@ -50,11 +67,14 @@ class GreenletBase;
 GreenletBase getcurrent();
 
 // A scoped deadline for the calling greenlet (gevent's Timeout): if it is still alive after
-// `seconds`, TimeoutExpired is thrown at the greenlet's wait point.
+// `seconds`, TimeoutExpired is thrown at the greenlet's wait point. It must be named: a temporary
+// (`green::Timeout{0.05};`) would be cancelled at the end of its statement, so the constructor is
+// [[nodiscard]] and the compiler warns.
 //   try { green::Timeout t(0.05); green::sleep(1); } catch (const green::Timeout::Expired&) {}
 class Timeout {
 public:
     using Expired = TimeoutExpired;
+    [[nodiscard("a green::Timeout guards the scope it is named in; a temporary guards nothing")]]
     explicit Timeout(Seconds seconds);
     ~Timeout();
     Timeout(const Timeout&) = delete;
@@ -110,16 +130,28 @@ public:
     void link_value(std::function<void(GreenletBase)> f) const;      // only if successful
     void link_exception(std::function<void(GreenletBase)> f) const;  // only if it failed
     uint64_t id() const noexcept { return t_ ? t_->id : 0; }
-    const std::string& name() const noexcept { return t_->name; }
-    void set_name(std::string n) const { t_->name = std::move(n); }
+    const std::string& name() const noexcept {
+        static const std::string none;
+        return t_ ? t_->name : none;
+    }
+    void set_name(std::string n) const {
+        if (!t_) throw_empty("set_name");
+        t_->name = std::move(n);
+    }
     explicit operator bool() const noexcept { return t_ != nullptr; }
     friend bool operator==(const GreenletBase& a, const GreenletBase& b) noexcept { return a.t_ == b.t_; }
     detail::Task* task() const noexcept { return t_; }
 
 protected:
     void rethrow_if_failed() const;  // joins first
+    [[noreturn]] static void throw_empty(const char* op);  // std::logic_error
     detail::Task* t_ = nullptr;
 };
+
+// Prints `<Greenlet #3 "worker" parked (sleep)>`: id, name if any, state (new, ready, running,
+// parked with what it waits on, dead, killed, failed); `<Greenlet empty>` for an empty handle.
+// The state is exact on the greenlet's own OS thread, a snapshot from another.
+std::ostream& operator<<(std::ostream& os, const GreenletBase& g);
 
 namespace detail {
 template <class T>
@@ -197,6 +229,32 @@ Greenlet<spawn_result_t<F, A...>> spawn(F&& f, A&&... a) {
     auto* t = new detail::FnTask<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(f), std::forward<A>(a)...);
     detail::schedule_spawn(t, nullptr);
     return Greenlet<R>(t, /*adopt=*/true);
+}
+
+// spawn(f, args...) whose body waits `seconds` before calling f (gevent's spawn_later; seconds <= 0
+// as spawn). The greenlet exists, and counts as started, from now on; killed during the delay, f
+// never runs.
+template <class F, class... A>
+Greenlet<spawn_result_t<F, A...>> spawn_later(Seconds seconds, F&& f, A&&... a) {
+    double delay = seconds.value > 0 ? seconds.value : 0.0;
+    return spawn([delay](auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
+        sleep(delay);
+        return std::invoke(std::move(fn), std::move(args)...);
+    }, std::forward<F>(f), std::forward<A>(a)...);
+}
+
+// Call f(args...) in the calling greenlet under a Timeout(seconds) (gevent's with_timeout): f's
+// result, or Timeout::Expired if f is still running after `seconds`, thrown from f's wait point
+// with `timeout` null (as Greenlet::get's own timeout). An outer Timeout's expiry passes through.
+template <class F, class... A>
+std::invoke_result_t<F, A...> with_timeout(Seconds seconds, F&& f, A&&... a) {
+    Timeout t(seconds);
+    try {
+        return std::invoke(std::forward<F>(f), std::forward<A>(a)...);
+    } catch (const TimeoutExpired& e) {
+        if (e.timeout != &t) throw;
+        throw TimeoutExpired{nullptr, e.seconds};
+    }
 }
 
 // Wait for every greenlet of a range (of Greenlet<T> or GreenletBase); false if `timeout` passed

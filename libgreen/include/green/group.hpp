@@ -3,6 +3,11 @@
 // Contract: a Group tracks greenlets until they end (they leave it by themselves); join() waits for
 // all, kill() kills all. A Pool is a Group with a capacity: spawn() parks the caller while
 // `size` greenlets are running.
+// Destruction: no member outlives its Group. The destructor kills the members still running (not
+// the greenlet running the destructor, if it is one) and waits until they have ended, also while
+// the scope unwinds from an exception; a member that ignores GreenletExit keeps it waiting. A kill
+// or Timeout aimed at the destroying greenlet meanwhile does not cut the wait short: it is thrown
+// at that greenlet's next wait point instead. Only LoopExit (no member can ever end) ends it early.
 #pragma once
 
 #include <green/sync.hpp>
@@ -16,7 +21,7 @@ namespace green {
 class Group {
 public:
     Group() : s_(std::make_shared<State>()) {}
-    virtual ~Group() = default;
+    virtual ~Group();
     Group(const Group&) = delete;
     Group& operator=(const Group&) = delete;
 
