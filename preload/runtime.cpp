@@ -69,9 +69,9 @@ __attribute__((constructor(101))) void init() {
 double handoff_seconds() noexcept {
     // Read at the first green thread, not at load: a program may set it in main().
     static const double seconds = [] {
-        // On by default, as Go's sysmon: 20 ms is far above a hub's normal time between switches
-        // (microseconds) and well under what a user notices.
-        constexpr double kDefaultMs = 20;
+        // On by default, as Go's sysmon: 10 ms is far above a hub's normal time between switches
+        // (microseconds) and well under what a user notices (the hub goes on within 10-15 ms).
+        constexpr double kDefaultMs = 10;
         const char* ms = getenv("GREEN_HANDOFF");
         if (!ms || !*ms) return kDefaultMs / 1000;
         if (strcmp(ms, "off") == 0) return 0.0;

@@ -155,7 +155,7 @@ void* monitor_main(void*) {
     sigfillset(&all);
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&all), 0, long(sizeof(long)));
     for (;;) {
-        usleep(g_handoff_threshold > 0 ? useconds_t(kHandoffTick * 1e6) : 200000);
+        usleep(g_handoff_threshold > 0 ? useconds_t(handoff_tick(g_handoff_threshold) * 1e6) : 200000);
         if (g_handoff_threshold > 0) {
             g_lock.lock();
             // Dekker with the hub's loop: it clears polling_ then reads monitor_asleep, we set

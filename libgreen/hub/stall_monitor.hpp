@@ -9,7 +9,7 @@
 //    park on blocks every green thread of that hub: this makes it visible instead of silent.
 //  - It counts as one of the runtime's idle threads (never a deadlock's way out). For hubs with
 //    hand-off on, it is also what starts a hand-off (handoff.cpp), after a shorter threshold; it
-//    then looks every kHandoffTick, and sleeps while every such hub waits in its poll. A task a
+//    then looks every handoff_tick(threshold), and sleeps while every such hub waits in its poll. A task a
 //    hand-off left outside the runtime is reported as a stall would be (its hub goes on).
 //  - Hubs with a single live task are not reported: nothing waits for them.
 #pragma once
@@ -28,9 +28,14 @@ void unregister_hub(Hub* h) noexcept;
 // Report stalls of `threshold_seconds` and more (GREEN_DEBUG).
 void start_stall_monitor(double threshold_seconds) noexcept;
 // Hand off hubs (Hub::enable_handoff) whose task has not switched for `threshold_seconds`: the
-// monitor then looks every kHandoffTick instead of every 200 ms.
+// monitor then looks every handoff_tick(threshold) instead of every 200 ms.
 void watch_for_handoff(double threshold_seconds) noexcept;
-inline constexpr double kHandoffTick = 0.005;
+// A stall is seen between one and two looks after it began: a quarter of the threshold keeps the
+// reaction within 1.5 thresholds; 1 ms to 5 ms (a look costs a few microseconds).
+inline double handoff_tick(double threshold) noexcept {
+    double t = threshold / 4;
+    return t < 0.001 ? 0.001 : t > 0.005 ? 0.005 : t;
+}
 // handoff.cpp: take `h` from its stuck task (which last switched at `since`) and give it to
 // another OS thread; false if not now.
 bool handoff_try_steal(Hub* h, double since) noexcept;

@@ -10,7 +10,7 @@
  * 4. min_complete 2 with timeouts of 20 and 40 ms submitted in the same call: a timeout's completion
  *    ends the wait whatever min_complete says (the kernel's rule), so it returns 2 (submitted)
  *    after 20 ms with one CQE; the second is then waited for alone (min_complete 1).
- * 5. A signal handler (no SA_RESTART) running while the ring is empty ends the wait with EINTR.
+ * 5. A signal handler (no SA_RESTART) run for main while the ring is empty ends its wait with EINTR.
  * 6. Calls that do not wait are unchanged: min_complete 0, GETEVENTS with a CQE already there. */
 #include "t.h"
 #include <linux/io_uring.h>
@@ -106,11 +106,14 @@ static void *writer(void *a)
     return NULL;
 }
 
+static pthread_t main_thread;
+
+/* To main itself: a kill() of the process may be taken by any thread that does not block it. */
 static void *signaller(void *a)
 {
     (void)a;
     msleep(20);
-    kill(getpid(), SIGUSR1);
+    pthread_kill(main_thread, SIGUSR1);
     return NULL;
 }
 
@@ -128,6 +131,7 @@ int main(void)
 {
     setenv("GREEN_HANDOFF", "off", 1); /* before the first thread: read then */
     t_init();
+    main_thread = pthread_self();
     struct ring r;
     if (ring_init(&r, 8) != 0) {
         printf("io_uring unavailable: %s\n", en(errno)); /* the same both ways */
