@@ -1,7 +1,8 @@
 // preload/fd.cpp: close, dup, dup2, dup3, fcntl, ioctl(FIONBIO), pipe, pipe2, fclose.
 //
-// close() wakes green threads parked on the descriptor with EBADF (gevent's rule) before the
-// number can be reused, and libev forgets it first.
+// close() lets calls parked on the descriptor (read, recv, accept...) go on with its open file, as
+// the kernel does (fd_moved.cpp); other waits on it (poll, select) end, before the number can be
+// reused, and libev forgets it first.
 #include "file_lock.hpp"
 #include "io_wait.hpp"
 #include "real.hpp"
@@ -17,10 +18,14 @@ using namespace green::preload;
 
 namespace {
 
-// fd is about to stop meaning what it meant: wake its waiters, forget what we knew.
+// fd is about to stop meaning what it meant: calls blocked on it go on with its open file, as in
+// the kernel (fd_moved.cpp); other waits on it end with EBADF; forget what we knew.
 void retire(int fd) {
     if (in_vfork_child()) return;  // the parent's tables, borrowed: leave them alone
-    if (green::detail::Hub* h = green::detail::Hub::current_or_null()) h->cancel_fd(fd);
+    if (green::detail::Hub* h = green::detail::Hub::current_or_null()) {
+        keep_for_waiters(*h, fd);
+        h->cancel_fd(fd);
+    }
     FdTable::forget(fd);
 }
 

@@ -41,7 +41,7 @@ bool open_for(int fd, FdState& st, Dir dir) noexcept {
     return st.accmode == O_RDWR || st.accmode == (dir == Dir::In ? O_RDONLY : O_WRONLY);
 }
 
-int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what) noexcept {
+int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what, int* moved_to) noexcept {
     double left = -1;
     if (deadline >= 0) {
         left = deadline - detail::monotonic_now();
@@ -50,7 +50,7 @@ int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what
             return -1;
         }
     }
-    detail::FdInterest it{fd, dir == Dir::In ? detail::kRead : detail::kWrite, 0};
+    detail::FdInterest it{fd, (dir == Dir::In ? detail::kRead : detail::kWrite) | (moved_to ? detail::kMovable : 0), 0};
     // The program's own sockets keep their read watcher armed between waits (an epoll_ctl saved per
     // wait): every close and every new descriptor goes through the preload, which disarms it then.
     // Not with native threads, where another thread's hub may watch a descriptor this one closes.
@@ -60,6 +60,7 @@ int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what
     // lacking SA_RESTART.
     const uint8_t interrupt = deadline >= 0 ? detail::kInterruptAlways : detail::kInterruptUnlessRestart;
     const int e = wake_errno(hub.wait_fds({&it, 1}, {left, {what, nullptr, fd}, interrupt}, keep), EAGAIN);
+    if (moved_to && it.fd != fd) *moved_to = it.fd;  // it goes on with a duplicate (fd_moved.cpp)
     if (e == 0) return 0;
     errno = e;
     return -1;

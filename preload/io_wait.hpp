@@ -26,7 +26,32 @@ enum class Dir { In, Out };
 // (closed meanwhile), EINTR (signal). deadline: monotonic seconds, < 0 for none.
 // A signal handler ends the wait with EINTR unless it was installed with SA_RESTART, except
 // for sockets with a timeout, which are never restarted (socket(7)).
-int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what) noexcept;
+// moved_to: the wait may move to a duplicate if another thread closes fd meanwhile (fd_moved.cpp);
+// its number is then stored there.
+int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what, int* moved_to = nullptr) noexcept;
+
+// fd_moved.cpp: close() of a descriptor green threads wait on moves their calls to a duplicate
+// (kept_for_waiters, before the real close); each call, when it ends, lets it go.
+void keep_for_waiters(detail::Hub& h, int fd) noexcept;
+void release_moved(int dup, bool taken = true) noexcept;
+FdState* moved_state(int dup) noexcept;  // what the closed descriptor was
+
+// While a call goes on with a duplicate: the hook's `fd` names it (its op reads the hook's
+// variable), and gets the program's number back when the call ends.
+struct MovedCall {
+    int& fd;
+    const int program_fd;
+    int to = -1;
+    explicit MovedCall(int& f) noexcept : fd(f), program_fd(f) {}
+    ~MovedCall() {
+        if (to >= 0) {
+            fd = program_fd;
+            release_moved(to);
+        }
+    }
+    MovedCall(const MovedCall&) = delete;
+    MovedCall& operator=(const MovedCall&) = delete;
+};
 // Before parking on a descriptor others may share: if its O_NONBLOCK was set behind our back
 // (through a dup, by a forked child), the program gets the real EAGAIN. True if it must.
 bool became_nonblocking(int fd, FdState& st) noexcept;
@@ -42,7 +67,7 @@ double deadline_after(double timeout) noexcept;  // -1 stays -1
 // one waits for readiness first instead of spending a system call on a certain EAGAIN (the
 // request/response pattern: after answering, the next request is not there yet).
 template <class Op>
-inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false, size_t want = 0)
+inline auto io_call(int& fd, Dir dir, const char* what, Op op, bool probe = false, size_t want = 0)
     -> decltype(op(false)) {
     detail::Hub* h = hub();
     FdState* st;
@@ -62,6 +87,7 @@ inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false
         if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || became_nonblocking(fd, *st)) return r;
     }
     const bool try_first = sock && !probe;
+    MovedCall moved(fd);
     const double deadline = deadline_after(sock ? (dir == Dir::In ? st->rcv_timeout : st->snd_timeout) : -1);
     bool skip_try = want && st->drained && try_first;
     for (;;) {
@@ -88,9 +114,15 @@ inline auto io_call(int fd, Dir dir, const char* what, Op op, bool probe = false
             errno = EAGAIN;
             return -1;
         }
-        if (wait_fd(*h, fd, dir, deadline, what) < 0) {
+        if (wait_fd(*h, fd, dir, deadline, what, &moved.to) < 0) {
             if (errno == EINTR) cancel_point();  // pthread_cancel ends a wait like a signal
             return -1;
+        }
+        if (moved.to >= 0 && fd != moved.to) {
+            // Another thread closed the program's number: this call goes on with the open file,
+            // as in the kernel (fd_moved.cpp).
+            fd = moved.to;
+            if (!(st = moved_state(fd))) return op(false);
         }
     }
 }

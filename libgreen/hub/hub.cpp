@@ -855,6 +855,50 @@ void Hub::cancel_fd(int fd) noexcept {
     for (IoWait* w = slot.head; w; w = w->next) local_wake(w->task, w->seq, Wake::Closed);
 }
 
+int Hub::movable_fd_waits(int from) const noexcept {
+    auto& slots = *static_cast<FdSlots*>(fd_waits_);
+    if (from < 0 || size_t(from) >= slots.size() || !slots[size_t(from)]) return 0;
+    int n = 0;
+    for (IoWait* w = slots[size_t(from)]->head; w; w = w->next) n += (w->interest->events & kMovable) != 0;
+    return n;
+}
+
+int Hub::move_fd_waits(int from, int to) noexcept {
+    Inside in(this, tls_task);
+    auto& slots = *static_cast<FdSlots*>(fd_waits_);
+    if (from < 0 || size_t(from) >= slots.size() || !slots[size_t(from)] || to < 0) return 0;
+    if (size_t(to) >= slots.size()) slots.resize(size_t(to) + 64, nullptr);
+    FdSlot& a = *slots[size_t(from)];
+    FdSlot*& b = slots[size_t(to)];
+    if (!b) {
+        b = new (std::nothrow) FdSlot;
+        if (!b) return 0;
+        b->fd = to;
+        ev_init(&b->w, &Hub::on_fd);
+        b->w.data = b;
+    }
+    int n = 0;
+    for (IoWait* w = a.head; w;) {
+        IoWait* next = w->next;
+        if (w->interest->events & kMovable) {
+            if (w->prev) w->prev->next = w->next;
+            else a.head = w->next;
+            if (w->next) w->next->prev = w->prev;
+            w->prev = nullptr;
+            w->next = b->head;
+            if (b->head) b->head->prev = w;
+            b->head = w;
+            w->slot = b;
+            w->interest->fd = to;
+            ++n;
+        }
+        w = next;
+    }
+    arm(loop_, a, wanted_events(a));
+    arm(loop_, *b, wanted_events(*b));
+    return n;
+}
+
 bool Hub::deadlocked() {
     if (external_.load() != 0 || root_->state_ != Task::State::Parked) return false;
     // Another OS thread (not one of libgreen's idle workers) might still wake a task here.

@@ -43,6 +43,9 @@ struct FdInterest {
 };
 inline constexpr int kRead = 1;   // == EV_READ
 inline constexpr int kWrite = 2;  // == EV_WRITE
+// With kRead/kWrite: the wait may be moved to another descriptor (Hub::move_fd_waits), which
+// the caller then finds in `fd` on return.
+inline constexpr int kMovable = 0x100;
 
 class Hub;
 struct Carrier;
@@ -148,6 +151,10 @@ public:
     // descriptor: call it before the number can be reused (close, dup2 onto it, or a descriptor
     // the program made behind the runtime's back).
     void cancel_fd(int fd) noexcept;
+    // Waits on `from` made with kMovable: how many there are; move them to `to` (a duplicate of
+    // the same open file, about to outlive `from`), returning how many moved. Hub thread only.
+    int movable_fd_waits(int from) const noexcept;
+    int move_fd_waits(int from, int to) noexcept;
     // A signal handler ran: wake the root task with Wake::Signal if it is in an interruptible
     // wait that this signal ends (kInterruptAlways, or kInterruptUnlessRestart when the handler
     // lacks SA_RESTART). Async-signal-safe.

@@ -174,8 +174,9 @@ static void atomic_wait_test() {
     std::atomic<int> a{0};
     double waited = 0;
     int seen = -1;
+    // Timed from before the thread starts: on a loaded machine it may start late.
+    const auto t0 = Clock::now();
     std::thread w([&] {
-        auto t0 = Clock::now();
         a.wait(0);
         waited = since(t0);
         seen = a.load();

@@ -20,7 +20,9 @@
 #                           (-shared -fPIC) before them
 #   preload_only_*.c        run only preloaded, must exit 0
 #   echo_1000_os_threads    echo_1000 preloaded while sampling /proc/PID/task:
-#                           at most 2 OS threads allowed
+#                           at most 3 OS threads allowed (the program's, hand-off's
+#                           monitor, and one carrier if a loaded machine kept the
+#                           main thread from running for 10 ms)
 #   native_threads_*        thread programs again with GREEN_THREADS=native
 #   ordinary_*              unmodified system programs (bash, sort, python3, curl,
 #                           rg, fdfind, ruby, node, perl, pigz, xz, java) natively
@@ -157,7 +159,7 @@ done
 SEL=()
 for c in "${CASES[@]}"; do selected "$c" && SEL+=("$c"); done
 # longest cases first so two parallel slots finish together
-LONGEST=(tls_many eintr time_sleep sock_timeo preload_only_close_wait echo_1000_os_threads echo_1000)
+LONGEST=(tls_many eintr time_sleep sock_timeo echo_1000_os_threads echo_1000)
 order() {
     local c
     for c in "${LONGEST[@]}"; do
@@ -419,8 +421,8 @@ os_threads_case() {
         echo "FAIL $name: preloaded echo_1000 $(rc_text "${p[0]}")"
         show_tail "$dir/preload.out" "preloaded stdout"
         show_tail "$dir/preload.err" "preloaded stderr"
-    elif [ "${p[1]}" -gt 2 ]; then
-        echo "FAIL $name: preloaded process had up to ${p[1]} OS threads (max 2 allowed)"
+    elif [ "${p[1]}" -gt 3 ]; then
+        echo "FAIL $name: preloaded process had up to ${p[1]} OS threads (max 3 allowed)"
     else
         echo "PASS $name"
     fi
