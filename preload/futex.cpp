@@ -12,10 +12,16 @@
 // Kernel semantics kept: EAGAIN when the word differs, ETIMEDOUT (relative timeouts for
 // FUTEX_WAIT, absolute on the chosen clock for FUTEX_WAIT_BITSET), EINTR when a handler without
 // SA_RESTART runs, EINVAL for a bad op, timeout or bitset; REQUEUE moves green waiters as the
-// kernel moves its own.// A shared futex may be woken from
-// another process, which reaches only the kernel's waiters: a green thread waits on one through a
-// runtime worker thread that makes the kernel wait for it (16 at a time). PI futexes and
-// futex_waitv go to the kernel (they block the OS thread; GREEN_DEBUG says so).
+// kernel moves its own. A shared futex may be woken from another process, which reaches only the
+// kernel's waiters: a green thread waits on one through a runtime worker thread that makes the
+// kernel wait for it (16 at a time). PI futexes go to the kernel (they block the OS thread;
+// GREEN_DEBUG says so).
+//
+// futex_waitv(2) parks the same way: one waiter per word, all under the futex bucket's lock and
+// sharing the task's one Waker, so a wake of any word ends the park; the result is the highest
+// index found woken, as the kernel's futex_unqueue_multiple. The kernel checks the arguments
+// first (see waitv), so errors and their order are its own. A vector with a shared (or NUMA) word
+// waits in the kernel on a worker thread, as a shared FUTEX_WAIT does.
 #include "futex.hpp"
 
 #include "../libgreen/context/raw_syscall.hpp"
@@ -25,10 +31,17 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <utility>
+#include <vector>
 
 namespace green::preload {
 
@@ -221,7 +234,159 @@ long wake_op(uint32_t* uaddr, int op, long nr_wake, long nr_wake2, uint32_t* uad
     return n;
 }
 
+// ---- futex_waitv ----------------------------------------------------------------------------
+
+long kernel_waitv(const futex_waitv* v, unsigned nr, unsigned flags, const timespec* ts, clockid_t clk) noexcept {
+    return detail::raw_syscall(SYS_futex_waitv, long(v), long(nr), long(flags), long(ts), long(clk));
+}
+
+constexpr uint32_t kGreenWaitvFlags = FUTEX_32 | FUTEX_PRIVATE_FLAG;  // the words the wait table serves
+constexpr unsigned kInlineWaiters = 8;                                // more: on the heap
+
+// Park until one of ws[0..n) (linked, sharing one Waker) is notified, the deadline passes, or a
+// handler without SA_RESTART runs; as sleep_on does for one waiter: a green::kill or Timeout stays
+// pending for later (a futex wait is not a kill point), and None means "look again".
+Wake park_any(WaitBucket& b, ObjWaiter* ws, unsigned n, const Deadline& dl, detail::WaitInfo info) noexcept {
+    double t = dl.left();
+    if (dl.set && t <= 0) return Wake::TimedOut;
+    detail::Hub* hub = ws[0].hub;
+    detail::Task* self = ws[0].waker.task;
+    b.acquire();
+    for (unsigned i = 0; i < n; ++i) {
+        if (!ws[i].linked) {
+            b.unlock();
+            return Wake::Notified;
+        }
+    }
+    const detail::Waker wk = hub->prepare_park();
+    for (unsigned i = 0; i < n; ++i) ws[i].waker = wk;
+    b.unlock();
+    std::exception_ptr stash = std::exchange(self->pending, nullptr);
+    Wake why = hub->park(wk, {t, info, detail::kInterruptUnlessRestart});
+    if (why == Wake::Interrupted) {
+        if (self->pending) stash = std::exchange(self->pending, nullptr);
+        why = Wake::None;
+    }
+    if (stash) self->pending = std::move(stash);
+    if (why == Wake::LoopExit) why = Wake::None;  // the deadlock report ends the process
+    if (why == Wake::TimedOut && !dl.passed()) why = Wake::None;
+    return why;
+}
+
+// The words of v (checked by the kernel, all FUTEX_32 | FUTEX_PRIVATE_FLAG) in the wait table.
+long waitv_green(const futex_waitv* v, unsigned nr, const Deadline& dl, detail::Hub* hub) noexcept {
+    ObjWaiter inline_ws[kInlineWaiters];
+    std::unique_ptr<ObjWaiter[]> heap;
+    ObjWaiter* ws = inline_ws;
+    if (nr > kInlineWaiters) {
+        heap.reset(new (std::nothrow) ObjWaiter[nr]);
+        if (!heap) return result(-ENOMEM);
+        ws = heap.get();
+    }
+    for (unsigned i = 0; i < nr; ++i) {
+        ws[i].obj = reinterpret_cast<const void*>(uintptr_t(v[i].uaddr));
+        ws[i].type = WaitType::Futex;
+        ws[i].tag = int(FUTEX_BITSET_MATCH_ANY);
+        ws[i].hub = hub;
+    }
+    const detail::WaitInfo info{"futex_waitv", ws[0].obj};
+    WaitBucket& b = futex_bucket();
+    for (;;) {
+        // Register on every word, then compare them in order, all under the lock wakers take: a
+        // wake after a word was compared finds its waiter (park_any gives them one Waker).
+        b.acquire();
+        for (unsigned i = 0; i < nr; ++i) b.add(ws[i]);
+        for (unsigned i = 0; i < nr; ++i) {
+            auto* word = reinterpret_cast<uint32_t*>(uintptr_t(v[i].uaddr));
+            if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != uint32_t(v[i].val)) {
+                for (unsigned k = 0; k < nr; ++k) b.remove(ws[k]);
+                b.unlock();
+                return result(-EAGAIN);
+            }
+        }
+        b.unlock();
+        Wake why = park_any(b, ws, nr, dl, info);
+        long woken = -1;
+        b.acquire();
+        for (unsigned i = 0; i < nr; ++i)
+            if (b.remove(ws[i])) woken = i;  // the highest, as the kernel's futex_unqueue_multiple
+        b.unlock();
+        if (woken >= 0) return woken;
+        if (why == Wake::TimedOut) return result(-ETIMEDOUT);
+        if (why == Wake::Signal) return result(-EINTR);
+    }
+}
+
+// The kernel's futex_waitv on a worker thread (a shared word may be woken by another process).
+long waitv_kernel_on_worker(const futex_waitv* v, unsigned nr, const timespec* ts, clockid_t clk) noexcept {
+    static ThreadPool* pool = new ThreadPool(16);  // never destroyed: waits may outlive exit
+    try {
+        std::vector<futex_waitv> copy(v, v + nr);  // the job may outlive a killed caller
+        const timespec t = ts ? *ts : timespec{};
+        const bool timed = ts != nullptr;
+        return result(pool->apply([copy = std::move(copy), t, timed, clk]() {
+            return kernel_waitv(copy.data(), unsigned(copy.size()), 0, timed ? &t : nullptr, clk);
+        }));
+    } catch (...) {
+        return result(-EINTR);  // killed (green::kill) while waiting
+    }
+}
+
+long waitv(const futex_waitv* uv, unsigned nr, unsigned flags, const timespec* ts, clockid_t clk) noexcept {
+    WaitCtx c = wait_ctx();
+    if (!c.green) return result(kernel_waitv(uv, nr, flags, ts, clk));
+    // The kernel rejects any flags first (none exist yet: EINVAL at once), then these, then a bad
+    // clock or timeout.
+    if (flags) return result(kernel_waitv(uv, nr, flags, ts, clk));
+    if (nr == 0 || nr > FUTEX_WAITV_MAX || !uv) return result(-EINVAL);
+    // A copy of the vector, and room for one more waiter (below). If it cannot all be read, the
+    // kernel's call fails at once with the error it finds first.
+    futex_waitv inline_v[kInlineWaiters + 1];
+    std::unique_ptr<futex_waitv[]> heap;
+    futex_waitv* v = inline_v;
+    if (nr > kInlineWaiters) {
+        heap.reset(new (std::nothrow) futex_waitv[nr + 1]);
+        if (!heap) return result(-ENOMEM);
+        v = heap.get();
+    }
+    const size_t bytes = nr * sizeof(futex_waitv);
+    iovec local{v, bytes}, remote{const_cast<futex_waitv*>(uv), bytes};
+    const long got = detail::raw_syscall(SYS_process_vm_readv, getpid(), long(&local), 1, long(&remote), 1, 0);
+    if (got >= 0 && got != long(bytes)) return result(kernel_waitv(uv, nr, flags, ts, clk));
+    if (got == -EFAULT) return result(kernel_waitv(uv, nr, flags, ts, clk));
+    if (got < 0) memcpy(v, uv, bytes);  // process_vm_readv refused (a sandbox): trust the pointer
+    // Let the kernel check everything without waiting: a last waiter on a word that differs makes
+    // it answer EAGAIN once the flags, timeout and every waiter are valid and every word readable
+    // (which word differs, if any, is seen under the bucket lock below). A vector already at the
+    // maximum is checked in two calls: the timeout beside a waiter that differs, then the vector
+    // with a deadline already passed (ETIMEDOUT: all valid, all equal; the kernel sleeps until
+    // its timer fires, some microseconds).
+    static const uint32_t other = 1;
+    const futex_waitv differs{0, uint64_t(uintptr_t(&other)), kGreenWaitvFlags, 0};
+    long rc;
+    if (nr < FUTEX_WAITV_MAX) {
+        v[nr] = differs;
+        rc = kernel_waitv(v, nr + 1, 0, ts, clk);
+    } else {
+        static const timespec passed{0, 0};
+        rc = kernel_waitv(&differs, 1, 0, ts, clk);
+        if (rc == -EAGAIN) rc = kernel_waitv(v, nr, 0, &passed, CLOCK_MONOTONIC);
+        if (rc == -ETIMEDOUT) rc = -EAGAIN;
+    }
+    // An error, or the index of a word the kernel saw woken while it checked.
+    if (rc != -EAGAIN) return result(rc);
+    bool green = true;
+    for (unsigned i = 0; i < nr; ++i) green &= v[i].flags == kGreenWaitvFlags;
+    if (!green) return waitv_kernel_on_worker(v, nr, ts, clk);
+    return waitv_green(v, nr, ts ? Deadline::at(clk, ts) : Deadline::none(), c.hub);
+}
+
 }  // namespace
+
+long futex_waitv_call(const void* waiters, unsigned nr, unsigned flags, const timespec* timeout,
+                      clockid_t clockid) noexcept {
+    return waitv(static_cast<const futex_waitv*>(waiters), nr, flags, timeout, clockid);
+}
 
 long futex_call(uint32_t* uaddr, int op, uint32_t val, long arg4, uint32_t* uaddr2, uint32_t val3) noexcept {
     switch (op & kCmdMask) {

@@ -57,6 +57,9 @@ extern "C" long syscall(long nr, ...) {
     case SYS_futex:
         return green::preload::futex_call(static_cast<uint32_t*>(p(a1)), int(a2), uint32_t(a3), a4,
                                           static_cast<uint32_t*>(p(a5)), uint32_t(a6));
+    case SYS_futex_waitv:
+        return green::preload::futex_waitv_call(p(a1), unsigned(a2), unsigned(a3), static_cast<const timespec*>(p(a4)),
+                                                clockid_t(a5));
     case SYS_gettid: return gettid();
     case SYS_tgkill: return tgkill(pid_t(a1), pid_t(a2), int(a3));
     case SYS_tkill:
