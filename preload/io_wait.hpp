@@ -75,7 +75,7 @@ inline auto io_call(int& fd, Dir dir, const char* what, Op op, bool probe = fals
     if (st->kind == FdKind::Passthrough) {
         // Regular files are always "ready" to the kernel's poll: nothing to wait for, but the call
         // may still take the OS thread to the disk.
-        if (__builtin_expect(config.debug, 0)) debug_once(what, "on a regular file or other non-pollable descriptor");
+        if (__builtin_expect(config.debug, 0)) debug_once(what, "a regular file or other non-pollable descriptor", fd);
         return op(false);
     }
     const bool sock = st->is_socket();

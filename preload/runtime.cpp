@@ -6,6 +6,8 @@
 #include "stats.hpp"
 #include "../libgreen/hub/stall_monitor.hpp"
 
+#include <dlfcn.h>
+#include <execinfo.h>
 #include <pthread.h>
 #include <strings.h>
 #include <unistd.h>
@@ -86,17 +88,58 @@ double handoff_seconds() noexcept {
     return seconds;
 }
 
-void debug_once(const char* site, const char* what) noexcept {
+namespace {
+
+// The program's code that made the call: the first return address outside the preload, as
+// "prog+0x1234 (function)"; null if none is found.
+const void* program_caller(char* where, size_t n) noexcept {
+    void* frames[16];
+    int k = backtrace(frames, 16);
+    Dl_info self{};
+    dladdr(reinterpret_cast<void*>(&program_caller), &self);
+    for (int i = 1; i < k; ++i) {
+        Dl_info di{};
+        if (!dladdr(frames[i], &di) || di.dli_fbase == self.dli_fbase) continue;
+        const char* file = di.dli_fname ? di.dli_fname : "?";
+        if (const char* slash = strrchr(file, '/')) file = slash + 1;
+        snprintf(where, n, "%s+0x%lx%s%s%s", file,
+                 static_cast<unsigned long>(static_cast<char*>(frames[i]) - static_cast<char*>(di.dli_fbase)),
+                 di.dli_sname ? " in " : "", di.dli_sname ? di.dli_sname : "", "");
+        return frames[i];
+    }
+    snprintf(where, n, "an unknown place");
+    return nullptr;
+}
+
+}  // namespace
+
+void debug_once(const char* site, const char* what, int fd) noexcept {
     if (!config.debug) return;
+    int saved = errno;
+    char caller[160];
+    const void* pc = program_caller(caller, sizeof caller);
     static detail::SpinLock lock;
-    static std::set<const void*>* seen = new std::set<const void*>;
+    static auto* seen = new std::set<std::pair<const void*, const void*>>;
     {
         std::lock_guard g(lock);
-        if (!seen->insert(site).second) return;
+        if (!seen->insert({site, pc}).second) {
+            errno = saved;
+            return;
+        }
     }
-    char buf[256];
-    int n = snprintf(buf, sizeof buf, "green: %s: %s (blocks the OS thread; reported once)\n", site, what);
+    char target[200] = "";
+    if (fd >= 0) {
+        char link[64], path[160];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(link, path, sizeof path - 1);
+        path[len > 0 ? len : 0] = 0;
+        snprintf(target, sizeof target, " on fd %d (%s)", fd, len > 0 ? path : "?");
+    }
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "green: %s%s, called from %s: %s (blocks the OS thread; reported once per call site)\n",
+                     site, target, caller, what);
     if (n > 0) (void)!REAL(write)(2, buf, std::min<size_t>(size_t(n), sizeof buf - 1));
+    errno = saved;
 }
 
 }  // namespace green::preload

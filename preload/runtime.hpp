@@ -85,8 +85,9 @@ inline void count(Call c) noexcept {
     if (__builtin_expect(config.stats, 0)) call_counts[unsigned(c)].fetch_add(1, std::memory_order_relaxed);
 }
 
-// GREEN_DEBUG: say once per call site that a call blocked the OS thread (a regular file, an
-// unsupported flag...). `site` is a unique static string per call site.
-void debug_once(const char* site, const char* what) noexcept;
+// GREEN_DEBUG: say that a call blocked the OS thread (a regular file, an unsupported flag...),
+// with the descriptor and its path when there is one (fd >= 0), once per call site: `site` is
+// the hook's static name, the place is the program's code that called it.
+void debug_once(const char* site, const char* what, int fd = -1) noexcept;
 
 }  // namespace green::preload
