@@ -159,7 +159,7 @@ done
 SEL=()
 for c in "${CASES[@]}"; do selected "$c" && SEL+=("$c"); done
 # longest cases first so two parallel slots finish together
-LONGEST=(tls_many eintr time_sleep sock_timeo echo_1000_os_threads echo_1000)
+LONGEST=(preload_only_carrier_idle tls_many eintr time_sleep sock_timeo echo_1000_os_threads echo_1000)
 order() {
     local c
     for c in "${LONGEST[@]}"; do
