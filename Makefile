@@ -41,8 +41,6 @@ TEST_SRC := $(wildcard tests/core/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)
 BENCH_C_SRC := $(wildcard bench/*.c)
-HEADERS  := $(wildcard libgreen/include/green/*.hpp libgreen/include/green/*.h libgreen/include/green/detail/*.hpp \
-              libgreen/*/*.hpp preload/*.hpp tests/core/*.hpp)
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
@@ -55,9 +53,20 @@ $(DEPS_OK): scripts/ensure-deps.sh
 	@scripts/ensure-deps.sh
 	@touch $@
 
-$(BUILD)/obj/%.o: %.cpp $(HEADERS) | $(DEPS_OK)
+# Each compile writes the headers it read into a dependency file beside its output (-MMD; -MP adds
+# an empty rule per header, so a deleted header is no error), which is included below: a header
+# change rebuilds exactly what includes it. Where the dependency file is missing (a fresh clone,
+# or an output built before this rule), the empty rule for it makes the output rebuilt.
+DEPFLAGS = -MMD -MP -MF $@.d
+$(BUILD)/obj/%.o: %.cpp $(BUILD)/obj/%.o.d | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -c $< -o $@
+	$(CXX) $(CXXFLAGS) $(DEPFLAGS) -c $< -o $@
+# (Named as targets without a recipe: a missing one counts as changed, and none is ever deleted as
+# an intermediate file.)
+DEPFILES := $(CORE_OBJ:=.d) $(PRELOAD_OBJ:=.d) $(TEST_OBJ:=.d) $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%.d) \
+            $(BUILD)/echo_green.d $(patsubst demo/examples/%.cpp,$(BUILD)/examples/%.d,$(wildcard demo/examples/*.cpp))
+$(DEPFILES):
+-include $(wildcard $(DEPFILES))
 
 # $(call write_if_changed,FILE,TEXT): FILE holds TEXT and is rewritten only when TEXT changes, so
 # that what depends on it is rebuilt when a setting (version, install directory) changes, and
@@ -83,10 +92,15 @@ $(BUILD)/libgreen.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # The preload carries its own copy of the core, with the core's symbols kept private, so that it
-# needs nothing beside it and cannot clash with a program that links libgreen.so itself.
-$(BUILD)/libgreen_preload.so: $(PRELOAD_OBJ) $(BUILD)/libgreen.a
+# needs nothing beside it and cannot clash with a program that links libgreen.so itself. It exports
+# only its hooks: the glibc names its objects define (tools/preload_exports.sh writes the version
+# script; tests/symbols/run.sh checks the result).
+PRELOAD_MAP := $(BUILD)/preload.map
+$(PRELOAD_MAP): $(PRELOAD_OBJ) tools/preload_exports.sh
+	CC='$(CC)' tools/preload_exports.sh $@ $(PRELOAD_OBJ)
+$(BUILD)/libgreen_preload.so: $(PRELOAD_OBJ) $(BUILD)/libgreen.a $(PRELOAD_MAP)
 	$(CXX) $(LDFLAGS) -shared -Wl,-Bsymbolic-functions $(PRELOAD_OBJ) -Wl,--whole-archive $(BUILD)/libgreen.a -Wl,--no-whole-archive \
-	    -Wl,--exclude-libs,ALL -o $@ $(LIBS) -lcares -ldl
+	    -Wl,--exclude-libs,ALL -Wl,--version-script,$(PRELOAD_MAP) -o $@ $(LIBS) -lcares -ldl
 
 # greenrun looks for the preload beside itself, in ../lib and ../lib/<multiarch>; the installed
 # one also at the path of its install (GREEN_PRELOAD_PATH), rebuilt when LIBDIR changes.
@@ -105,9 +119,11 @@ $(BUILD)/core_tests: $(TEST_OBJ) $(BUILD)/libgreen.so
 
 # The install tests come after the suites: env.sh runs the preload with GREEN_* values and ways
 # to exit; run.sh installs into temporary directories (make install DESTDIR=...) and builds
-# consumers of the installed library.
+# consumers of the installed library. tests/symbols/run.sh checks that the preload exports only
+# the glibc symbols it hooks, and that they still interpose.
 test: all $(BUILD)/core_tests
 	@tests/run_all.sh $(BUILD)
+	@CC='$(CC)' timeout 120 tests/symbols/run.sh $(BUILD)
 	@timeout 300 tests/install/env.sh $(BUILD)
 	@timeout 600 tests/install/run.sh $(BUILD)
 
@@ -176,9 +192,9 @@ check-sanitizers:
 	$(MAKE) --no-print-directory check-ubsan
 	$(MAKE) --no-print-directory check-tsan
 
-$(BUILD)/bench/%: bench/%.cpp $(BUILD)/libgreen.so $(HEADERS)
+$(BUILD)/bench/%: bench/%.cpp $(BUILD)/bench/%.d $(BUILD)/libgreen.so
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lgreen $(LIBS)
+	$(CXX) $(CXXFLAGS) $(DEPFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lgreen $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -195,16 +211,16 @@ $(BUILD)/echo_epoll: demo/echo_epoll.c | $(DEPS_OK)
 	$(CC) $(CFLAGS) $< -o $@
 $(BUILD)/echo_load: demo/echo_load.cpp | $(DEPS_OK)
 	$(CXX) -std=c++20 $(OPT) -g -Wall -Wextra -pthread $< -o $@
-$(BUILD)/echo_green: demo/echo_green.cpp $(BUILD)/libgreen.so $(HEADERS)
-	$(CXX) $(CXXFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -lgreen $(LIBS)
+$(BUILD)/echo_green: demo/echo_green.cpp $(BUILD)/echo_green.d $(BUILD)/libgreen.so
+	$(CXX) $(CXXFLAGS) $(DEPFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -lgreen $(LIBS)
 
 demo: demo-build
 	@demo/run_demo.sh $(BUILD) "$(CONNS)"
 
 # make example-NAME: the seed examples in demo/examples/
-$(BUILD)/examples/%: demo/examples/%.cpp $(BUILD)/libgreen.so $(HEADERS)
+$(BUILD)/examples/%: demo/examples/%.cpp $(BUILD)/examples/%.d $(BUILD)/libgreen.so
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lgreen $(LIBS)
+	$(CXX) $(CXXFLAGS) $(DEPFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lgreen $(LIBS)
 $(BUILD)/examples/%: demo/examples/%.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@
@@ -223,6 +239,7 @@ install: all $(BUILD)/install/greenrun
 	@$(INSTALL_ENV) packaging/install.sh install $(BUILD)
 uninstall:
 	@$(INSTALL_ENV) packaging/install.sh uninstall $(BUILD)
+
 
 clean:
 	rm -rf $(BUILD) build-asan build-ubsan build-tsan

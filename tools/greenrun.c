@@ -1,7 +1,12 @@
 /* greenrun: run a program with libgreen's preload.
  *
- *   greenrun [--threads=green|native] [--tls=thread|shared|auto] [--stack-size=SIZE] [--stats]
- *            [--debug] [--strict] [--] program args...
+ *   greenrun [--threads=green|native] [--tls=thread|shared|auto] [--stack-size=SIZE]
+ *            [--handoff=MS|off] [--stats] [--debug] [--strict] [--] program args...
+ *
+ * --threads=native keeps the preload too: the program's pthreads are then real threads whose
+ * blocking calls go to libc (only the main thread has a hub), while mutexes, condition
+ * variables, semaphores and futex words still work between them and the main thread's green
+ * threads; hand-off is off.
  *
  * Sets the GREEN_* variables for the options (greenrun_options.c) and LD_PRELOAD to
  * libgreen_preload.so, then execs the program: same PID, its exit status and signals are the

@@ -27,6 +27,12 @@
 #define GREEN_SAN_FIBERS 1
 #endif
 
+// The switch below, the thread pointer and the preload's hooks are x86-64 Linux and glibc only
+// (after the includes: <features.h> defines __GLIBC__).
+#if !defined(__x86_64__) || !defined(__linux__) || !defined(__GLIBC__)
+#error "libgreen supports x86-64 Linux with glibc only"
+#endif
+
 // Boost's jump_fcontext (x86-64 SysV), except that it returns with `ret` instead of
 // `movq 0x38(%rsp), %r8; ...; jmp *%r8`: the call into it and the ret out of it stay paired, so
 // the CPU's return-stack predictor keeps matching the (shared) switch path of every greenlet; and

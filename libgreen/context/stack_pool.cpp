@@ -103,8 +103,6 @@ Stack map_guarded(size_t size) {
     return Stack{static_cast<char*>(p) + kPage, size, kGuarded};
 }
 
-// Map a slab and carve it into guardless stacks: the first is returned, the others go on the free
-// list. The mmap runs without the pool's lock.
 // Whether the kernel has guard regions (MADV_GUARD_INSTALL: a page that faults like PROT_NONE but
 // is part of its mapping, so it costs no VMA and none of vm.max_map_count), asked once.
 bool guard_regions() {
@@ -119,7 +117,9 @@ bool guard_regions() {
 }
 
 // Stacks carved from one mapping, once the budget of guarded mappings is spent. With guard
-// regions each stack gets a guard page below it anyway; without, a canary.
+// regions each stack gets a guard page below it anyway; without, a canary. The first stack is
+// returned, the others go on the free list; the mmap and madvise run without the pool's lock,
+// which is taken only to push them.
 Stack map_slab(Pool& pl, size_t size) {
     const bool guards = guard_regions();
     const size_t slot = guards ? size + kPage : size;
@@ -203,7 +203,7 @@ Stack StackPool::acquire(size_t size) {
             guard = true;
         }
     }
-    // The system calls run outside the lock: no other thread may wait (or spin) on them.
+    // The mappings are made outside the lock (a spin lock): no other thread spins on an mmap.
     if (guard) {
         Stack s = map_guarded(size);
         if (s.lo) return s;
@@ -250,6 +250,8 @@ void StackPool::release(const Stack& s) noexcept {
     release_shared(s);
 }
 
+// Past kKeepFree free stacks of a size, the munmap or madvise runs under the pool's lock (the one
+// place that makes a system call while holding it).
 void StackPool::release_shared(const Stack& s) noexcept {
     Pool& pl = pool();
     std::lock_guard g(pl.lock);

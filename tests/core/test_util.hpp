@@ -1,6 +1,6 @@
 // tests/core/test_util.hpp: small helpers shared by the core tests (clocks, fork children,
-// socket pairs, RSS). Note: the Makefile does not track this header; after editing it, remove
-// build/obj/tests/core/ so the test objects are rebuilt.
+// socket pairs, RSS). The Makefile's dependency files (-MMD) rebuild the tests that include it
+// when it changes.
 #pragma once
 
 #include <green/green.hpp>

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# What the preload exports: exactly the glibc symbols it hooks (the version script that
+# tools/preload_exports.sh writes), and the hooks still interpose.
+#  - every dynamic symbol libgreen_preload.so defines is a dynamic symbol of glibc (libc.so.6 and
+#    glibc's other libraries beside it) or is in EXCEPTIONS below, with its reason: no C++ symbol,
+#    no helper (__green_*), no unique template object leaks;
+#  - every glibc name the preload's objects define is exported (no hook is hidden);
+#  - a plain C program run preloaded (LD_BIND_NOW=1, LD_DEBUG=bindings) binds read, write,
+#    pthread_create, pthread_cond_wait and both versions of pthread_cond_signal (GLIBC_2.2.5 and
+#    GLIBC_2.3.2) to the preload, its pthread is a green thread, and GREEN_STATS counts its calls.
+#   tests/symbols/run.sh BUILD_DIR        ends with "symbols: N passed, N failed"
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-build}" && pwd)
+pre=$build/libgreen_preload.so
+CC=${CC:-gcc}
+tmp=$(mktemp -d /tmp/green-symbols.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL $1"
+    printf '%s\n' "$2" | head -20 | sed 's/^/     /'
+}
+unset LD_PRELOAD GREEN_STATS GREEN_DEBUG
+
+# Exported symbols that are not glibc's, each with its reason ("name reason..."). None today.
+EXCEPTIONS=(
+)
+
+# glibc's dynamic symbols, from the libc.so.6 the preload loads and glibc's libraries beside it.
+libc=$(ldd "$pre" | awk '$1 == "libc.so.6" { print $3 }')
+if [ -z "$libc" ] || [ ! -e "$libc" ]; then
+    echo "symbols: cannot find the libc.so.6 of $pre"
+    exit 1
+fi
+libs=("$libc")
+for lib in libpthread.so.0 libdl.so.2 librt.so.1 libresolv.so.2 libanl.so.1; do
+    [ -e "$(dirname "$libc")/$lib" ] && libs+=("$(dirname "$libc")/$lib")
+done
+ldso=$(ldd "$pre" | awk '$1 ~ /^\/.*ld-linux/ { print $1 }')
+[ -n "$ldso" ] && libs+=("$ldso")
+nm -D --defined-only "${libs[@]}" 2>/dev/null | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' |
+    LC_ALL=C sort -u >"$tmp/glibc"
+for e in "${EXCEPTIONS[@]}"; do echo "${e%% *}"; done | LC_ALL=C sort -u >>"$tmp/glibc"
+LC_ALL=C sort -u -o "$tmp/glibc" "$tmp/glibc"
+
+# --- exported = hooked glibc names -------------------------------------------------------------
+nm -D --defined-only "$pre" | awk 'NF >= 3 { print $3 }' | LC_ALL=C sort -u >"$tmp/exported"
+count=$(wc -l <"$tmp/exported")
+echo "     $pre exports $count symbols"
+extra=$(LC_ALL=C comm -23 "$tmp/exported" "$tmp/glibc")
+if [ -z "$extra" ]; then
+    pass "every exported symbol is a glibc symbol the preload hooks ($count)"
+else
+    fail "exported symbols that are not glibc's: $(wc -l <<<"$extra")" "$(c++filt <<<"$extra")"
+fi
+objs=("$build"/obj/preload/*.o)
+if [ -e "${objs[0]}" ]; then
+    nm -g --defined-only "${objs[@]}" | awk 'NF == 3 { print $3 }' | LC_ALL=C sort -u >"$tmp/defined"
+    hidden=$(LC_ALL=C comm -12 "$tmp/defined" "$tmp/glibc" | LC_ALL=C comm -23 - "$tmp/exported")
+    if [ -z "$hidden" ]; then
+        pass "every glibc name the preload defines is exported"
+    else
+        fail "hooks defined but not exported" "$hidden"
+    fi
+else
+    fail "no preload objects in $build/obj/preload" ""
+fi
+missing=""
+for s in read write accept connect poll sleep pthread_create pthread_join pthread_mutex_lock \
+    pthread_cond_wait pthread_cond_signal getaddrinfo __read_chk fork waitpid; do
+    grep -qx "$s" "$tmp/exported" || missing+="$s "
+done
+if [ -z "$missing" ]; then pass "the main hooks are exported"; else fail "hooks not exported: $missing" ""; fi
+unique=$(readelf --dyn-syms -W "$pre" | awk '$5 == "UNIQUE" && $7 != "UND" { print $8 }')
+if [ -z "$unique" ]; then pass "no STB_GNU_UNIQUE object is exported"; else fail "unique symbols exported" "$unique"; fi
+
+# --- a preloaded program still goes to the hooks ---------------------------------------------------
+if ! "$CC" -pthread -O1 "$root/tests/symbols/interpose.c" -o "$tmp/interpose" 2>"$tmp/cc"; then
+    fail "interpose.c does not compile" "$(cat "$tmp/cc")"
+else
+    out=$(cd "$tmp" && env LD_PRELOAD="$pre" LD_BIND_NOW=1 LD_DEBUG=bindings LD_DEBUG_OUTPUT="$tmp/bind" \
+        GREEN_STATS=1 timeout 20 ./interpose 2>"$tmp/err")
+    rc=$?
+    if [ $rc -eq 0 ] && [ "$out" = "thread tid green" ]; then
+        pass "the preloaded program ran, its pthread a green thread"
+    else
+        fail "the preloaded program: status $rc, output '$out'" "$(cat "$tmp/err")"
+    fi
+    cat "$tmp"/bind.* >"$tmp/bindings" 2>/dev/null
+    for want in "read GLIBC_2.2.5" "write GLIBC_2.2.5" "pthread_create GLIBC_2.34" \
+        "pthread_cond_wait GLIBC_2.3.2" "pthread_cond_signal GLIBC_2.3.2" "pthread_cond_signal GLIBC_2.2.5"; do
+        sym=${want% *}
+        ver=${want#* }
+        # pthread_create's version is GLIBC_2.34 from glibc 2.34 on, GLIBC_2.2.5 before
+        [ "$sym" = pthread_create ] && ver='GLIBC_2\.[0-9.]*'
+        if grep -q "binding file ./interpose \[0\] to $pre \[0\]: normal symbol \`$sym' \[$ver\]" "$tmp/bindings"; then
+            pass "$sym@${want#* } binds to the preload"
+        else
+            fail "$sym@${want#* } does not bind to the preload" \
+                "$(grep "\`$sym'" "$tmp/bindings" | grep 'interpose \[0\]')"
+        fi
+    done
+    for call in read pthread_create; do
+        if grep -Eq "^  $call +1\$" "$tmp/err"; then
+            pass "GREEN_STATS counts the program's $call"
+        else
+            fail "GREEN_STATS does not count the program's $call" "$(cat "$tmp/err")"
+        fi
+    done
+fi
+
+echo "symbols: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
