@@ -44,7 +44,7 @@ BENCH_C_SRC := $(wildcard bench/*.c)
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test bench demo install uninstall clean deps examples check-asan check-ubsan check-tsan check-sanitizers FORCE
+.PHONY: all test bench demo install uninstall deb clean deps examples check-asan check-ubsan check-tsan check-sanitizers FORCE
 all: $(BUILD)/libgreen.so $(BUILD)/libgreen.a $(BUILD)/libgreen_preload.so $(BUILD)/greenrun
 
 deps: $(DEPS_OK)
@@ -126,6 +126,7 @@ test: all $(BUILD)/core_tests
 	@CC='$(CC)' timeout 120 tests/symbols/run.sh $(BUILD)
 	@timeout 300 tests/install/env.sh $(BUILD)
 	@timeout 600 tests/install/run.sh $(BUILD)
+	@timeout 300 tests/install/deb.sh $(BUILD)
 
 # Sanitizer runs of the core tests: `make check-asan`, `check-ubsan`, `check-tsan` (or all three,
 # one after the other: `check-sanitizers`). Each builds the core library and tests into a directory
@@ -240,6 +241,12 @@ install: all $(BUILD)/install/greenrun
 uninstall:
 	@$(INSTALL_ENV) packaging/install.sh uninstall $(BUILD)
 
+# make deb: a Debian binary package of what `make install PREFIX=/usr` puts (packaging/deb.sh).
+deb: all $(BUILD)/install/greenrun
+	@rm -rf $(BUILD)/deb
+	@$(MAKE) -s install BUILD=$(BUILD) DESTDIR=$(abspath $(BUILD))/deb/root PREFIX=/usr \
+	    LIBDIR=/usr/lib/$(MULTIARCH) LDCONFIG=: >/dev/null
+	@packaging/deb.sh $(BUILD) $(VERSION)
 
 clean:
 	rm -rf $(BUILD) build-asan build-ubsan build-tsan
