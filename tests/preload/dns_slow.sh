@@ -6,8 +6,14 @@
 # over with one naming that server: the machine's /etc is never touched. Each program runs
 # natively and under LD_PRELOAD=BUILD/libgreen_preload.so; stdout must be identical.
 #  - dns_slow.c: 60 threads, 60 names, a server that answers after 2 s: about 2 s both ways
-#    (under the preload: 60 green threads on one OS thread), and < 6 s required.
+#    (under the preload: 60 green threads on one OS thread), and < 6 s required; the preloaded
+#    process sampled meanwhile may have 4 OS threads at most (main, the hand-off monitor, maybe a
+#    hand-off carrier, and the one resolver thread).
 #  - dns_fake.c: many lookups against a fast server ("search test", timeout 1 s, 1 attempt).
+#  - dns_os_threads.c: one lookup from the slow server: at most one extra OS thread meanwhile,
+#    none a few seconds after (the resolver thread ends when idle), natively 1 OS thread throughout.
+#  - dns_busy_hub.c: a lookup from the fast server while another thread keeps the hub busy for
+#    1.3 s (hand-off off): the native result, not glibc's timeout.
 # Needs root (unshare -m, mount --bind), python3, a C compiler. Prints timings, then one of
 # PASS / FAIL / SKIP; exit status 0 / 1 / 77.
 set -u
@@ -31,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-for t in dns_slow dns_fake; do
+for t in dns_slow dns_fake dns_os_threads dns_busy_hub; do
     $CC -std=gnu11 -O2 -Wall -Wextra -pthread -I"$HERE" "$HERE/$t.c" -o "$TMP/$t" || { echo "FAIL"; exit 1; }
 done
 
@@ -57,16 +63,30 @@ start_server() {
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# run NAME RESOLV_CONF MODE: runs the program in its namespace; stdout to $TMP/NAME.MODE, ms to stdout.
+# run NAME RESOLV_CONF MODE [SAMPLE]: runs the program in its namespace; stdout to $TMP/NAME.MODE;
+# prints its exit status, ms, and (with SAMPLE) the most OS threads seen in it (every 20 ms).
 run() {
     env=""
     [ "$3" = preload ] && env="LD_PRELOAD=$PRELOAD"
     t0=$(now_ms)
     timeout 120 unshare -m sh -c "mount --bind '$2' /etc/resolv.conf && exec env GREEN_TEST_FAKE_DNS=1 $env '$TMP/$1'" \
-        >"$TMP/$1.$3" 2>"$TMP/$1.$3.err"
+        >"$TMP/$1.$3" 2>"$TMP/$1.$3.err" &
+    tpid=$!
+    most=0
+    if [ -n "${4:-}" ]; then
+        # the program is timeout's child (unshare and sh exec into it)
+        while kill -0 "$tpid" 2>/dev/null; do
+            for c in $(pgrep -P "$tpid" 2>/dev/null); do
+                n=$(ls "/proc/$c/task" 2>/dev/null | wc -l)
+                [ "$n" -gt "$most" ] && most=$n
+            done
+            sleep 0.02
+        done
+    fi
+    wait "$tpid"
     rc=$?
     t1=$(now_ms)
-    echo "$rc $((t1 - t0))"
+    echo "$rc $((t1 - t0)) $most"
 }
 
 fmt_s() { printf '%d.%02d s' $(($1 / 1000)) $((($1 % 1000) / 10)); }
@@ -79,13 +99,15 @@ printf 'nameserver %s\n' "$SLOW" >"$TMP/resolv.slow"
 printf 'nameserver %s\nsearch test\noptions timeout:1 attempts:1\n' "$FAST" >"$TMP/resolv.fast"
 
 fail=0
-for t in dns_slow dns_fake; do
+for t in dns_slow dns_fake dns_os_threads dns_busy_hub; do
     conf="$TMP/resolv.fast"
-    [ $t = dns_slow ] && conf="$TMP/resolv.slow"
+    case $t in dns_slow | dns_os_threads) conf="$TMP/resolv.slow" ;; esac
     set -- $(run $t "$conf" native)
     nrc=$1 nms=$2
-    set -- $(run $t "$conf" preload)
-    prc=$1 pms=$2
+    sample=""
+    [ $t = dns_slow ] && command -v pgrep >/dev/null 2>&1 && sample=1
+    set -- $(run $t "$conf" preload $sample)
+    prc=$1 pms=$2 pthreads=$3
     echo "$t: native $(fmt_s $nms) (exit $nrc), preloaded $(fmt_s $pms) (exit $prc)"
     if [ "$nrc" != 0 ] || [ "$prc" != 0 ]; then
         echo "$t: a run failed:"
@@ -101,6 +123,14 @@ for t in dns_slow dns_fake; do
     if [ $t = dns_slow ] && [ "$pms" -ge 6000 ]; then
         echo "$t: preloaded run took $(fmt_s $pms), the limit is 6 s"
         fail=1
+    fi
+    # main, the hand-off monitor (the program made pthreads), perhaps a hand-off carrier, and at
+    # most one resolver thread for all 60 lookups
+    if [ -n "$sample" ]; then
+        echo "$t: preloaded, at most $pthreads OS threads (4 allowed)"
+        if [ "$pthreads" -gt 4 ]; then
+            fail=1
+        fi
     fi
 done
 
