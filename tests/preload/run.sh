@@ -193,7 +193,8 @@ compile() {
             [ "$RUST_OK" = 1 ] || return 0 # the case SKIPs
             # rustc is slow: rebuild only when the source is newer than the binary
             [ -x "$bin" ] && [ "$bin" -nt "$src" ] && return 0
-            cmd=("$RUSTC" -O --edition 2021 -o "$tmp" "$src") ;;
+            # (without make's jobserver, whose descriptors the compile jobs do not inherit)
+            cmd=(env -u MAKEFLAGS -u CARGO_MAKEFLAGS "$RUSTC" -O --edition 2021 -o "$tmp" "$src") ;;
     esac
     # build under a private name, then rename: concurrent runs never see half a binary
     if ! "${cmd[@]}" > "$RUN/res/$name.cc" 2>&1; then
