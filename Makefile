@@ -44,7 +44,7 @@ BENCH_C_SRC := $(wildcard bench/*.c)
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test bench demo install uninstall deb clean deps examples check-asan check-ubsan check-tsan check-sanitizers FORCE
+.PHONY: all test bench demo install uninstall deb clean deps examples check-asan check-ubsan check-tsan check-sanitizers cpython-tests FORCE
 all: $(BUILD)/libgreen.so $(BUILD)/libgreen.a $(BUILD)/libgreen_preload.so $(BUILD)/greenrun
 
 deps: $(DEPS_OK)
@@ -250,3 +250,9 @@ deb: all $(BUILD)/install/greenrun
 
 clean:
 	rm -rf $(BUILD) build-asan build-ubsan build-tsan
+
+# make cpython-tests [CPYTHON_MODULES="test_socket ..."]: CPython's own tests (Debian's
+# libpython3.11-testsuite) natively and preloaded, listing the preloaded-only failures
+# (tests/cpython/run.sh; about 12 minutes; not part of make test).
+cpython-tests: all
+	@tests/cpython/run.sh $(BUILD) $(CPYTHON_MODULES)
