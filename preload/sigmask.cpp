@@ -12,6 +12,7 @@
 // thread, until it unblocks it (sigpending shows it); sent to one that does not, the handler runs
 // at once and the target's interruptible wait (sleep, read, pause...) ends with EINTR.
 #include "green_thread.hpp"
+#include "process.hpp"
 #include "real.hpp"
 
 #include <signal.h>
@@ -104,6 +105,8 @@ void deliver_unblocked(Mine m) noexcept {
 }
 
 int set_mask(int how, const sigset_t* set, sigset_t* old) noexcept {
+    // A vfork child shares the parent's memory: its mask is its own kernel's, nothing of ours.
+    if (in_vfork_child()) return REAL(pthread_sigmask)(how, set, old);
     Mine m = mine();
     if (!m.blocked) return REAL(pthread_sigmask)(how, set, old);
     uint64_t cur = m.blocked->load(std::memory_order_relaxed);
@@ -112,13 +115,15 @@ int set_mask(int how, const sigset_t* set, sigset_t* old) noexcept {
     if (!set) return 0;
     uint64_t b = to_bits(*set) & ~kUnblockable;
     uint64_t next = how == SIG_BLOCK ? cur | b : how == SIG_UNBLOCK ? cur & ~b : b;
-    if (next == cur) return 0;
     {
         std::lock_guard lk(g_lock);
-        bool changed = count(cur, -1);
-        changed |= count(next, +1);
+        count(cur, -1);
+        count(next, +1);
         m.blocked->store(next, std::memory_order_relaxed);
-        if (changed) apply_kernel_mask();  // a signal pending for the process may arrive here
+        // Always, as the kernel's call would: a child made with clone(CLONE_VM) behind the
+        // preload's back may have changed the counts in this memory but not this thread's mask
+        // (Python's subprocess: the process was left blocking every signal).
+        apply_kernel_mask();  // a signal pending for the process may arrive here
     }
     deliver_unblocked(m);
     return 0;

@@ -149,7 +149,7 @@ ORDINARY=(ordinary_seq_sort_head ordinary_sort_file ordinary_sort_parallel ordin
           ordinary_python_threads ordinary_curl ordinary_curl_big ordinary_curl_localhost
           ordinary_rg ordinary_rg_files ordinary_fd ordinary_fd_exec
           ordinary_ruby_queue ordinary_ruby_condvar ordinary_node_workers ordinary_perl_threads
-          ordinary_python_executor ordinary_python_pool ordinary_python_cpu_handoff ordinary_pigz ordinary_xz ordinary_sort_parallel_big
+          ordinary_python_executor ordinary_python_pool ordinary_python_cpu_handoff ordinary_python_signal_after_subprocess ordinary_pigz ordinary_xz ordinary_sort_parallel_big
           ordinary_java_version ordinary_java_threads ordinary_javac)
 for o in "${ORDINARY[@]}"; do
     CASES+=("$o")
@@ -698,6 +698,19 @@ b = threading.Thread(target=burn); b.start(); b.join()
 stop = True; t.join()
 print("ticks ok" if ticks >= 12 else "ticks low %d" % ticks)
 '
+# A subprocess started after a thread has existed (its vfork blocks every signal around the child,
+# which restores the mask in the parent's memory), then a signal the program sends itself: handled,
+# and nothing left blocked (CPython's test_subprocess and test_asyncio found the process deaf).
+PY_SIGNAL_AFTER_SUBPROCESS='
+import os, signal, subprocess, threading, time
+t = threading.Thread(target=lambda: 0); t.start(); t.join()
+subprocess.run(["true"])
+got = []
+signal.signal(signal.SIGUSR1, lambda *a: got.append(1))
+os.kill(os.getpid(), signal.SIGUSR1)
+time.sleep(0.05)
+print("handled:", bool(got), "blocked:", sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+'
 PY_EXECUTOR='
 import concurrent.futures, threading, time
 def f(x):
@@ -738,6 +751,7 @@ ordinary_cmd() {
         ordinary_python_executor) CMD=("$PY" -c "$PY_EXECUTOR") ;;
         ordinary_python_pool) CMD=("$PY" -c "$PY_POOL") ;;
         ordinary_python_cpu_handoff) CMD=(env GREEN_HANDOFF=10 "$PY" -c "$PY_CPU_TICKER") ;;
+        ordinary_python_signal_after_subprocess) CMD=("$PY" -c "$PY_SIGNAL_AFTER_SUBPROCESS") ;;
         ordinary_pigz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$PIGZ" -p 4) ;;
         ordinary_xz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$XZ" -T2 -0) ;;
         ordinary_sort_parallel_big)
