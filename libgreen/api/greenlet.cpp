@@ -6,6 +6,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <memory>
 #include <mutex>
 #include <ostream>
 #include <system_error>
@@ -75,6 +76,71 @@ bool GreenletBase::kill(Seconds timeout) const {
     Hub::current().interrupt(t_, std::make_exception_ptr(GreenletExit{}));
     return timeout.value == 0 ? dead() : join(timeout);
 }
+
+bool GreenletBase::kill_with(std::exception_ptr e, Seconds timeout) const {
+    if (!e) return kill(timeout);
+    if (!t_ || dead()) return true;
+    if (t_ == detail::current_task()) std::rethrow_exception(e);
+    // Dying of exactly the exception it was killed with was asked for: not an unretrieved failure.
+    link([e](GreenletBase g) {
+        if (g.task()->error == e) g.task()->error_observed = true;
+    });
+    Hub::current().interrupt(t_, std::move(e));
+    return timeout.value == 0 ? dead() : join(timeout);
+}
+
+bool GreenletBase::watch(detail::Waiter* w) const {
+    if (!t_) return true;
+    std::lock_guard g(t_->lock);
+    if (t_->dead.load(std::memory_order_acquire)) return true;
+    if (w) t_->joiners.push_back(w);
+    return false;
+}
+
+void GreenletBase::unwatch(detail::Waiter& w) const noexcept {
+    if (!t_) return;
+    std::lock_guard g(t_->lock);
+    if (w.linked) t_->joiners.erase(&w);
+}
+
+namespace detail {
+bool join_all_raise(const std::vector<Task*>& tasks, double timeout) {
+    // Every greenlet tells a shared record when it ends (a link), so that one park waits for "all
+    // ended or one failed" whatever the order: O(1) per greenlet.
+    struct State {
+        SpinLock lock;
+        WaitList waiters;
+        size_t left = 0;
+        std::exception_ptr error;
+    };
+    auto s = std::make_shared<State>();
+    Task* self = current_task();
+    for (Task* t : tasks) {
+        if (!t) continue;
+        if (t == self) throw std::logic_error("green: a greenlet cannot join itself");
+        ++s->left;
+    }
+    for (Task* t : tasks) {
+        if (!t) continue;
+        GreenletBase(t).link([s](GreenletBase g) {
+            std::lock_guard lk(s->lock);
+            --s->left;
+            if (g.task()->error && !s->error) {
+                s->error = g.task()->error;
+                g.task()->error_observed = true;  // joinall rethrows it
+            }
+            if (s->left == 0 || s->error) s->waiters.notify_all();
+        });
+    }
+    s->lock.lock();
+    bool done = wait_until(s->lock, s->waiters, timeout, {"joinall", s.get(), -1},
+                           [&] { return s->left == 0 || s->error; });
+    std::exception_ptr e = s->error;
+    s->lock.unlock();
+    if (e) std::rethrow_exception(e);
+    return done;
+}
+}  // namespace detail
 
 std::exception_ptr GreenletBase::exception() const noexcept {
     if (!t_ || !dead()) return nullptr;

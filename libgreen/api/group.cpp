@@ -6,6 +6,7 @@
 namespace green {
 
 Group::~Group() {
+    waiting_.reset();  // apply_async's greenlets waiting for a slot: killed and joined first
     std::vector<GreenletBase> left;
     {
         std::lock_guard lk(s_->lock);
@@ -100,6 +101,7 @@ bool Group::join(Seconds timeout, bool raise_error) {
 void Group::kill(Seconds timeout) { killall(greenlets(), timeout); }
 
 Pool::~Pool() {
+    waiting_.reset();  // apply_async's greenlets parked on slots_: killed and joined before it goes
     std::lock_guard lk(s_->lock);
     s_->owner = nullptr;  // members that end later must not touch the destroyed slots
 }

@@ -26,4 +26,16 @@ bool Event::wait(Seconds timeout) {
     return ok;
 }
 
+bool Event::watch(detail::Waiter* w) const {
+    std::lock_guard g(lock_);
+    if (flag_) return true;
+    if (w) waiters_.push_back(w);
+    return false;
+}
+
+void Event::unwatch(detail::Waiter& w) const noexcept {
+    std::lock_guard g(lock_);
+    if (w.linked) waiters_.erase(&w);
+}
+
 }  // namespace green

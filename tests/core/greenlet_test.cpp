@@ -124,19 +124,7 @@ TEST_CASE("exceptions cross get(): rethrown, exception() returns it, successful(
     CHECK_THROWS_AS(g.get(), std::runtime_error);  // every get() rethrows it
 }
 
-TEST_CASE("joinall(raise_error) rethrows the first failure once all are done") {
-    std::vector<green::GreenletBase> gs;
-    gs.push_back(green::spawn([] { green::sleep(0.02); }));
-    gs.push_back(green::spawn([] { throw std::runtime_error("second"); }));
-    gs.push_back(green::spawn([] { green::sleep(0.05); }));
-    CHECK_THROWS_WITH_AS(green::joinall(gs, green::forever, true), "second", std::runtime_error);
-    for (auto& g : gs) CHECK(g.dead());  // it waited for all before throwing
-    // Without raise_error: true; with a short timeout on running greenlets: false.
-    CHECK(green::joinall(gs));
-    std::vector<green::Greenlet<void>> slow{green::spawn([] { green::sleep(0.2); })};
-    CHECK_FALSE(green::joinall(slow, 0.02));
-    CHECK(green::joinall(slow));
-}
+// joinall(raise_error): wait_test.cpp (it rethrows as soon as one fails, as gevent's).
 
 TEST_CASE("kill(): GreenletExit is thrown at the wait point; catch(std::exception&) does not stop it") {
     bool saw_exit = false, swallowed = false, after = false;
@@ -217,6 +205,75 @@ TEST_CASE("killall kills every greenlet and waits for them") {
     green::killall(gs);
     CHECK(sw.elapsed() < 1.0);
     for (auto& g : gs) CHECK(g.killed());
+}
+
+TEST_CASE("kill(exception): the greenlet dies of the chosen exception, failed and not killed") {
+    std::string caught;
+    auto g = green::spawn([&] {
+        try {
+            green::sleep(10);
+        } catch (const std::out_of_range& e) {
+            caught = e.what();
+            throw;
+        }
+    });
+    green::sleep(0.01);
+    Stopwatch sw;
+    CHECK(g.kill(std::out_of_range("stop now")));
+    CHECK(sw.elapsed() < 1.0);
+    CHECK(caught == "stop now");
+    CHECK(g.dead());
+    CHECK_FALSE(g.killed());
+    CHECK_FALSE(g.successful());
+    CHECK_THROWS_WITH_AS(g.get(), "stop now", std::out_of_range);
+
+    // The exception_ptr form: the greenlet dies of that very exception object.
+    auto e = std::make_exception_ptr(std::runtime_error("ptr"));
+    auto h = green::spawn([] { green::sleep(10); });
+    green::sleep(0.01);
+    CHECK(h.kill(e, 1.0));
+    CHECK(h.exception() == e);
+    // A null exception_ptr means GreenletExit; kill(0) still means "timeout 0".
+    auto n = green::spawn([] { green::sleep(10); });
+    green::sleep(0.01);
+    CHECK_FALSE(n.kill(0));
+    CHECK(n.join(1.0));
+    CHECK(n.killed());
+    auto z = green::spawn([] { green::sleep(10); });
+    green::sleep(0.01);
+    CHECK(z.kill(std::exception_ptr{}, 1.0));
+    CHECK(z.killed());
+}
+
+TEST_CASE("kill(exception): caught, the greenlet goes on; before it started, it never runs; killing itself throws it") {
+    auto g = green::spawn([] {
+        try {
+            green::sleep(10);
+        } catch (const std::invalid_argument&) {
+            return 1;  // handled: ends normally
+        }
+        return 0;
+    });
+    green::sleep(0.01);
+    CHECK(green::kill(g, std::invalid_argument("x")));  // gevent.kill(greenlet, exception)
+    CHECK(g.get() == 1);
+
+    bool ran = false;
+    auto fresh = green::spawn([&] { ran = true; });
+    CHECK(fresh.kill(std::logic_error("early")));
+    CHECK_FALSE(ran);
+    CHECK_THROWS_WITH_AS(fresh.get(), "early", std::logic_error);
+
+    auto self = std::make_shared<green::GreenletBase>();
+    auto s = green::spawn([self] { self->kill(std::domain_error("me")); });
+    *self = s;
+    CHECK(s.join(1.0));
+    CHECK_THROWS_AS(s.get(), std::domain_error);
+    std::vector<green::Greenlet<void>> gs;
+    for (int i = 0; i < 3; ++i) gs.push_back(green::spawn([] { green::sleep(10); }));
+    green::sleep(0.01);
+    green::killall(gs, std::runtime_error("all"));
+    for (auto& x : gs) CHECK_THROWS_WITH_AS(x.get(), "all", std::runtime_error);
 }
 
 TEST_CASE("sleep(0) yields: every other ready greenlet runs once, in order") {

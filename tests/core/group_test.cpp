@@ -255,3 +255,146 @@ TEST_CASE("Group destructor: run by one of its own members, it leaves that membe
     CHECK(self.get(1.0) == 5);
     CHECK(other.killed());
 }
+
+// ---- map, imap_unordered, apply, apply_async (issue 16) ------------------------------------------
+
+TEST_CASE("Pool::map: results in the order of the items, at most `size` running at once; void f") {
+    green::Pool pool(3);
+    int running = 0, peak = 0;
+    std::vector<int> items{5, 1, 4, 2, 3, 0};
+    Stopwatch sw;
+    std::vector<int> out = pool.map([&](int x) {
+        peak = std::max(peak, ++running);
+        green::sleep(0.01 * x);  // they end out of order
+        --running;
+        return x * 10;
+    }, items);
+    CHECK(out == std::vector<int>{50, 10, 40, 20, 30, 0});
+    CHECK(peak == 3);
+    CHECK(sw.elapsed() < 0.5);
+    CHECK(pool.size() == 0);
+    int sum = 0;
+    green::Group group;  // a Group: all at once
+    group.map([&](const std::string& s) { sum += int(s.size()); }, std::vector<std::string>{"a", "bb", "ccc"});
+    CHECK(sum == 6);
+    CHECK(group.map([](int x) { return x; }, std::vector<int>{}).empty());
+}
+
+TEST_CASE("Group::map: the first failure kills the items still running and is rethrown") {
+    green::Pool pool(10);
+    int killed = 0, finished = 0;
+    Stopwatch sw;
+    CHECK_THROWS_WITH_AS(pool.map([&](int x) {
+        if (x == 3) {
+            green::sleep(0.01);
+            throw std::runtime_error("item 3");
+        }
+        try {
+            green::sleep(1);
+        } catch (const green::GreenletExit&) {
+            ++killed;
+            throw;
+        }
+        ++finished;
+        return x;
+    }, std::vector<int>{1, 2, 3, 4, 5}), "item 3", std::runtime_error);
+    CHECK(sw.elapsed() < 0.5);
+    CHECK(killed == 4);  // and joined before map threw
+    CHECK(finished == 0);
+    CHECK(pool.size() == 0);
+}
+
+TEST_CASE("Pool::imap_unordered: results as they are ready, items spawned as slots free up; a failure is one step") {
+    green::Pool pool(2);
+    int running = 0, peak = 0;
+    std::vector<int> got;
+    for (int v : pool.imap_unordered([&](int ms) {
+             peak = std::max(peak, ++running);
+             green::sleep(ms / 1000.0);
+             --running;
+             return ms;
+         }, std::vector<int>{30, 10, 5, 40})) {
+        got.push_back(v);
+    }
+    // 30 and 10 start; 10 ends (5 starts), 5 ends (40 starts), 30 ends, 40 ends.
+    CHECK(got == std::vector<int>{10, 5, 30, 40});
+    CHECK(peak == 2);
+
+    // The caller never parks spawning while a result could be given: with one slot, the first
+    // result comes after one item's time, not after all but the last.
+    green::Pool one(1);
+    Stopwatch sw;
+    auto seq = one.imap_unordered([](int x) {
+        green::sleep(0.05);
+        return x;
+    }, std::vector<int>{1, 2, 3, 4, 5});
+    CHECK(seq.next() == 1);
+    CHECK(sw.elapsed() < 0.15);
+    int n = 1;
+    while (seq.next()) ++n;
+    CHECK(n == 5);
+
+    auto it = pool.imap_unordered([](int x) {
+        green::sleep(0.001 * x);
+        if (x == 2) throw std::invalid_argument("two");
+        return x;
+    }, std::vector<int>{3, 2, 1});
+    std::vector<int> rest;
+    int failures = 0;
+    for (;;) {
+        try {
+            auto v = it.next(1.0);
+            if (!v) break;
+            rest.push_back(*v);
+        } catch (const std::invalid_argument&) {
+            ++failures;
+        }
+    }
+    std::sort(rest.begin(), rest.end());
+    CHECK(rest == std::vector<int>{1, 3});
+    CHECK(failures == 1);
+    // next(timeout) throws Empty while nothing is ready.
+    auto slow = pool.imap_unordered([](int x) {
+        green::sleep(0.2);
+        return x;
+    }, std::vector<int>{1});
+    CHECK_THROWS_AS(slow.next(0.02), green::Empty);
+    CHECK(slow.next() == 1);
+}
+
+TEST_CASE("Pool::apply_async never parks the caller; when full its greenlet waits for a slot; apply") {
+    green::Pool pool(1);
+    green::Event go;
+    auto first = pool.apply_async([&] {
+        go.wait();
+        return 1;
+    });
+    CHECK(pool.contains(first));
+    CHECK(pool.full());
+    Stopwatch sw;
+    auto second = pool.apply_async([](int x) { return x + 1; }, 41);  // pool full: no parking here
+    CHECK(sw.elapsed() < 0.01);
+    CHECK_FALSE(pool.contains(second));
+    green::sleep(0.01);
+    CHECK_FALSE(second.dead());  // waiting for the slot
+    go.set();
+    CHECK(second.get(1.0) == 42);
+    CHECK(first.get() == 1);
+    CHECK(pool.apply([](int x) { return x * 3; }, 5) == 15);
+    // Called from a member: runs in place instead of waiting for a slot held by the caller.
+    auto nested = pool.spawn([&] { return pool.apply([] { return 7; }); });
+    CHECK(nested.get(1.0) == 7);
+}
+
+TEST_CASE("Pool destroyed while apply_async greenlets wait for a slot: they are killed first") {
+    green::GreenletBase waiting;
+    {
+        green::Pool pool(1);
+        pool.spawn([] { green::sleep(10); });
+        waiting = pool.apply_async([] { return 1; });
+        green::sleep(0.01);
+        CHECK_FALSE(waiting.dead());
+    }
+    CHECK(waiting.dead());
+    CHECK(waiting.killed());
+}

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using tu::kEps;
@@ -421,4 +422,99 @@ TEST_CASE("Condition: a notified waiter killed while reacquiring the lock ends k
         5.0);
     INFO(child.describe());
     CHECK(child.exited_with(0));
+}
+
+// ---- Barrier (issue 16) ----------------------------------------------------------------------------
+
+TEST_CASE("Barrier(3): all three pass once the third arrives, indices 0..2; ready for the next round") {
+    green::Barrier barrier(3);
+    CHECK(barrier.parties() == 3);
+    std::vector<std::string> log;
+    std::vector<size_t> indices;
+    auto party = [&](int id, double delay) {
+        for (int round = 0; round < 2; ++round) {
+            green::sleep(delay);
+            log.push_back("arrive " + std::to_string(id));
+            indices.push_back(barrier.wait(2.0));
+            log.push_back("pass " + std::to_string(id));
+        }
+    };
+    std::vector<green::Greenlet<void>> gs;
+    for (int id = 0; id < 3; ++id) gs.push_back(green::spawn(party, id, 0.01 * id));
+    green::sleep(0.015);
+    CHECK(barrier.n_waiting() == 2);  // 0 and 1 wait for 2
+    CHECK(green::joinall(gs, 2.0));
+    // No one passes a round before everyone has arrived at it.
+    for (int round = 0; round < 2; ++round) {
+        auto nth = [&](const std::string& what, int k) {
+            int seen = 0;
+            for (size_t i = 0; i < log.size(); ++i)
+                if (log[i].rfind(what, 0) == 0 && seen++ == k) return i;
+            return log.size();
+        };
+        size_t last_arrival = std::max({nth("arrive", 3 * round), nth("arrive", 3 * round + 1), nth("arrive", 3 * round + 2)});
+        CHECK(last_arrival < nth("pass", 3 * round));
+    }
+    std::vector<size_t> first(indices.begin(), indices.begin() + 3);
+    std::sort(first.begin(), first.end());
+    CHECK(first == std::vector<size_t>{0, 1, 2});
+    CHECK(indices[0] == 2);  // the last to arrive (party 2) passes first, without parking
+    CHECK_FALSE(barrier.broken());
+    CHECK(barrier.n_waiting() == 0);
+}
+
+TEST_CASE("Barrier: a waiter's timeout breaks it for every waiter and later wait, until reset()") {
+    green::Barrier barrier(3);
+    int broken_seen = 0;
+    auto patient = green::spawn([&] {
+        try {
+            barrier.wait();
+        } catch (const green::BrokenBarrier&) {
+            ++broken_seen;
+        }
+    });
+    green::sleep(0.005);
+    Stopwatch sw;
+    CHECK_THROWS_AS(barrier.wait(0.03), green::BrokenBarrier);  // its own timeout: broken
+    CHECK(sw.elapsed() >= 0.03 - kEps);
+    CHECK(patient.join(1.0));
+    CHECK(broken_seen == 1);
+    CHECK(barrier.broken());
+    CHECK_THROWS_AS(barrier.wait(1.0), green::BrokenBarrier);  // at once
+    barrier.reset();
+    CHECK_FALSE(barrier.broken());
+    // Whole again: three parties pass.
+    std::vector<green::Greenlet<size_t>> gs;
+    for (int i = 0; i < 3; ++i) gs.push_back(green::spawn([&] { return barrier.wait(1.0); }));
+    CHECK(green::joinall(gs, 1.0));
+    for (auto& g : gs) CHECK(g.successful());
+}
+
+TEST_CASE("Barrier: abort(), a killed waiter, reset() with waiters, a party on another OS thread") {
+    green::Barrier barrier(2);
+    auto w = green::spawn([&] { return barrier.wait(); });
+    green::sleep(0.005);
+    barrier.abort();
+    CHECK_THROWS_AS(w.get(1.0), green::BrokenBarrier);
+    barrier.reset();
+
+    auto k = green::spawn([&] { barrier.wait(); });
+    green::sleep(0.005);
+    CHECK(k.kill(1.0));
+    CHECK(k.killed());
+    CHECK(barrier.broken());  // a killed waiter breaks the round
+    barrier.reset();
+
+    auto r = green::spawn([&] { barrier.wait(); });
+    green::sleep(0.005);
+    barrier.reset();  // its round is broken for it; whole once it has left
+    CHECK_THROWS_AS(r.get(1.0), green::BrokenBarrier);
+    CHECK_FALSE(barrier.broken());
+
+    size_t mine = 99;
+    std::thread th([&] { mine = barrier.wait(2.0); });  // the thread's own hub parks it
+    size_t ours = barrier.wait(2.0);
+    th.join();
+    CHECK(mine + ours == 1);  // indices 0 and 1
+    CHECK_THROWS_AS(green::Barrier(0), std::invalid_argument);
 }

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace fx {
 
@@ -228,6 +229,42 @@ struct ReadableFx {
     void reset() { sp.drain_a(); }
 };
 
+// green::wait over an AsyncResult and a Queue that stay empty, and an Event: one park on three lists.
+struct WaitAnyFx {
+    static constexpr const char* name = "green::wait";
+    static constexpr Kind kind = Kind::Level;
+    green::AsyncResult<int> never;
+    green::Queue<int> empty;
+    green::Event ev;
+    bool wait(double t) {
+        auto got = green::wait({never, empty, ev}, 1, t);
+        return got == std::vector<size_t>{2};
+    }
+    void wake() { ev.set(); }
+    bool available(double t) { return wait(t); }
+    void reset() { ev.clear(); }
+};
+
+// green::iwait over a Channel nobody puts into and a Queue a wake puts into (iwait takes nothing:
+// the item stays until reset).
+struct IwaitQueueFx {
+    static constexpr const char* name = "green::iwait";
+    static constexpr Kind kind = Kind::Level;
+    green::Channel<int> ch;
+    green::Queue<int> q;
+    bool wait(double t) {
+        auto it = green::iwait({ch, q}, t);
+        auto i = it.next();
+        return i && *i == 1;
+    }
+    void wake() { q.put(1); }
+    bool available(double t) { return wait(t); }
+    void reset() {
+        while (q.try_get()) {
+        }
+    }
+};
+
 // A wake arranged for the fixture, then a wait(2 s) that must see it: "the primitive still works".
 template <class F>
 void check_works_normally(F& f) {
@@ -235,7 +272,9 @@ void check_works_normally(F& f) {
         green::sleep(0.01);
         f.wake();
     });
+    tu::Stopwatch sw;
     CHECK(f.wait(2.0));
+    CHECK(sw.elapsed() < 1.0);  // woken by the wake, not found at the end of its timeout
     waker.join();
     f.reset();
 }
@@ -245,4 +284,5 @@ void check_works_normally(F& f) {
 // Every waiting primitive, for TEST_CASE_TEMPLATE.
 #define GREEN_WAIT_FIXTURES                                                                              \
     fx::EventFx, fx::AsyncGetFx, fx::AsyncWaitFx, fx::SemaphoreFx, fx::LockFx, fx::RLockFx, fx::QueueGetFx, \
-        fx::QueuePutFx, fx::ConditionFx, fx::JoinFx, fx::GroupJoinFx, fx::ReadableFx
+        fx::QueuePutFx, fx::ConditionFx, fx::JoinFx, fx::GroupJoinFx, fx::ReadableFx, fx::WaitAnyFx,      \
+        fx::IwaitQueueFx

@@ -49,4 +49,11 @@ public:
     Closed() : std::runtime_error("green::Queue is closed") {}
 };
 
+// Barrier::wait on a broken barrier: a waiter timed out or was killed, or abort() was called
+// (Python's BrokenBarrierError).
+class BrokenBarrier : public std::runtime_error {
+public:
+    BrokenBarrier() : std::runtime_error("green::Barrier is broken") {}
+};
+
 }  // namespace green

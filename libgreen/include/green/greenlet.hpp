@@ -1,5 +1,5 @@
-// green/greenlet.hpp: greenlets (spawn, spawn_later, join, get, kill, link), sleep, sleep_until,
-// Timeout, with_timeout and fd waits.
+// green/greenlet.hpp: greenlets (spawn, spawn_later, join, joinall, get, kill, link), sleep,
+// sleep_until, Timeout, with_timeout and fd waits.
 //
 // Contract:
 //  - spawn() never switches: the new greenlet starts when the caller next waits or yields, on the
@@ -7,7 +7,8 @@
 //  - Greenlet<T> is a cheap copyable handle sharing ownership of the greenlet; the greenlet runs to
 //    its end whether or not handles remain.
 //  - Timeouts are seconds (double, or any std::chrono duration); a negative value means "forever".
-//  - Every wait is a point where kill() (GreenletExit) or an expired green::Timeout is thrown.
+//  - Every wait is a point where kill() (GreenletExit, or the exception given to kill) or an
+//    expired green::Timeout is thrown.
 //  - An empty handle (default-constructed or moved-from) is safe to query: id() 0, name() "",
 //    dead() false, exception() null, join() and kill() true at once, and it prints as
 //    "<Greenlet empty>"; what needs a greenlet (get, set_name, link*) throws std::logic_error.
@@ -25,6 +26,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace green {
 
@@ -118,6 +120,19 @@ public:
     // Throw GreenletExit in it at its wait point (it never runs if not started yet) and wait up to
     // `timeout` for it to end; true if it ended.
     bool kill(Seconds timeout = forever) const;
+    // kill() with a chosen exception instead of GreenletExit (gevent's kill(exception=...)): an
+    // exception object or a std::exception_ptr (a null one means GreenletExit). Unless the greenlet
+    // catches it, it dies of it: failed, not killed (exception() and get() give it; killed() is
+    // for GreenletExit only), and not reported as an unretrieved failure. A greenlet killing itself
+    // throws it at once.
+    template <class E>
+        requires(!std::is_convertible_v<E, Seconds>)
+    bool kill(E&& exception, Seconds timeout = forever) const {
+        if constexpr (std::is_same_v<std::decay_t<E>, std::exception_ptr>)
+            return kill_with(std::forward<E>(exception), timeout);
+        else
+            return kill_with(std::make_exception_ptr(std::forward<E>(exception)), timeout);
+    }
     bool dead() const noexcept { return t_ && t_->dead.load(std::memory_order_acquire); }
     bool ready() const noexcept { return dead(); }
     bool started() const noexcept { return t_ && t_->state_now() != detail::Task::State::New; }
@@ -142,7 +157,13 @@ public:
     friend bool operator==(const GreenletBase& a, const GreenletBase& b) noexcept { return a.t_ == b.t_; }
     detail::Task* task() const noexcept { return t_; }
 
+    // green::wait's interface (wait.hpp): true if it has ended (an empty handle too); else `w`
+    // waits among its joiners until it does. unwatch takes `w` off again.
+    bool watch(detail::Waiter* w) const;
+    void unwatch(detail::Waiter& w) const noexcept;
+
 protected:
+    bool kill_with(std::exception_ptr e, Seconds timeout) const;
     void rethrow_if_failed() const;  // joins first
     [[noreturn]] static void throw_empty(const char* op);  // std::logic_error
     detail::Task* t_ = nullptr;
@@ -182,6 +203,8 @@ struct FnTask final : ResultTask<R> {
 };
 
 void schedule_spawn(Task* t, const SpawnOptions* opts);
+// joinall(..., raise_error=true): null entries count as ended.
+bool join_all_raise(const std::vector<Task*>& tasks, double timeout);
 }  // namespace detail
 
 template <class T>
@@ -258,17 +281,21 @@ std::invoke_result_t<F, A...> with_timeout(Seconds seconds, F&& f, A&&... a) {
 }
 
 // Wait for every greenlet of a range (of Greenlet<T> or GreenletBase); false if `timeout` passed
-// first. With raise_error, rethrows the first failure found once all are done.
+// first. With raise_error, as gevent's: the first greenlet to fail makes joinall rethrow its
+// exception as soon as it does, without waiting for the others (they keep running; a killed one
+// is no failure).
 template <class Range>
 bool joinall(const Range& greenlets, Seconds timeout = forever, bool raise_error = false) {
+    if (raise_error) {
+        std::vector<detail::Task*> tasks;
+        for (const auto& g : greenlets) tasks.push_back(static_cast<const GreenletBase&>(g).task());
+        return detail::join_all_raise(tasks, timeout.value);
+    }
     double deadline = timeout.value >= 0 ? detail::monotonic_now() + timeout.value : -1;
     for (const auto& g : greenlets) {
         double left = deadline < 0 ? -1 : std::max(0.0, deadline - detail::monotonic_now());
         if (!static_cast<const GreenletBase&>(g).join(left)) return false;
     }
-    if (raise_error)
-        for (const auto& g : greenlets)
-            if (auto e = static_cast<const GreenletBase&>(g).exception()) std::rethrow_exception(e);
     return true;
 }
 
@@ -276,6 +303,23 @@ template <class Range>
 void killall(const Range& greenlets, Seconds timeout = forever) {
     for (const auto& g : greenlets) static_cast<const GreenletBase&>(g).kill(0);  // throw in all first
     joinall(greenlets, timeout);
+}
+// killall with a chosen exception (see GreenletBase::kill(exception)).
+template <class Range, class E>
+    requires(!std::is_convertible_v<E, Seconds>)
+void killall(const Range& greenlets, const E& exception, Seconds timeout = forever) {
+    std::exception_ptr e;
+    if constexpr (std::is_same_v<E, std::exception_ptr>) e = exception;
+    else e = std::make_exception_ptr(exception);
+    for (const auto& g : greenlets) static_cast<const GreenletBase&>(g).kill(e, 0);
+    joinall(greenlets, timeout);
+}
+
+// gevent.kill(greenlet, exception): g.kill(exception, timeout).
+template <class E>
+    requires(!std::is_convertible_v<E, Seconds>)
+bool kill(const GreenletBase& g, E&& exception, Seconds timeout = forever) {
+    return g.kill(std::forward<E>(exception), timeout);
 }
 
 // Greenlet-local storage: each greenlet sees its own T, default-constructed on first use and

@@ -5,7 +5,8 @@
 // OS threads. Items are handed over in FIFO order (LifoQueue: last in first out; PriorityQueue:
 // smallest first). After close(), put throws green::Closed; getters take what is left, then get
 // throws green::Closed and next() returns nullopt. A Channel holds nothing: put waits until a
-// getter has taken its item.
+// getter has taken its item. Queues and Channels are Waitable (wait.hpp): ready while get() would
+// not wait (an item, a waiting putter, or closed); green::wait reports that and takes nothing.
 #pragma once
 
 #include <green/greenlet.hpp>
@@ -92,6 +93,7 @@ public:
         items_.push(std::move(item));
         on_put_locked();
         getters_.notify_one();
+        watchers_.notify_all();
         lock_.unlock();
     }
     void put_nowait(T item) { put(std::move(item), 0.0); }
@@ -144,6 +146,7 @@ public:
         closed_ = true;
         getters_.notify_all();
         putters_.notify_all();
+        watchers_.notify_all();
     }
     bool closed() const {
         std::lock_guard g(lock_);
@@ -160,6 +163,18 @@ public:
         return full_locked();
     }
     size_t maxsize() const noexcept { return maxsize_; }
+
+    // green::wait's interface (wait.hpp): ready while an item is there or the queue is closed.
+    bool watch(detail::Waiter* w) const {
+        std::lock_guard g(lock_);
+        if (closed_ || !items_.empty()) return true;
+        if (w) watchers_.push_back(w);
+        return false;
+    }
+    void unwatch(detail::Waiter& w) const noexcept {
+        std::lock_guard g(lock_);
+        if (w.linked) watchers_.erase(&w);
+    }
 
 protected:
     virtual void on_put_locked() {}
@@ -183,6 +198,7 @@ protected:
     mutable detail::SpinLock lock_;
     detail::WaitList getters_;
     detail::WaitList putters_;
+    mutable detail::WaitList watchers_;  // green::wait: notified (all) on every put and at close
     Items items_;
     size_t maxsize_;
     bool closed_ = false;
@@ -248,6 +264,7 @@ public:
         }
         offers_.push_back(&o);
         getters_.notify_one();
+        watchers_.notify_all();
         bool taken;
         try {
             detail::wait_until(lock_, o.done, timeout.value, {"Channel::put", this}, [&] { return o.taken || closed_; });
@@ -300,6 +317,7 @@ public:
         for (Offer* o : offers_) o->done.notify_all();
         offers_.clear();
         getters_.notify_all();
+        watchers_.notify_all();
     }
     bool closed() const {
         std::lock_guard g(lock_);
@@ -309,6 +327,18 @@ public:
     size_t waiting_putters() const {
         std::lock_guard g(lock_);
         return offers_.size();
+    }
+
+    // green::wait's interface (wait.hpp): ready while a putter waits or the channel is closed.
+    bool watch(detail::Waiter* w) const {
+        std::lock_guard g(lock_);
+        if (closed_ || !offers_.empty()) return true;
+        if (w) watchers_.push_back(w);
+        return false;
+    }
+    void unwatch(detail::Waiter& w) const noexcept {
+        std::lock_guard g(lock_);
+        if (w.linked) watchers_.erase(&w);
     }
 
 private:
@@ -342,6 +372,7 @@ private:
 
     mutable detail::SpinLock lock_;
     detail::WaitList getters_;
+    mutable detail::WaitList watchers_;  // green::wait: notified (all) on every offer and at close
     std::deque<Offer*> offers_;
     bool closed_ = false;
 };

@@ -1,4 +1,5 @@
-// green/sync.hpp: Event, AsyncResult, Lock, RLock, Semaphore, BoundedSemaphore, Condition.
+// green/sync.hpp: Event, AsyncResult, Lock, RLock, Semaphore, BoundedSemaphore, Condition,
+// Barrier.
 //
 // Contract:
 //  - A wait parks the calling greenlet, never the OS thread; other greenlets run meanwhile.
@@ -7,6 +8,7 @@
 //    hub is woken through that hub's ev_async.
 //  - lock()/unlock()/try_lock() make Lock, RLock and Semaphore usable with std::lock_guard and
 //    std::unique_lock.
+//  - Event and AsyncResult are Waitable (wait.hpp): green::wait / iwait watch several at once.
 #pragma once
 
 #include <green/greenlet.hpp>
@@ -24,10 +26,13 @@ public:
     bool is_set() const;
     // True once set; false if `timeout` passed first.
     bool wait(Seconds timeout = forever);
+    // green::wait's interface (wait.hpp): ready once set.
+    bool watch(detail::Waiter* w) const;
+    void unwatch(detail::Waiter& w) const noexcept;
 
 private:
     mutable detail::SpinLock lock_;
-    detail::WaitList waiters_;
+    mutable detail::WaitList waiters_;
     bool flag_ = false;
 };
 
@@ -77,6 +82,17 @@ public:
         std::lock_guard g(s_->lock);
         if (s_->error) std::rethrow_exception(s_->error);
         if constexpr (!std::is_void_v<T>) return *s_->value;
+    }
+    // green::wait's interface (wait.hpp): ready once it has its value or exception.
+    bool watch(detail::Waiter* w) const {
+        std::lock_guard g(s_->lock);
+        if (s_->done) return true;
+        if (w) s_->waiters.push_back(w);
+        return false;
+    }
+    void unwatch(detail::Waiter& w) const noexcept {
+        std::lock_guard g(s_->lock);
+        if (w.linked) s_->waiters.erase(&w);
     }
 
 private:
@@ -186,6 +202,39 @@ private:
     RLock* reentrant_ = nullptr;
     detail::SpinLock lock_;
     detail::WaitList waiters_;
+};
+
+// A barrier for `parties` greenlets (Python's threading.Barrier, std::barrier): wait() parks until
+// `parties` callers have arrived, then releases them all at once, and the barrier is ready for the
+// next round. It returns each caller's arrival index, 0 .. parties-1 (the last arrival, which
+// releases the others without parking, gets parties-1).
+// Broken: when a waiter's own timeout passes or it is killed (or a green::Timeout fires) while it
+// waits, or abort() is called, the barrier breaks: its waiters, and every wait() from then on,
+// throw green::BrokenBarrier (the one that timed out too; a killed one its own exception), until
+// reset(). reset() with waiters breaks their round for them; the barrier is whole again once they
+// have left. Safe across OS threads.
+class Barrier {
+public:
+    explicit Barrier(size_t parties);  // std::invalid_argument if 0
+    Barrier(const Barrier&) = delete;
+    Barrier& operator=(const Barrier&) = delete;
+    size_t wait(Seconds timeout = forever);
+    void abort();
+    void reset();
+    size_t parties() const noexcept { return parties_; }
+    size_t n_waiting() const;  // parked in the current round
+    bool broken() const;
+
+private:
+    void break_locked();
+    void leave_broken_locked();
+    mutable detail::SpinLock lock_;
+    detail::WaitList waiters_;
+    size_t parties_;
+    size_t count_ = 0;         // arrived in this round and not gone
+    uint64_t round_ = 0;       // bumped when a round completes: its waiters have passed
+    bool broken_ = false;
+    bool resetting_ = false;   // reset() asked while broken waiters were still inside
 };
 
 }  // namespace green
