@@ -268,7 +268,7 @@ if (( HANDOFF_PARTS && have_preload )) && [[ -x $BUILD/bench/handoff_reaction ]]
     for m in $REACT_MODES; do
         for i in 1 2 3; do
             run 30 "$TMP/react.$m.native.$i" "$BUILD/bench/handoff_reaction" "$m" || true
-            run 30 "$TMP/react.$m.preload.$i" env LD_PRELOAD="$PRELOAD" "$BUILD/bench/handoff_reaction" "$m" || true
+            run 30 "$TMP/react.$m.preload.$i" env GREEN_HANDOFF=10 LD_PRELOAD="$PRELOAD" "$BUILD/bench/handoff_reaction" "$m" || true
         done
         run 30 "$TMP/react.$m.off" env GREEN_HANDOFF=off LD_PRELOAD="$PRELOAD" "$BUILD/bench/handoff_reaction" "$m" || true
     done
@@ -316,7 +316,7 @@ if (( HANDOFF_PARTS )) && [[ -x $ROOT/demo/run_demo.sh ]]; then
     note "echo_threads under greenrun, $HECHO_CONNS conns: hand-off on and GREEN_HANDOFF=off, $HECHO_ROUNDS pairs"
     for (( i = 1; i <= HECHO_ROUNDS; i++ )); do
         for h in $( (( i % 2 )) && echo "off on" || echo "on off"); do
-            hv=()
+            hv=(GREEN_HANDOFF=10)
             [[ $h == off ]] && hv=(GREEN_HANDOFF=off)
             run "$(echo_limit 1 20)" "$TMP/hecho.$h.$i" env "${hv[@]}" VARIANTS=threads/greenrun ROUNDS=1 \
                 "$ROOT/demo/run_demo.sh" "$BUILD" "$HECHO_CONNS" || true

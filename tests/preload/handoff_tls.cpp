@@ -6,6 +6,7 @@
 // be its own after the hub has moved. The output is the same natively and preloaded.
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,7 @@ void worker(int id) {
 }  // namespace
 
 int main() {
+    setenv("GREEN_HANDOFF", "10", 1);  // read at the first thread (off by default)
     tls_id = 100;
     tls_log = "main";
     std::vector<std::thread> threads;

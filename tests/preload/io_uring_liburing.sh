@@ -25,7 +25,7 @@ fail=0
 timeout 60 "$bin" > "$tmp/native.out" 2> "$tmp/native.err"
 rc=$?
 [ $rc = 0 ] || { echo "FAIL io_uring_liburing: native exit status $rc"; cat "$tmp/native.out"; exit 1; }
-LD_PRELOAD=$preload timeout 60 "$bin" > "$tmp/preload.out" 2> "$tmp/preload.err"
+GREEN_HANDOFF=10 LD_PRELOAD=$preload timeout 60 "$bin" > "$tmp/preload.out" 2> "$tmp/preload.err"
 rc=$?
 [ $rc = 0 ] || { echo "FAIL io_uring_liburing: preloaded exit status $rc"; fail=1; }
 if ! diff -u --label native --label preloaded "$tmp/native.out" "$tmp/preload.out" > "$tmp/diff"; then

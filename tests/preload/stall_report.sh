@@ -13,10 +13,10 @@ bin=$build/tests/preload/stall_helper
 mkdir -p "$(dirname "$bin")"
 ${CC:-gcc} -O1 -pthread "$src" -o "$bin" || { echo "FAIL stall_report: cannot build $src"; exit 1; }
 fail=0
-for handoff in default off; do
+for handoff in on off; do
   for mode in spin rawfutex; do
     if [ $handoff = off ]; then env=(GREEN_HANDOFF=off); head="has kept its hub's OS thread"
-    else env=(); head="outside the runtime on OS thread tid [0-9]*: .*its hub went on on another OS thread"; fi
+    else env=(GREEN_HANDOFF=10); head="outside the runtime on OS thread tid [0-9]*: .*its hub went on on another OS thread"; fi
     err=$(env "${env[@]}" GREEN_DEBUG=1 LD_PRELOAD=$build/libgreen_preload.so timeout 30 "$bin" "$mode" 2>&1 >/dev/null)
     rc=$?
     [ $rc -eq 0 ] || { echo "FAIL stall_report $mode (hand-off $handoff): exit status $rc"; fail=1; }
