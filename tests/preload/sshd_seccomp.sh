@@ -38,19 +38,33 @@ ListenAddress 127.0.0.1
 EOF
 $SSHD -t -f "$tmp/sshd_config" 2> "$tmp/check" || skip "sshd rejects the test configuration: $(head -1 "$tmp/check")"
 
+# Below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default): a port there
+# can be free of listeners yet taken by another test's outgoing connection (CI saw "Address
+# already in use" from sshd's bind).
 free_port() {
     local p
-    for p in $(shuf -i 20000-60000 -n 50); do
+    for p in $(shuf -i 20000-32000 -n 50); do
         ss -Htln "sport = :$p" 2> /dev/null | grep -q . || { echo "$p"; return 0; }
     done
     return 1
 }
 
-# run_once LABEL [env...]: prints ssh's last stderr line; sshd's log in $tmp/LABEL.log
+# run_once LABEL [env...]: prints ssh's last stderr line; sshd's log in $tmp/LABEL.log.
+# A port taken between the check and sshd's bind (a parallel test) is tried again elsewhere.
 run_once() {
+    local label=$1 attempt
+    shift
+    for attempt in 1 2 3; do
+        run_attempt "$label" "$@"
+        grep -q "Address already in use" "$tmp/$label.log" || break
+    done
+    tail -n 1 "$tmp/$label.ssh"
+}
+
+run_attempt() {
     local label=$1 port spid i
     shift
-    port=$(free_port) || { echo "no free port"; return; }
+    port=$(free_port) || { echo "no free port" > "$tmp/$label.ssh"; return; }
     env "$@" timeout 20 $SSHD -d -e -f "$tmp/sshd_config" -p "$port" > "$tmp/$label.log" 2>&1 &
     spid=$!
     for i in $(seq 100); do
@@ -61,7 +75,6 @@ run_once() {
         -o LogLevel=ERROR -o IdentitiesOnly=yes -o ConnectTimeout=10 -i "$tmp/userkey" -p "$port" \
         nobody@127.0.0.1 true < /dev/null 2> "$tmp/$label.ssh" > /dev/null
     wait "$spid" 2> /dev/null
-    tail -n 1 "$tmp/$label.ssh"
 }
 
 native=$(run_once native)
