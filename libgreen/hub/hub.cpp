@@ -52,6 +52,19 @@ thread_local bool tls_hub_gone __attribute__((tls_model("initial-exec"))) = fals
 thread_local bool tls_worker __attribute__((tls_model("initial-exec"))) = false;
 std::atomic<bool> main_thread_only{false};  // see implicit_hub_main_thread_only()
 thread_local bool tls_constructing __attribute__((tls_model("initial-exec"))) = false;
+// Set while the runtime calls code that reaches libc through the preload's hooks (libev's
+// eventfd write in ev_async_send): such a call must pass straight through. Taking the hook, a
+// waker's write could count as a busy call, yield, rejoin a hub taken by a hand-off and wait for a
+// kick that libev then skips, its "write pending" flag already set by the suspended write.
+thread_local bool tls_runtime_call __attribute__((tls_model("initial-exec"))) = false;
+
+// Wake `loop` from any thread (and from a signal handler).
+void send_async(struct ev_loop* loop, void* async) noexcept {
+    const bool outer = tls_runtime_call;
+    tls_runtime_call = true;
+    ev_async_send(loop, static_cast<ev_async*>(async));
+    tls_runtime_call = outer;
+}
 
 // Destroys the thread's hub at thread exit, unless tasks other than the root still live: their
 // stacks and wait registrations would dangle, so the hub is deliberately leaked instead.
@@ -330,6 +343,7 @@ Hub& Hub::create_current() {
 }
 
 Hub* Hub::for_hooks() noexcept {
+    if (__builtin_expect(tls_runtime_call, 0)) return nullptr;
     Hub* h = tls_hub;
     if (__builtin_expect(h != nullptr, 1)) return tls_task == h->hub_task_ ? nullptr : h;
     if (tls_hub_gone || tls_worker) return nullptr;
@@ -350,7 +364,7 @@ bool Hub::constructing() noexcept { return tls_constructing; }
 
 bool Hub::in_runtime() noexcept {
     Hub* h = tls_hub;
-    return h && tls_task == h->hub_task_;
+    return tls_runtime_call || (h && tls_task == h->hub_task_);
 }
 
 // Set once, when the library is loaded (static TLS offsets are the same in every thread), never
@@ -611,7 +625,7 @@ void Hub::post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error)
         std::lock_guard g(remote_->lock);
         remote_->items.push_back({t, seq, why, std::move(error)});
     }
-    ev_async_send(loop_, static_cast<ev_async*>(async_));
+    send_async(loop_, async_);
 }
 
 bool Hub::wake_here(Task* t, uint64_t epoch, Wake why) noexcept {
@@ -663,7 +677,7 @@ void Hub::note_signal(bool restart) noexcept {
     if (root_->interrupt_ != kInterruptAlways && (root_->interrupt_ != kInterruptUnlessRestart || restart)) return;
     remote_->signal_seq = root_->seq_;
     signalled_.store(true, std::memory_order_release);
-    ev_async_send(loop_, static_cast<ev_async*>(async_));
+    send_async(loop_, async_);
 }
 
 void Hub::interrupt(Task* t, std::exception_ptr e) {
@@ -710,12 +724,12 @@ void Hub::stop_timer(void* timer) noexcept {
 
 void Hub::resume_loop() noexcept { switch_to(hub_task_); }
 
-void Hub::kick() noexcept { ev_async_send(loop_, static_cast<ev_async*>(async_)); }
+void Hub::kick() noexcept { send_async(loop_, async_); }
 
 void Hub::remove_external() noexcept {
     // Wake the hub first, then drop the count: once it is zero, the hub's thread may exit and
     // destroy it (HubOwner keeps a hub with outstanding work alive).
-    ev_async_send(loop_, static_cast<ev_async*>(async_));
+    send_async(loop_, async_);
     external_.fetch_sub(1);
 }
 
@@ -934,6 +948,9 @@ void Hub::loop_main() {
         } else {
             int alive = ev_run(loop_, EVRUN_NOWAIT);
             drain_remote();
+            // A task back from a hand-off may have asked for the hub since the top of this loop,
+            // and the poll above may have taken its kick: serve it before sleeping in the next.
+            if (requests_.load(std::memory_order_acquire)) continue;
             if (!ready_head_) {
                 if (!alive && deadlocked()) {
                     if (on_deadlock) on_deadlock(*this);
