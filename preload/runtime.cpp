@@ -71,17 +71,15 @@ __attribute__((constructor(101))) void init() {
 double handoff_seconds() noexcept {
     // Read at the first green thread, not at load: a program may set it in main().
     static const double seconds = [] {
-        // Off unless asked for: an intermittent hang of pigz -p 4 with hand-off under load is not
-        // understood yet. 10 ms (the suggested value) is far above a hub's normal time between
-        // switches and well under what a user notices.
-        constexpr double kDefaultMs = 0;
+        // Far above a hub's normal time between switches, well under what a user notices.
+        constexpr double kDefaultMs = 10;
         const char* ms = getenv("GREEN_HANDOFF");
         if (!ms || !*ms) return kDefaultMs / 1000;
         if (strcmp(ms, "off") == 0) return 0.0;
         char* end;
         double v = strtod(ms, &end);
         if (*end || v < 0 || v > 60000) {
-            fprintf(stderr, "green: ignoring GREEN_HANDOFF='%s' (milliseconds, or off); hand-off stays off\n", ms);
+            fprintf(stderr, "green: ignoring GREEN_HANDOFF='%s' (milliseconds, or off); hand-off stays at 10 ms\n", ms);
             return kDefaultMs / 1000;
         }
         return v / 1000;

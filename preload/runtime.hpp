@@ -78,7 +78,7 @@ inline int wake_errno(detail::Wake why, int timed_out) noexcept {
 }
 
 // GREEN_HANDOFF=ms: a hub whose green thread blocks where no hook sees it goes on on another OS
-// thread after this long (hub/handoff.cpp); 0 (unset, "off"): never. Experimental, off by default.
+// thread after this long (hub/handoff.cpp); unset: 10 ms; 0 ("off"): never.
 double handoff_seconds() noexcept;
 
 inline void count(Call c) noexcept {

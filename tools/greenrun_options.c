@@ -36,7 +36,7 @@ static void usage(FILE *out) {
           "                          sets with pthread_attr_setstacksize wins) [GREEN_STACK_SIZE]\n"
           "  --handoff=MS|off        when a green thread keeps the OS thread MS milliseconds\n"
           "                          without switching (a call no hook sees, a spin-wait),\n"
-          "                          the others go on on another OS thread (off by default; try 10)\n"
+          "                          the others go on on another OS thread (default 10)\n"
           "                                                                    [GREEN_HANDOFF]\n"
           "  --stats                 print counts of greenlets, switches and calls however the\n"
           "                          program ends (exit, _exit, a fatal signal) [GREEN_STATS=1]\n"

@@ -17,7 +17,6 @@
 
 int main(void)
 {
-    setenv("GREEN_HANDOFF", "10", 1); /* read at libgomp's first thread (off by default) */
     t_init();
     const long long want = 1000000LL * 1000001LL / 2;
     int right = 0;

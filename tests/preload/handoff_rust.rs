@@ -19,7 +19,6 @@ thread_local! {
 }
 
 fn main() {
-    std::env::set_var("GREEN_HANDOFF", "10"); // read at the first thread (off by default)
     MINE.with(|m| m.set(1000));
     let turn = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = mpsc::channel::<(usize, usize)>();

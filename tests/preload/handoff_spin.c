@@ -45,7 +45,6 @@ static void* ticker(void* a) {
 }
 
 int main(void) {
-    setenv("GREEN_HANDOFF", "10", 1);
     if (pipe(pipefd) != 0) return 1;
     pthread_t s, r, t[4];
     pthread_create(&s, NULL, spinner, NULL);

@@ -60,7 +60,6 @@ static void *consumer(void *arg)
 
 int main(void)
 {
-    setenv("GREEN_HANDOFF", "10", 1); /* read at the first thread (off by default) */
     t_init();
     static pthread_t threads[2 * kPairs];
     pthread_attr_t attr;

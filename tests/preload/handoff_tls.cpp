@@ -38,7 +38,6 @@ void worker(int id) {
 }  // namespace
 
 int main() {
-    setenv("GREEN_HANDOFF", "10", 1);  // read at the first thread (off by default)
     tls_id = 100;
     tls_log = "main";
     std::vector<std::thread> threads;

@@ -30,7 +30,6 @@ static void *spin(void *a)
 
 int main(void)
 {
-    setenv("GREEN_HANDOFF", "10", 1); /* read at the first thread (off by default) */
     t_init();
     ticker_start();
     pthread_t a;

@@ -194,7 +194,7 @@ compile() {
             # rustc is slow: rebuild only when the source is newer than the binary
             [ -x "$bin" ] && [ "$bin" -nt "$src" ] && return 0
             # (without make's jobserver, whose descriptors the compile jobs do not inherit)
-            cmd=(env -u MAKEFLAGS -u CARGO_MAKEFLAGS "$RUSTC" -O --edition 2021 -o "$tmp" "$src") ;;
+            cmd=(env -u MAKEFLAGS -u MFLAGS -u CARGO_MAKEFLAGS "$RUSTC" -O --edition 2021 -o "$tmp" "$src") ;;
     esac
     # build under a private name, then rename: concurrent runs never see half a binary
     if ! "${cmd[@]}" > "$RUN/res/$name.cc" 2>&1; then
@@ -750,7 +750,7 @@ ordinary_cmd() {
         ordinary_perl_threads) CMD=("$PERL" -e "$PERL_THREADS") ;;
         ordinary_python_executor) CMD=("$PY" -c "$PY_EXECUTOR") ;;
         ordinary_python_pool) CMD=("$PY" -c "$PY_POOL") ;;
-        ordinary_python_cpu_handoff) CMD=(env GREEN_HANDOFF=10 "$PY" -c "$PY_CPU_TICKER") ;;
+        ordinary_python_cpu_handoff) CMD=("$PY" -c "$PY_CPU_TICKER") ;;
         ordinary_python_signal_after_subprocess) CMD=("$PY" -c "$PY_SIGNAL_AFTER_SUBPROCESS") ;;
         ordinary_pigz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$PIGZ" -p 4) ;;
         ordinary_xz) CMD=(bash -c "$ROUND_TRIP" _ "$BIG20" "$XZ" -T2 -0) ;;
