@@ -500,8 +500,9 @@ void tcb_after_dlopen() noexcept {
         }
         if (!fresh_tls || !g_auto) return;
         g_mode = TlsMode::Thread;
-        // Their TCBs copy per-OS-thread state (malloc's cache): hubs may no longer change OS thread.
-        if (detail::Hub* h = detail::Hub::current_or_null()) h->disable_handoff();
+        // Their TCBs copy per-OS-thread words (malloc's cache): when a hand-off moves their hub to
+        // another OS thread, they take that thread's before running there (Hub::install_tcb).
+        detail::Hub::sync_tcb = tcb_sync;
         if (config.debug) fprintf(stderr, "green: a library with TLS was loaded: new green threads get TCBs of their own\n");
     }
     std::vector<TlsImage> images = tls_images();

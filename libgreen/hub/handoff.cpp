@@ -72,7 +72,6 @@ SpinLock g_pool_lock;
 Carrier* g_idle = nullptr;  // carriers waiting at home
 Carrier* g_all = nullptr;   // every carrier
 int g_pool_threads = 0;
-uint64_t g_serials = 0;     // carriers numbered so far (a TCB's words are synced per number)
 constexpr int kPoolMax = 64;  // OS threads the pool may start (each holds a task left behind)
 constexpr size_t kHomeStack = 64 << 10;
 constexpr long kIdleExitSeconds = 10;  // a pool thread idle this long ends (started again on need)
@@ -146,10 +145,7 @@ void spawn_carrier() noexcept {
     if (c && home) {
         c->home = home;
         c->pool = true;
-        {
-            std::lock_guard g(g_pool_lock);
-            c->serial = ++g_serials;
-        }
+        c->serial = new_carrier_serial();
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, 256 << 10);
@@ -353,13 +349,14 @@ void Hub::enable_handoff(double threshold, void* first_carrier_tcb) noexcept {
     auto* c = new (std::nothrow) Carrier;
     if (!c) return;
     c->tid = os_tid_;
+    c->serial = carrier_serial_;
     tls_carrier = c;  // (in the thread's own TCB: copied into the carrier TCB below)
     if (first_carrier_tcb) {
         // The root keeps the thread's TLS wherever it runs; this OS thread's runtime code gets
         // a TCB of its own, with the same per-thread words for now.
         sync_tcb(first_carrier_tcb, carrier_tcb_);
         root_->tcb = carrier_tcb_;
-        root_->tcb_carrier_ = 0;
+        root_->tcb_carrier_ = carrier_serial_;
         carrier_tcb_ = first_carrier_tcb;
     }
     c->tcb = carrier_tcb_;

@@ -39,6 +39,13 @@ std::atomic<uint64_t> Hub::retired_iterations{0};
 void (*Hub::on_deadlock)(Hub&) = nullptr;
 void (*Hub::sync_tcb)(void*, const void*) noexcept = nullptr;
 std::atomic<int> idle_internal_threads{0};
+
+// Carriers (OS threads that run hubs) are numbered across all hubs: a task's TCB copies the
+// per-OS-thread words of the carrier with the number it last ran on (Hub::install_tcb).
+uint64_t new_carrier_serial() noexcept {
+    static std::atomic<uint64_t> serials{0};
+    return serials.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) = pthread_create;
 int (*native_sigaction)(int, const struct sigaction*, struct sigaction*) = sigaction;
 
@@ -374,6 +381,7 @@ ptrdiff_t Hub::errno_offset_ = reinterpret_cast<char*>(&errno) - static_cast<cha
 Hub::Hub() {
     // errno is a word of static TLS: at the same offset from every TCB's thread pointer.
     carrier_tcb_ = installed_tcb_ = root_thread_tcb_ = thread_pointer();
+    carrier_serial_ = new_carrier_serial();
     tls_constructing = true;
     loop_ = ev_loop_new(unsigned(EVBACKEND_EPOLL) | unsigned(EVFLAG_NOSIGMASK) | unsigned(EVFLAG_NOENV));
     if (!loop_) loop_ = ev_loop_new(unsigned(EVFLAG_AUTO) | unsigned(EVFLAG_NOSIGMASK));

@@ -181,8 +181,6 @@ public:
     // The kernel signal mask an OS thread takes when it starts carrying this hub (a layer above
     // that keeps a mask per task sets the one their union calls for).
     void set_program_mask(const sigset_t& m) noexcept { program_mask_ = m; }
-    // Stop handing off (a layer above gave tasks TCBs that copy per-OS-thread state).
-    void disable_handoff() noexcept { handoff_steal_.store(false, std::memory_order_relaxed); }
     // Hand-offs so far (for stats).
     static std::atomic<uint64_t> handoffs;
 
@@ -355,7 +353,8 @@ private:
     bool on_main_thread_ = false;          // made on the process's main thread (kept at its exit)
     void* carrier_tcb_ = nullptr;          // the holding OS thread's own TCB (tasks without one use it)
     struct Carrier* carrier_ = nullptr;    // the holding OS thread's record
-    uint64_t carrier_serial_ = 0;          // its number (0: the hub's first OS thread)
+    uint64_t carrier_serial_;              // its number (every carrier has its own, the first one's
+                                           // given when the hub is made)
     std::atomic<bool> polling_{false};     // in the loop's blocking poll (hand-off hubs only)
     std::atomic<uint32_t> live_count_{0};  // live tasks, root included (the monitor reads it)
     std::atomic<struct HoldRequest*> requests_{nullptr};  // tasks back from a hand-off
@@ -365,6 +364,8 @@ private:
 // Count of libgreen's own idle worker threads (not a source of wake-ups) and of threads a layer
 // above knows may wake tasks; used by the deadlock test.
 extern std::atomic<int> idle_internal_threads;
+// A number for a new carrier (hub/hub.cpp).
+uint64_t new_carrier_serial() noexcept;
 // pthread_create as the runtime must call it for its own threads (the preload points it at the
 // real libc function so that the runtime's workers are never turned into green threads).
 extern int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);

@@ -679,7 +679,9 @@ if __name__ == "__main__":
     print(total)
 '
 # Hand-off (GREEN_HANDOFF): a thread computing for a second, which gives up the GIL only when
-# another thread asks for it, beside a 50 ms ticker. Without hand-off the ticker ticks once.
+# another thread asks for it, beside a 50 ms ticker. Without hand-off the ticker ticks once; with
+# it, 15-19 times on a quiet machine, and under CI's load once 11 (so 5 is the bound: this tests
+# that hand-off works, not its speed).
 PY_CPU_TICKER='
 import threading, time
 ticks = 0
@@ -696,7 +698,7 @@ def burn():
 t = threading.Thread(target=ticker); t.start()
 b = threading.Thread(target=burn); b.start(); b.join()
 stop = True; t.join()
-print("ticks ok" if ticks >= 12 else "ticks low %d" % ticks)
+print("ticks ok" if ticks >= 5 else "ticks low %d" % ticks)
 '
 # A subprocess started after a thread has existed (its vfork blocks every signal around the child,
 # which restores the mask in the parent's memory), then a signal the program sends itself: handled,
