@@ -11,6 +11,7 @@
 // sync.hpp       Event, AsyncResult, Lock, RLock, Semaphore, BoundedSemaphore, Condition, Barrier
 // queue.hpp      Queue (close), LifoQueue, PriorityQueue, JoinableQueue, Channel
 // group.hpp      Group, Pool: map, imap_unordered, apply, apply_async
+// nursery.hpp    open_nursery, Nursery: structured concurrency (Trio, asyncio.TaskGroup)
 // thread_pool.hpp ThreadPool (blocking functions on native threads)
 // io.hpp         read/write/accept/connect for non-blocking sockets, StreamServer
 #pragma once
@@ -20,6 +21,7 @@
 #include <green/greenlet.hpp>
 #include <green/group.hpp>
 #include <green/io.hpp>
+#include <green/nursery.hpp>
 #include <green/queue.hpp>
 #include <green/sync.hpp>
 #include <green/thread_pool.hpp>
