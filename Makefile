@@ -37,6 +37,9 @@ CORE_SRC := $(wildcard libgreen/context/*.cpp libgreen/hub/*.cpp libgreen/sync/*
 CORE_OBJ := $(CORE_SRC:%.cpp=$(BUILD)/obj/%.o)
 PRELOAD_SRC := $(wildcard preload/*.cpp)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.cpp=$(BUILD)/obj/%.o)
+# The runtime's and the preload's own errno is read in the installed TCB at each use: code that
+# parks may resume on another OS thread (context/errno_here.hpp).
+$(CORE_OBJ) $(PRELOAD_OBJ): CXXFLAGS += -include libgreen/context/errno_here.hpp
 TEST_SRC := $(wildcard tests/core/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)

@@ -87,6 +87,11 @@ double handoff_seconds() noexcept {
     return seconds;
 }
 
+bool handoff_explicit() noexcept {
+    const char* ms = getenv("GREEN_HANDOFF");
+    return ms && *ms && strcmp(ms, "off") != 0 && strcmp(ms, "0") != 0;
+}
+
 namespace {
 
 // The program's code that made the call: the first return address outside the preload, as

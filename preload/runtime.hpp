@@ -80,6 +80,8 @@ inline int wake_errno(detail::Wake why, int timed_out) noexcept {
 // GREEN_HANDOFF=ms: a hub whose green thread blocks where no hook sees it goes on on another OS
 // thread after this long (hub/handoff.cpp); unset: 10 ms; 0 ("off"): never.
 double handoff_seconds() noexcept;
+// Whether GREEN_HANDOFF sets a threshold (not only the default).
+bool handoff_explicit() noexcept;
 
 inline void count(Call c) noexcept {
     if (__builtin_expect(config.stats, 0)) call_counts[unsigned(c)].fetch_add(1, std::memory_order_relaxed);

@@ -343,9 +343,13 @@ void decide_mode() {
             fprintf(stderr, "green: green threads share their OS thread's TLS: %s\n", g_layout.why);
         return;
     }
-    // auto: without wrfsbase each switch between two TCBs is a system call; pay it only where a
-    // library keeps per-thread state in TLS (C++, Rust, language runtimes), not for plain C.
-    if (want == "thread" || detail::thread_pointer_switch_is_fast() || g_layout.other_tls) g_mode = TlsMode::Thread;
+    // auto: without wrfsbase each switch between two TCBs is a system call; pay it where a library
+    // keeps per-thread state in TLS (C++, Rust, language runtimes), and wherever hand-off may
+    // resume a green thread on another OS thread: compiled code keeps TLS addresses across calls
+    // (`errno = 0; read(...); errno` computes errno's address once), which would then be another
+    // thread's. Plain C with hand-off off shares its OS thread's TLS.
+    if (want == "thread" || detail::thread_pointer_switch_is_fast() || g_layout.other_tls || handoff_seconds() > 0)
+        g_mode = TlsMode::Thread;
     g_auto = want == "auto";
     if (config.debug)
         fprintf(stderr, "green: GREEN_TLS=%s: green threads %s\n", want.c_str(),

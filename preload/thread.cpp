@@ -409,7 +409,9 @@ extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* 
     // code gets another.
     if (!h->handoff_enabled() && handoff_seconds() > 0 && h->running() == h->root()) {
         if (tls_mode() == TlsMode::Shared) {
-            h->enable_handoff(handoff_seconds());
+            // Green threads sharing their OS thread's TLS would see another thread's after a
+            // hand-off (see decide_mode): only when GREEN_HANDOFF says so explicitly.
+            if (handoff_explicit()) h->enable_handoff(handoff_seconds());
         } else if (void* carrier_tcb = tcb_make_carrier()) {
             green::detail::Hub::sync_tcb = tcb_sync;
             h->enable_handoff(handoff_seconds(), carrier_tcb);

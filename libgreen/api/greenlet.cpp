@@ -35,6 +35,27 @@ void sleep(Seconds s) {
 
 void yield() { Hub::current().yield(); }
 
+bool sleep(Seconds s, std::stop_token stop) {
+    if (stop.stop_requested()) return false;
+    if (!stop.stop_possible()) {
+        sleep(s);
+        return true;
+    }
+    Hub& h = Hub::current();
+    if (s.value <= 0) {
+        h.yield();
+        return !stop.stop_requested();
+    }
+    detail::Waker w = h.prepare_park();
+    // Runs in the requesting thread (or here at once, if the stop came meanwhile: the park then
+    // returns at once, its waker used before it parked).
+    std::stop_callback on_stop(stop, [w] { Hub::wake(w, Wake::Notified); });
+    if (stop.stop_requested()) return false;
+    Wake why = h.park(w, {s.value, {"sleep", nullptr, -1}});
+    if (why == Wake::Interrupted || why == Wake::LoopExit) detail::throw_pending(why);
+    return why == Wake::TimedOut || !stop.stop_requested();
+}
+
 namespace {
 bool wait_fd(int fd, int events, Seconds timeout, const char* what) {
     // A number that is not an open descriptor would reach libev (which asserts on negative ones

@@ -20,6 +20,8 @@ namespace {
 const bool g_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
 }  // namespace
 
+ptrdiff_t errno_tls_offset = reinterpret_cast<char*>(__errno_location()) - static_cast<char*>(thread_pointer());
+
 bool thread_pointer_switch_is_fast() noexcept { return g_fsgsbase; }
 
 void set_thread_pointer(void* tp) noexcept {

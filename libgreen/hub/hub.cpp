@@ -376,7 +376,7 @@ bool Hub::in_runtime() noexcept {
 
 // Set once, when the library is loaded (static TLS offsets are the same in every thread), never
 // written by a hub: hubs of other threads read it on every switch.
-ptrdiff_t Hub::errno_offset_ = reinterpret_cast<char*>(&errno) - static_cast<char*>(thread_pointer());
+ptrdiff_t Hub::errno_offset_ = reinterpret_cast<char*>(__errno_location()) - static_cast<char*>(thread_pointer());
 
 Hub::Hub() {
     // errno is a word of static TLS: at the same offset from every TCB's thread pointer.

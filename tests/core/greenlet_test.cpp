@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using tu::kEps;
@@ -686,4 +687,52 @@ TEST_CASE("sleep_until: steady_clock and system_clock time points; a past one on
     CHECK(sw.elapsed() < 0.05);
     CHECK(ticks == 1);
     ticker.join();
+}
+
+TEST_CASE("stop_token: a body taking a token gets its greenlet's; request_stop ends green::sleep early") {
+    int turns = 0;
+    auto g = green::spawn([&](std::stop_token st, int step) {
+        while (green::sleep(5, st)) turns += step;  // ends at the stop, not after 5 s
+        return st.stop_requested() ? turns : -1;
+    }, 1);
+    green::sleep(0.01);
+    tu::Stopwatch sw;
+    CHECK(g.get_stop_token().stop_possible());
+    CHECK(g.request_stop());
+    CHECK_FALSE(g.request_stop());  // already requested
+    CHECK(g.get(2.0) == 0);
+    CHECK(sw.elapsed() < 1.0);
+    // A body that takes no token: nothing to request; a variadic generic lambda gets none either.
+    auto plain = green::spawn([] { return 1; });
+    CHECK_FALSE(plain.request_stop());
+    CHECK_FALSE(plain.get_stop_token().stop_possible());
+    auto generic = green::spawn([](auto&&... a) { return int(sizeof...(a)); }, 5, 6);
+    CHECK(generic.get() == 2);
+    CHECK_FALSE(green::GreenletBase{}.request_stop());
+}
+
+TEST_CASE("stop_token: sleep(s, token) sleeps the whole time when no stop comes; a stop from another OS thread ends it") {
+    std::stop_source src;
+    tu::Stopwatch sw;
+    CHECK(green::sleep(0.02, src.get_token()));
+    CHECK(sw.elapsed() >= 0.02 - tu::kEps);
+    std::thread requester([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        src.request_stop();
+    });
+    sw = tu::Stopwatch();
+    CHECK_FALSE(green::sleep(5, src.get_token()));
+    CHECK(sw.elapsed() < 2.0);
+    requester.join();
+    CHECK_FALSE(green::sleep(1, src.get_token()));  // already requested: at once
+    // std::stop_callback works with a greenlet's token (cooperative code polls or registers).
+    bool called = false;
+    auto g = green::spawn_later(0.01, [&](std::stop_token st) {
+        std::stop_callback cb(st, [&] { called = true; });
+        green::sleep(5, st);
+    });
+    green::sleep(0.02);
+    g.request_stop();
+    CHECK(g.join(2.0));
+    CHECK(called);
 }

@@ -22,6 +22,7 @@
 #include <functional>
 #include <iosfwd>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -42,6 +43,9 @@ inline constexpr double forever = -1;
 
 // Park the calling greenlet for `s` seconds; sleep(0) lets every other ready greenlet run once.
 void sleep(Seconds s);
+// sleep(s) that ends early once `stop` is requested (from any greenlet or OS thread): true if it
+// slept the whole time, false if a stop was requested before or during it.
+bool sleep(Seconds s, std::stop_token stop);
 void yield();  // == sleep(0)
 // Park until Clock::now() >= tp (steady_clock, system_clock or any other clock); a time point
 // already passed yields once, as sleep(0). The wait runs on the monotonic clock and is re-checked
@@ -133,6 +137,11 @@ public:
         else
             return kill_with(std::make_exception_ptr(std::forward<E>(exception)), timeout);
     }
+    // Cooperative stop (std::jthread's): a greenlet whose body takes a std::stop_token first gets
+    // one; request_stop() asks it to stop (true if this call did), and green::sleep(s, token)
+    // ends early for it. kill() is the forcible way. False / an empty token for other greenlets.
+    bool request_stop() const noexcept { return t_ && t_->request_stop(); }
+    std::stop_token get_stop_token() const noexcept { return t_ ? t_->stop_token() : std::stop_token{}; }
     bool dead() const noexcept { return t_ && t_->dead.load(std::memory_order_acquire); }
     bool ready() const noexcept { return dead(); }
     bool started() const noexcept { return t_ && t_->state_now() != detail::Task::State::New; }
@@ -182,11 +191,28 @@ struct ResultTask : Task {
 template <>
 struct ResultTask<void> : Task {};
 
-template <class R, class F, class... A>
+// A body that can only be called with a std::stop_token before its arguments gets its greenlet's
+// (as std::jthread's; a body callable both ways, such as a variadic generic lambda, gets none).
+template <class F, class... A>
+inline constexpr bool takes_stop_token_v = std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<A>...> &&
+                                           !std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>;
+
+struct NoStopSource {};
+
+template <class R, bool Token, class F, class... A>
 struct FnTask final : ResultTask<R> {
     std::optional<std::tuple<F, A...>> call;
+    [[no_unique_address]] std::conditional_t<Token, std::stop_source, NoStopSource> stop;
     template <class F2, class... A2>
     explicit FnTask(F2&& f, A2&&... a) : call(std::in_place, std::forward<F2>(f), std::forward<A2>(a)...) {}
+    bool request_stop() noexcept override {
+        if constexpr (Token) return stop.request_stop();
+        else return false;
+    }
+    std::stop_token stop_token() const noexcept override {
+        if constexpr (Token) return stop.get_token();
+        else return {};
+    }
     void run() override {
         // Release what the body captured as soon as it is done, also when it throws (killed): a
         // capture may hold a handle to this very greenlet, a cycle that would keep both alive.
@@ -194,11 +220,12 @@ struct FnTask final : ResultTask<R> {
             std::optional<std::tuple<F, A...>>& c;
             ~Release() { c.reset(); }
         } release{call};
-        if constexpr (std::is_void_v<R>) {
-            std::apply([](auto& f, auto&... a) { std::invoke(std::move(f), std::move(a)...); }, *call);
-        } else {
-            this->value.emplace(std::apply([](auto& f, auto&... a) { return std::invoke(std::move(f), std::move(a)...); }, *call));
-        }
+        auto body = [this](auto& f, auto&... a) -> decltype(auto) {
+            if constexpr (Token) return std::invoke(std::move(f), stop.get_token(), std::move(a)...);
+            else return std::invoke(std::move(f), std::move(a)...);
+        };
+        if constexpr (std::is_void_v<R>) std::apply(body, *call);
+        else this->value.emplace(std::apply(body, *call));
     }
 };
 
@@ -235,13 +262,27 @@ public:
     }
 };
 
+namespace detail {
 template <class F, class... A>
-using spawn_result_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
+struct SpawnResult {
+    using type = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
+};
+template <class F, class... A>
+    requires takes_stop_token_v<F, A...>
+struct SpawnResult<F, A...> {
+    using type = std::invoke_result_t<std::decay_t<F>, std::stop_token, std::decay_t<A>...>;
+};
+template <class F, class... A>
+using FnTaskFor = FnTask<typename SpawnResult<F, A...>::type, takes_stop_token_v<F, A...>, std::decay_t<F>, std::decay_t<A>...>;
+}  // namespace detail
+
+template <class F, class... A>
+using spawn_result_t = typename detail::SpawnResult<F, A...>::type;
 
 template <class F, class... A>
 Greenlet<spawn_result_t<F, A...>> spawn_with(const SpawnOptions& opts, F&& f, A&&... a) {
     using R = spawn_result_t<F, A...>;
-    auto* t = new detail::FnTask<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(f), std::forward<A>(a)...);
+    auto* t = new detail::FnTaskFor<F, A...>(std::forward<F>(f), std::forward<A>(a)...);
     detail::schedule_spawn(t, &opts);
     return Greenlet<R>(t, /*adopt=*/true);
 }
@@ -249,7 +290,7 @@ Greenlet<spawn_result_t<F, A...>> spawn_with(const SpawnOptions& opts, F&& f, A&
 template <class F, class... A>
 Greenlet<spawn_result_t<F, A...>> spawn(F&& f, A&&... a) {
     using R = spawn_result_t<F, A...>;
-    auto* t = new detail::FnTask<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(f), std::forward<A>(a)...);
+    auto* t = new detail::FnTaskFor<F, A...>(std::forward<F>(f), std::forward<A>(a)...);
     detail::schedule_spawn(t, nullptr);
     return Greenlet<R>(t, /*adopt=*/true);
 }
@@ -260,10 +301,16 @@ Greenlet<spawn_result_t<F, A...>> spawn(F&& f, A&&... a) {
 template <class F, class... A>
 Greenlet<spawn_result_t<F, A...>> spawn_later(Seconds seconds, F&& f, A&&... a) {
     double delay = seconds.value > 0 ? seconds.value : 0.0;
-    return spawn([delay](auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
-        sleep(delay);
-        return std::invoke(std::move(fn), std::move(args)...);
-    }, std::forward<F>(f), std::forward<A>(a)...);
+    if constexpr (detail::takes_stop_token_v<F, A...>)
+        return spawn([delay](std::stop_token st, auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
+            sleep(delay);
+            return std::invoke(std::move(fn), std::move(st), std::move(args)...);
+        }, std::forward<F>(f), std::forward<A>(a)...);
+    else
+        return spawn([delay](auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
+            sleep(delay);
+            return std::invoke(std::move(fn), std::move(args)...);
+        }, std::forward<F>(f), std::forward<A>(a)...);
 }
 
 // Call f(args...) in the calling greenlet under a Timeout(seconds) (gevent's with_timeout): f's

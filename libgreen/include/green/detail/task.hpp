@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <stop_token>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -151,6 +152,9 @@ struct Task {
     Task();
     virtual ~Task();
     virtual void run() = 0;  // the body; stores the result in the subclass
+    // std::stop_token support: only greenlets whose body takes a token have a stop source.
+    virtual bool request_stop() noexcept { return false; }
+    virtual std::stop_token stop_token() const noexcept { return {}; }
 
     std::atomic<int> refs{1};
     Hub* hub = nullptr;              // the hub that runs it; fixed at spawn
