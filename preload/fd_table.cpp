@@ -164,6 +164,11 @@ void FdTable::unmark_runtime(int fd) noexcept {
     if (runtime_list) std::erase(*runtime_list, fd);
 }
 
+void FdTable::runtime_list_fork_lock(bool take) noexcept {
+    if (take) runtime_lock.lock();
+    else runtime_lock.unlock();
+}
+
 std::vector<int> FdTable::runtime_fds() {
     std::lock_guard g(runtime_lock);
     return runtime_list ? *runtime_list : std::vector<int>{};

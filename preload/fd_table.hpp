@@ -67,6 +67,10 @@ public:
     static void copy(int oldfd, int newfd) noexcept;
     // After fork, in parent and child: every descriptor is now shared with the other process.
     static void after_fork() noexcept { fork_epoch.fetch_add(1, std::memory_order_relaxed); }
+    // The runtime-descriptor list's lock, taken before fork and released after in both processes:
+    // another OS thread (a carrier, a task a hand-off left behind) may hold it, and the child's
+    // hub closes its descriptors through it.
+    static void runtime_list_fork_lock(bool take) noexcept;
     // False if another descriptor or process may have changed fd's O_NONBLOCK.
     static bool is_exclusive(const FdState& s) noexcept {
         return s.exclusive && s.epoch == fork_epoch.load(std::memory_order_relaxed);

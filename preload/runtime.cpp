@@ -63,6 +63,8 @@ __attribute__((constructor(101))) void init() {
     if (config.debug) detail::start_stall_monitor(1.0);
     // After fork every descriptor is shared with the other process, which may flip O_NONBLOCK.
     pthread_atfork(nullptr, &FdTable::after_fork, &FdTable::after_fork);
+    pthread_atfork([] { FdTable::runtime_list_fork_lock(true); }, [] { FdTable::runtime_list_fork_lock(false); },
+                   [] { FdTable::runtime_list_fork_lock(false); });
     ready = true;
 }
 

@@ -428,6 +428,11 @@ void Hub::serve_requests() noexcept {
     if (exited_) std::exchange(exited_, nullptr)->release();
 }
 
+void handoff_fork_lock(bool take) noexcept {
+    if (take) g_pool_lock.lock();
+    else g_pool_lock.unlock();
+}
+
 void Hub::after_fork_carrier() noexcept {
     Carrier* self = tls_carrier;
     if (self) {
@@ -435,7 +440,8 @@ void Hub::after_fork_carrier() noexcept {
         self->next_all = nullptr;
         self->out.store(false, std::memory_order_relaxed);
     }
-    std::lock_guard g(g_pool_lock);
+    // One thread now: a lock another held at fork (_Fork runs no atfork handler) is abandoned.
+    g_pool_lock.unlock();
     g_idle = nullptr;  // the pool's threads are not in the child
     g_all = self;
     g_pool_threads = 0;

@@ -432,7 +432,11 @@ Hub::Hub() {
     // libev's kernel state, whoever forks (the preload's fork hook does the same, harmlessly).
     static std::once_flag atfork_once;
     std::call_once(atfork_once, [] {
-        pthread_atfork(nullptr, nullptr, [] {
+        // The locks its child path takes are held across fork by the forking thread: another OS
+        // thread (a carrier, a task a hand-off left behind) could hold one, which the child,
+        // with one thread, would wait for for ever.
+        pthread_atfork([] { fork_locks(tls_hub, true); }, [] { fork_locks(tls_hub, false); }, [] {
+            fork_locks(tls_hub, false);
             if (tls_hub) tls_hub->after_fork();
         });
     });
@@ -1019,6 +1023,16 @@ std::string Hub::describe_waiters() const {
 void Hub::forget_other_tasks() noexcept {
     for (Task* t = live_head_; t; t = t->live_next_)
         if (t != tls_task) t->state_ = Task::State::Dead;
+}
+
+void Hub::fork_locks(Hub* h, bool take) noexcept {
+    if (take) {
+        handoff_fork_lock(true);
+        if (h) h->remote_->lock.lock();
+    } else {
+        if (h) h->remote_->lock.unlock();
+        handoff_fork_lock(false);
+    }
 }
 
 void Hub::after_fork() noexcept {

@@ -262,6 +262,8 @@ private:
     // In the hub task: a task that kept its OS thread is back and waits for the hub.
     void serve_requests() noexcept;
     void after_fork_carrier() noexcept;
+    // Taken before fork, released after in both processes (pthread_atfork).
+    static void fork_locks(Hub* h, bool take) noexcept;
     void kick() noexcept;  // wake the loop (any thread)
     void resume_loop() noexcept;  // switch from the running context to the hub task  // the calling thread's carrier record, in a fork child
     static Hub& create_current();
@@ -364,6 +366,8 @@ private:
 // Count of libgreen's own idle worker threads (not a source of wake-ups) and of threads a layer
 // above knows may wake tasks; used by the deadlock test.
 extern std::atomic<int> idle_internal_threads;
+// The carriers' pool lock across fork (hub/handoff.cpp; see Hub::fork_locks).
+void handoff_fork_lock(bool take) noexcept;
 // A number for a new carrier (hub/hub.cpp).
 uint64_t new_carrier_serial() noexcept;
 // pthread_create as the runtime must call it for its own threads (the preload points it at the
