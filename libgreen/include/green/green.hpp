@@ -14,6 +14,7 @@
 // nursery.hpp    open_nursery, Nursery: structured concurrency (Trio, asyncio.TaskGroup)
 // thread_pool.hpp ThreadPool (blocking functions on native threads)
 // io.hpp         read/write/accept/connect for non-blocking sockets, StreamServer
+// stream.hpp     Stream: buffered read_line / read_until / read_exactly, write, connect
 #pragma once
 
 #include <green/coroutine.hpp>
@@ -23,6 +24,7 @@
 #include <green/io.hpp>
 #include <green/nursery.hpp>
 #include <green/queue.hpp>
+#include <green/stream.hpp>
 #include <green/sync.hpp>
 #include <green/thread_pool.hpp>
 #include <green/wait.hpp>
