@@ -219,3 +219,52 @@ TEST_CASE("README example: Coroutine, wait, iwait, Pool::map and imap_unordered,
     CHECK_THROWS_WITH_AS(g.get(), "stop", std::runtime_error);
     putter.join();
 }
+
+TEST_CASE("select: the first source with an item runs its handler; it parks until one has") {
+    green::Queue<int> jobs;
+    green::Channel<std::string> names;
+    std::vector<std::string> got;
+    auto feeder = green::spawn([&] {
+        green::sleep(0.01);
+        names.put("ann");  // a rendezvous: select takes it
+        jobs.put(7);
+        jobs.put(8);
+    });
+    for (int round = 0; round < 3; ++round) {
+        auto which = green::select(2.0, green::on_get(jobs, [&](int j) { got.push_back("job " + std::to_string(j)); }),
+                                   green::on_get(names, [&](std::string n) { got.push_back("name " + n); }));
+        REQUIRE(which);
+    }
+    CHECK(got == std::vector<std::string>{"name ann", "job 7", "job 8"});
+    feeder.get();
+}
+
+TEST_CASE("select: cases in order when several have items; timeout 0 is Go's default; a timeout gives nullopt") {
+    green::Queue<int> a, b;
+    a.put(1);
+    b.put(2);
+    int seen = 0;
+    CHECK(green::select(0, green::on_get(b, [&](int v) { seen = v; }), green::on_get(a, [&](int v) { seen = v; })) == 0u);
+    CHECK(seen == 2);
+    CHECK(green::select(0, green::on_get(b, [&](int v) { seen = v; }), green::on_get(a, [&](int v) { seen = v; })) == 1u);
+    CHECK(seen == 1);
+    CHECK_FALSE(green::select(0, green::on_get(a, [](int) {}), green::on_get(b, [](int) {})));
+    tu::Stopwatch sw;
+    CHECK_FALSE(green::select(0.02, green::on_get(a, [](int) {})));
+    CHECK(sw.elapsed() >= 0.02 - tu::kEps);
+}
+
+TEST_CASE("select: a closed empty source never fires; all closed is green::Closed") {
+    green::Queue<int> done, work;
+    done.close();
+    auto late = green::spawn([&] {
+        green::sleep(0.01);
+        work.put(5);
+    });
+    int v = 0;
+    CHECK(green::select(2.0, green::on_get(done, [](int) { FAIL("fired"); }), green::on_get(work, [&](int x) { v = x; })) == 1u);
+    CHECK(v == 5);
+    work.close();
+    CHECK_THROWS_AS(green::select(2.0, green::on_get(done, [](int) {}), green::on_get(work, [](int) {})), green::Closed);
+    late.get();
+}

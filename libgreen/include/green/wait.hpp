@@ -24,6 +24,7 @@
 #include <green/greenlet.hpp>
 
 #include <concepts>
+#include <functional>
 #include <cstdint>
 #include <initializer_list>
 #include <iterator>
@@ -143,6 +144,53 @@ template <std::ranges::input_range R>
 std::vector<size_t> wait(const R& objects, size_t count = SIZE_MAX, Seconds timeout = forever) {
     std::vector<WaitRef> refs = detail::wait_refs(objects);
     return wait(std::span<const WaitRef>(refs), count, timeout);
+}
+
+// ---- select: Go's select over receives ------------------------------------------------------
+//
+//   auto which = green::select(0.5, green::on_get(jobs, [](Job j) { run(j); }),
+//                                   green::on_get(quit, [](bool) { stop = true; }));
+//   // which: 0 or 1, the case that ran; nullopt after 0.5 s with nothing (timeout 0: Go's default)
+//
+// The cases are looked at in order; the first whose Queue (any kind) or Channel has an item takes
+// it and runs its handler with it, in the calling greenlet. When none has one, the caller parks
+// until one may (as wait() does), then looks again. A closed source that is empty never fires;
+// when every one is, select throws green::Closed. Kills and green::Timeout are thrown at it.
+template <class Q, class F>
+struct GetCase {
+    Q& source;
+    F handler;
+};
+template <class Q, class F>
+GetCase<Q, F> on_get(Q& source, F handler) {
+    return {source, std::move(handler)};
+}
+
+template <class... Q, class... F>
+std::optional<size_t> select(Seconds timeout, GetCase<Q, F>... cases) {
+    const double deadline = timeout.value < 0 ? -1 : detail::monotonic_now() + timeout.value;
+    for (;;) {
+        std::optional<size_t> fired;
+        std::vector<WaitRef> open;
+        size_t i = 0;
+        auto look = [&](auto& c) {
+            if (!fired) {
+                if (auto item = c.source.try_get()) {
+                    fired = i;
+                    std::invoke(c.handler, std::move(*item));
+                } else if (!c.source.closed()) {
+                    open.emplace_back(c.source);
+                }
+            }
+            ++i;
+        };
+        (look(cases), ...);
+        if (fired) return fired;
+        if (open.empty()) throw Closed();
+        double left = deadline < 0 ? -1 : deadline - detail::monotonic_now();
+        if (deadline >= 0 && left <= 0) return std::nullopt;
+        wait(std::span<const WaitRef>(open), 1, left);  // ready, or the time is up: look again
+    }
 }
 
 }  // namespace green
