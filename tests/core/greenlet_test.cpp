@@ -736,3 +736,46 @@ TEST_CASE("stop_token: sleep(s, token) sleeps the whole time when no stop comes;
     CHECK(g.join(2.0));
     CHECK(called);
 }
+
+TEST_CASE("gather: the values of all as a tuple; the first failure kills the rest and comes out") {
+    auto a = green::spawn([] { green::sleep(0.02); return 1; });
+    auto b = green::spawn([] { return std::string("two"); });
+    auto c = green::spawn([] { green::sleep(0.01); });
+    auto [x, y, z] = green::gather(a, b, c);
+    CHECK(x == 1);
+    CHECK(y == "two");
+    (void)z;
+    auto slow = green::spawn([] { green::sleep(5); return 0; });
+    auto bad = green::spawn([]() -> int {
+        green::sleep(0.01);
+        throw std::runtime_error("bad");
+    });
+    tu::Stopwatch sw;
+    CHECK_THROWS_AS(green::gather(slow, bad), std::runtime_error);
+    CHECK(sw.elapsed() < 2.0);
+    CHECK(slow.killed());
+}
+
+TEST_CASE("every: calls on schedule until a stop is requested, or until f returns false") {
+    int ticks = 0;
+    tu::Stopwatch sw;
+    auto g = green::every(0.01, [&] { ++ticks; });
+    green::sleep(0.055);
+    CHECK(g.request_stop());
+    CHECK(g.join(1.0));
+    CHECK(ticks >= 3);
+    CHECK(ticks <= 6);
+    int left = 3;
+    auto h = green::every(0.005, [&] { return --left > 0; });
+    CHECK(h.join(2.0));
+    CHECK(left == 0);
+    // A tick that runs long skips the ticks it covered instead of running them late in a burst.
+    int calls = 0;
+    auto k = green::every(0.01, [&] {
+        if (++calls == 1) tu::spin_for(0.05);  // the hub cannot run meanwhile
+    });
+    green::sleep(0.075);
+    k.request_stop();
+    k.join();
+    CHECK(calls <= 4);
+}

@@ -18,6 +18,7 @@
 #include <green/errors.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -25,6 +26,7 @@
 #include <stop_token>
 #include <string>
 #include <tuple>
+#include <variant>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -360,6 +362,49 @@ void killall(const Range& greenlets, const E& exception, Seconds timeout = forev
     else e = std::make_exception_ptr(exception);
     for (const auto& g : greenlets) static_cast<const GreenletBase&>(g).kill(e, 0);
     joinall(greenlets, timeout);
+}
+
+// asyncio.gather for greenlets: waits for all of them and returns their values as a tuple (a
+// Greenlet<void> gives a std::monostate). The first failure kills the others, waits for them, and
+// is rethrown; so does an exception sent to the caller meanwhile. A greenlet killed by someone
+// else is no failure: once all have ended, gather throws its GreenletExit (as get() does).
+template <class... T>
+auto gather(const Greenlet<T>&... gs) {
+    const std::vector<GreenletBase> all{gs...};
+    try {
+        joinall(all, forever, /*raise_error=*/true);  // all ended, or the first failure thrown
+    } catch (...) {
+        killall(all);
+        throw;
+    }
+    auto value = []<class V>(const Greenlet<V>& g) {  // a killed one's get() throws GreenletExit
+        if constexpr (std::is_void_v<V>) return (g.get(), std::monostate{});
+        else return g.get();
+    };
+    return std::tuple{value(gs)...};
+}
+
+// Call f() every `interval` seconds in a new greenlet, the first call one interval from now,
+// until f returns false (when it returns bool), the greenlet is killed, or a stop is requested
+// (g.request_stop(): it then ends at once, mid-interval). The ticks keep to their schedule; ticks
+// that passed while f ran long are skipped, not run late in a burst.
+template <class F>
+Greenlet<void> every(Seconds interval, F f) {
+    return spawn([period = interval.value, f = std::move(f)](std::stop_token st) mutable {
+        double next = detail::monotonic_now() + period;
+        for (;;) {
+            double left = next - detail::monotonic_now();
+            if (!sleep(left > 0 ? left : 0, st) || st.stop_requested()) return;
+            if constexpr (std::is_same_v<std::invoke_result_t<F&>, bool>) {
+                if (!f()) return;
+            } else {
+                f();
+            }
+            next += period;
+            const double now = detail::monotonic_now();
+            if (next <= now && period > 0) next += (std::floor((now - next) / period) + 1) * period;
+        }
+    });
 }
 
 // gevent.kill(greenlet, exception): g.kill(exception, timeout).
