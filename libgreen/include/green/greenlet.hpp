@@ -222,10 +222,15 @@ struct FnTask final : ResultTask<R> {
             std::optional<std::tuple<F, A...>>& c;
             ~Release() { c.reset(); }
         } release{call};
-        auto body = [this](auto& f, auto&... a) -> decltype(auto) {
-            if constexpr (Token) return std::invoke(std::move(f), stop.get_token(), std::move(a)...);
-            else return std::invoke(std::move(f), std::move(a)...);
-        };
+        if constexpr (Token)
+            finish([this](auto& f, auto&... a) -> decltype(auto) {
+                return std::invoke(std::move(f), stop.get_token(), std::move(a)...);
+            });
+        else
+            finish([](auto& f, auto&... a) -> decltype(auto) { return std::invoke(std::move(f), std::move(a)...); });
+    }
+    template <class Body>
+    void finish(Body body) {
         if constexpr (std::is_void_v<R>) std::apply(body, *call);
         else this->value.emplace(std::apply(body, *call));
     }
