@@ -1,5 +1,6 @@
 // api/io.cpp: "try the call; on EAGAIN park until ready; retry" for new code.
 #include <green/io.hpp>
+#include <green/thread_pool.hpp>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -10,7 +11,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <system_error>
+#include <tuple>
 
 namespace green {
 namespace {
@@ -128,17 +131,41 @@ int listen_tcp(const std::string& host, uint16_t port, int backlog) {
     return fd;
 }
 
-int connect_tcp(const std::string& host, uint16_t port, Seconds timeout) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    std::string service = std::to_string(port);
-    if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0) {
-        errno = rc == EAI_SYSTEM ? errno : EHOSTUNREACH;
-        return -1;
+namespace {
+
+using AddrList = std::shared_ptr<addrinfo>;  // freed with freeaddrinfo
+
+// host:port's addresses; null with errno set if there are none. A numeric host is converted in
+// place; a name goes to a worker thread, as getaddrinfo waits for the name servers and the hub
+// must go on meanwhile. The job owns what it resolves: if the caller is killed while it runs,
+// the result is freed with the job's AsyncResult.
+AddrList resolve_tcp(const std::string& host, uint16_t port) {
+    const std::string service = std::to_string(port);
+    auto lookup = [host, service](int flags) -> std::pair<int, AddrList> {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = flags;
+        addrinfo* res = nullptr;
+        int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+        if (rc == EAI_SYSTEM) rc = -errno;  // (errno is the worker's own)
+        return {rc, AddrList(rc == 0 ? res : nullptr, [](addrinfo* a) { if (a) freeaddrinfo(a); })};
+    };
+    auto [rc, list] = lookup(AI_NUMERICHOST);
+    if (rc == EAI_NONAME) {
+        static ThreadPool* resolvers = new ThreadPool(2);  // never destroyed: lookups may run at exit
+        std::tie(rc, list) = resolvers->apply([lookup] { return lookup(0); });
     }
+    if (rc != 0) errno = rc < 0 ? -rc : EHOSTUNREACH;
+    return rc == 0 ? list : nullptr;
+}
+
+}  // namespace
+
+int connect_tcp(const std::string& host, uint16_t port, Seconds timeout) {
+    AddrList res = resolve_tcp(host, port);
+    if (!res) return -1;
     int fd = -1, err = ECONNREFUSED;
-    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    for (addrinfo* ai = res.get(); ai; ai = ai->ai_next) {
         fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) {
             err = errno;
@@ -149,7 +176,6 @@ int connect_tcp(const std::string& host, uint16_t port, Seconds timeout) {
         ::close(fd);
         fd = -1;
     }
-    freeaddrinfo(res);
     if (fd < 0) errno = err;
     return fd;
 }

@@ -2,6 +2,7 @@
 // read/write/accept/connect helpers, and StreamServer. Loopback only.
 #include "test_util.hpp"
 
+#include <dirent.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -448,4 +449,34 @@ TEST_CASE("wait_readable/wait_writable on a descriptor that is not open throw EB
         }
         CHECK(sw.elapsed() < 0.05);
     }
+}
+
+TEST_CASE("connect_tcp resolves a name on a worker thread (the hub goes on) and connects") {
+    int lfd = green::listen_tcp("127.0.0.1", 0);
+    REQUIRE(lfd >= 0);
+    uint16_t port = port_of(lfd);
+    auto os_threads = [] {
+        int n = 0;
+        if (DIR* d = opendir("/proc/self/task")) {
+            while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+            closedir(d);
+        }
+        return n;
+    };
+    const int before = os_threads();
+    bool others_ran = false;
+    auto other = green::spawn([&] { others_ran = true; });
+    auto server = green::spawn([&] {
+        int c = green::accept(lfd, nullptr, nullptr, 2.0);
+        if (c >= 0) ::close(c);
+        return c >= 0;
+    });
+    int fd = green::connect_tcp("localhost", port, 2.0);  // ::1 first, maybe: then 127.0.0.1
+    CHECK(fd >= 0);
+    CHECK(server.get());
+    CHECK(others_ran);
+    CHECK(os_threads() > before);  // the resolver workers (made at the first name; no test before uses one)
+    if (fd >= 0) ::close(fd);
+    ::close(lfd);
+    other.join();
 }
