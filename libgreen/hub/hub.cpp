@@ -437,6 +437,10 @@ Hub::Hub() {
         // with one thread, would wait for for ever.
         pthread_atfork([] { fork_locks(tls_hub, true); }, [] { fork_locks(tls_hub, false); }, [] {
             fork_locks(tls_hub, false);
+            // The child has one thread: the runtime's idle ones counted (a ThreadPool's workers,
+            // the monitor, name lookups) are not in it, and must not make its deadlock test see
+            // fewer OS threads than there are.
+            idle_internal_threads.store(0);
             if (tls_hub) tls_hub->after_fork();
         });
     });

@@ -395,3 +395,33 @@ TEST_CASE("ThreadPool: the submitting thread may exit as soon as it has its resu
     CHECK(child.exited_with(0));
     CHECK_FALSE(child.has("AddressSanitizer"));
 }
+
+// Regression test (fixed): a fork child inherited the count of the parent's idle runtime threads
+// (a ThreadPool's workers) although they are not in it, so its deadlock test saw no other OS
+// thread that could wake it: a wait that another thread of the child ends was reported as
+// LoopExit at once.
+TEST_CASE("a fork child does not count its parent's idle pool workers as threads it has") {
+    green::ThreadPool pool(2);
+    CHECK(pool.apply([] { return 1; }) == 1);  // both workers now exist, idle
+    green::sleep(0.01);
+    auto child = tu::run_in_child(
+        [] {
+            green::Event ev;
+            std::thread th([&] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                ev.set();
+            });
+            int rc = 0;
+            try {
+                ev.wait();
+            } catch (const green::LoopExit& e) {
+                printf("%s\n", e.what());
+                rc = 1;
+            }
+            th.join();
+            return rc;
+        },
+        20.0);
+    INFO(child.describe());
+    CHECK(child.exited_with(0));
+}
