@@ -400,7 +400,7 @@ TEST_CASE("ThreadPool: the submitting thread may exit as soon as it has its resu
 // (a ThreadPool's workers) although they are not in it, so its deadlock test saw no other OS
 // thread that could wake it: a wait that another thread of the child ends was reported as
 // LoopExit at once.
-TEST_CASE("a fork child does not count its parent's idle pool workers as threads it has") {
+TEST_CASE("a fork child does not count the idle pool workers of its parent as threads it has") {
     green::ThreadPool pool(2);
     CHECK(pool.apply([] { return 1; }) == 1);  // both workers now exist, idle
     green::sleep(0.01);
