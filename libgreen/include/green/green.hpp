@@ -15,6 +15,7 @@
 // thread_pool.hpp ThreadPool (blocking functions on native threads)
 // io.hpp         read/write/accept/connect for non-blocking sockets, StreamServer
 // stream.hpp     Stream: buffered read_line / read_until / read_exactly, write, connect
+// process.hpp    Process, run: child processes with pipes; wait parks (gevent.subprocess)
 #pragma once
 
 #include <green/coroutine.hpp>
@@ -23,6 +24,7 @@
 #include <green/group.hpp>
 #include <green/io.hpp>
 #include <green/nursery.hpp>
+#include <green/process.hpp>
 #include <green/queue.hpp>
 #include <green/stream.hpp>
 #include <green/sync.hpp>
