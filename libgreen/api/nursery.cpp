@@ -26,37 +26,20 @@ void kill_children(detail::NurseryState& s) {
         if (g.task() != self && !g.dead()) g.kill(0);
 }
 
-bool is_interruption(const std::exception_ptr& e) {
+// Whether `e` holds an E.
+template <class E>
+bool holds(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);
-    } catch (const GreenletExit&) {
-        return true;
-    } catch (const TimeoutExpired&) {
+    } catch (const E&) {
         return true;
     } catch (...) {
         return false;
     }
 }
 
-bool is_kill(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const GreenletExit&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
-bool is_nursery_cancelled(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const NurseryCancelled&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
+// What the caller itself was sent (a kill, an outer Timeout), as opposed to a failure.
+bool is_interruption(const std::exception_ptr& e) { return holds<GreenletExit>(e) || holds<TimeoutExpired>(e); }
 
 }  // namespace
 
@@ -97,7 +80,7 @@ void Nursery::close(std::exception_ptr body_error) {
     detail::NurseryState& s = *s_;
     s.body_running = false;
     std::exception_ptr interruption;  // sent to the caller: rethrown once the children have ended
-    if (body_error && !is_nursery_cancelled(body_error)) {
+    if (body_error && !holds<NurseryCancelled>(body_error)) {
         if (is_interruption(body_error)) interruption = body_error;
         else if (!s.failure) s.failure = body_error;
         s.cancelled = true;
@@ -114,7 +97,7 @@ void Nursery::close(std::exception_ptr body_error) {
                 throw;  // nothing can ever end the children left
             } catch (...) {
                 std::exception_ptr e = std::current_exception();
-                if (!interruption || (is_kill(e) && !is_kill(interruption))) interruption = e;
+                if (!interruption || (holds<GreenletExit>(e) && !holds<GreenletExit>(interruption))) interruption = e;
                 s.cancelled = true;
                 kill_children(s);
             }
@@ -122,7 +105,7 @@ void Nursery::close(std::exception_ptr body_error) {
     }
     // A failure just as the body returned sent it NurseryCancelled after its last wait point: that
     // must not surface at the caller's next, unrelated wait.
-    if (s.owner->pending && is_nursery_cancelled(s.owner->pending)) s.owner->pending = nullptr;
+    if (s.owner->pending && holds<NurseryCancelled>(s.owner->pending)) s.owner->pending = nullptr;
     if (interruption) std::rethrow_exception(interruption);
     if (s.failure) std::rethrow_exception(s.failure);
 }
