@@ -70,29 +70,35 @@ __attribute__((constructor(101))) void init() {
 
 }  // namespace
 
-double handoff_seconds() noexcept {
-    // Read at the first green thread, not at load: a program may set it in main().
-    static const double seconds = [] {
+namespace {
+// GREEN_HANDOFF, parsed once (at the first green thread, not at load: a program may set it in
+// main()): the threshold, and whether the variable chose it rather than the default.
+struct HandoffSetting {
+    double seconds;
+    bool explicit_;
+};
+const HandoffSetting& handoff_setting() noexcept {
+    static const HandoffSetting setting = []() -> HandoffSetting {
         // Far above a hub's normal time between switches, well under what a user notices.
         constexpr double kDefaultMs = 10;
         const char* ms = getenv("GREEN_HANDOFF");
-        if (!ms || !*ms) return kDefaultMs / 1000;
-        if (strcmp(ms, "off") == 0) return 0.0;
+        if (!ms || !*ms) return {kDefaultMs / 1000, false};
+        if (strcmp(ms, "off") == 0) return {0.0, true};
         char* end;
         double v = strtod(ms, &end);
         if (*end || v < 0 || v > 60000) {
             fprintf(stderr, "green: ignoring GREEN_HANDOFF='%s' (milliseconds, or off); hand-off stays at 10 ms\n", ms);
-            return kDefaultMs / 1000;
+            return {kDefaultMs / 1000, false};
         }
-        return v / 1000;
+        return {v / 1000, true};
     }();
-    return seconds;
+    return setting;
 }
+}  // namespace
 
-bool handoff_explicit() noexcept {
-    const char* ms = getenv("GREEN_HANDOFF");
-    return ms && *ms && strcmp(ms, "off") != 0 && strcmp(ms, "0") != 0;
-}
+double handoff_seconds() noexcept { return handoff_setting().seconds; }
+
+bool handoff_explicit() noexcept { return handoff_setting().explicit_ && handoff_setting().seconds > 0; }
 
 namespace {
 

@@ -80,7 +80,7 @@ inline int wake_errno(detail::Wake why, int timed_out) noexcept {
 // GREEN_HANDOFF=ms: a hub whose green thread blocks where no hook sees it goes on on another OS
 // thread after this long (hub/handoff.cpp); unset: 10 ms; 0 ("off"): never.
 double handoff_seconds() noexcept;
-// Whether GREEN_HANDOFF sets a threshold (not only the default).
+// Whether GREEN_HANDOFF itself sets a threshold above 0 (not the default, nor an ignored value).
 bool handoff_explicit() noexcept;
 
 inline void count(Call c) noexcept {
