@@ -128,6 +128,9 @@ pid_t kernel_tid(pid_t tid) noexcept;
 void sigmask_thread_created(GreenThread* g) noexcept;
 void sigmask_thread_ending(GreenThread* g) noexcept;
 void sigmask_after_fork() noexcept;
+// A hub of the group other than the first (GREEN_HUBS) blocks the asynchronous signals for good:
+// process-directed ones go to the first hub's OS thread, where the masks above are applied.
+void sigmask_group_hub(detail::Hub& h) noexcept;
 // Whether `g` blocks `sig`; a signal sent to it meanwhile waits in its pending set.
 bool green_thread_blocks(GreenThread* g, int sig) noexcept;
 void mark_pending(GreenThread* g, int sig) noexcept;
@@ -296,8 +299,8 @@ void mutex_owner_attach(pthread_mutex_t* m, detail::Task* owner) noexcept;
 // The calling OS thread's kernel thread id (cached; reset in a fork child).
 pid_t my_tid() noexcept;
 
-// Waiting for the green threads of a hub to end (pthread_exit in a root task).
-void wait_hub_threads(detail::Hub& h) noexcept;
+// Waiting for every green thread to end (pthread_exit in the root task of hub `h`).
+void wait_green_threads(detail::Hub& h) noexcept;
 
 // ---- template bodies -------------------------------------------------------------------------
 

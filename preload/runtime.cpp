@@ -9,9 +9,11 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <pthread.h>
+#include <sched.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -97,6 +99,28 @@ const HandoffSetting& handoff_setting() noexcept {
 }  // namespace
 
 double handoff_seconds() noexcept { return handoff_setting().seconds; }
+
+int hubs_wanted() noexcept {
+    // GREEN_HUBS, parsed once, at the first green thread (a program may set it in main()).
+    static const int hubs = [] {
+        const char* v = getenv("GREEN_HUBS");
+        if (!v || !*v) return 1;
+        if (strcmp(v, "auto") == 0) {
+            // As GOMAXPROCS: the CPUs this process may run on.
+            cpu_set_t set;
+            if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+            return std::max(1, CPU_COUNT(&set));
+        }
+        char* end;
+        long n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 256) {
+            fprintf(stderr, "green: ignoring GREEN_HUBS='%s' (1 to 256, or auto); running on 1 hub\n", v);
+            return 1;
+        }
+        return int(n);
+    }();
+    return hubs;
+}
 
 bool handoff_explicit() noexcept { return handoff_setting().explicit_ && handoff_setting().seconds > 0; }
 

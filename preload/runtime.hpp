@@ -80,6 +80,9 @@ inline int wake_errno(detail::Wake why, int timed_out) noexcept {
 // GREEN_HANDOFF=ms: a hub whose green thread blocks where no hook sees it goes on on another OS
 // thread after this long (hub/handoff.cpp); unset: 10 ms; 0 ("off"): never.
 double handoff_seconds() noexcept;
+// GREEN_HUBS=N|auto: green threads run on N hubs, each on an OS thread of its own
+// (hub/hub_group.hpp); unset: 1; auto: the CPUs the process may run on.
+int hubs_wanted() noexcept;
 // Whether GREEN_HANDOFF itself sets a threshold above 0 (not the default, nor an ignored value).
 bool handoff_explicit() noexcept;
 

@@ -14,6 +14,7 @@
 #include "green_thread.hpp"
 #include "process.hpp"
 #include "real.hpp"
+#include "../libgreen/hub/hub_group.hpp"
 
 #include <signal.h>
 
@@ -75,10 +76,15 @@ void apply_kernel_mask() noexcept {
     uint64_t k = 0;
     for (int sig = 1; sig <= kMaxSig; ++sig)
         if (g_unblocked[sig] == 0) k |= bit(sig);
+    // With several hubs, process-directed signals go to the first one's OS thread alone: the
+    // others block them for good (sigmask_group_hub), and the first takes the mask when it can.
+    Hub* first = detail::HubGroup::first();
+    Hub* h = Hub::current_or_null();
+    if (first && h != first) return first->post_program_mask(k & ~kUnblockable);
     sigset_t s;
     to_set(k & ~kUnblockable, &s);
     REAL(pthread_sigmask)(SIG_SETMASK, &s, nullptr);
-    if (Hub* h = Hub::current_or_null()) h->set_program_mask(s);
+    if (h) h->set_program_mask(s);
 }
 
 // g_lock held: a context with mask `b` comes (+1) or goes (-1); true if the kernel mask changes.
@@ -151,6 +157,17 @@ void sigmask_thread_created(GreenThread* g) noexcept {
     uint64_t b = m.blocked->load(std::memory_order_relaxed);
     g->sig_blocked.store(b, std::memory_order_relaxed);
     if (count(b, +1)) apply_kernel_mask();
+}
+
+void sigmask_group_hub(Hub& h) noexcept {
+    // Every signal but those the kernel raises for a fault of the running code (a SEGV handler
+    // must run where the fault is) and glibc's own (setuid's SIGSETXID reaches every thread).
+    uint64_t b = ~uint64_t(0) & ~kUnblockable;
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) b &= ~bit(sig);
+    sigset_t s;
+    to_set(b, &s);
+    REAL(pthread_sigmask)(SIG_SETMASK, &s, nullptr);
+    h.set_program_mask(s);
 }
 
 void sigmask_thread_ending(GreenThread* g) noexcept {

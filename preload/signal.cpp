@@ -90,9 +90,14 @@ bool runtime_handler(const struct sigaction& a) {
 void green::preload::signal_directed(int sig) noexcept {
     int saved = errno;
     tls_directed = true;
+    // The calling OS thread may block it for other reasons (a hub of the group blocks every
+    // asynchronous signal): the calling green thread does not, so let it in for this one call.
+    uint64_t one = uint64_t(1) << (sig - 1), old = 0;
+    green::detail::raw_syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, long(&one), long(&old), long(sizeof one));
     // The kernel's ids: a green thread's TCB holds a made-up tid. Delivered before the call returns.
     green::detail::raw_syscall(SYS_tgkill, green::detail::raw_syscall(SYS_getpid),
                                green::detail::raw_syscall(SYS_gettid), sig);
+    if (old & one) green::detail::raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, long(&one), 0, long(sizeof one));
     tls_directed = false;
     errno = saved;
 }

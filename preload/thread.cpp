@@ -16,6 +16,7 @@
 #include "green_thread.hpp"
 
 #include "../libgreen/context/stack_pool.hpp"
+#include "../libgreen/hub/hub_group.hpp"
 #include "real.hpp"
 
 #include <dirent.h>
@@ -38,6 +39,7 @@
 
 using namespace green::preload;
 using green::detail::Hub;
+using green::detail::HubGroup;
 using green::detail::Task;
 using green::detail::Wake;
 
@@ -52,6 +54,8 @@ using detail::Wake;
 namespace {
 
 detail::SpinLock g_registry_lock;
+// Green threads made and not yet ended, on every hub (pthread_exit in main waits for none).
+std::atomic<long> g_green_running{0};
 std::unordered_set<const void*>* g_registry = nullptr;
 std::atomic<uint64_t> g_thread_numbers{0};
 
@@ -82,12 +86,14 @@ void thread_on_exit(Task* t) {
     bool drop = g->detached;
     b.wake_all(g);
     b.unlock();
-    // A root task waiting in pthread_exit for its hub's threads re-counts them.
-    WaitBucket& hb = bucket_for(g->hub);
-    if (hb.count.load(std::memory_order_seq_cst)) {
-        hb.acquire();
-        hb.wake_all(g->hub);
-        hb.unlock();
+    // A root task waiting in pthread_exit for the green threads looks again.
+    if (g_green_running.fetch_sub(1, std::memory_order_seq_cst) == 1) {
+        WaitBucket& hb = bucket_for(&g_green_running);
+        if (hb.count.load(std::memory_order_seq_cst)) {
+            hb.acquire();
+            hb.wake_all(&g_green_running);
+            hb.unlock();
+        }
     }
     if (drop) drop_handle(g);  // the hub still holds a reference until the fiber is gone
 }
@@ -287,19 +293,23 @@ pid_t kernel_tid(pid_t tid) noexcept {
     return os;
 }
 
-void wait_hub_threads(Hub& h) noexcept {
-    WaitBucket& b = bucket_for(&h);
+void wait_green_threads(Hub& h) noexcept {
+    WaitBucket& b = bucket_for(&g_green_running);
     for (;;) {
-        bool any = false;
-        h.for_each_task([&](Task* t) { any |= t->user != nullptr; });
-        if (!any) return;
         ObjWaiter w;
-        w.obj = &h;
+        w.obj = &g_green_running;
         w.type = WaitType::Exit;
         w.hub = &h;
         b.acquire();
         b.add(w);
         b.unlock();
+        // Counted after registering: the last one's exit then finds this waiter.
+        if (g_green_running.load(std::memory_order_seq_cst) == 0) {
+            b.acquire();
+            b.remove(w);
+            b.unlock();
+            return;
+        }
         sleep_on(b, w, Deadline::none(), {"pthread_exit (main waits for the other threads)", nullptr});
         b.acquire();
         b.remove(w);
@@ -363,6 +373,28 @@ int join_green(pthread_t t, void** ret, const Deadline& dl, bool try_only) noexc
     return rc;
 }
 
+// The hub may go on on another OS thread while one of its green threads blocks where no hook sees
+// it (hub/handoff.cpp). Green threads with TCBs of their own take the per-OS-thread words of
+// wherever they run; the hub's root then keeps its TCB and its OS thread's runtime code gets
+// another. Called from the hub's root task.
+void maybe_enable_handoff(Hub& h) noexcept {
+    if (h.handoff_enabled() || handoff_seconds() <= 0) return;
+    if (tls_mode() == TlsMode::Shared) {
+        // Green threads sharing their OS thread's TLS would see another thread's after a
+        // hand-off (see decide_mode): only when GREEN_HANDOFF says so explicitly.
+        if (handoff_explicit()) h.enable_handoff(handoff_seconds());
+    } else if (void* carrier_tcb = tcb_make_carrier()) {
+        green::detail::Hub::sync_tcb = tcb_sync;
+        h.enable_handoff(handoff_seconds(), carrier_tcb);
+    }
+}
+
+// A hub of the group starting on its own OS thread (GREEN_HUBS).
+void on_hub_start(Hub& h) {
+    sigmask_group_hub(h);
+    maybe_enable_handoff(h);
+}
+
 }  // namespace
 
 extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
@@ -388,12 +420,11 @@ extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* 
     g->stack_size = stack;
     g->user = g;
     g->detached = detach == PTHREAD_CREATE_DETACHED;
-    g->os_thread = REAL(pthread_self)();
     g->on_exit = thread_on_exit;
     if (tls_mode() == TlsMode::Thread) g->place_tcb = tcb_place;
     // The kernel gives a new thread its creator's name.
     if (GreenThread* cur = current_green()) memcpy(g->comm, cur->comm, sizeof g->comm);
-    else if (REAL(pthread_getname_np)(g->os_thread, g->comm, sizeof g->comm) != 0) g->comm[0] = 0;
+    else if (REAL(pthread_getname_np)(REAL(pthread_self)(), g->comm, sizeof g->comm) != 0) g->comm[0] = 0;
     try {
         registry_add(g);
     } catch (...) {
@@ -402,21 +433,13 @@ extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* 
     }
     *out = reinterpret_cast<pthread_t>(g);
     sigmask_thread_created(g);
-    h->schedule(g);
-    // The hub may go on on another OS thread while one of its green threads blocks where no hook
-    // sees it (hub/handoff.cpp). Green threads with TCBs of their own take the per-OS-thread
-    // words of wherever they run; the main thread then keeps its TCB and its OS thread's runtime
-    // code gets another.
-    if (!h->handoff_enabled() && handoff_seconds() > 0 && h->running() == h->root()) {
-        if (tls_mode() == TlsMode::Shared) {
-            // Green threads sharing their OS thread's TLS would see another thread's after a
-            // hand-off (see decide_mode): only when GREEN_HANDOFF says so explicitly.
-            if (handoff_explicit()) h->enable_handoff(handoff_seconds());
-        } else if (void* carrier_tcb = tcb_make_carrier()) {
-            green::detail::Hub::sync_tcb = tcb_sync;
-            h->enable_handoff(handoff_seconds(), carrier_tcb);
-        }
-    }
+    g_green_running.fetch_add(1, std::memory_order_seq_cst);
+    const bool from_root = h->running() == h->root();
+    if (from_root && hubs_wanted() > 1 && !HubGroup::active()) HubGroup::start(hubs_wanted(), on_hub_start);
+    Hub* target = &HubGroup::pick(*h);
+    g->os_thread = target->root_thread();
+    target->schedule(g);
+    if (from_root) maybe_enable_handoff(*h);
     return 0;
 }
 
@@ -497,8 +520,10 @@ extern "C" void pthread_exit(void* value) {
         // As natively: this thread's key destructors run, then the process lives on until the
         // other threads are done. The green threads of this hub run on this OS thread: wait here.
         run_own_key_destructors();
-        wait_hub_threads(*c.hub);
-        if (getpid() == my_tid() && os_threads() - green::detail::idle_internal_threads.load() <= 1) {
+        wait_green_threads(*c.hub);
+        // (The group's other hubs' OS threads are the runtime's, not the program's.)
+        if (getpid() == my_tid() &&
+            os_threads() - green::detail::idle_internal_threads.load() - (HubGroup::size() - 1) <= 1) {
             // The last thread of the process ended: glibc would exit(0) here.
             exit(0);
         }

@@ -2,6 +2,7 @@
 #include "hub.hpp"
 
 #include "../context/raw_syscall.hpp"
+#include "hub_group.hpp"
 #include "../context/stack_pool.hpp"
 #include "stall_monitor.hpp"
 
@@ -352,7 +353,7 @@ Hub& Hub::create_current() {
 Hub* Hub::for_hooks() noexcept {
     if (__builtin_expect(tls_runtime_call, 0)) return nullptr;
     Hub* h = tls_hub;
-    if (__builtin_expect(h != nullptr, 1)) return tls_task == h->hub_task_ ? nullptr : h;
+    if (__builtin_expect(h != nullptr, 1)) return tls_task == h->hub_task_ || h->starting_ ? nullptr : h;
     if (tls_hub_gone || tls_worker) return nullptr;
     if (main_thread_only.load(std::memory_order_relaxed) && gettid() != getpid()) {
         tls_worker = true;  // decided once per thread
@@ -371,7 +372,7 @@ bool Hub::constructing() noexcept { return tls_constructing; }
 
 bool Hub::in_runtime() noexcept {
     Hub* h = tls_hub;
-    return tls_runtime_call || (h && tls_task == h->hub_task_);
+    return tls_runtime_call || (h && (tls_task == h->hub_task_ || h->starting_));
 }
 
 // Set once, when the library is loaded (static TLS offsets are the same in every thread), never
@@ -514,6 +515,7 @@ Context* Hub::task_main(void* arg) {
     // Leave for good: boost releases this stack on the next fiber's stack; the next one to run
     // drops the hub's reference to t.
     h->unlink_live(t);
+    h->load_.fetch_sub(1, std::memory_order_relaxed);
     t->state_ = Task::State::Dead;
     h->exited_ = t;
     Task* next = (h->budget_ < kRoundBudget && h->ready_head_) ? nullptr : h->hub_task_;
@@ -564,6 +566,15 @@ void Hub::finish_current(Task* t) {
 }
 
 void Hub::start_context(Task* t) {
+    // Inside a switch the running task is neither the one leaving nor the one coming: a hook
+    // reached from here (a function-local static's guard, contended by another hub's thread,
+    // waits with a futex through libc's syscall()) must go straight to libc, never park.
+    // (A member, not TLS: the new task's TCB is made from the installed one's words here.)
+    struct Starting {
+        Hub* h;
+        ~Starting() { h->starting_ = false; }
+    } starting{this};
+    starting_ = true;
     t->stack = StackPool::acquire(t->stack_size);
     t->tcb_reserved = t->place_tcb ? t->place_tcb(t) : 0;
     t->tcb_carrier_ = carrier_serial_;  // a new TCB copies the installed one's per-thread words
@@ -571,12 +582,28 @@ void Hub::start_context(Task* t) {
 }
 
 void Hub::schedule(Task* t) {
-    Inside in(this, tls_task);
     t->hub = this;
+    load_.fetch_add(1, std::memory_order_relaxed);
+    Task* me = tls_task;
+    if (me && me->hub == this) {
+        Inside in(this, me);
+        start_local(t);
+    } else {
+        post_remote(t, kStartEpoch, Wake::None, nullptr);  // another hub's (HubGroup)
+    }
+}
+
+void Hub::start_local(Task* t) noexcept {
     t->state_ = Task::State::Ready;
     t->add_ref();  // the hub's reference, dropped when its fiber ends
     link_live(t);
     push_ready(t);
+}
+
+void Hub::serve() {
+    serving_ = true;
+    root_->name = "hub";
+    for (;;) park(ParkSpec{-1, {"tasks to run", nullptr, -1}});
 }
 
 __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
@@ -637,6 +664,7 @@ void Hub::local_wake(Task* t, uint64_t seq, Wake why) noexcept {
 
 void Hub::post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error) noexcept {
     t->add_ref();  // keeps t alive until this hub has looked at the item
+    HubGroup::posted(1);  // before the item is seen: its drain must not count it first
     {
         std::lock_guard g(remote_->lock);
         remote_->items.push_back({t, seq, why, std::move(error)});
@@ -669,7 +697,19 @@ void Hub::wake_for_signal(Task* t) noexcept {
     target->post_remote(t, kAnyEpoch, Wake::Signal, nullptr);
 }
 
+void Hub::post_program_mask(uint64_t bits) noexcept {
+    posted_mask_.store(bits, std::memory_order_relaxed);
+    mask_posted_.store(true, std::memory_order_release);
+    send_async(loop_, async_);
+}
+
 void Hub::drain_remote() noexcept {
+    if (mask_posted_.load(std::memory_order_relaxed) && mask_posted_.exchange(false, std::memory_order_acquire)) {
+        uint64_t bits = posted_mask_.load(std::memory_order_relaxed);
+        sigemptyset(&program_mask_);
+        memcpy(&program_mask_, &bits, sizeof bits);  // the kernel's layout: bit sig-1 of word 0
+        raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&program_mask_), 0, long(sizeof bits));
+    }
     if (signalled_.exchange(false, std::memory_order_acquire))
         local_wake(root_, remote_->signal_seq, Wake::Signal);
     std::vector<Remote::Item>& batch = remote_->spare;
@@ -679,10 +719,12 @@ void Hub::drain_remote() noexcept {
         batch.swap(remote_->items);
     }
     for (auto& it : batch) {
-        if (it.error) interrupt(it.task, it.error);
+        if (it.seq == kStartEpoch) start_local(it.task);
+        else if (it.error) interrupt(it.task, it.error);
         else local_wake(it.task, it.seq, it.why);
         it.task->release();
     }
+    HubGroup::posted(-int(batch.size()));
     batch.clear();
 }
 
@@ -930,9 +972,12 @@ int Hub::move_fd_waits(int from, int to) noexcept {
 }
 
 bool Hub::deadlocked() {
-    if (external_.load() != 0 || root_->state_ != Task::State::Parked) return false;
-    // Another OS thread (not one of libgreen's idle workers) might still wake a task here.
-    if (os_thread_count() - idle_internal_threads.load() > 1) return false;
+    if (serving_ || external_.load() != 0 || root_->state_ != Task::State::Parked) return false;
+    // The group's other hubs may still run tasks that wake one here.
+    int group = HubGroup::size();
+    if (group > 1 && (this != HubGroup::first() || !HubGroup::others_quiet())) return false;
+    // Another OS thread (not one of libgreen's idle workers or hubs) might still wake a task here.
+    if (os_thread_count() - idle_internal_threads.load() - (group - 1) > 1) return false;
     // A thread may have posted its wake and exited just before it was counted.
     drain_remote();
     return !ready_head_ && root_->state_ == Task::State::Parked;
@@ -975,7 +1020,10 @@ void Hub::loop_main() {
                 } else {
                     if (!alive) ev_ref(loop_);  // only another thread can wake us: wait for its ev_async
                     if (handoff_) polling_.store(true, std::memory_order_relaxed);
+                    const bool idle = !alive && serving_ && external_.load() == 0;
+                    if (idle) HubGroup::idle_enter();
                     ev_run(loop_, EVRUN_ONCE);
+                    if (idle) HubGroup::idle_leave();
                     if (handoff_) {
                         // Tasks are about to run: the monitor must look again (see may_sleep).
                         polling_.store(false, std::memory_order_seq_cst);

@@ -101,8 +101,13 @@ public:
     void* user = nullptr;
     Task* root() const noexcept { return root_; }
 
-    // Queue a new task to start on the next switch.
+    // Queue a new task to start on the next switch. Any thread: from another one the task starts
+    // once this hub has taken the request (it is on its way: see HubGroup's deadlock test).
     void schedule(Task* t);
+    // Tasks scheduled here and not yet ended (HubGroup::pick; any thread, a hint).
+    uint32_t load_relaxed() const noexcept { return load_.load(std::memory_order_relaxed); }
+    // The root task of a hub that only runs tasks placed on it (HubGroup): serve them for ever.
+    [[noreturn]] void serve();
     // Let every other ready task run once (sleep(0)).
     void yield();
     // Fairness for code the hub cannot preempt: a layer above counts the calls it intercepts that
@@ -181,6 +186,9 @@ public:
     // The kernel signal mask an OS thread takes when it starts carrying this hub (a layer above
     // that keeps a mask per task sets the one their union calls for).
     void set_program_mask(const sigset_t& m) noexcept { program_mask_ = m; }
+    // The same from any thread, for a hub whose OS thread the caller is not on: that thread takes
+    // `bits` (bit sig-1 for each signal to block) at the hub's next loop iteration.
+    void post_program_mask(uint64_t bits) noexcept;
     // Hand-offs so far (for stats).
     static std::atomic<uint64_t> handoffs;
 
@@ -230,6 +238,7 @@ public:
 
 private:
     friend struct Handoff;
+    friend class HubGroup;
     // The hold word: (generation << 1) | kTaskPhase. A generation is one stretch of the hub on
     // one OS thread; kTaskPhase is set while a task runs its own code (the monitor may then take
     // the hub away: generation + 1), clear while the hub's own code runs. A task enters the
@@ -310,6 +319,7 @@ private:
         }
     }
     void local_wake(Task* t, uint64_t seq, Wake why) noexcept;
+    void start_local(Task* t) noexcept;  // schedule() on the hub's own thread
     void post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error) noexcept;
     // local_wake if the calling code may touch this hub now; false if the wake must be posted.
     bool wake_here(Task* t, uint64_t epoch, Wake why) noexcept;
@@ -319,6 +329,8 @@ private:
 
     // A wake meant for whatever park its task is in when it arrives (signals, interrupts).
     static constexpr uint64_t kAnyEpoch = ~uint64_t(0);
+    // A remote item that is no wake: the task is new, to start here (schedule from another thread).
+    static constexpr uint64_t kStartEpoch = ~uint64_t(0) - 1;
 
     Task* current_ = nullptr;
     Task* root_ = nullptr;
@@ -342,7 +354,12 @@ private:
     void* fd_waits_ = nullptr;    // per-fd watchers and their parked waits
     Remote* remote_ = nullptr;
     std::atomic<int> external_{0};
+    std::atomic<uint32_t> load_{0};        // see load_relaxed()
+    bool serving_ = false;                 // the root only serves (serve()): never LoopExit
+    bool starting_ = false;                // in start_context: hooks reached go straight to libc
     std::atomic<bool> signalled_{false};
+    std::atomic<bool> mask_posted_{false};     // see post_program_mask
+    std::atomic<uint64_t> posted_mask_{0};
     std::string loop_exit_message_;
     void* altstack_ = nullptr;
     // hand-off (see enter()):
