@@ -9,6 +9,7 @@
 // signal may still come; then the hub's thread sleeps until a handler runs instead.
 #include "green_thread.hpp"
 #include "real.hpp"
+#include "../libgreen/hub/hub_group.hpp"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -155,10 +156,17 @@ void on_deadlock(Hub& h) {
     }
     std::string out = "green: deadlock: every green thread is blocked\n";
     try {
-        // The live list is newest first: print in creation order.
-        std::string lines;
-        h.for_each_task([&](Task* t) { lines.insert(0, describe(h, t)); });
-        out += lines;
+        // The live list is newest first: print in creation order. With a group (GREEN_HUBS) the
+        // other hubs are idle in their poll now: their lists hold still.
+        const int n = detail::HubGroup::size();
+        for (int i = 0; i < n; ++i) {
+            Hub& hub = n > 1 ? *detail::HubGroup::at(i) : h;
+            std::string lines;
+            hub.for_each_task([&](Task* t) {
+                if (!(hub.serving() && t == hub.root())) lines.insert(0, describe(hub, t));
+            });
+            out += lines;
+        }
     } catch (...) {
     }
     put(out);

@@ -22,10 +22,7 @@ namespace {
 // the kernel (fd_moved.cpp); other waits on it end with EBADF; forget what we knew.
 void retire(int fd) {
     if (in_vfork_child()) return;  // the parent's tables, borrowed: leave them alone
-    if (green::detail::Hub* h = green::detail::Hub::current_or_null()) {
-        keep_for_waiters(*h, fd);
-        h->cancel_fd(fd);
-    }
+    retire_fd_waits(fd, /*keep=*/true);
     FdTable::forget(fd);
 }
 

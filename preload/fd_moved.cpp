@@ -7,6 +7,7 @@
 // duplicate until it returns, and the last one closes it.
 #include "io_wait.hpp"
 #include "real.hpp"
+#include "../libgreen/hub/hub_group.hpp"
 
 #include <fcntl.h>
 
@@ -58,6 +59,31 @@ void keep_for_waiters(detail::Hub& h, int fd) noexcept {
             if (m.dup == dup) m.calls = n;
     }
     if (n == 0) release_moved(dup, /*taken=*/false);
+}
+
+namespace {
+struct Retiring {
+    int fd;
+    bool keep;
+};
+void retire_here(detail::Hub& h, void* arg) {
+    auto* r = static_cast<Retiring*>(arg);
+    if (r->keep) keep_for_waiters(h, r->fd);
+    h.cancel_fd(r->fd);
+}
+}  // namespace
+
+void retire_fd_waits(int fd, bool keep) noexcept {
+    Retiring r{fd, keep};
+    // The runtime's own code (the monitor reading /proc, a hub making its stack pool) closes
+    // descriptors of its own: nothing waits on them, and asking another hub, which may be inside
+    // the runtime too, could wait for ever.
+    detail::Hub* mine = detail::Hub::current_or_null();
+    if (!mine || detail::Hub::in_runtime()) return;
+    retire_here(*mine, &r);
+    // Another hub's tables are its own thread's: it does the same there, between its tasks.
+    for (int i = 0, n = detail::HubGroup::size(); n > 1 && i < n; ++i)
+        if (detail::Hub* h = detail::HubGroup::at(i); h != mine && h->may_know_fd(fd)) h->call(retire_here, &r);
 }
 
 FdState* moved_state(int dup) noexcept {

@@ -1,4 +1,5 @@
 #include "fd_table.hpp"
+#include "io_wait.hpp"
 
 #include "real.hpp"
 
@@ -38,9 +39,7 @@ double timeout_of(int fd, int opt) {
 
 namespace {
 // A descriptor number that names a new file: a watcher the hub kept armed for the old one must go.
-void new_file(int fd) {
-    if (detail::Hub* h = detail::Hub::current_or_null()) h->cancel_fd(fd);
-}
+void new_file(int fd) { retire_fd_waits(fd, /*keep=*/false); }
 }  // namespace
 
 FdState* FdTable::slot(int fd) noexcept {

@@ -104,6 +104,18 @@ long wake(uint32_t* uaddr, int op, long n, uint32_t bitset) noexcept {
     return woken;
 }
 
+// The OS threads that wait on shared futex words (another process may wake them); never destroyed:
+// waits may outlive exit. Not a function-local static: the guard of one is itself a shared futex
+// word, waited on through this very hook when two hubs' threads get here at once.
+ThreadPool* shared_wait_pool() noexcept {
+    static std::atomic<ThreadPool*> pool{nullptr};
+    static detail::SpinLock lock;
+    if (ThreadPool* p = pool.load(std::memory_order_acquire)) return p;
+    std::lock_guard g(lock);
+    if (!pool.load(std::memory_order_relaxed)) pool.store(new ThreadPool(16), std::memory_order_release);
+    return pool.load(std::memory_order_relaxed);
+}
+
 long wait(uint32_t* uaddr, int op, uint32_t val, const timespec* ts, uint32_t bitset) noexcept {
     const int cmd = op & kCmdMask;
     WaitCtx c = wait_ctx();
@@ -132,7 +144,7 @@ long wait(uint32_t* uaddr, int op, uint32_t val, const timespec* ts, uint32_t bi
         }
     }
     if (!(op & FUTEX_PRIVATE_FLAG)) {
-        static ThreadPool* pool = new ThreadPool(16);  // never destroyed: waits may outlive exit
+        ThreadPool* pool = shared_wait_pool();
         timespec copy = ts ? *ts : timespec{};
         const bool timed = ts != nullptr;
         try {
@@ -319,7 +331,7 @@ long waitv_green(const futex_waitv* v, unsigned nr, const Deadline& dl, detail::
 
 // The kernel's futex_waitv on a worker thread (a shared word may be woken by another process).
 long waitv_kernel_on_worker(const futex_waitv* v, unsigned nr, const timespec* ts, clockid_t clk) noexcept {
-    static ThreadPool* pool = new ThreadPool(16);  // never destroyed: waits may outlive exit
+    ThreadPool* pool = shared_wait_pool();
     try {
         std::vector<futex_waitv> copy(v, v + nr);  // the job may outlive a killed caller
         const timespec t = ts ? *ts : timespec{};

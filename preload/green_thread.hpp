@@ -20,6 +20,7 @@
 
 #include "runtime.hpp"
 #include "tcb.hpp"
+#include "../libgreen/hub/hub_group.hpp"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -263,7 +264,8 @@ inline WaitCtx wait_ctx() noexcept {
     c.hub = h;
     c.self = h->running();
     // The root task alone on its hub may as well block the OS thread: nothing else could run.
-    c.green = c.self != h->root() || !h->only_task(c.self);
+    // Not in a group (GREEN_HUBS): other hubs start threads here and ask it to run calls.
+    c.green = c.self != h->root() || !h->only_task(c.self) || detail::HubGroup::active();
     return c;
 }
 

@@ -33,6 +33,10 @@ int wait_fd(detail::Hub& hub, int fd, Dir dir, double deadline, const char* what
 // fd_moved.cpp: close() of a descriptor green threads wait on moves their calls to a duplicate
 // (kept_for_waiters, before the real close); each call, when it ends, lets it go.
 void keep_for_waiters(detail::Hub& h, int fd) noexcept;
+// `fd` is about to stop meaning what it meant (close, dup2 onto it, a new file behind the
+// runtime's back): on every hub (GREEN_HUBS), calls parked on it go on with a duplicate when
+// `keep` (else they end with EBADF), other waits on it end, and libev forgets it.
+void retire_fd_waits(int fd, bool keep) noexcept;
 void release_moved(int dup, bool taken = true) noexcept;
 FdState* moved_state(int dup) noexcept;  // what the closed descriptor was
 

@@ -22,6 +22,7 @@
 //    interposed) while the green thread waits; popen itself does not block and is left alone.
 #include "fd_table.hpp"
 #include "green_thread.hpp"
+#include "io_wait.hpp"
 #include "process.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
@@ -488,7 +489,7 @@ int pclose(FILE* stream) {
     // libc closes the descriptor inside: wake its green waiters and forget it first, as close does.
     int fd = fileno(stream);
     if (fd >= 0) {
-        h->cancel_fd(fd);
+        retire_fd_waits(fd, /*keep=*/false);
         FdTable::forget(fd);
     }
     try {

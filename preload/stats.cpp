@@ -5,6 +5,7 @@
 #include "fd_table.hpp"
 #include "green_thread.hpp"
 #include "real.hpp"
+#include "../libgreen/hub/hub_group.hpp"
 #include "runtime.hpp"
 
 #include <fcntl.h>
@@ -109,7 +110,13 @@ void print_green_dump() noexcept {
     Line() << "green: SIGQUIT: green threads of pid " << uint64_t(REAL(syscall)(SYS_getpid)) << " (hub on OS thread tid "
            << uint64_t(h->os_tid()) << ", " << uint64_t(h->live_tasks_relaxed()) << " live, " << h->switches()
            << " switches, " << detail::Hub::handoffs.load() << " hand-offs):";
-    h->for_each_task([](detail::Task* t) {
+    // Every hub of a group (GREEN_HUBS), the others read while they run: a diagnostic.
+    const int n = detail::HubGroup::size();
+    for (int i = 0; i < n; ++i) {
+        detail::Hub* hub = n > 1 ? detail::HubGroup::at(i) : h;
+        if (n > 1) Line() << "  hub " << uint64_t(i) << " on OS thread tid " << uint64_t(hub->os_tid()) << ":";
+        hub->for_each_task([hub](detail::Task* t) {
+        if (hub->serving() && t == hub->root()) return;
         Line l;
         l << "  greenlet #" << t->id << " '" << t->name.c_str() << "' " << state_name(t->state_now());
         const detail::WaitInfo& w = t->waiting_on();
@@ -118,7 +125,8 @@ void print_green_dump() noexcept {
             if (w.arg >= 0) l << " (" << uint64_t(w.arg) << ")";
         }
         if (auto* g = static_cast<GreenThread*>(t->user)) hex(l << ", started at ", uintptr_t(g->start));
-    });
+        });
+    }
     Line() << "green: SIGQUIT: now its default action (a core dump where enabled)";
 }
 

@@ -63,6 +63,8 @@ extern "C" long syscall(long nr, ...) {
     case SYS_gettid: return gettid();
     case SYS_tgkill: return tgkill(pid_t(a1), pid_t(a2), int(a3));
     case SYS_tkill:
+        if (pid_t(a1) >= green::preload::kGreenTidBase) return tgkill(getpid(), pid_t(a1), int(a2));
+        [[fallthrough]];
     case SYS_sched_setaffinity:
     case SYS_sched_getaffinity:
     case SYS_sched_setscheduler:

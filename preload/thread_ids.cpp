@@ -33,6 +33,19 @@ bool map_tid(pid_t& tid) noexcept {
 extern "C" {
 
 int tgkill(pid_t tgid, pid_t tid, int sig) {
+    // A signal for one of this process's green threads is pthread_kill's: its mask and its wait
+    // decide, not those of whichever OS thread runs its hub (one of a group blocks them all).
+    if (tid >= green::preload::kGreenTidBase && tgid == getpid()) {
+        if (green::preload::GreenThread* g = green::preload::find_green_by_tid(tid)) {
+            auto t = reinterpret_cast<pthread_t>(g);
+            g->release();
+            if (int rc = pthread_kill(t, sig)) {
+                errno = rc;
+                return -1;
+            }
+            return 0;
+        }
+    }
     if (!map_tid(tid)) return -1;
     return REAL(tgkill)(tgid, tid, sig);
 }

@@ -327,6 +327,7 @@ struct Hub::Remote {
         uint64_t seq;
         Wake why;
         std::exception_ptr error;
+        struct Call* call = nullptr;  // seq == kCallEpoch: run it here (Hub::call)
     };
     SpinLock lock;
     std::vector<Item> items;
@@ -442,6 +443,7 @@ Hub::Hub() {
             // the monitor, name lookups) are not in it, and must not make its deadlock test see
             // fewer OS threads than there are.
             idle_internal_threads.store(0);
+            HubGroup::after_fork();  // the group's other hubs' threads are not in the child
             if (tls_hub) tls_hub->after_fork();
         });
     });
@@ -697,6 +699,45 @@ void Hub::wake_for_signal(Task* t) noexcept {
     target->post_remote(t, kAnyEpoch, Wake::Signal, nullptr);
 }
 
+struct Hub::Call {
+    void (*fn)(Hub&, void*);
+    void* arg;
+    Waker waker;  // the caller's park, if it parks
+    std::atomic<bool> done{false};
+};
+
+void Hub::call(void (*fn)(Hub&, void*), void* arg) noexcept {
+    Task* me = tls_task;
+    if (me && me->hub == this) {
+        Inside in(this, me);
+        fn(*this, arg);
+        return;
+    }
+    Call c{fn, arg, {}};
+    Hub* mine = for_hooks();  // a task that may park; else (a hub task, a native thread) it spins
+    if (mine) c.waker = mine->prepare_park();
+    HubGroup::posted(1);
+    {
+        std::lock_guard g(remote_->lock);
+        remote_->items.push_back({nullptr, kCallEpoch, Wake::None, nullptr, &c});
+    }
+    send_async(loop_, async_);
+    if (mine) mine->park(c.waker, ParkSpec{-1, {"another hub", this, -1}});
+    while (!c.done.load(std::memory_order_acquire)) raw_syscall(SYS_sched_yield);
+}
+
+void Hub::run_call(Call* c) noexcept {
+    c->fn(*this, c->arg);
+    // Once done is set the caller may return and its task end: hold the task for the wake.
+    const Waker w = c->waker;
+    if (w.task) w.task->add_ref();
+    c->done.store(true, std::memory_order_release);
+    if (w.task) {
+        wake(w, Wake::Notified);
+        w.task->release();
+    }
+}
+
 void Hub::post_program_mask(uint64_t bits) noexcept {
     posted_mask_.store(bits, std::memory_order_relaxed);
     mask_posted_.store(true, std::memory_order_release);
@@ -719,6 +760,10 @@ void Hub::drain_remote() noexcept {
         batch.swap(remote_->items);
     }
     for (auto& it : batch) {
+        if (it.seq == kCallEpoch) {
+            run_call(it.call);
+            continue;
+        }
         if (it.seq == kStartEpoch) start_local(it.task);
         else if (it.error) interrupt(it.task, it.error);
         else local_wake(it.task, it.seq, it.why);
@@ -888,7 +933,10 @@ Wake Hub::wait_fds(std::span<FdInterest> fds, const Waker& waker, const ParkSpec
     for (size_t i = 0; i < fds.size(); ++i) {
         FdInterest& it = fds[i];
         it.revents = 0;
-        if (size_t(it.fd) >= slots.size()) slots.resize(size_t(it.fd) + 64, nullptr);
+        if (size_t(it.fd) >= slots.size()) {
+            slots.resize(size_t(it.fd) + 64, nullptr);
+            fd_slots_size_.store(int(slots.size()), std::memory_order_relaxed);
+        }
         FdSlot*& slot = slots[size_t(it.fd)];
         if (!slot) {
             slot = new FdSlot;
@@ -939,7 +987,10 @@ int Hub::move_fd_waits(int from, int to) noexcept {
     Inside in(this, tls_task);
     auto& slots = *static_cast<FdSlots*>(fd_waits_);
     if (from < 0 || size_t(from) >= slots.size() || !slots[size_t(from)] || to < 0) return 0;
-    if (size_t(to) >= slots.size()) slots.resize(size_t(to) + 64, nullptr);
+    if (size_t(to) >= slots.size()) {
+        slots.resize(size_t(to) + 64, nullptr);
+        fd_slots_size_.store(int(slots.size()), std::memory_order_relaxed);
+    }
     FdSlot& a = *slots[size_t(from)];
     FdSlot*& b = slots[size_t(to)];
     if (!b) {
@@ -1102,6 +1153,7 @@ void Hub::after_fork() noexcept {
     carrier_tcb_ = root_thread_tcb_ = installed_tcb_;
     os_tid_ = root_tid_ = pid_t(raw_syscall(SYS_gettid));
     on_main_thread_ = true;  // the child's only thread is its main thread
+    serving_ = false;        // (a hub of a group: its root may be the caller now)
     after_fork_carrier();
     for (Task* t = live_head_; t; t = t->live_next_)
         if (t != self) t->state_ = Task::State::Dead;

@@ -100,6 +100,8 @@ public:
     // State a layer above keeps per hub (the preload's name-lookup channel); owned by that layer.
     void* user = nullptr;
     Task* root() const noexcept { return root_; }
+    // Whether the root only serves the hub's tasks (a hub of a group other than the first).
+    bool serving() const noexcept { return serving_; }
 
     // Queue a new task to start on the next switch. Any thread: from another one the task starts
     // once this hub has taken the request (it is on its way: see HubGroup's deadlock test).
@@ -156,6 +158,12 @@ public:
     // descriptor: call it before the number can be reused (close, dup2 onto it, or a descriptor
     // the program made behind the runtime's back).
     void cancel_fd(int fd) noexcept;
+    // Run fn(*this, arg) on this hub's OS thread, between its tasks, and return once it ran (the
+    // calling task parks meanwhile; on this hub's own thread it runs at once). For work on another
+    // hub's tables: a descriptor closed on one hub of a group while another waits on it.
+    void call(void (*fn)(Hub&, void*), void* arg) noexcept;
+    // Whether this hub may have waited on `fd` (any thread; false means certainly not).
+    bool may_know_fd(int fd) const noexcept { return fd < fd_slots_size_.load(std::memory_order_relaxed); }
     // Waits on `from` made with kMovable: how many there are; move them to `to` (a duplicate of
     // the same open file, about to outlive `from`), returning how many moved. Hub thread only.
     int movable_fd_waits(int from) const noexcept;
@@ -331,6 +339,9 @@ private:
     static constexpr uint64_t kAnyEpoch = ~uint64_t(0);
     // A remote item that is no wake: the task is new, to start here (schedule from another thread).
     static constexpr uint64_t kStartEpoch = ~uint64_t(0) - 1;
+    static constexpr uint64_t kCallEpoch = ~uint64_t(0) - 2;  // no wake: a call to run (call())
+    struct Call;
+    void run_call(Call* c) noexcept;
 
     Task* current_ = nullptr;
     Task* root_ = nullptr;
@@ -357,6 +368,7 @@ private:
     std::atomic<uint32_t> load_{0};        // see load_relaxed()
     bool serving_ = false;                 // the root only serves (serve()): never LoopExit
     bool starting_ = false;                // in start_context: hooks reached go straight to libc
+    std::atomic<int> fd_slots_size_{0};    // see may_know_fd
     std::atomic<bool> signalled_{false};
     std::atomic<bool> mask_posted_{false};     // see post_program_mask
     std::atomic<uint64_t> posted_mask_{0};

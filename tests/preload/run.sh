@@ -24,6 +24,8 @@
 #                           monitor, and one carrier if a loaded machine kept the
 #                           main thread from running for 10 ms)
 #   native_threads_*        thread programs again with GREEN_THREADS=native
+#   hubs2_*                 thread programs and system programs again with GREEN_HUBS=2
+#                           (green threads on two hubs, each on an OS thread of its own)
 #   ordinary_*              unmodified system programs (bash, sort, python3, curl,
 #                           rg, fdfind, ruby, node, perl, pigz, xz, java) natively
 #                           vs preloaded; SKIP when the program is not installed.
@@ -145,6 +147,16 @@ for p in "${NATIVE_THREADS[@]}"; do
     CASES+=("native_threads_$p")
     KIND[native_threads_$p]=native_threads
 done
+# GREEN_HUBS=2: wake-ups, descriptors, signals and exits crossing two hubs' OS threads.
+HUBS2=(hubs_counter hubs_pingpong hubs_spin hubs_close_wait hubs_exit pt_mutex pt_cond pt_rwlock pt_sem
+       pt_cancel pt_misc sigmask_threads sigwait_daemon threads_c11 threads_cleanup threads_exit_main
+       threads_join_at_exit threads_once_keys threads_sleep threads_owner thread_ids tls_errno tls_many
+       futex_raw futex_cxx close_while_waiting dup_close proc proc_wait echo_1000 sock_tcp handoff_errno
+       handoff_fork ordinary_pigz ordinary_python_threads ordinary_java_threads)
+for p in "${HUBS2[@]}"; do
+    CASES+=("hubs2_$p")
+    KIND[hubs2_$p]=hubs2
+done
 ORDINARY=(ordinary_seq_sort_head ordinary_sort_file ordinary_sort_parallel ordinary_python
           ordinary_python_threads ordinary_curl ordinary_curl_big ordinary_curl_localhost
           ordinary_rg ordinary_rg_files ordinary_fd ordinary_fd_exec
@@ -236,6 +248,7 @@ for c in "${SEL[@]}"; do
         diff|only) NEED_BIN[$c]=1 ;;
         threads) NEED_BIN[echo_1000]=1 ;;
         native_threads) NEED_BIN[${c#native_threads_}]=1 ;;
+        hubs2) case $c in hubs2_ordinary_*) ;; *) NEED_BIN[${c#hubs2_}]=1 ;; esac ;;
     esac
 done
 BUILDS=()
@@ -821,6 +834,19 @@ run_case() {
             else
                 differential "$name" "$dir" env GREEN_THREADS=native "$OUT/$prog"
             fi ;;
+        hubs2)
+            local prog=${name#hubs2_} CMD SKIP_WHY=
+            case $prog in
+                ordinary_*) ordinary_cmd "$prog" ;;
+                *) CMD=("$OUT/$prog"); [ -n "${BROKEN[$prog]:-}" ] && SKIP_WHY=broken ;;
+            esac
+            if [ "$SKIP_WHY" = broken ]; then
+                echo "FAIL $name: $prog did not compile"
+            elif [ -n "$SKIP_WHY" ]; then
+                echo "SKIP $name: $SKIP_WHY"
+            else
+                differential "$name" "$dir" env GREEN_HUBS=2 "${CMD[@]}"
+            fi ;;
         script) script_case "$name" ;;
         ordinary)
             local CMD SKIP_WHY
@@ -839,7 +865,7 @@ need_tree=0
 need_big=0
 need_java=0
 for c in "${SEL[@]}"; do
-    case $c in
+    case ${c#hubs2_} in
         ordinary_curl*) need_http=1 ;;
         ordinary_sort_parallel_big) need_big=1 ;;
         ordinary_sort*) need_sort=1 ;;
