@@ -1,7 +1,7 @@
 /* greenrun: run a program with libgreen's preload.
  *
  *   greenrun [--threads=green|native] [--tls=thread|shared|auto] [--stack-size=SIZE]
- *            [--handoff=MS|off] [--stats] [--debug] [--strict] [--] program args...
+ *            [--handoff=MS|off] [--hubs=N|auto] [--stats] [--debug] [--strict] [--] program args...
  *
  * --threads=native keeps the preload too: the program's pthreads are then real threads whose
  * blocking calls go to libc (only the main thread has a hub), while mutexes, condition

@@ -19,7 +19,8 @@
 static void usage(FILE *out) {
     fputs("usage: greenrun [options] [--] program [args...]\n"
           "Runs an unmodified program with libgreen's LD_PRELOAD library: its blocking calls\n"
-          "become green-thread waits on a libev hub, its pthreads green threads on one OS thread.\n"
+          "become green-thread waits on a libev hub, its pthreads green threads on one OS thread\n"
+          "(or on N, with --hubs).\n"
           "\n"
           "options (--opt=value or --opt value; each sets the environment variable shown):\n"
           "  --threads=green|native  pthread_create makes green threads on the caller's hub\n"
@@ -38,6 +39,9 @@ static void usage(FILE *out) {
           "                          without switching (a call no hook sees, a spin-wait),\n"
           "                          the others go on on another OS thread (default 10)\n"
           "                                                                    [GREEN_HANDOFF]\n"
+          "  --hubs=N|auto           run the green threads on N hubs, each on an OS thread of\n"
+          "                          its own, so that they use N cores (1 to 256; auto: the\n"
+          "                          CPUs the program may run on; default 1)    [GREEN_HUBS]\n"
           "  --stats                 print counts of greenlets, switches and calls however the\n"
           "                          program ends (exit, _exit, a fatal signal) [GREEN_STATS=1]\n"
           "  --debug                 report once per call site each call that had to block the\n"
@@ -91,6 +95,15 @@ static int check_handoff(const char *who, const char *v) {
     return 0;
 }
 
+/* What the preload reads (preload/runtime.cpp, hubs_wanted): 1 to 256, or auto. */
+static int check_hubs(const char *who, const char *v) {
+    if (strcmp(v, "auto") == 0) return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > 256) return fail("%s takes a number of hubs (1 to 256) or auto, not '%s'", who, v);
+    return 0;
+}
+
 /* The syntax and bounds the library reads (StackPool::parse_size, default_size): digits, then K,
  * M or G, optionally followed by "i" and "B", from 16K to 1G (beyond, every thread reserves more
  * address space than is sensible). The library, run without greenrun, warns and uses the default
@@ -137,6 +150,7 @@ static struct value_option value_options[] = {
     {"--tls", "GREEN_TLS", check_tls, 0},
     {"--stack-size", "GREEN_STACK_SIZE", check_size, 0},
     {"--handoff", "GREEN_HANDOFF", check_handoff, 0},
+    {"--hubs", "GREEN_HUBS", check_hubs, 0},
 };
 #define N_VALUE_OPTIONS (sizeof value_options / sizeof value_options[0])
 

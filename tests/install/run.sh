@@ -171,6 +171,11 @@ bad "--stack-size without a value" 2 "--stack-size needs a value" "$gr" --stack-
 bad "--stack-size=8K (below 16K)" 2 "'8K' is below the minimum, 16K" "$gr" --stack-size=8K true
 bad "--stack-size 2G (above 1G)" 2 "'2G' is above the maximum, 1G" "$gr" --stack-size 2G true
 bad "--handoff=abc" 2 "--handoff takes milliseconds (0 to 60000) or off, not 'abc'" "$gr" --handoff=abc true
+bad "--hubs=0" 2 "--hubs takes a number of hubs (1 to 256) or auto, not '0'" "$gr" --hubs=0 true
+bad "GREEN_HUBS=many in the environment" 2 "GREEN_HUBS takes a number of hubs (1 to 256) or auto, not 'many'" \
+    env GREEN_HUBS=many "$gr" true
+expect "--hubs 2 sets GREEN_HUBS" "2 auto" \
+    "$("$gr" --hubs 2 -- sh -c 'echo "$GREEN_HUBS"' 2>&1) $("$gr" --hubs=auto -- sh -c 'echo "$GREEN_HUBS"' 2>&1)"
 bad "--threads bogus" 2 "--threads takes green or native, not 'bogus'" "$gr" --threads bogus true
 bad "--tls=x" 2 "--tls takes thread, shared or auto, not 'x'" "$gr" --tls=x true
 bad "--stats=yes" 2 "--stats takes no value" "$gr" --stats=yes true
