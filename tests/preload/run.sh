@@ -152,7 +152,8 @@ HUBS2=(hubs_counter hubs_pingpong hubs_spin hubs_close_wait hubs_exit pt_mutex p
        pt_cancel pt_misc sigmask_threads sigwait_daemon threads_c11 threads_cleanup threads_exit_main
        threads_join_at_exit threads_once_keys threads_sleep threads_owner thread_ids tls_errno tls_many
        futex_raw futex_cxx close_while_waiting dup_close proc proc_wait echo_1000 sock_tcp handoff_errno
-       handoff_fork ordinary_pigz ordinary_python_threads ordinary_java_threads)
+       handoff_fork preload_only_threads_deadlock ordinary_pigz ordinary_python_threads
+       ordinary_java_threads)
 for p in "${HUBS2[@]}"; do
     CASES+=("hubs2_$p")
     KIND[hubs2_$p]=hubs2
@@ -844,6 +845,8 @@ run_case() {
                 echo "FAIL $name: $prog did not compile"
             elif [ -n "$SKIP_WHY" ]; then
                 echo "SKIP $name: $SKIP_WHY"
+            elif [ "${KIND[$prog]:-}" = only ]; then
+                preload_only "$name" "$dir" env GREEN_HUBS=2 "${CMD[@]}"
             else
                 differential "$name" "$dir" env GREEN_HUBS=2 "${CMD[@]}"
             fi ;;
