@@ -517,7 +517,6 @@ Context* Hub::task_main(void* arg) {
     // Leave for good: boost releases this stack on the next fiber's stack; the next one to run
     // drops the hub's reference to t.
     h->unlink_live(t);
-    h->load_.fetch_sub(1, std::memory_order_relaxed);
     t->state_ = Task::State::Dead;
     h->exited_ = t;
     Task* next = (h->budget_ < kRoundBudget && h->ready_head_) ? nullptr : h->hub_task_;
@@ -585,13 +584,14 @@ void Hub::start_context(Task* t) {
 
 void Hub::schedule(Task* t) {
     t->hub = this;
-    load_.fetch_add(1, std::memory_order_relaxed);
     Task* me = tls_task;
     if (me && me->hub == this) {
         Inside in(this, me);
         start_local(t);
     } else {
-        post_remote(t, kStartEpoch, Wake::None, nullptr);  // another hub's (HubGroup)
+        // From another hub's thread (HubGroup): counted at once, for pick() to see it.
+        remote_starts_.fetch_add(1, std::memory_order_relaxed);
+        post_remote(t, kStartEpoch, Wake::None, nullptr);
     }
 }
 
@@ -764,7 +764,10 @@ void Hub::drain_remote() noexcept {
             run_call(it.call);
             continue;
         }
-        if (it.seq == kStartEpoch) start_local(it.task);
+        if (it.seq == kStartEpoch) {
+            start_local(it.task);
+            remote_starts_.fetch_sub(1, std::memory_order_relaxed);
+        }
         else if (it.error) interrupt(it.task, it.error);
         else local_wake(it.task, it.seq, it.why);
         it.task->release();

@@ -106,8 +106,10 @@ public:
     // Queue a new task to start on the next switch. Any thread: from another one the task starts
     // once this hub has taken the request (it is on its way: see HubGroup's deadlock test).
     void schedule(Task* t);
-    // Tasks scheduled here and not yet ended (HubGroup::pick; any thread, a hint).
-    uint32_t load_relaxed() const noexcept { return load_.load(std::memory_order_relaxed); }
+    // Tasks scheduled here and not yet ended, root included (HubGroup::pick; any thread, a hint).
+    uint32_t load_relaxed() const noexcept {
+        return live_count_.load(std::memory_order_relaxed) + remote_starts_.load(std::memory_order_relaxed);
+    }
     // The root task of a hub that only runs tasks placed on it (HubGroup): serve them for ever.
     [[noreturn]] void serve();
     // Let every other ready task run once (sleep(0)).
@@ -365,7 +367,7 @@ private:
     void* fd_waits_ = nullptr;    // per-fd watchers and their parked waits
     Remote* remote_ = nullptr;
     std::atomic<int> external_{0};
-    std::atomic<uint32_t> load_{0};        // see load_relaxed()
+    std::atomic<uint32_t> remote_starts_{0};  // scheduled from another thread, not yet started
     bool serving_ = false;                 // the root only serves (serve()): never LoopExit
     bool starting_ = false;                // in start_context: hooks reached go straight to libc
     std::atomic<int> fd_slots_size_{0};    // see may_know_fd
