@@ -3,6 +3,8 @@
 // detection counts the process's threads, and later tests rely on there being none.
 #include "test_util.hpp"
 
+#include "../../libgreen/hub/hub.hpp"  // white-box: what GREEN_HUBS is built on
+
 #include <atomic>
 #include <set>
 #include <stdexcept>
@@ -424,4 +426,63 @@ TEST_CASE("a fork child does not count the idle pool workers of its parent as th
         20.0);
     INFO(child.describe());
     CHECK(child.exited_with(0));
+}
+
+// ---- one hub acting on another's thread (what GREEN_HUBS's group is built on) -----------------
+
+namespace {
+struct RecordingTask final : green::detail::Task {
+    std::atomic<pid_t> ran_on{0};
+    void run() override { ran_on.store(gettid()); }
+};
+}  // namespace
+
+TEST_CASE("a task scheduled from another thread starts on its hub's thread; Hub::call runs there and "
+          "returns once it ran") {
+    using green::detail::Hub;
+    std::atomic<Hub*> hub_b{nullptr};
+    std::atomic<pid_t> tid_b{0};
+    green::Event stop;
+    std::thread b([&] {
+        tid_b.store(gettid());
+        hub_b.store(&Hub::current());
+        stop.wait();  // B's root parks: its hub runs what others give it
+    });
+    while (!hub_b.load()) sleep_ms(1);
+
+    auto* t = new RecordingTask;  // the creator's reference, dropped below
+    hub_b.load()->schedule(t);
+    Stopwatch sw;
+    while (t->ran_on.load() == 0 && sw.elapsed() < 5) green::sleep(0.001);
+    CHECK(t->ran_on.load() == tid_b.load());
+
+    struct Arg {
+        pid_t ran_on = 0;
+        int ticks_seen = -1;
+        std::atomic<int>* ticks;
+    };
+    std::atomic<int> ticks{0};
+    auto ticker = green::spawn([&] {
+        for (int i = 0; i < 20; ++i) {
+            ticks.fetch_add(1);
+            green::sleep(0.001);
+        }
+    });
+    Arg arg{0, -1, &ticks};
+    green::sleep(0.003);
+    hub_b.load()->call(
+        [](Hub&, void* p) {
+            auto* a = static_cast<Arg*>(p);
+            a->ran_on = gettid();
+            a->ticks_seen = a->ticks->load();
+        },
+        &arg);
+    CHECK(arg.ran_on == tid_b.load());
+    CHECK(arg.ticks_seen >= 0);  // it ran before call() returned
+    ticker.join();
+    CHECK(ticks.load() == 20);
+
+    stop.set();
+    b.join();
+    t->release();
 }

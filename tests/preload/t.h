@@ -138,6 +138,23 @@ static inline int t_done(void)
 
 
 
+/* OS threads the preload adds for hubs beyond the first (GREEN_HUBS=N: N - 1; "auto": one per
+ * CPU the process may run on, less one), for the cases that count OS threads. */
+#include <sched.h>
+static inline int t_extra_hubs(void)
+{
+    const char *v = getenv("GREEN_HUBS");
+    if (!v || !*v) return 0;
+    int n;
+    if (strcmp(v, "auto") == 0) {
+        cpu_set_t set;
+        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    } else {
+        n = atoi(v);
+    }
+    return n > 1 ? n - 1 : 0;
+}
+
 /* A sibling thread that ticks every 10 ms: that it kept ticking while another thread waited
  * shows the wait parked a green thread, not the OS thread. */
 static atomic_int ticks, ticker_stop_flag;
