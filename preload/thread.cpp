@@ -1,6 +1,7 @@
 // preload/thread.cpp: pthreads become green threads.
 //
-// Under GREEN_THREADS=green (the default) pthread_create starts a GreenThread on the caller's hub.
+// Under GREEN_THREADS=green (the default) pthread_create starts a GreenThread on the caller's hub,
+// or, with GREEN_HUBS=N, on the least loaded hub of the group (hub/hub_group.hpp).
 // Its pthread_t is the record's address; the main thread (and any root task) keeps its real
 // pthread_t. Under GREEN_THREADS=native pthread_create is libc's. Keys and pthread_once are in
 // keys.cpp, the table every pthread object's waiters wait in is wait_table.cpp.
@@ -9,10 +10,10 @@
 // cleanup handlers, C++ destructors), without glibc's per-OS-thread bookkeeping. C11 <threads.h>
 // maps onto the same hooks.
 //
-// Each green thread has its own thread control block and TLS where tcb.hpp decides so. Limits:
-// CPU-bound threads no longer run in parallel (a thread that never blocks keeps the others
-// waiting); asynchronous cancellation acts only at cancellation points; signals and signal masks
-// are per OS thread (pthread_kill of a green thread signals its hub's OS thread).
+// Each green thread has its own thread control block and TLS where tcb.hpp decides so, and its
+// own signal mask (sigmask.cpp). Limits: CPU-bound threads of one hub do not run in parallel (one
+// that never blocks keeps the others of its hub waiting until hand-off); asynchronous cancellation
+// acts only at cancellation points.
 #include "green_thread.hpp"
 
 #include "../libgreen/context/stack_pool.hpp"
