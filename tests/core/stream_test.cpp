@@ -6,6 +6,7 @@
 
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace {
 // A connected pair of stream sockets: [0] for the Stream, [1] for the test's peer (non-blocking).
@@ -20,19 +21,23 @@ struct Pair {
     }
     void send(const std::string& s) { REQUIRE(green::write_all(fd[1], s.data(), s.size()) == ssize_t(s.size())); }
     void end() { close(std::exchange(fd[1], -1)); }
+    // A greenlet sending `pieces` 10 ms apart (each read must wait for the next), then the end.
+    green::Greenlet<void> send_in_pieces(std::vector<std::string> pieces) {
+        return green::spawn([this, pieces = std::move(pieces)] {
+            for (size_t i = 0; i < pieces.size(); ++i) {
+                if (i) green::sleep(0.01);
+                send(pieces[i]);
+            }
+            end();
+        });
+    }
 };
 }  // namespace
 
 TEST_CASE("Stream: read_line across writes, the last line without a newline, then \"\" at the end") {
     Pair p;
     green::Stream s(p.fd[0]);
-    auto writer = green::spawn([&] {
-        p.send("hello\nwor");
-        green::sleep(0.01);
-        p.send("ld\nlast");
-        green::sleep(0.01);
-        p.end();
-    });
+    auto writer = p.send_in_pieces({"hello\nwor", "ld\nlast"});
     CHECK(s.read_line() == "hello\n");
     CHECK(s.read_line() == "world\n");  // waited for the rest of the line
     CHECK(s.read_line() == "last");
@@ -44,14 +49,7 @@ TEST_CASE("Stream: read_line across writes, the last line without a newline, the
 TEST_CASE("Stream: read_until with a delimiter split across reads, read_exactly, read_some, read_all") {
     Pair p;
     green::Stream s(p.fd[0]);
-    auto writer = green::spawn([&] {
-        p.send("HEAD\r");
-        green::sleep(0.01);
-        p.send("\n\r\nbody12345rest");
-        green::sleep(0.01);
-        p.send(" and more");
-        p.end();
-    });
+    auto writer = p.send_in_pieces({"HEAD\r", "\n\r\nbody12345rest", " and more"});
     CHECK(s.read_until("\r\n\r\n") == "HEAD\r\n\r\n");
     CHECK(s.read_exactly(4) == "body");
     CHECK(s.read_some(3) == "123");  // buffered: at once
