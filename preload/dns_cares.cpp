@@ -121,13 +121,15 @@ void on_answer(void* arg, int status, int, unsigned char* abuf, int alen) {
     if (Fetch* f = r.waiter; f && f->parked) Hub::wake(f->waker, Wake::Notified);
 }
 
-bool make_channel(Channel& c, const std::shared_ptr<const ServerConf>& conf) {
+// A c-ares channel configured like glibc's resolver, or null. It may park the calling green thread:
+// ares_init_options reads resolv.conf through stdio, whose locks other OS threads share.
+ares_channel make_channel(const std::shared_ptr<const ServerConf>& conf) {
     static std::atomic<bool> library_ready{false};
     static SpinLock library_lock;
     if (!library_ready.load()) {
         std::lock_guard g(library_lock);
         if (!library_ready.load()) {
-            if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) return false;
+            if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) return nullptr;
             library_ready.store(true);
         }
     }
@@ -144,7 +146,7 @@ bool make_channel(Channel& c, const std::shared_ptr<const ServerConf>& conf) {
     opts.ndomains = 0;
     mask |= conf->rotate ? ARES_OPT_ROTATE : ARES_OPT_NOROTATE;
     ares_channel ch;
-    if (ares_init_options(&ch, &opts, mask) != ARES_SUCCESS) return false;
+    if (ares_init_options(&ch, &opts, mask) != ARES_SUCCESS) return nullptr;
     ares_set_socket_functions(ch, &socket_functions, nullptr);
     std::vector<ares_addr_port_node> nodes(conf->servers.size());
     for (size_t i = 0; i < nodes.size(); ++i) {
@@ -165,11 +167,9 @@ bool make_channel(Channel& c, const std::shared_ptr<const ServerConf>& conf) {
     // No servers at all: glibc has none either and times out; so will c-ares' default (loopback).
     if (!nodes.empty() && ares_set_servers_ports(ch, nodes.data()) != ARES_SUCCESS) {
         ares_destroy(ch);
-        return false;
+        return nullptr;
     }
-    c.ch = ch;
-    c.conf = conf;
-    return true;
+    return ch;
 }
 
 bool same_servers(const ServerConf& a, const ServerConf& b) {
@@ -196,8 +196,18 @@ Channel* channel_for(const std::shared_ptr<const ServerConf>& conf) {
         ares_destroy(c.ch);  // resolv.conf changed: start afresh once nothing is in flight
         c.ch = nullptr;
     }
-    if (!c.ch && !make_channel(c, conf)) return nullptr;
-    return &c;
+    if (!c.ch) {
+        ares_channel fresh = make_channel(conf);
+        // Another green thread of this hub may have made one while this one was parked in
+        // make_channel: keep the first, whose queries are in flight (replacing it lost them all).
+        if (c.ch) {
+            if (fresh) ares_destroy(fresh);
+        } else if (fresh) {
+            c.ch = fresh;
+            c.conf = conf;
+        }
+    }
+    return c.ch ? &c : nullptr;
 }
 
 std::vector<detail::FdInterest> channel_fds(Channel& c) {
