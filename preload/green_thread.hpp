@@ -60,7 +60,9 @@ struct GreenThread final : detail::Task {
     void* (*start)(void*) = nullptr;
     void* arg = nullptr;
     void* result = nullptr;         // start's return value or pthread_exit's argument
-    pthread_t os_thread{};          // the OS thread whose hub runs it (for pthread_kill & co.)
+    // The OS thread whose hub runs it now (pthread_kill & co. act on it); any thread. It changes
+    // when a group moves the green thread to another hub (Hub::share_ready).
+    pthread_t os_thread() const noexcept { return __atomic_load_n(&hub, __ATOMIC_ACQUIRE)->root_thread(); }
     uint64_t number = 0;            // "thread N"
     char comm[16] = {};             // pthread_getname_np (inherited from the creator, like the kernel)
     bool c11 = false;               // thrd_create: start returns an int

@@ -155,12 +155,19 @@ void print_stats() noexcept {
     Line() << "  greenlets created " << detail::Hub::tasks_created.load() << ", peak alive "
            << detail::Hub::tasks_peak.load();
     uint64_t switches = detail::Hub::retired_switches.load(), iterations = detail::Hub::retired_iterations.load();
-    if (detail::Hub* h = detail::Hub::current_or_null()) {
-        switches += h->switches();
-        iterations += h->iterations();
+    // Every hub of a group (GREEN_HUBS), the others' counters read while they run.
+    const int n = detail::HubGroup::size();
+    for (int i = 0; i < n; ++i)
+        if (detail::Hub* h = n > 1 ? detail::HubGroup::at(i) : detail::Hub::current_or_null()) {
+            switches += h->switches_relaxed();
+            iterations += h->iterations_relaxed();
+        }
+    {
+        Line l;
+        l << "  switches " << switches << ", hub loop iterations " << iterations << ", hand-offs "
+          << detail::Hub::handoffs.load();
+        if (n > 1) l << ", hubs " << uint64_t(n) << ", moves between hubs " << detail::Hub::moves.load();
     }
-    Line() << "  switches " << switches << ", hub loop iterations " << iterations << ", hand-offs "
-           << detail::Hub::handoffs.load();
     static const char* const names[] = {
 #define GREEN_CALL_NAME(name) #name,
         GREEN_CALLS(GREEN_CALL_NAME)

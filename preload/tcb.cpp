@@ -436,6 +436,8 @@ size_t tcb_place(Task* t) noexcept {
     char* tcb = build_tcb(t->stack.lo + t->stack.size, t->stack.size, kGreenTidBase + pid_t(g->number), &reserved);
     if (!tcb) return 0;  // too small a stack, or no DTV: it shares its OS thread's TLS
     t->tcb = tcb;
+    // It may come to run on another OS thread (a hand-off, or another hub of a group: Hub::may_move).
+    if (!detail::Hub::sync_tcb) detail::Hub::sync_tcb = tcb_sync;
     return reserved;
 }
 

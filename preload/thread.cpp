@@ -438,7 +438,6 @@ extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* 
     const bool from_root = h->running() == h->root();
     if (from_root && hubs_wanted() > 1 && !HubGroup::active()) HubGroup::start(hubs_wanted(), on_hub_start);
     Hub* target = &HubGroup::pick(*h);
-    g->os_thread = target->root_thread();
     target->schedule(g);
     if (from_root) maybe_enable_handoff(*h);
     return 0;
@@ -599,7 +598,7 @@ extern "C" int pthread_kill(pthread_t t, int sig) noexcept {
         }
         return REAL(pthread_kill)(t, sig);
     }
-    pthread_t os = g->os_thread;
+    pthread_t os = g->os_thread();
     int rc = -1;
     if (sig < 0 || sig >= NSIG) rc = EINVAL;
     else if (sig == 0) rc = 0;  // glibc >= 2.34: 0 even for an ended, unjoined thread
@@ -623,7 +622,7 @@ extern "C" int pthread_kill(pthread_t t, int sig) noexcept {
 extern "C" int pthread_sigqueue(pthread_t t, int sig, const union sigval value) noexcept {
     GreenThread* g = find_green(t);
     if (!g) return REAL(pthread_sigqueue)(t, sig, value);
-    pthread_t os = g->os_thread;
+    pthread_t os = g->os_thread();
     g->release();
     return REAL(pthread_sigqueue)(os, sig, value);
 }
@@ -714,7 +713,7 @@ extern "C" void __pthread_unwind_next(__pthread_unwind_buf_t* buf) {
 #define GREEN_ON_OS_THREAD(ret, name, params, args)                    \
     extern "C" ret name params noexcept {                              \
         if (GreenThread* g = find_green(t)) {                          \
-            t = g->os_thread;                                          \
+            t = g->os_thread();                                        \
             g->release();                                              \
         }                                                              \
         return REAL(name) args;                                        \

@@ -39,6 +39,7 @@ std::atomic<uint64_t> Hub::retired_switches{0};
 std::atomic<uint64_t> Hub::retired_iterations{0};
 void (*Hub::on_deadlock)(Hub&) = nullptr;
 void (*Hub::sync_tcb)(void*, const void*) noexcept = nullptr;
+std::atomic<uint64_t> Hub::moves{0};
 std::atomic<int> idle_internal_threads{0};
 
 // Carriers (OS threads that run hubs) are numbered across all hubs: a task's TCB copies the
@@ -511,7 +512,8 @@ Context* Hub::task_main(void* arg) {
             t->error = std::current_exception();
         }
     }
-    h->finish_current(t);
+    h->finish_current(t);  // (touches no member of h: it may yield in on_exit)
+    h = t->hub;  // it may have been moved to another hub of the group meanwhile (share_ready)
     h->enter(t);  // never leaves: the fiber ends
 
     // Leave for good: boost releases this stack on the next fiber's stack; the next one to run
@@ -526,6 +528,7 @@ Context* Hub::task_main(void* arg) {
     }
     h->current_ = next;
     next->state_ = Task::State::Running;
+    next->movable_ = false;
     next->gen_ = h->gen_;
     ++h->switches_;
     if (!next->ctx.started()) h->start_context(next);
@@ -612,11 +615,13 @@ __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
     Task* prev = current_;
     if (next == prev) {
         prev->state_ = Task::State::Running;
+        prev->movable_ = false;
         return;
     }
     if (__builtin_expect(!StackPool::canary_ok(prev->stack), 0)) report_overflow(prev, "canary overwritten");
     current_ = next;
     next->state_ = Task::State::Running;
+    next->movable_ = false;
     next->gen_ = gen_;
     ++switches_;
     if (!next->ctx.started()) start_context(next);
@@ -628,8 +633,10 @@ __attribute__((always_inline)) inline void Hub::switch_to(Task* next) {
     tls_task = next;
     prev->ctx.switch_to(&next->ctx);
     set_tls_int_at(errno_offset_, saved_errno);
-    if (exited_) {
-        Task* e = std::exchange(exited_, nullptr);
+    // prev resumes here, on the hub that runs it now: another one if it was moved (share_ready).
+    Hub* h = prev->hub;
+    if (h->exited_) {
+        Task* e = std::exchange(h->exited_, nullptr);
         e->release();
     }
 }
@@ -767,9 +774,19 @@ void Hub::drain_remote() noexcept {
         if (it.seq == kStartEpoch) {
             start_local(it.task);
             remote_starts_.fetch_sub(1, std::memory_order_relaxed);
+        } else if (it.seq == kAdoptEpoch) {
+            link_live(it.task);  // still Ready: it runs here from now on
+            push_ready(it.task);
+            remote_starts_.fetch_sub(1, std::memory_order_relaxed);
+        } else if (it.task->hub != this) {
+            // Posted to the hub the task was on: it has been moved since (share_ready).
+            Hub* now = __atomic_load_n(&it.task->hub, __ATOMIC_ACQUIRE);
+            now->post_remote(it.task, it.seq, it.why, std::move(it.error));
+        } else if (it.error) {
+            interrupt(it.task, it.error);
+        } else {
+            local_wake(it.task, it.seq, it.why);
         }
-        else if (it.error) interrupt(it.task, it.error);
-        else local_wake(it.task, it.seq, it.why);
         it.task->release();
     }
     HubGroup::posted(-int(batch.size()));
@@ -858,24 +875,60 @@ void Hub::precise_remove(double deadline) noexcept {
     if (it != p->deadlines.end()) p->deadlines.erase(it);
 }
 
+// The two yields put the task on the ready queue movable: it may resume on another hub of the
+// group, so after the switch they touch only the hub it is on then (resumed_on), never `this`.
 void Hub::fairness_yield() noexcept {
     Task* self = tls_task;
     busy_calls_.store(0, std::memory_order_relaxed);
     if (self == hub_task_) return;
-    Inside in(this, self);
+    const bool entered = enter(self);
     self->state_ = Task::State::Ready;
     push_ready(self);
+    self->movable_ = may_move(self);
     switch_to(hub_task_);
+    resumed_on(self, entered);
 }
 
 void Hub::yield() {
     Task* self = tls_task;
     if (self->pending) throw_pending(Wake::Interrupted);
-    Inside in(this, self);
+    const bool entered = enter(self);
     self->state_ = Task::State::Ready;
     push_ready(self);
+    self->movable_ = may_move(self);
     switch_out();
+    resumed_on(self, entered);
     if (self->pending) throw_pending(Wake::Interrupted);
+}
+
+Hub* Hub::resumed_on(Task* self, bool entered) noexcept {
+    Hub* now = self->hub;
+    // Back to the task's own code: leave the runtime of the hub it runs on (Inside's destructor,
+    // for a hub that may have changed; a new hub's hold protocol is on if its hand-off is).
+    if (now == this ? entered : now->handoff_) now->leave(self);
+    return now;
+}
+
+void Hub::share_ready() noexcept {
+    Hub* to = HubGroup::sleeping_hub(this);
+    if (!to) return;
+    uint64_t give = ready_count_ / 2;
+    uint64_t n = ready_count_;
+    // Take the movable ones from the front (they waited longest), keep the rest in order.
+    for (uint64_t i = 0; i < n; ++i) {
+        Task* t = pop_ready();
+        if (give == 0 || !t->movable_) {
+            push_ready(t);
+            continue;
+        }
+        --give;
+        t->movable_ = false;
+        unlink_live(t);
+        __atomic_store_n(&t->hub, to, __ATOMIC_RELEASE);
+        to->remote_starts_.fetch_add(1, std::memory_order_relaxed);  // for pick(), as a start
+        to->post_remote(t, kAdoptEpoch, Wake::None, nullptr);
+        moves.fetch_add(1, std::memory_order_relaxed);
+    }
 }
 
 Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
@@ -1050,6 +1103,7 @@ void Hub::loop_main() {
         ++iterations_;
         if (requests_.load(std::memory_order_relaxed)) serve_requests();
         drain_remote();
+        if (ready_count_ > 1 && HubGroup::anyone_sleeping()) share_ready();
         if (ready_head_) {
             if (switches_ >= round_end) {
                 double now = monotonic_now();
@@ -1076,7 +1130,10 @@ void Hub::loop_main() {
                     if (handoff_) polling_.store(true, std::memory_order_relaxed);
                     const bool idle = !alive && serving_ && external_.load() == 0;
                     if (idle) HubGroup::idle_enter();
+                    const bool grouped = HubGroup::active();
+                    if (grouped) HubGroup::sleeping(*this, true);  // ready tasks may be given to it
                     ev_run(loop_, EVRUN_ONCE);
+                    if (grouped) HubGroup::sleeping(*this, false);
                     if (idle) HubGroup::idle_leave();
                     if (handoff_) {
                         // Tasks are about to run: the monitor must look again (see may_sleep).

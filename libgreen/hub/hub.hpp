@@ -199,8 +199,9 @@ public:
     // The same from any thread, for a hub whose OS thread the caller is not on: that thread takes
     // `bits` (bit sig-1 for each signal to block) at the hub's next loop iteration.
     void post_program_mask(uint64_t bits) noexcept;
-    // Hand-offs so far (for stats).
+    // Hand-offs so far, and tasks moved from one hub of a group to another (for stats).
     static std::atomic<uint64_t> handoffs;
+    static std::atomic<uint64_t> moves;
 
     // Outstanding cross-thread work whose completion will wake a task here (ThreadPool jobs):
     // while non-zero, an empty loop is not a deadlock.
@@ -209,6 +210,7 @@ public:
 
     uint64_t switches() const noexcept { return switches_; }
     uint64_t iterations() const noexcept { return iterations_; }
+    uint64_t iterations_relaxed() const noexcept { return __atomic_load_n(&iterations_, __ATOMIC_RELAXED); }
     // Live tasks, root included (for reports).
     template <class F> void for_each_task(F&& f) {
         for (Task* t = live_head_; t; t = t->live_next_) f(t);
@@ -342,6 +344,18 @@ private:
     // A remote item that is no wake: the task is new, to start here (schedule from another thread).
     static constexpr uint64_t kStartEpoch = ~uint64_t(0) - 1;
     static constexpr uint64_t kCallEpoch = ~uint64_t(0) - 2;  // no wake: a call to run (call())
+    // No wake: a ready task moved here from another hub of the group (share_ready).
+    static constexpr uint64_t kAdoptEpoch = ~uint64_t(0) - 3;
+    // Whether a task about to go on the ready queue from a yield may be moved to another hub: it
+    // must have a TCB of its own that can take another OS thread's words (sync_tcb), and nothing
+    // but the yield must hold this hub across its switch (yield and fairness_yield, called from
+    // a layer's top level, look the hub up again after it).
+    bool may_move(const Task* t) const noexcept { return t->tcb && sync_tcb && t != root_; }
+    // In the hub task, with ready tasks: give half of the movable ones to a hub of the group that
+    // sleeps with nothing to run (work sharing: the busy hub gives, the idle one need not look).
+    void share_ready() noexcept;
+    // The hub a task that yielded resumed on, and the leaving of the runtime there (see yield).
+    Hub* resumed_on(Task* self, bool entered) noexcept;
     struct Call;
     void run_call(Call* c) noexcept;
 
@@ -370,6 +384,7 @@ private:
     std::atomic<uint32_t> remote_starts_{0};  // scheduled from another thread, not yet started
     bool serving_ = false;                 // the root only serves (serve()): never LoopExit
     bool starting_ = false;                // in start_context: hooks reached go straight to libc
+    std::atomic<bool> sleeping_{false};    // in a group, blocked in the poll with nothing ready
     std::atomic<int> fd_slots_size_{0};    // see may_know_fd
     std::atomic<bool> signalled_{false};
     std::atomic<bool> mask_posted_{false};     // see post_program_mask

@@ -92,6 +92,7 @@ void HubGroup::after_fork() noexcept {
     g_size.store(1, std::memory_order_relaxed);
     g_idle.store(0, std::memory_order_relaxed);
     g_in_flight.store(0, std::memory_order_relaxed);
+    sleepers_.store(0, std::memory_order_relaxed);
 }
 
 void HubGroup::idle_enter() noexcept {
@@ -107,5 +108,22 @@ bool HubGroup::others_quiet() noexcept {
 }
 
 void HubGroup::posted(int n) noexcept { g_in_flight.fetch_add(n, std::memory_order_seq_cst); }
+
+std::atomic<int> HubGroup::sleepers_{0};
+
+void HubGroup::sleeping(Hub& h, bool now) noexcept {
+    h.sleeping_.store(now, std::memory_order_relaxed);
+    sleepers_.fetch_add(now ? 1 : -1, std::memory_order_relaxed);
+}
+
+Hub* HubGroup::sleeping_hub(const Hub* not_this) noexcept {
+    int n = size();
+    unsigned start = g_next.fetch_add(1, std::memory_order_relaxed);  // spread the gifts
+    for (int k = 0; k < n; ++k) {
+        Hub* h = g_hubs[(start + unsigned(k)) % unsigned(n)];
+        if (h != not_this && h->sleeping_.load(std::memory_order_relaxed)) return h;
+    }
+    return nullptr;
+}
 
 }  // namespace green::detail

@@ -6,8 +6,9 @@
 //    never returns and never gets LoopExit). Once per process; a fork child has one hub again.
 //  - pick() says where a new task goes: the group's hub with the fewest tasks started on it and
 //    not yet ended (ties go round the group), so threads made in a burst spread over the hubs.
-//    A task stays on the hub it started on; a hub as a whole may still move to another OS thread
-//    (hand-off).
+//    A hub with several ready tasks gives half of those that yielded (sched_yield, a green thread
+//    that keeps calling libc without waiting) to a hub that sleeps with nothing to run; other
+//    tasks stay on their hub. A hub as a whole may still move to another OS thread (hand-off).
 //  - Deadlock across hubs: the first hub's root gets LoopExit only when every other hub of the
 //    group is idle (no ready task, nothing in libev that could fire: no descriptor, no timer) and
 //    no wake-up posted from one hub to another is still on its way.
@@ -42,6 +43,14 @@ public:
     static bool others_quiet() noexcept;
     // Wake-ups posted from one OS thread to a hub, not yet taken by it.
     static void posted(int n) noexcept;
+    // A hub blocks in its poll with nothing ready (true), or is back (false); whether one does,
+    // and one that does other than `not_this` (null if none).
+    static void sleeping(Hub& h, bool now) noexcept;
+    static bool anyone_sleeping() noexcept { return sleepers_.load(std::memory_order_relaxed) > 0; }
+    static Hub* sleeping_hub(const Hub* not_this) noexcept;
+
+private:
+    static std::atomic<int> sleepers_;
 };
 
 }  // namespace green::detail

@@ -157,7 +157,9 @@ struct Task {
     virtual std::stop_token stop_token() const noexcept { return {}; }
 
     std::atomic<int> refs{1};
-    Hub* hub = nullptr;              // the hub that runs it; fixed at spawn
+    // The hub that runs it: set at spawn; in a group of hubs (HubGroup) a task that yielded may be
+    // moved to an idle hub while it waits on the ready queue (written by its hub's thread then).
+    Hub* hub = nullptr;
     uint64_t id = 0;
 
     // Scheduling state, the hub's alone (layers above wait through Hub::prepare_park and park).
@@ -176,6 +178,7 @@ private:
     uint64_t seq_ = 0;               // park epoch: the last Waker handed out
     State state_ = State::New;
     Wake wake_ = Wake::None;
+    bool movable_ = false;           // on the ready queue from a yield: another hub may take it
     uint8_t interrupt_ = 0;          // the current park accepts Wake::Signal: kInterrupt*
     WaitInfo waiting_;               // what the current park is for
     uint64_t gen_ = 0;               // the hub's hold generation it last resumed under (hub.hpp)
