@@ -5,6 +5,7 @@
 #include "../hub/hub.hpp"
 
 #include <cerrno>
+#include <stdexcept>
 
 struct green_greenlet {
     green::Greenlet<void*> g;
@@ -41,6 +42,26 @@ green_t* green_spawn_stack(void* (*fn)(void*), void* arg, unsigned long stack_si
 }
 
 green_t* green_spawn(void* (*fn)(void*), void* arg) { return green_spawn_stack(fn, arg, 0); }
+
+int green_start_hubs(int n) { return green::start_hubs(n); }
+
+int green_hub_count(void) { return green::hub_count(); }
+
+static_assert(GREEN_THIS_HUB == green::this_hub && GREEN_ANY_HUB == green::any_hub);
+
+green_t* green_spawn_on(int hub, void* (*fn)(void*), void* arg) {
+    try {
+        green::SpawnOptions opts;
+        opts.hub = hub;
+        return new green_greenlet{green::spawn_with(opts, fn, arg)};
+    } catch (const std::out_of_range&) {
+        errno = EINVAL;
+        return nullptr;
+    } catch (...) {
+        fail_from_exception();
+        return nullptr;
+    }
+}
 
 int green_join(green_t* g, double timeout, void** result) {
     try {

@@ -2,27 +2,44 @@
 #include <green/greenlet.hpp>
 
 #include "../hub/hub.hpp"
+#include "../hub/hub_group.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 
 #include <cerrno>
 #include <memory>
 #include <mutex>
 #include <ostream>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace green {
 using detail::Hub;
+using detail::HubGroup;
 using detail::Task;
 using detail::Wake;
 
 namespace detail {
 void schedule_spawn(Task* t, const SpawnOptions* opts) {
+    Hub& mine = Hub::current();
+    Hub* target = &mine;
     if (opts) {
+        if (opts->hub == any_hub) {
+            target = &HubGroup::pick(mine);
+        } else if (opts->hub != this_hub) {
+            if (opts->hub < 0 || opts->hub >= HubGroup::size()) {
+                t->release();  // never scheduled: the caller gets no handle
+                throw std::out_of_range("green::spawn: no hub " + std::to_string(opts->hub) + " (hub_count() is " +
+                                        std::to_string(HubGroup::size()) + ")");
+            }
+            target = HubGroup::size() > 1 ? HubGroup::at(opts->hub) : &mine;
+        }
         t->stack_size = opts->stack_size;
         t->name = opts->name;
     }
-    Hub::current().schedule(t);
+    target->schedule(t);
 }
 }  // namespace detail
 
@@ -34,6 +51,17 @@ void sleep(Seconds s) {
 }
 
 void yield() { Hub::current().yield(); }
+
+int start_hubs(int n) {
+    if (n <= 0) {
+        cpu_set_t set;
+        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    }
+    Hub::current();  // the caller's hub is the group's first
+    return HubGroup::start(n, nullptr);
+}
+
+int hub_count() noexcept { return HubGroup::size(); }
 
 bool sleep(Seconds s, std::stop_token stop) {
     if (stop.stop_requested()) return false;

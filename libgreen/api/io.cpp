@@ -202,7 +202,9 @@ void StreamServer::serve_forever() {
         }
         int one = 1;
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        members.spawn([this, c] {
+        SpawnOptions where;
+        where.hub = any_hub;  // this hub while it is the only one
+        members.spawn_with(where, [this, c] {
             struct Closer {
                 int fd;
                 ~Closer() { ::close(fd); }

@@ -99,9 +99,27 @@ private:
     bool expired_ = false;
 };
 
+// ---- several cores ------------------------------------------------------------------------------
+// Run greenlets on `n` hubs, each on an OS thread of its own: the calling thread's hub becomes
+// hub 0 and n - 1 more start (threads named green-hubN that only run the greenlets given them).
+// n <= 0: one hub per CPU the process may run on (sched_getaffinity), as Go's GOMAXPROCS. Once
+// per process (later calls change nothing); call it from the thread that will wait on the
+// program's greenlets (main). Returns how many hubs run; fewer than asked only if OS threads
+// cannot be started (said on stderr). A fork child runs one hub again.
+int start_hubs(int n = 0);
+// How many hubs run greenlets (1 until start_hubs).
+int hub_count() noexcept;
+// Which hub a new greenlet runs on (SpawnOptions::hub, spawn_on): the caller's (the default), the
+// one with the fewest live greenlets, or hub i, 0 <= i < hub_count(). A greenlet stays on its hub;
+// greenlets of different hubs share events, locks, queues, joins and kills as within one (their
+// wake-ups cross OS threads through the target hub's queue).
+inline constexpr int this_hub = -1;
+inline constexpr int any_hub = -2;
+
 struct SpawnOptions {
     size_t stack_size = 0;  // bytes; 0 = GREEN_STACK_SIZE or 256 KiB
     std::string name;
+    int hub = this_hub;     // this_hub, any_hub or an index (std::out_of_range if none such)
 };
 
 // A handle to a greenlet of any result type.
@@ -300,6 +318,14 @@ Greenlet<spawn_result_t<F, A...>> spawn(F&& f, A&&... a) {
     auto* t = new detail::FnTaskFor<F, A...>(std::forward<F>(f), std::forward<A>(a)...);
     detail::schedule_spawn(t, nullptr);
     return Greenlet<R>(t, /*adopt=*/true);
+}
+
+// spawn(f, args...) on hub `hub` (this_hub, any_hub or an index: see start_hubs).
+template <class F, class... A>
+Greenlet<spawn_result_t<F, A...>> spawn_on(int hub, F&& f, A&&... a) {
+    SpawnOptions opts;
+    opts.hub = hub;
+    return spawn_with(opts, std::forward<F>(f), std::forward<A>(a)...);
 }
 
 // spawn(f, args...) whose body waits `seconds` before calling f (gevent's spawn_later; seconds <= 0

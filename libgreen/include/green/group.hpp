@@ -81,6 +81,14 @@ public:
         track(g);
         return g;
     }
+    // spawn() with options (a name, a stack size, the hub it runs on: SpawnOptions).
+    template <class F, class... A>
+    auto spawn_with(const SpawnOptions& opts, F&& f, A&&... a) {
+        before_spawn();
+        auto g = green::spawn_with(opts, std::forward<F>(f), std::forward<A>(a)...);
+        track(g);
+        return g;
+    }
     // Track `g` until it ends (in a Pool, waits for a free slot first).
     void add(const GreenletBase& g) {
         before_spawn();

@@ -38,7 +38,9 @@ int connect_tcp(const std::string& host, uint16_t port, Seconds timeout = foreve
 
 // Accepts connections on a listening socket and runs handler(fd) in a new greenlet for each (in
 // `pool` if given, which then bounds the concurrency). The descriptor is closed when the handler
-// returns or throws.
+// returns or throws. With several hubs (start_hubs), each handler runs on the hub with the fewest
+// live greenlets at its accept (any_hub): connections spread over the cores; the handler must
+// then share what it touches with other hubs' greenlets only through green's sync objects.
 class StreamServer {
 public:
     using Handler = std::function<void(int fd)>;
