@@ -59,11 +59,7 @@ inline detail::Hub* hub() noexcept {
     detail::Hub* h = detail::Hub::for_hooks();
     // A green thread whose calls never block must still let the others run (a loop on poll(.., 0)
     // waiting for a pipe another thread fills); never from inside a signal handler.
-    // It may resume on another hub of a group (Hub::share_ready): the one it is on then.
-    if (h && __builtin_expect(h->count_busy_call(), 0) && !tls_in_handler) {
-        h->fairness_yield();
-        h = detail::Hub::for_hooks();
-    }
+    if (h && __builtin_expect(h->count_busy_call(), 0) && !tls_in_handler) h->fairness_yield();
     return h;
 }
 

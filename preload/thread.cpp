@@ -731,7 +731,9 @@ extern "C" int sched_yield(void) noexcept {
     if (!config.green_threads || !c.green) return REAL(sched_yield)();
     std::exception_ptr stash = std::exchange(c.self->pending, nullptr);
     try {
-        c.hub->yield();
+        // It may resume on another hub of a group (Hub::share_ready): nothing of c.hub is used after.
+        // Not from a signal handler, whose interrupted code may hold its hub.
+        c.hub->yield(!tls_in_handler);
     } catch (...) {
     }
     if (stash) c.self->pending = std::move(stash);

@@ -62,7 +62,7 @@ int usleep(useconds_t usec) {
     green::detail::Hub* h = hub();
     if (!h) return REAL(usleep)(usec);
     if (usec == 0) {
-        h->yield();  // a zero sleep is a polite yield, for green threads too
+        h->yield(!tls_in_handler);  // a zero sleep is a polite yield, for green threads too (may move: sched_yield)
         return 0;
     }
     if (green_sleep(*h, double(usec) * 1e-6) > 0) {

@@ -875,27 +875,25 @@ void Hub::precise_remove(double deadline) noexcept {
     if (it != p->deadlines.end()) p->deadlines.erase(it);
 }
 
-// The two yields put the task on the ready queue movable: it may resume on another hub of the
-// group, so after the switch they touch only the hub it is on then (resumed_on), never `this`.
 void Hub::fairness_yield() noexcept {
     Task* self = tls_task;
     busy_calls_.store(0, std::memory_order_relaxed);
     if (self == hub_task_) return;
-    const bool entered = enter(self);
+    Inside in(this, self);
     self->state_ = Task::State::Ready;
     push_ready(self);
-    self->movable_ = may_move(self);
     switch_to(hub_task_);
-    resumed_on(self, entered);
 }
 
-void Hub::yield() {
+// A movable yield may resume on another hub of the group: after the switch it touches only the
+// hub the task is on then (resumed_on), never `this`.
+void Hub::yield(bool movable) {
     Task* self = tls_task;
     if (self->pending) throw_pending(Wake::Interrupted);
     const bool entered = enter(self);
     self->state_ = Task::State::Ready;
     push_ready(self);
-    self->movable_ = may_move(self);
+    self->movable_ = movable && may_move(self);
     switch_out();
     resumed_on(self, entered);
     if (self->pending) throw_pending(Wake::Interrupted);

@@ -112,8 +112,10 @@ public:
     }
     // The root task of a hub that only runs tasks placed on it (HubGroup): serve them for ever.
     [[noreturn]] void serve();
-    // Let every other ready task run once (sleep(0)).
-    void yield();
+    // Let every other ready task run once (sleep(0)). `movable`: the task may resume on another hub
+    // of the group (share_ready); only for a caller that holds nothing of this hub across the
+    // call (a layer's outermost entry: the preload's sched_yield, outside signal handlers).
+    void yield(bool movable = false);
     // Fairness for code the hub cannot preempt: a layer above counts the calls it intercepts that
     // return without parking; once kFairnessBudget of them ran since the last switch, the task
     // lets the hub poll I/O and the other ready tasks run (Go preempts at function calls alike).
@@ -346,10 +348,10 @@ private:
     static constexpr uint64_t kCallEpoch = ~uint64_t(0) - 2;  // no wake: a call to run (call())
     // No wake: a ready task moved here from another hub of the group (share_ready).
     static constexpr uint64_t kAdoptEpoch = ~uint64_t(0) - 3;
-    // Whether a task about to go on the ready queue from a yield may be moved to another hub: it
-    // must have a TCB of its own that can take another OS thread's words (sync_tcb), and nothing
-    // but the yield must hold this hub across its switch (yield and fairness_yield, called from
-    // a layer's top level, look the hub up again after it).
+    // Whether a task about to go on the ready queue from a yield(movable) may be moved to another
+    // hub: it must have a TCB of its own that can take another OS thread's words (sync_tcb).
+    // (fairness_yield never moves a task: it is called from hooks at any depth, whose callers
+    // may hold this hub across it.)
     bool may_move(const Task* t) const noexcept { return t->tcb && sync_tcb && t != root_; }
     // In the hub task, with ready tasks: give half of the movable ones to a hub of the group that
     // sleeps with nothing to run (work sharing: the busy hub gives, the idle one need not look).
