@@ -281,6 +281,7 @@ struct Handoff {
         }
         // The hub is the monitor's now: the task that held it can no longer enter it.
         h->gen_ = gen;
+        h->kept_.fetch_add(1, std::memory_order_seq_cst);  // until it rejoins: the hub is not idle
         if (Carrier* left = h->carrier_) {
             const Task* t = h->current_;
             left->out_since = since;
@@ -394,6 +395,7 @@ void Hub::rejoin(Task* self) noexcept {
     Handoff::push_requests(this, &r, &r);
     kick();
     while (!r.granted.load(std::memory_order_acquire)) futex_wait(&r.granted, 0);
+    kept_.fetch_sub(1, std::memory_order_seq_cst);
     tls_task = self;
 }
 

@@ -1078,6 +1078,7 @@ int Hub::move_fd_waits(int from, int to) noexcept {
 
 bool Hub::deadlocked() {
     if (serving_ || external_.load() != 0 || root_->state_ != Task::State::Parked) return false;
+    if (kept_.load() != 0) return false;  // a task a hand-off left running may still wake one
     // The group's other hubs may still run tasks that wake one here.
     int group = HubGroup::size();
     if (group > 1 && (this != HubGroup::first() || !HubGroup::others_quiet())) return false;
@@ -1126,7 +1127,7 @@ void Hub::loop_main() {
                 } else {
                     if (!alive) ev_ref(loop_);  // only another thread can wake us: wait for its ev_async
                     if (handoff_) polling_.store(true, std::memory_order_relaxed);
-                    const bool idle = !alive && serving_ && external_.load() == 0;
+                    const bool idle = !alive && serving_ && external_.load() == 0 && kept_.load() == 0;
                     if (idle) HubGroup::idle_enter();
                     const bool grouped = HubGroup::active();
                     if (grouped) HubGroup::sleeping(*this, true);  // ready tasks may be given to it
@@ -1206,6 +1207,8 @@ void Hub::after_fork() noexcept {
     // The child's one OS thread holds the hub; nothing hands it off any more (no monitor).
     handoff_steal_.store(false, std::memory_order_relaxed);
     requests_.store(nullptr, std::memory_order_relaxed);
+    kept_.store(0, std::memory_order_relaxed);  // the caller holds the hub; no other task runs
+    sleeping_.store(false, std::memory_order_relaxed);
     gen_ = self->gen_;
     hold_.store(gen_ << 1 | kTaskPhase, std::memory_order_relaxed);
     carrier_tcb_ = root_thread_tcb_ = installed_tcb_;
