@@ -47,8 +47,9 @@
 #       with GREEN_HANDOFF=off (what hand-off buys: the gap is then the whole second)
 #   (l) parallel programs, wall time under greenrun vs natively, median of 3 alternated runs each:
 #       `pigz -p 2`, `xz -T2 -0`, `sort --parallel=2 -S 256M` on a generated text file (BENCH_PAR_MB;
-#       a row is skipped when its program is not installed). One hub today (hubs=1): the programs'
-#       threads use a second core only through hand-off
+#       a row is skipped when its program is not installed), and a CPU-bound thread-per-connection
+#       server (echo_threads -w 20000: hash rounds per request, 32 connections from echo_load,
+#       round trips per second); each under greenrun with one hub and with --hubs=auto
 #   (m) echo_threads under greenrun at 1,000 connections, hand-off on (the default, as in (h) and
 #       (j), which are therefore hand-off-on figures) vs GREEN_HANDOFF=off: server CPU per round
 #       trip, alternated runs, the verdict on the median of the pairs' ratios
@@ -308,6 +309,39 @@ if (( HANDOFF_PARTS )) && [[ -x $BUILD/greenrun ]]; then
     done
     PAR_BYTES=$(stat -c %s "$PAR_IN")
     rm -f "$PAR_IN"
+fi
+# (l), last row: a CPU-bound thread-per-connection server (echo_threads -w: hash rounds before each
+# echo), unpinned, driven by echo_load for CPUSRV_SECONDS; native, one hub, --hubs=auto, alternated.
+CPUSRV_ROUNDS=20000 CPUSRV_CONNS=32 CPUSRV_SECONDS=3
+# cpu_server OUT PREFIX...: start the server under PREFIX, load it, OUT gets "RESULT rts N" and rc.
+cpu_server() {
+    local out=$1 port="" spid i
+    shift
+    : >"$out"
+    "$@" "$BUILD/echo_threads" -w "$CPUSRV_ROUNDS" 0 >"$out.srv" 2>"$out.err" &
+    spid=$!
+    for (( i = 0; i < 50; i++ )); do
+        port=$(awk '/^listening on/ { print $3; exit }' "$out.srv" 2>/dev/null)
+        [[ -n $port ]] && break
+        sleep 0.1
+    done
+    if [[ -n $port ]]; then
+        timeout 60 "$BUILD/echo_load" --port "$port" --conns "$CPUSRV_CONNS" --seconds "$CPUSRV_SECONDS" \
+            >"$out.load" 2>&1 || true
+        awk '$1 == "RESULT" { for (i = 2; i <= NF; i++) if (sub(/^rt_per_s=/, "", $i) && $i + 0 > 0) print "RESULT rts", $i }' \
+            "$out.load" | tail -n 1 >"$out"
+    fi
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    echo "RESULT rc $([[ -s $out ]] && echo 0 || echo 1)" >>"$out"
+}
+if (( HANDOFF_PARTS )) && [[ -x $BUILD/greenrun && -x $BUILD/echo_threads && -x $BUILD/echo_load ]]; then
+    note "CPU-bound echo_threads -w $CPUSRV_ROUNDS, $CPUSRV_CONNS conns: native, one hub, --hubs=auto, alternated"
+    for i in 1 2 3; do
+        cpu_server "$TMP/cpusrv.native.$i" env
+        cpu_server "$TMP/cpusrv.greenrun.$i" "$BUILD/greenrun" --
+        cpu_server "$TMP/cpusrv.hubs.$i" "$BUILD/greenrun" --hubs=auto --
+    done
 fi
 # (m): run_demo.sh once per run (its environment reaches echo_threads through greenrun); the pair's
 # order alternates from round to round.
@@ -694,11 +728,33 @@ else
         done
         ok "$ncpu" && ok "$nmed" && ncores+=("$(calc "$ncpu/$nmed")")
     done
+    # The CPU-bound server: throughput, so the target reads the other way round.
+    what="echo_threads -w $CPUSRV_ROUNDS (CPU per request), $CPUSRV_CONNS conns"
+    read -r nmed nlo nhi _ <<<"$(spread rts "$TMP/cpusrv.native".?)"
+    if ! ok "$nmed"; then
+        row "(l)" "$what" "n/a (native runs failed)" "" "" "$tgt_l" "n/a"
+    else
+        ref="$(calc "$nmed" 0) rt/s native ($(calc "$nlo" 0)-$(calc "$nhi" 0))"
+        for v in greenrun hubs; do
+            label=$what
+            [[ $v == hubs ]] && label="same, --hubs=auto"
+            read -r gmed glo ghi _ <<<"$(spread rts "$TMP/cpusrv.$v".?)"
+            if ok "$gmed"; then
+                row "(l)" "$label" "$(calc "$gmed" 0) rt/s, greenrun ($(calc "$glo" 0)-$(calc "$ghi" 0))" "$ref" \
+                    "$(calc "$nmed/$gmed" 2)x native's time" "$tgt_l" \
+                    "$([[ $v == hubs ]] && verdict "$nmed <= 1.1*$gmed" || echo "info")"
+            else
+                row "(l)" "$label" "n/a (runs failed)" "$ref" "" "$tgt_l" "n/a"
+            fi
+        done
+    fi
     NOTES_+=("(l) first row of each: one hub (the default): the programs' threads are green threads of one hub, and"
              "    a thread gets a core of its own only after computing 10 ms without switching, when hand-off gives"
              "    the hub to another OS thread (info: pigz -p 4 took 1.5x native when the issue was written)."
              "    --hubs=auto: a hub per CPU, threads placed on the least loaded at their start; the target row."
-             "    cores: CPU time / wall time of the run.")
+             "    cores: CPU time / wall time of the run. The server rows: round trips per second of"
+             "    echo_load against echo_threads -w (server and load unpinned, sharing the machine's cores);"
+             "    the ratio is native's throughput over libgreen's (time per request, as for the others).")
     maxc=$( (( ${#ncores[@]} )) && printf '%s\n' "${ncores[@]}" | sort -g | tail -1)
     if ok "$maxc" && awk -v c="$maxc" 'BEGIN { exit !(c < 1.5) }'; then
         NOTES_+=("    Natively they got at most $maxc cores here (a machine shared with other load): these ratios"

@@ -1,7 +1,7 @@
 /*
  * echo_threads.c - an ordinary thread-per-connection blocking echo server.
  *
- * Usage: echo_threads [-b BYTES] PORT      (PORT 0 = let the kernel pick a free port)
+ * Usage: echo_threads [-b BYTES] [-w ROUNDS] PORT   (PORT 0 = let the kernel pick a free port)
  *
  * Binds 127.0.0.1:PORT, prints exactly one line "listening on PORT" to stdout,
  * then accepts forever, starting one detached pthread (default attributes,
@@ -17,6 +17,11 @@
  * two.  Above 64 KiB the threads get a stack of BYTES + 256 KiB
  * (pthread_attr_setstacksize), so that the buffer fits whatever the default
  * stack is (8 MiB natively, 256 KiB for green threads).
+ *
+ * -w ROUNDS: before echoing each message, compute ROUNDS rounds of an integer
+ * hash (0 to 100000000, default 0): CPU work per request, as a server that
+ * parses, renders or compresses has (20000 rounds: some tens of microseconds).
+ * A fixed count, not a time, so that every run does the same work.
  *
  * Deliberately uses nothing from libgreen: this is the "unmodified program"
  * that the demo runs both natively and under LD_PRELOAD=libgreen_preload.so.
@@ -45,6 +50,20 @@
 #define MAX_BUFSIZE (1024 * 1024)
 #define BIG_BUFSIZE (64 * 1024)   /* above this, threads get a stack sized for it */
 static size_t bufsize = DEFAULT_BUFSIZE;
+static long work_rounds;        /* -w */
+static volatile uint64_t work_sink;
+
+/* CPU work per request (-w): a multiply-xorshift hash the compiler cannot skip. */
+static void do_work(const char *buf, size_t n)
+{
+    uint64_t h = 1469598103934665603ull ^ (n ? (unsigned char)buf[0] : 0);
+    for (long i = 0; i < work_rounds; i++) {
+        h ^= h >> 29;
+        h *= 0xbf58476d1ce4e5b9ull;
+        h += (uint64_t)i;
+    }
+    work_sink = h;
+}
 
 /*
  * SIGTERM/SIGINT: exit immediately with status 0.  A "set a flag and let
@@ -90,6 +109,8 @@ static void *client_main(void *arg)
         }
         if (n == 0)
             break;              /* EOF */
+        if (work_rounds)
+            do_work(buf, (size_t)n);
         if (write_all(fd, buf, (size_t)n) < 0)
             break;
     }
@@ -106,7 +127,8 @@ static void sleep_ms(long ms)
 
 static int usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [-b BYTES] PORT      (BYTES: read buffer, %d to %d, default %d)\n",
+    fprintf(stderr, "usage: %s [-b BYTES] [-w ROUNDS] PORT   (BYTES: read buffer, %d to %d, default %d;"
+            " ROUNDS: hash rounds per message, 0 to 100000000, default 0)\n",
             argv0, MIN_BUFSIZE, MAX_BUFSIZE, DEFAULT_BUFSIZE);
     return 2;
 }
@@ -115,18 +137,28 @@ int main(int argc, char **argv)
 {
     int argi = 1;
     char *end;
-    if (argi < argc && strncmp(argv[argi], "-b", 2) == 0) {
-        /* "-b BYTES" or "-bBYTES" */
+    while (argi < argc && (strncmp(argv[argi], "-b", 2) == 0 || strncmp(argv[argi], "-w", 2) == 0)) {
+        /* "-b BYTES" or "-bBYTES", "-w ROUNDS" or "-wROUNDS" */
+        const char opt = argv[argi][1];
         const char *v = argv[argi][2] != '\0' ? argv[argi] + 2 : argv[++argi];
         if (v == NULL)
             return usage(argv[0]);
         errno = 0;
         long b = strtol(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || errno != 0 || b < MIN_BUFSIZE || b > MAX_BUFSIZE) {
-            fprintf(stderr, "echo_threads: bad buffer size '%s'\n", v);
-            return usage(argv[0]);
+        const int bad = *v == '\0' || *end != '\0' || errno != 0;
+        if (opt == 'b') {
+            if (bad || b < MIN_BUFSIZE || b > MAX_BUFSIZE) {
+                fprintf(stderr, "echo_threads: bad buffer size '%s'\n", v);
+                return usage(argv[0]);
+            }
+            bufsize = (size_t)b;
+        } else {
+            if (bad || b < 0 || b > 100000000) {
+                fprintf(stderr, "echo_threads: bad work rounds '%s'\n", v);
+                return usage(argv[0]);
+            }
+            work_rounds = b;
         }
-        bufsize = (size_t)b;
         argi++;
     }
     if (argc - argi != 1)
