@@ -24,6 +24,7 @@ struct BarrierState {
 };
 
 detail::SpinLock map_lock;
+const bool map_lock_fork_reset = reset_in_fork_child(map_lock);
 std::unordered_map<const void*, BarrierState>* barriers = nullptr;
 
 // Entries are node-based: the pointer stays valid until pthread_barrier_destroy erases it.

@@ -24,6 +24,7 @@ struct Moved {
     FdState* state; // what the program's descriptor was (the duplicate is the runtime's)
 };
 detail::SpinLock g_lock;
+const bool g_lock_fork_reset = reset_in_fork_child(g_lock);
 std::vector<Moved>* g_moved = nullptr;
 
 }  // namespace

@@ -38,6 +38,7 @@ inline bool tracked(int kind) noexcept {
 }
 
 detail::SpinLock robust_lock;
+const bool robust_lock_fork_reset = reset_in_fork_child(robust_lock);
 std::unordered_map<const void*, Task*>* robust_owners = nullptr;
 
 inline Task** owner_field(pthread_mutex_t* m) noexcept {

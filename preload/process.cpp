@@ -122,6 +122,7 @@ pid_t fork_with(Fork real_fork, bool atfork) {
     pid_t pid = real_fork();
     if (pid >= 0 && ours) {
         int e = errno;
+        if (pid == 0) fork_child_reset_locks();  // before anything here takes one of them
         if (!atfork) FdTable::after_fork();  // every descriptor is now shared with another process
         if (pid == 0 && h) h->after_fork();
         if (pid == 0) sigmask_after_fork();

@@ -94,5 +94,9 @@ inline void count(Call c) noexcept {
 // with the descriptor and its path when there is one (fd >= 0), once per call site: `site` is
 // the hook's static name, the place is the program's code that called it.
 void debug_once(const char* site, const char* what, int fd = -1) noexcept;
+// The preload's global locks are registered with detail::reset_in_fork_child (task.hpp): another
+// hub's OS thread may hold one when a green thread forks.
+using detail::fork_child_reset_locks;
+using detail::reset_in_fork_child;
 
 }  // namespace green::preload

@@ -50,6 +50,7 @@ void to_set(uint64_t b, sigset_t* s) {
 // Green threads and the root, per signal, that do not block it; the hub's OS thread blocks a
 // signal when none is left. Active from the first green thread on.
 detail::SpinLock g_lock;
+const bool g_lock_fork_reset = reset_in_fork_child(g_lock);
 bool g_active = false;
 int g_unblocked[kMaxSig + 1];
 std::atomic<uint64_t> g_root_blocked{0};

@@ -37,6 +37,7 @@ struct ProgramAction {
 };
 ProgramAction actions[NSIG];
 green::detail::SpinLock actions_lock;
+const bool actions_lock_fork_reset = reset_in_fork_child(actions_lock);
 
 void trampoline(int sig, siginfo_t* info, void* uc) {
     const struct sigaction& a = actions[sig].act;

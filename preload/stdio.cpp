@@ -33,6 +33,7 @@ namespace {
 
 // FILEs made by fdopen() on a socket or pipe, and their descriptors.
 green::detail::SpinLock cookie_lock;
+const bool cookie_lock_fork_reset = reset_in_fork_child(cookie_lock);
 std::unordered_map<FILE*, int>* cookie_files;
 
 ssize_t cookie_read(void* c, char* buf, size_t n) { return read(int(intptr_t(c)), buf, n); }

@@ -79,6 +79,7 @@ bool g_auto = false;  // GREEN_TLS=auto: a library with TLS dlopened later turns
 std::once_flag g_once;
 
 detail::SpinLock g_live_lock;
+const bool g_live_lock_fork_reset = reset_in_fork_child(g_live_lock);
 std::vector<char*>* g_live = nullptr;      // TCBs of green threads that have not ended
 std::vector<size_t>* g_static_modids = nullptr;  // modules whose static TLS every live TCB holds
 std::vector<size_t>* g_tls_modids = nullptr;     // every module with TLS seen so far

@@ -55,6 +55,7 @@ using detail::Wake;
 namespace {
 
 detail::SpinLock g_registry_lock;
+const bool g_registry_lock_fork_reset = reset_in_fork_child(g_registry_lock);
 // Green threads made and not yet ended, on every hub (pthread_exit in main waits for none).
 std::atomic<long> g_green_running{0};
 std::unordered_set<const void*>* g_registry = nullptr;

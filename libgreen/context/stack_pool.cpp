@@ -64,7 +64,11 @@ struct Pool {
 };
 
 Pool& pool() {
-    static Pool* p = new Pool;  // never destroyed: stacks may be released during exit
+    static Pool* p = [] {
+        auto* q = new Pool;  // never destroyed: stacks may be released during exit
+        reset_in_fork_child(q->lock);  // another hub's thread may hold it at a fork
+        return q;
+    }();
     return *p;
 }
 

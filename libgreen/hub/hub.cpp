@@ -445,6 +445,7 @@ Hub::Hub() {
             // fewer OS threads than there are.
             idle_internal_threads.store(0);
             HubGroup::after_fork();  // the group's other hubs' threads are not in the child
+            if (tls_hub) tls_hub->fork_child_remote();
             if (tls_hub) tls_hub->after_fork();
         });
     });
@@ -1188,13 +1189,19 @@ void Hub::forget_other_tasks() noexcept {
 }
 
 void Hub::fork_locks(Hub* h, bool take) noexcept {
-    if (take) {
-        handoff_fork_lock(true);
-        if (h) h->remote_->lock.lock();
-    } else {
-        if (h) h->remote_->lock.unlock();
-        handoff_fork_lock(false);
-    }
+    // The remote queue's lock is not held across fork: a thread that holds a lock of a layer
+    // above (the preload's wait buckets, taken by their own prepare handler after this one)
+    // takes it to post a wake, and the two would wait for each other (found with GREEN_HUBS=2).
+    // The child resets it instead (fork_child_remote).
+    (void)h;
+    handoff_fork_lock(take);
+}
+
+void Hub::fork_child_remote() noexcept {
+    // Held at the fork by a thread the child does not have: the queue may be mid-change; start
+    // an empty one (the old storage is leaked). Its items were for that thread's wake-ups.
+    if (!remote_->lock.try_lock()) new (&remote_->items) std::vector<Remote::Item>();
+    remote_->lock.unlock();
 }
 
 void Hub::after_fork() noexcept {

@@ -287,6 +287,7 @@ private:
     void after_fork_carrier() noexcept;
     // Taken before fork, released after in both processes (pthread_atfork).
     static void fork_locks(Hub* h, bool take) noexcept;
+    void fork_child_remote() noexcept;  // in the child: the remote queue's lock, unlocked
     void kick() noexcept;  // wake the loop (any thread)
     void resume_loop() noexcept;  // switch from the running context to the hub task  // the calling thread's carrier record, in a fork child
     static Hub& create_current();

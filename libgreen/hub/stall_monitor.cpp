@@ -33,6 +33,7 @@ struct Watched {
 };
 
 SpinLock g_lock;
+const bool g_lock_fork_reset = reset_in_fork_child(g_lock);
 std::vector<Watched>* g_hubs = nullptr;
 double g_threshold = 0;          // stall reports; 0: none
 double g_handoff_threshold = 0;  // hand-offs; 0: none

@@ -42,6 +42,13 @@ private:
     std::atomic<bool> flag_{false};
 };
 
+// A runtime lock that other OS threads (hubs of a group, hand-off carriers, the monitor) may hold
+// when a thread forks: registered (from a static initializer, or once where the lock is made),
+// it is unlocked first thing in every fork child, whose one thread could never see it released
+// (glibc resets its own locks alike). Returns true, for `const bool x = reset_in_fork_child(l);`.
+bool reset_in_fork_child(SpinLock& lock) noexcept;
+void fork_child_reset_locks() noexcept;  // (run by the runtime's first pthread_atfork child step)
+
 // Why a parked task was made runnable again.
 enum class Wake : uint8_t {
     None,
