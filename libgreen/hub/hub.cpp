@@ -674,10 +674,14 @@ void Hub::local_wake(Task* t, uint64_t seq, Wake why) noexcept {
 
 void Hub::post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error) noexcept {
     t->add_ref();  // keeps t alive until this hub has looked at the item
+    enqueue_remote(t, seq, why, std::move(error), nullptr);
+}
+
+void Hub::enqueue_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error, Call* call) noexcept {
     HubGroup::posted(1);  // before the item is seen: its drain must not count it first
     {
         std::lock_guard g(remote_->lock);
-        remote_->items.push_back({t, seq, why, std::move(error)});
+        remote_->items.push_back({t, seq, why, std::move(error), call});
     }
     send_async(loop_, async_);
 }
@@ -724,12 +728,7 @@ void Hub::call(void (*fn)(Hub&, void*), void* arg) noexcept {
     Call c{fn, arg, {}};
     Hub* mine = for_hooks();  // a task that may park; else (a hub task, a native thread) it spins
     if (mine) c.waker = mine->prepare_park();
-    HubGroup::posted(1);
-    {
-        std::lock_guard g(remote_->lock);
-        remote_->items.push_back({nullptr, kCallEpoch, Wake::None, nullptr, &c});
-    }
-    send_async(loop_, async_);
+    enqueue_remote(nullptr, kCallEpoch, Wake::None, nullptr, &c);
     if (mine) mine->park(c.waker, ParkSpec{-1, {"another hub", this, -1}});
     while (!c.done.load(std::memory_order_acquire)) raw_syscall(SYS_sched_yield);
 }

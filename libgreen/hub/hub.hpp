@@ -361,6 +361,9 @@ private:
     Hub* resumed_on(Task* self, bool entered) noexcept;
     struct Call;
     void run_call(Call* c) noexcept;
+    // Any thread: queue an item for this hub's thread (a wake for t, or `call` to run) and wake
+    // its loop; counted as on its way (HubGroup::posted) before it can be seen.
+    void enqueue_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error, Call* call) noexcept;
 
     Task* current_ = nullptr;
     Task* root_ = nullptr;
