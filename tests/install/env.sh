@@ -4,7 +4,8 @@
 #    off, with a one-line warning;
 #  - GREEN_STACK_SIZE: the preload warns exactly where greenrun refuses (same syntax, 16K to 1G),
 #    and runs with the default or the nearest bound, never a wrapped size;
-#  - the report names the version greenrun --version gives;
+#  - the report names the version greenrun --version gives, and with GREEN_HUBS=2 the hubs and the
+#    green threads moved between them;
 #  - it is printed once however the program ends (exit, _exit, _Exit, abort, a fault, a signal
 #    from outside, a SIG_DFL the program set again; ls and sort, which close stderr at exit), and
 #    the program's status (the signal, the core dump) and what sigaction tells it are as natively.
@@ -71,6 +72,19 @@ version=$("$gr" --version | awk '{print $NF}')
 first=$(green GREEN_STATS=1 "$tmp/threads" 2>&1 >/dev/null | head -1)
 expect "the report names libgreen's version ($version)" "green stats (libgreen $version, pid N):" \
     "${first/pid [0-9]*)/pid N)}"
+
+# With several hubs the switches line names them and counts the green threads moved between them
+# (hubs_share: yielding threads crowded on one hub, which the other must take); one hub: neither.
+if gcc -std=gnu11 -pthread -O1 -I"$root/tests/preload" "$root/tests/preload/hubs_share.c" -o "$tmp/hubs_share"; then
+    line=$(green GREEN_HUBS=2 GREEN_STATS=1 "$tmp/hubs_share" 2>&1 >/dev/null | grep '^  switches')
+    moves=$(sed -n 's/.*, hubs 2, moves between hubs \([0-9]*\)$/\1/p' <<<"$line")
+    expect "GREEN_HUBS=2: the report names the hubs and counts moves between them" yes \
+        "$([ "${moves:-0}" -ge 1 ] && echo yes || echo "no: $line")"
+    line=$(green GREEN_STATS=1 "$tmp/threads" 2>&1 >/dev/null | grep '^  switches')
+    expect "one hub: the report names no hubs" no "$(grep -q hubs <<<"$line" && echo "yes: $line" || echo no)"
+else
+    fail "cannot build tests/preload/hubs_share.c" ""
+fi
 
 # Natively and with GREEN_STATS, under a core size limit that lets the default actions dump core.
 mkdir -p "$tmp/cores"
