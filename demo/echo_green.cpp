@@ -1,11 +1,13 @@
 // echo_green.cpp - the echo server of the demo, written against libgreen's C++ API.
 //
-// Usage: echo_green PORT      (PORT 0 = let the kernel pick a free port)
+// Usage: echo_green [--hubs=N|auto] PORT      (PORT 0 = let the kernel pick a free port)
 //
 // Listens on 127.0.0.1:PORT (green::listen_tcp), prints exactly one line "listening on PORT" to
 // stdout, then serves every connection in its own greenlet (green::StreamServer): a
 // green::read / green::write_all loop that echoes what it reads (64-byte messages in the demo)
-// until EOF or an error. One OS thread, one libev hub, no callbacks.
+// until EOF or an error. One OS thread, one libev hub, no callbacks. With --hubs=N (auto: one per
+// CPU), green::start_hubs(N) runs greenlets on N hubs, each on an OS thread of its own, and the
+// StreamServer puts each connection on the hub with the fewest greenlets.
 //
 // SIGTERM / SIGINT are blocked and read from a signalfd by the main greenlet, so a signal is just
 // another descriptor becoming readable: the server stops accepting and main() returns 0.
@@ -59,14 +61,26 @@ void serve_connection(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PORT\n", argv[0]);
+    int hubs = 1;  // --hubs: 0 = one per CPU
+    int argi = 1;
+    if (argi < argc && strncmp(argv[argi], "--hubs=", 7) == 0) {
+        const char* v = argv[argi++] + 7;
+        char* end = nullptr;
+        long n = strcmp(v, "auto") == 0 ? 0 : strtol(v, &end, 10);
+        if (end && (*v == '\0' || *end != '\0' || n < 1 || n > 256)) {
+            fprintf(stderr, "echo_green: bad --hubs '%s' (1 to 256, or auto)\n", v);
+            return 2;
+        }
+        hubs = int(n);
+    }
+    if (argc - argi != 1) {
+        fprintf(stderr, "usage: %s [--hubs=N|auto] PORT\n", argv[0]);
         return 2;
     }
     char* end = nullptr;
-    long port = strtol(argv[1], &end, 10);
-    if (*argv[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
-        fprintf(stderr, "echo_green: bad port '%s'\n", argv[1]);
+    long port = strtol(argv[argi], &end, 10);
+    if (*argv[argi] == '\0' || *end != '\0' || port < 0 || port > 65535) {
+        fprintf(stderr, "echo_green: bad port '%s'\n", argv[argi]);
         return 2;
     }
 
@@ -87,6 +101,9 @@ int main(int argc, char** argv) {
         perror("echo_green: signalfd");
         return 1;
     }
+
+    // After the signals are blocked: the hubs' OS threads inherit the mask.
+    if (hubs != 1) green::start_hubs(hubs);
 
     int lfd = green::listen_tcp("127.0.0.1", uint16_t(port), 4096);
     if (lfd < 0) {
