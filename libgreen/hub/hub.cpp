@@ -751,6 +751,12 @@ void Hub::post_program_mask(uint64_t bits) noexcept {
     send_async(loop_, async_);
 }
 
+void Hub::leave_idle() noexcept {
+    if (!idle_) return;
+    idle_ = false;
+    HubGroup::idle_leave();
+}
+
 void Hub::drain_remote() noexcept {
     if (mask_posted_.load(std::memory_order_relaxed) && mask_posted_.exchange(false, std::memory_order_acquire)) {
         uint64_t bits = posted_mask_.load(std::memory_order_relaxed);
@@ -766,6 +772,9 @@ void Hub::drain_remote() noexcept {
         if (remote_->items.empty()) return;
         batch.swap(remote_->items);
     }
+    // No longer idle before the items stop counting as on their way (HubGroup::posted below): the
+    // first hub must never see this one idle with nothing in flight while it has a task to run.
+    leave_idle();
     for (auto& it : batch) {
         if (it.seq == kCallEpoch) {
             run_call(it.call);
@@ -1128,12 +1137,15 @@ void Hub::loop_main() {
                     if (!alive) ev_ref(loop_);  // only another thread can wake us: wait for its ev_async
                     if (handoff_) polling_.store(true, std::memory_order_relaxed);
                     const bool idle = !alive && serving_ && external_.load() == 0 && kept_.load() == 0;
-                    if (idle) HubGroup::idle_enter();
+                    if (idle) {
+                        idle_ = true;
+                        HubGroup::idle_enter();
+                    }
                     const bool grouped = HubGroup::active();
                     if (grouped) HubGroup::sleeping(*this, true);  // ready tasks may be given to it
                     ev_run(loop_, EVRUN_ONCE);
                     if (grouped) HubGroup::sleeping(*this, false);
-                    if (idle) HubGroup::idle_leave();
+                    leave_idle();
                     if (handoff_) {
                         // Tasks are about to run: the monitor must look again (see may_sleep).
                         polling_.store(false, std::memory_order_seq_cst);
@@ -1215,6 +1227,7 @@ void Hub::after_fork() noexcept {
     requests_.store(nullptr, std::memory_order_relaxed);
     kept_.store(0, std::memory_order_relaxed);  // the caller holds the hub; no other task runs
     sleeping_.store(false, std::memory_order_relaxed);
+    idle_ = false;  // (HubGroup::after_fork counts no hub idle)
     gen_ = self->gen_;
     hold_.store(gen_ << 1 | kTaskPhase, std::memory_order_relaxed);
     carrier_tcb_ = root_thread_tcb_ = installed_tcb_;

@@ -392,6 +392,8 @@ private:
     bool starting_ = false;                // in start_context: hooks reached go straight to libc
     std::atomic<bool> sleeping_{false};    // in a group, blocked in the poll with nothing ready
     std::atomic<int> kept_{0};             // tasks a hand-off left running on their own OS thread
+    bool idle_ = false;                    // counted idle by HubGroup (a group's hub, in its poll)
+    void leave_idle() noexcept;
     std::atomic<int> fd_slots_size_{0};    // see may_know_fd
     std::atomic<bool> signalled_{false};
     std::atomic<bool> mask_posted_{false};     // see post_program_mask

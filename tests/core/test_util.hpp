@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <string>
 
@@ -134,7 +135,10 @@ inline Child run_in_child(const std::function<int()>& body, double timeout = 20.
         int rc = 99;
         try {
             rc = body();
+        } catch (const std::exception& e) {
+            printf("run_in_child: the body threw: %s\n", e.what());  // (in the Child's output)
         } catch (...) {
+            printf("run_in_child: the body threw something not a std::exception\n");
         }
         fflush(stdout);
         fflush(stderr);
