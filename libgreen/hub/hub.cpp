@@ -438,8 +438,11 @@ Hub::Hub() {
         // The locks its child path takes are held across fork by the forking thread: another OS
         // thread (a carrier, a task a hand-off left behind) could hold one, which the child,
         // with one thread, would wait for for ever.
-        pthread_atfork([] { fork_locks(tls_hub, true); }, [] { fork_locks(tls_hub, false); }, [] {
-            fork_locks(tls_hub, false);
+        // (Not the remote queue's lock: a thread that holds a lock of a layer above, the preload's
+        // wait buckets, takes it to post a wake, and the two would wait for each other; the child
+        // resets it instead: fork_child_remote.)
+        pthread_atfork([] { handoff_fork_lock(true); }, [] { handoff_fork_lock(false); }, [] {
+            handoff_fork_lock(false);
             // The child has one thread: the runtime's idle ones counted (a ThreadPool's workers,
             // the monitor, name lookups) are not in it, and must not make its deadlock test see
             // fewer OS threads than there are.
@@ -895,7 +898,7 @@ void Hub::fairness_yield() noexcept {
 }
 
 // A movable yield may resume on another hub of the group: after the switch it touches only the
-// hub the task is on then (resumed_on), never `this`.
+// hub the task is on then (leave_where_resumed), never `this`.
 void Hub::yield(bool movable) {
     Task* self = tls_task;
     if (self->pending) throw_pending(Wake::Interrupted);
@@ -904,16 +907,15 @@ void Hub::yield(bool movable) {
     push_ready(self);
     self->movable_ = movable && may_move(self);
     switch_out();
-    resumed_on(self, entered);
+    leave_where_resumed(self, entered);
     if (self->pending) throw_pending(Wake::Interrupted);
 }
 
-Hub* Hub::resumed_on(Task* self, bool entered) noexcept {
+void Hub::leave_where_resumed(Task* self, bool entered) noexcept {
     Hub* now = self->hub;
     // Back to the task's own code: leave the runtime of the hub it runs on (Inside's destructor,
     // for a hub that may have changed; a new hub's hold protocol is on if its hand-off is).
     if (now == this ? entered : now->handoff_) now->leave(self);
-    return now;
 }
 
 void Hub::share_ready() noexcept {
@@ -1197,15 +1199,6 @@ std::string Hub::describe_waiters() const {
 void Hub::forget_other_tasks() noexcept {
     for (Task* t = live_head_; t; t = t->live_next_)
         if (t != tls_task) t->state_ = Task::State::Dead;
-}
-
-void Hub::fork_locks(Hub* h, bool take) noexcept {
-    // The remote queue's lock is not held across fork: a thread that holds a lock of a layer
-    // above (the preload's wait buckets, taken by their own prepare handler after this one)
-    // takes it to post a wake, and the two would wait for each other (found with GREEN_HUBS=2).
-    // The child resets it instead (fork_child_remote).
-    (void)h;
-    handoff_fork_lock(take);
 }
 
 void Hub::fork_child_remote() noexcept {

@@ -285,9 +285,7 @@ private:
     // In the hub task: a task that kept its OS thread is back and waits for the hub.
     void serve_requests() noexcept;
     void after_fork_carrier() noexcept;
-    // Taken before fork, released after in both processes (pthread_atfork).
-    static void fork_locks(Hub* h, bool take) noexcept;
-    void fork_child_remote() noexcept;  // in the child: the remote queue's lock, unlocked
+    void fork_child_remote() noexcept;  // in a fork child: the remote queue's lock, unlocked
     void kick() noexcept;  // wake the loop (any thread)
     void resume_loop() noexcept;  // switch from the running context to the hub task  // the calling thread's carrier record, in a fork child
     static Hub& create_current();
@@ -357,8 +355,8 @@ private:
     // In the hub task, with ready tasks: give half of the movable ones to a hub of the group that
     // sleeps with nothing to run (work sharing: the busy hub gives, the idle one need not look).
     void share_ready() noexcept;
-    // The hub a task that yielded resumed on, and the leaving of the runtime there (see yield).
-    Hub* resumed_on(Task* self, bool entered) noexcept;
+    // After a yield: leave the runtime of the hub the task resumed on (see yield).
+    void leave_where_resumed(Task* self, bool entered) noexcept;
     struct Call;
     void run_call(Call* c) noexcept;
     // Any thread: queue an item for this hub's thread (a wake for t, or `call` to run) and wake
@@ -421,7 +419,7 @@ private:
 // Count of libgreen's own idle worker threads (not a source of wake-ups) and of threads a layer
 // above knows may wake tasks; used by the deadlock test.
 extern std::atomic<int> idle_internal_threads;
-// The carriers' pool lock across fork (hub/handoff.cpp; see Hub::fork_locks).
+// The carriers' pool lock, held across fork by the forking thread (hub/handoff.cpp).
 void handoff_fork_lock(bool take) noexcept;
 // A number for a new carrier (hub/hub.cpp).
 uint64_t new_carrier_serial() noexcept;
