@@ -35,7 +35,7 @@ LIBS     := -lev -Wl,-Bstatic -lboost_context -Wl,-Bdynamic -pthread
 
 CORE_SRC := $(wildcard libgreen/context/*.cpp libgreen/hub/*.cpp libgreen/sync/*.cpp libgreen/api/*.cpp)
 CORE_OBJ := $(CORE_SRC:%.cpp=$(BUILD)/obj/%.o)
-PRELOAD_SRC := $(wildcard preload/*.cpp)
+PRELOAD_SRC := $(wildcard preload/*/*.cpp)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.cpp=$(BUILD)/obj/%.o)
 # The runtime's and the preload's own errno is read in the installed TCB at each use: code that
 # parks may resume on another OS thread (context/errno_here.hpp).
@@ -87,9 +87,9 @@ $(BUILD)/libgreen.so: $(CORE_OBJ) $(BUILD)/.version
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-Bsymbolic-functions -Wl,--exclude-libs,libboost_context.a $(CORE_OBJ) -o $@ $(LIBS)
 	ln -sfn libgreen.so $(BUILD)/$(SONAME)
 
-# The GREEN_STATS report names the version (preload/stats.cpp).
-$(BUILD)/obj/preload/stats.o: CXXFLAGS += $(VERSION_DEF)
-$(BUILD)/obj/preload/stats.o: $(BUILD)/.version
+# The GREEN_STATS report names the version (preload/core/stats.cpp).
+$(BUILD)/obj/preload/core/stats.o: CXXFLAGS += $(VERSION_DEF)
+$(BUILD)/obj/preload/core/stats.o: $(BUILD)/.version
 
 $(BUILD)/libgreen.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^

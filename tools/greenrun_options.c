@@ -84,7 +84,7 @@ static int check_tls(const char *who, const char *v) {
     return fail("%s takes thread, shared or auto, not '%s'", who, v);
 }
 
-/* What the preload reads (preload/runtime.cpp, handoff_seconds): milliseconds up to a minute
+/* What the preload reads (preload/core/runtime.cpp, handoff_seconds): milliseconds up to a minute
  * (0 or off: no hand-off). */
 static int check_handoff(const char *who, const char *v) {
     if (strcmp(v, "off") == 0) return 0;
@@ -95,7 +95,7 @@ static int check_handoff(const char *who, const char *v) {
     return 0;
 }
 
-/* What the preload reads (preload/runtime.cpp, hubs_wanted): 1 to 256, or auto. */
+/* What the preload reads (preload/core/runtime.cpp, hubs_wanted): 1 to 256, or auto. */
 static int check_hubs(const char *who, const char *v) {
     if (strcmp(v, "auto") == 0) return 0;
     char *end;
@@ -154,7 +154,7 @@ static struct value_option value_options[] = {
 };
 #define N_VALUE_OPTIONS (sizeof value_options / sizeof value_options[0])
 
-/* Flags set "1". The preload reads the same words (preload/runtime.cpp, env_flag), and takes any
+/* Flags set "1". The preload reads the same words (preload/core/runtime.cpp, env_flag), and takes any
  * other value as off with a warning: greenrun hands it 1, or nothing for off. */
 static const char *const flag_vars[] = {"GREEN_STATS", "GREEN_DEBUG"};
 

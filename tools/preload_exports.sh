@@ -11,7 +11,7 @@
 # library (below; found with $CC -print-file-name). A hook is an ordinary global definition of a
 # libc name, so nothing needs listing by hand. The version node is anonymous: the hooks stay
 # unversioned, which is what lets one definition take both versions of a versioned name
-# (pthread_cond_wait@GLIBC_2.2.5 and @@GLIBC_2.3.2, preload/cond.cpp).
+# (pthread_cond_wait@GLIBC_2.2.5 and @@GLIBC_2.3.2, preload/sync/cond.cpp).
 set -euo pipefail
 
 CC=${CC:-cc}

@@ -2,7 +2,7 @@
 # sshd_seccomp: OpenSSH's sshd, preloaded, serves a connection: its privilege-separated child
 # installs a seccomp filter (sandbox-seccomp-filter.c) allowing only the calls sshd makes natively;
 # under libgreen its socket writes used to be sendto and it was killed with SIGSYS ("Connection
-# reset"). Now the preload stops translating once the filter is on (preload/seccomp.cpp).
+# reset"). Now the preload stops translating once the filter is on (preload/process/seccomp.cpp).
 #
 # `sshd -d` (one connection, no daemon) on a loopback port with a throw-away host key, natively
 # then preloaded; `ssh -o BatchMode=yes` with a key sshd does not accept must end with the same

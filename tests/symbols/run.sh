@@ -57,7 +57,7 @@ if [ -z "$extra" ]; then
 else
     fail "exported symbols that are not glibc's: $(wc -l <<<"$extra")" "$(c++filt <<<"$extra")"
 fi
-objs=("$build"/obj/preload/*.o)
+objs=("$build"/obj/preload/*/*.o)
 if [ -e "${objs[0]}" ]; then
     nm -g --defined-only "${objs[@]}" | awk 'NF == 3 { print $3 }' | LC_ALL=C sort -u >"$tmp/defined"
     hidden=$(LC_ALL=C comm -12 "$tmp/defined" "$tmp/glibc" | LC_ALL=C comm -23 - "$tmp/exported")

@@ -1,0 +1,235 @@
+// preload/core/stats.cpp: the GREEN_STATS report, GREEN_DEBUG's dump of the green threads at SIGQUIT,
+// and the ways out of a process that must print them.
+#include "stats.hpp"
+
+#include "fd_table.hpp"
+#include "../threads/green_thread.hpp"
+#include "real.hpp"
+#include "../../libgreen/hub/hub_group.hpp"
+#include "runtime.hpp"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+
+#ifndef GREEN_VERSION
+#error "GREEN_VERSION is defined by the Makefile (VERSION)"
+#endif
+
+namespace green::preload {
+
+namespace {
+
+int out_fd = 2;  // a copy of the program's first stderr (start_stats), else stderr itself
+std::atomic<bool> printed{false};
+
+// The signals whose default action ends the process, as signal(7) lists them, but SIGTRAP (a
+// debugger's breakpoint goes on after its handler, and a debugger wants it untouched) and the
+// real-time ones (glibc keeps some for itself).
+bool fatal_by_default(int sig) noexcept {
+    switch (sig) {
+    case SIGHUP: case SIGINT: case SIGQUIT: case SIGILL: case SIGABRT: case SIGBUS: case SIGFPE:
+    case SIGSEGV: case SIGPIPE: case SIGALRM: case SIGTERM: case SIGUSR1: case SIGUSR2:
+    case SIGSTKFLT: case SIGXCPU: case SIGXFSZ: case SIGVTALRM: case SIGPROF: case SIGIO:
+    case SIGPWR: case SIGSYS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// One line of the report, formatted by hand: it may be printed from a signal handler, where
+// stdio (its locks, its buffers) is not safe.
+struct Line {
+    char buf[128];
+    size_t n = 0;
+    Line& operator<<(const char* s) noexcept {
+        while (*s && n < sizeof buf - 1) buf[n++] = *s++;
+        return *this;
+    }
+    Line& operator<<(uint64_t v) noexcept {
+        char d[20];
+        int k = 0;
+        do d[k++] = char('0' + v % 10);
+        while (v /= 10);
+        while (k && n < sizeof buf - 1) buf[n++] = d[--k];
+        return *this;
+    }
+    Line& column(size_t c) noexcept {
+        while (n < c && n < sizeof buf - 1) buf[n++] = ' ';
+        return *this;
+    }
+    ~Line() {
+        buf[n++] = '\n';
+        for (size_t done = 0; done < n;) {
+            ssize_t w = REAL(write)(out_fd, buf + done, n - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return;
+            done += size_t(w);
+        }
+    }
+};
+
+const char* state_name(detail::Task::State s) noexcept {
+    switch (s) {
+    case detail::Task::State::New: return "not started";
+    case detail::Task::State::Ready: return "ready to run";
+    case detail::Task::State::Running: return "running";
+    case detail::Task::State::Parked: return "waiting";
+    default: return "ended";
+    }
+}
+
+Line& hex(Line& l, uintptr_t v) noexcept {
+    char d[16];
+    int k = 0;
+    do d[k++] = "0123456789abcdef"[v & 15];
+    while (v >>= 4);
+    l << "0x";
+    while (k) {
+        char c[2] = {d[--k], 0};
+        l << c;
+    }
+    return l;
+}
+
+// What Go prints at SIGQUIT: every green thread of the hub, what it waits on, where it started.
+// From a signal handler on a thread of the hub: no allocation, no lock (a diagnostic on the way
+// to the default action; a list another OS thread changes meanwhile may read torn).
+void print_green_dump() noexcept {
+    detail::Hub* h = detail::Hub::current_or_null();
+    if (!h) {
+        Line() << "green: SIGQUIT: this OS thread runs no green threads";
+        return;
+    }
+    Line() << "green: SIGQUIT: green threads of pid " << uint64_t(REAL(syscall)(SYS_getpid)) << " (hub on OS thread tid "
+           << uint64_t(h->os_tid()) << ", " << uint64_t(h->live_tasks_relaxed()) << " live, " << h->switches()
+           << " switches, " << detail::Hub::handoffs.load() << " hand-offs):";
+    // Every hub of a group (GREEN_HUBS), the others read while they run: a diagnostic.
+    const int n = detail::HubGroup::size();
+    for (int i = 0; i < n; ++i) {
+        detail::Hub* hub = n > 1 ? detail::HubGroup::at(i) : h;
+        if (n > 1) Line() << "  hub " << uint64_t(i) << " on OS thread tid " << uint64_t(hub->os_tid()) << ":";
+        hub->for_each_task([hub](detail::Task* t) {
+        if (hub->serving() && t == hub->root()) return;
+        Line l;
+        l << "  greenlet #" << t->id << " '" << t->name.c_str() << "' " << state_name(t->state_now());
+        const detail::WaitInfo& w = t->waiting_on();
+        if (t->state_now() == detail::Task::State::Parked && w.what) {
+            l << " in " << w.what;
+            if (w.arg >= 0) l << " (" << uint64_t(w.arg) << ")";
+        }
+        if (auto* g = static_cast<GreenThread*>(t->user)) hex(l << ", started at ", uintptr_t(g->start));
+        });
+    }
+    Line() << "green: SIGQUIT: now its default action (a core dump where enabled)";
+}
+
+// Stands in for SIG_DFL: report, then die of `sig` by its default action.
+void on_fatal_signal(int sig, siginfo_t* si, void*) {
+    int saved = errno;
+    if (sig == SIGQUIT && config.debug && !in_vfork_child()) print_green_dump();
+    if (config.stats && !in_vfork_child()) print_stats();  // a vfork child's memory is its parent's
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    REAL(sigaction)(sig, &dfl, nullptr);
+    // A fault comes back when its instruction runs again, now to the default action (a core dump
+    // of the same place, as natively). Any other signal is sent again to this OS thread, where it
+    // is blocked until this handler returns: the process dies of it there, nothing else runs.
+    bool fault = si && si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
+    if (!fault) REAL(syscall)(SYS_tgkill, REAL(syscall)(SYS_getpid), REAL(syscall)(SYS_gettid), sig);
+    errno = saved;
+}
+
+}  // namespace
+
+void print_stats() noexcept {
+    if (printed.exchange(true)) return;
+    int saved = errno;
+    Line() << "green stats (libgreen " GREEN_VERSION ", pid " << uint64_t(REAL(syscall)(SYS_getpid)) << "):";
+    Line() << "  greenlets created " << detail::Hub::tasks_created.load() << ", peak alive "
+           << detail::Hub::tasks_peak.load();
+    uint64_t switches = detail::Hub::retired_switches.load(), iterations = detail::Hub::retired_iterations.load();
+    // Every hub of a group (GREEN_HUBS), the others' counters read while they run.
+    const int n = detail::HubGroup::size();
+    for (int i = 0; i < n; ++i)
+        if (detail::Hub* h = n > 1 ? detail::HubGroup::at(i) : detail::Hub::current_or_null()) {
+            switches += h->switches_relaxed();
+            iterations += h->iterations_relaxed();
+        }
+    {
+        Line l;
+        l << "  switches " << switches << ", hub loop iterations " << iterations << ", hand-offs "
+          << detail::Hub::handoffs.load();
+        if (n > 1) l << ", hubs " << uint64_t(n) << ", moves between hubs " << detail::Hub::moves.load();
+    }
+    static const char* const names[] = {
+#define GREEN_CALL_NAME(name) #name,
+        GREEN_CALLS(GREEN_CALL_NAME)
+#undef GREEN_CALL_NAME
+    };
+    for (unsigned i = 0; i < unsigned(Call::count_); ++i)
+        if (uint64_t n = call_counts[i].load()) {
+            Line l;
+            (l << "  " << names[i]).column(19) << n;
+        }
+    errno = saved;
+}
+
+bool stats_action(int sig, struct sigaction* act) noexcept {
+    if (sig <= 0 || sig >= NSIG || !fatal_by_default(sig)) return false;
+    if (!config.stats && !(config.debug && sig == SIGQUIT)) return false;
+    *act = {};
+    act->sa_sigaction = on_fatal_signal;
+    act->sa_flags = SA_SIGINFO | SA_ONSTACK;  // an alternate stack where there is one (a hub's)
+    sigemptyset(&act->sa_mask);
+    return true;
+}
+
+void start_stats() noexcept {
+    // Resolved now, not at first use: _exit may come from a vfork child or a signal handler, where
+    // dlsym is not safe. Wanted with GREEN_STATS off too.
+    (void)REAL(_exit);
+    if (!config.stats && !config.debug) return;
+    (void)REAL(write);
+    (void)REAL(syscall);
+    int copy = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 3);
+    if (copy >= 0) out_fd = adopt_runtime_fd(copy);
+    if (config.stats) atexit(print_stats);
+    // Signals the program inherited ignored, or with a handler, are left as they are.
+    for (int sig = 1; sig < NSIG; ++sig) {
+        struct sigaction act, old;
+        if (stats_action(sig, &act) && REAL(sigaction)(sig, nullptr, &old) == 0 && old.sa_handler == SIG_DFL)
+            REAL(sigaction)(sig, &act, nullptr);
+    }
+}
+
+}  // namespace green::preload
+
+using namespace green::preload;
+
+// exit() ends in _exit too, by a call inside libc that does not come here: print_stats() is
+// reached from the atexit handler then, and prints once whichever comes first. A vfork child
+// shares its parent's memory: the report is the parent's to print.
+extern "C" {
+
+void _exit(int status) {
+    if (config.stats && !in_vfork_child()) print_stats();
+    REAL(_exit)(status);
+    __builtin_unreachable();
+}
+
+// The same function as _exit in glibc (an alias); a REAL slot of its own trips GCC, which mangles
+// the noexcept and the plain function pointer alike.
+void _Exit(int status) noexcept {
+    if (config.stats && !in_vfork_child()) print_stats();
+    REAL(_exit)(status);
+    __builtin_unreachable();
+}
+
+}  // extern "C"

@@ -1,0 +1,96 @@
+// preload/io/epoll.cpp: epoll_wait, epoll_pwait, epoll_pwait2 park the green thread (multiplex.hpp).
+//
+// The wait is for the program's epoll descriptor itself, which is readable while its ready list is
+// not empty; the probe (the real call with a zero timeout) then collects the events, so the
+// program's edge-triggered and one-shot registrations behave exactly as natively. epoll_ctl and
+// epoll_create need nothing from the runtime.
+#include "../core/multiplex.hpp"
+#include "../core/real.hpp"
+
+#include <sys/epoll.h>
+
+using namespace green::preload;
+using green::detail::Hub;
+
+namespace {
+
+// libev's own epoll_wait comes through here too: not the program's, not counted.
+void count_call() {
+    if (!Hub::in_runtime()) count(Call::epoll_wait);
+}
+
+int epoll_slow(Hub& h, int epfd, epoll_event* events, int maxevents, double deadline, const sigset_t* mask) {
+    Interests in;
+    in.add(epfd, green::detail::kRead);
+    MaskScope scope(mask);
+    auto probe = [&] { return REAL(epoll_wait)(epfd, events, maxevents, 0); };
+    return wait_ready(h, in.span(), deadline, {"epoll_wait", nullptr, epfd}, probe);
+}
+
+// Does `mask` unblock a signal pending right now? Natively the wait then ends at once with EINTR
+// (after the handler), but epoll's zero-timeout probe does not look at signals, unlike ppoll's and
+// pselect's: it puts the program's mask back with the signal still pending.
+bool unblocks_pending(const sigset_t* mask) {
+    sigset_t pending;
+    if (!mask || sigpending(&pending) != 0) return false;
+    for (int s = 1; s < NSIG; ++s)
+        if (sigismember(&pending, s) == 1 && sigismember(mask, s) == 0) return true;
+    return false;
+}
+
+// ...and run its handler, under the call's mask as natively: that mask lets it in.
+int interrupted_by_pending(const sigset_t* mask) {
+    sigset_t old;
+    pthread_sigmask(SIG_SETMASK, mask, &old);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = EINTR;
+    return -1;
+}
+
+double deadline_ms(int timeout) { return deadline_in(timeout < 0 ? -1 : timeout * 1e-3); }
+
+}  // namespace
+
+extern "C" {
+
+int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout) {
+    count_call();
+    Hub* h = hub();
+    if (!h || timeout == 0) return REAL(epoll_wait)(epfd, events, maxevents, timeout);
+    const double deadline = deadline_ms(timeout);
+    int r = REAL(epoll_wait)(epfd, events, maxevents, 0);
+    if (r != 0) return r;
+    return epoll_slow(*h, epfd, events, maxevents, deadline, nullptr);
+}
+
+int epoll_pwait(int epfd, struct epoll_event* events, int maxevents, int timeout, const sigset_t* ss) {
+    count_call();
+    Hub* h = hub();
+    if (!h || timeout == 0) return REAL(epoll_pwait)(epfd, events, maxevents, timeout, ss);
+    const double deadline = deadline_ms(timeout);
+    const bool interrupt = unblocks_pending(ss);
+    int r = REAL(epoll_pwait)(epfd, events, maxevents, 0, ss);
+    if (r != 0) return r;
+    if (interrupt) return interrupted_by_pending(ss);
+    return epoll_slow(*h, epfd, events, maxevents, deadline, ss);
+}
+
+int epoll_pwait2(int epfd, struct epoll_event* events, int maxevents, const struct timespec* timeout,
+                 const sigset_t* ss) {
+    count_call();
+    Hub* h = hub();
+    // No wait (zero timeout), or an immediate EINVAL (invalid timeout) from the kernel.
+    if (!h || (timeout && ((timeout->tv_sec == 0 && timeout->tv_nsec == 0) || timeout->tv_sec < 0 ||
+                           timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L)))
+        return REAL(epoll_pwait2)(epfd, events, maxevents, timeout, ss);
+    const double deadline =
+        deadline_in(timeout ? double(timeout->tv_sec) + double(timeout->tv_nsec) * 1e-9 : -1);
+    static const timespec zero{0, 0};
+    const bool interrupt = unblocks_pending(ss);
+    int r = REAL(epoll_pwait2)(epfd, events, maxevents, &zero, ss);
+    if (r != 0) return r;
+    if (interrupt) return interrupted_by_pending(ss);
+    return epoll_slow(*h, epfd, events, maxevents, deadline, ss);
+}
+
+}  // extern "C"

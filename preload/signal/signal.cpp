@@ -1,0 +1,154 @@
+// preload/signal/signal.cpp: sigaction and signal, so that a handler can interrupt a parked wait.
+//
+// Natively a signal handler interrupts the blocking system call the thread is in. Here the OS
+// thread sits in the hub's epoll_wait while a green thread waits, so the preload installs its
+// own trampoline: it runs the program's handler, then tells the hub, which ends the root green
+// thread's wait with EINTR if that wait is one the signal ends (SA_RESTART decides for I/O; sleep,
+// poll and friends always end). The program sees its own handler in sigaction's old action.
+#include "../core/real.hpp"
+#include "../process/process.hpp"
+#include "../core/runtime.hpp"
+#include "../core/stats.hpp"
+
+#include "../../libgreen/context/raw_syscall.hpp"
+
+#include <link.h>
+#include <sys/syscall.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <mutex>
+
+using namespace green::preload;
+
+thread_local int green::preload::tls_in_handler __attribute__((tls_model("initial-exec"))) = 0;
+namespace {
+thread_local bool tls_directed __attribute__((tls_model("initial-exec"))) = false;
+}
+std::atomic<uint32_t> green::preload::handler_runs[NSIG];
+
+namespace {
+
+struct ProgramAction {
+    struct sigaction act;    // the program's, as it passed it
+    bool wrapped = false;    // our trampoline is installed in its place
+    struct sigaction plain;  // the program's last SIG_DFL or SIG_IGN (none set: SIG_DFL)
+};
+ProgramAction actions[NSIG];
+green::detail::SpinLock actions_lock;
+const bool actions_lock_fork_reset = reset_in_fork_child(actions_lock);
+
+void trampoline(int sig, siginfo_t* info, void* uc) {
+    const struct sigaction& a = actions[sig].act;
+    const int flags = a.sa_flags;
+    ++tls_in_handler;
+    if (flags & SA_SIGINFO) a.sa_sigaction(sig, info, uc);
+    else a.sa_handler(sig);
+    --tls_in_handler;
+    handler_runs[sig].fetch_add(1, std::memory_order_release);  // sigsuspend and pause (sigwait.cpp)
+    if (flags & SA_RESETHAND) actions[sig].wrapped = false;  // the kernel reset it to SIG_DFL
+    int saved = errno;
+    // A signal sent to one green thread interrupts only that thread's wait (pthread_kill does it).
+    if (!tls_directed)
+        if (green::detail::Hub* h = green::detail::Hub::current_or_null()) h->note_signal(flags & SA_RESTART);
+    errno = saved;
+}
+
+bool is_handler(const struct sigaction* act) {
+    if (act->sa_flags & SA_SIGINFO) return act->sa_sigaction != nullptr;
+    return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
+// The preload's code segment, found once at load: dl_iterate_phdr takes the loader's lock, which
+// sigaction, called from a signal handler, must not.
+uintptr_t own_code_lo, own_code_hi;
+__attribute__((constructor)) void find_own_code() {
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void*) {
+            auto self = reinterpret_cast<uintptr_t>(&trampoline);
+            for (int i = 0; i < info->dlpi_phnum; ++i) {
+                uintptr_t lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr, hi = lo + info->dlpi_phdr[i].p_memsz;
+                if (info->dlpi_phdr[i].p_type == PT_LOAD && self >= lo && self < hi) {
+                    own_code_lo = lo, own_code_hi = hi;
+                    return 1;
+                }
+            }
+            return 0;
+        },
+        nullptr);
+}
+
+// A handler in the preload's own code: the trampoline, the hub's SIGSEGV handler (stack overflow
+// reports), GREEN_STATS's stand-in for SIG_DFL (stats.hpp). The program is told what it set.
+bool runtime_handler(const struct sigaction& a) {
+    auto h = reinterpret_cast<uintptr_t>(a.sa_sigaction);
+    return is_handler(&a) && h >= own_code_lo && h < own_code_hi;
+}
+
+}  // namespace
+
+void green::preload::signal_directed(int sig) noexcept {
+    int saved = errno;
+    tls_directed = true;
+    // The calling OS thread may block it for other reasons (a hub of the group blocks every
+    // asynchronous signal): the calling green thread does not, so let it in for this one call.
+    uint64_t one = uint64_t(1) << (sig - 1), old = 0;
+    green::detail::raw_syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, long(&one), long(&old), long(sizeof one));
+    // The kernel's ids: a green thread's TCB holds a made-up tid. Delivered before the call returns.
+    green::detail::raw_syscall(SYS_tgkill, green::detail::raw_syscall(SYS_getpid),
+                               green::detail::raw_syscall(SYS_gettid), sig);
+    if (old & one) green::detail::raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, long(&one), 0, long(sizeof one));
+    tls_directed = false;
+    errno = saved;
+}
+
+bool green::preload::program_handles(int sig) noexcept {
+    // Without the lock: pthread_kill may be called from a handler that interrupted sigaction.
+    return sig > 0 && sig < NSIG && actions[sig].wrapped;
+}
+
+extern "C" {
+
+int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+    count(Call::sigaction);
+    if (!ready || in_vfork_child() || sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
+        return REAL(sigaction)(sig, act, old);
+    std::lock_guard g(actions_lock);
+    ProgramAction before = actions[sig];
+    struct sigaction kernel_old;
+    int r;
+    if (act && is_handler(act)) {
+        struct sigaction w = *act;
+        w.sa_sigaction = trampoline;
+        w.sa_flags |= SA_SIGINFO;
+        r = REAL(sigaction)(sig, &w, &kernel_old);
+        if (r == 0) {
+            actions[sig].act = *act;
+            actions[sig].wrapped = true;
+        }
+    } else {
+        struct sigaction dying;  // GREEN_STATS: the report, then the default action (stats.hpp)
+        bool dfl = act && act->sa_handler == SIG_DFL;
+        r = REAL(sigaction)(sig, dfl && stats_action(sig, &dying) ? &dying : act, &kernel_old);
+        if (r == 0 && act) {
+            actions[sig].wrapped = false;
+            actions[sig].plain = *act;
+        }
+    }
+    if (r == 0 && old) *old = !runtime_handler(kernel_old) ? kernel_old : before.wrapped ? before.act : before.plain;
+    return r;
+}
+
+// signal() has BSD semantics in glibc: the handler stays installed and calls restart.
+sighandler_t signal(int sig, sighandler_t handler) {
+    struct sigaction act {}, old{};
+    act.sa_handler = handler;
+    sigemptyset(&act.sa_mask);
+    sigaddset(&act.sa_mask, sig);
+    act.sa_flags = SA_RESTART;
+    if (sigaction(sig, &act, &old) < 0) return SIG_ERR;
+    return old.sa_handler;  // shares its storage with sa_sigaction
+}
+
+}  // extern "C"
