@@ -27,7 +27,6 @@ namespace green::preload {
 
 Config config;
 bool ready = false;
-std::atomic<uint64_t> call_counts[unsigned(Call::count_)];
 
 namespace {
 

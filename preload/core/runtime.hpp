@@ -4,8 +4,8 @@
 //  - hub() is the hub a hook may park the caller on, or null when the call must go straight to
 //    libc: before the preload is initialised, inside the runtime itself (libev calling epoll_wait),
 //    on the runtime's own worker threads, during thread exit.
-//  - count(Call::x) feeds GREEN_STATS; debug_once(site, what) logs a fallback to a blocking call
-//    once per site when GREEN_DEBUG is set.
+//  - debug_once(site, what) logs a fallback to a blocking call once per site when GREEN_DEBUG is
+//    set. (A hook's calls are counted by HOOK_ENTER: hook.hpp.)
 #pragma once
 
 #include "../../libgreen/hub/hub.hpp"
@@ -16,21 +16,6 @@
 
 namespace green::preload {
 
-// Every intercepted call, for GREEN_STATS.
-#define GREEN_CALLS(X)                                                                             \
-    X(read) X(write) X(readv) X(writev) X(recv) X(recvfrom) X(recvmsg) X(send) X(sendto) X(sendmsg)  \
-    X(sendfile) X(accept) X(connect) X(socket) X(close) X(fcntl) X(dup) X(sleep) X(poll) X(select)   \
-    X(epoll_wait) X(getaddrinfo) X(gethostbyname) X(getnameinfo) X(fork) X(waitpid) X(system)         \
-    X(pthread_create) X(pthread_join) X(mutex_wait) X(cond_wait) X(rwlock_wait) X(sem_wait)           \
-    X(barrier_wait) X(sigaction)
-
-enum class Call : unsigned {
-#define GREEN_CALL_ENUM(name) name,
-    GREEN_CALLS(GREEN_CALL_ENUM)
-#undef GREEN_CALL_ENUM
-    count_
-};
-
 struct Config {
     bool green_threads = true;  // GREEN_THREADS=green (default) or native
     bool stats = false;         // GREEN_STATS
@@ -39,7 +24,6 @@ struct Config {
 
 extern Config config;
 extern bool ready;  // set once the preload's constructor has run
-extern std::atomic<uint64_t> call_counts[unsigned(Call::count_)];
 
 // Depth of the program's signal handlers running on this thread (signal.cpp's trampoline).
 extern thread_local int tls_in_handler __attribute__((tls_model("initial-exec")));
@@ -85,10 +69,6 @@ double handoff_seconds() noexcept;
 int hubs_wanted() noexcept;
 // Whether GREEN_HANDOFF itself sets a threshold above 0 (not the default, nor an ignored value).
 bool handoff_explicit() noexcept;
-
-inline void count(Call c) noexcept {
-    if (__builtin_expect(config.stats, 0)) call_counts[unsigned(c)].fetch_add(1, std::memory_order_relaxed);
-}
 
 // GREEN_DEBUG: say that a call blocked the OS thread (a regular file, an unsupported flag...),
 // with the descriptor and its path when there is one (fd >= 0), once per call site: `site` is

@@ -3,6 +3,7 @@
 // A hub is created on the first call that waits, when the program may already have closed a
 // low descriptor and expect to get that number back (or expect EBADF on it). libev's epoll and
 // eventfd descriptors are therefore moved up, near the top of RLIMIT_NOFILE, as they are made.
+#include "hook.hpp"
 #include "fd_table.hpp"
 #include "real.hpp"
 
@@ -65,11 +66,8 @@ int relocate(int fd) {
 
 }  // namespace
 
-extern "C" {
+GREEN_HOOK(int, epoll_create1, int flags) { HOOK_ENTER(epoll_create1); return relocate(REAL(epoll_create1)(flags)); }
+GREEN_HOOK(int, epoll_create, int size) { HOOK_ENTER(epoll_create); return relocate(REAL(epoll_create)(size)); }
+GREEN_HOOK(int, eventfd, unsigned int initval, int flags) { HOOK_ENTER(eventfd); return relocate(REAL(eventfd)(initval, flags)); }
+GREEN_HOOK(int, timerfd_create, int clockid, int flags) { HOOK_ENTER(timerfd_create); return relocate(REAL(timerfd_create)(clockid, flags)); }
 
-int epoll_create1(int flags) { return relocate(REAL(epoll_create1)(flags)); }
-int epoll_create(int size) { return relocate(REAL(epoll_create)(size)); }
-int eventfd(unsigned int initval, int flags) { return relocate(REAL(eventfd)(initval, flags)); }
-int timerfd_create(int clockid, int flags) { return relocate(REAL(timerfd_create)(clockid, flags)); }
-
-}  // extern "C"

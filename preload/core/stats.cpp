@@ -1,5 +1,6 @@
 // preload/core/stats.cpp: the GREEN_STATS report, GREEN_DEBUG's dump of the green threads at SIGQUIT,
 // and the ways out of a process that must print them.
+#include "hook.hpp"
 #include "stats.hpp"
 
 #include "fd_table.hpp"
@@ -12,10 +13,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 #ifndef GREEN_VERSION
 #error "GREEN_VERSION is defined by the Makefile (VERSION)"
@@ -148,6 +151,12 @@ void on_fatal_signal(int sig, siginfo_t* si, void*) {
 
 }  // namespace
 
+// The ends of the section green_hooks (hook.hpp), named by the linker.
+extern "C" HookSlot __start_green_hooks[] __attribute__((visibility("hidden")));
+extern "C" HookSlot __stop_green_hooks[] __attribute__((visibility("hidden")));
+
+std::span<HookSlot> hook_slots() noexcept { return {__start_green_hooks, __stop_green_hooks}; }
+
 void print_stats() noexcept {
     if (printed.exchange(true)) return;
     int saved = errno;
@@ -168,15 +177,13 @@ void print_stats() noexcept {
           << detail::Hub::handoffs.load();
         if (n > 1) l << ", hubs " << uint64_t(n) << ", moves between hubs " << detail::Hub::moves.load();
     }
-    static const char* const names[] = {
-#define GREEN_CALL_NAME(name) #name,
-        GREEN_CALLS(GREEN_CALL_NAME)
-#undef GREEN_CALL_NAME
-    };
-    for (unsigned i = 0; i < unsigned(Call::count_); ++i)
-        if (uint64_t n = call_counts[i].load()) {
+    size_t width = 0;  // the longest name counted, for one column of figures
+    for (HookSlot& slot : hook_slots())
+        if (slot.calls.load()) width = std::max(width, strlen(slot.name));
+    for (HookSlot& slot : hook_slots())
+        if (uint64_t n = slot.calls.load()) {
             Line l;
-            (l << "  " << names[i]).column(19) << n;
+            (l << "  " << slot.name).column(width + 5) << n;
         }
     errno = saved;
 }
@@ -216,9 +223,9 @@ using namespace green::preload;
 // exit() ends in _exit too, by a call inside libc that does not come here: print_stats() is
 // reached from the atexit handler then, and prints once whichever comes first. A vfork child
 // shares its parent's memory: the report is the parent's to print.
-extern "C" {
 
-void _exit(int status) {
+GREEN_HOOK(void, _exit, int status) {
+    HOOK_ENTER(_exit);
     if (config.stats && !in_vfork_child()) print_stats();
     REAL(_exit)(status);
     __builtin_unreachable();
@@ -226,10 +233,10 @@ void _exit(int status) {
 
 // The same function as _exit in glibc (an alias); a REAL slot of its own trips GCC, which mangles
 // the noexcept and the plain function pointer alike.
-void _Exit(int status) noexcept {
+GREEN_HOOK(void, _Exit, int status) noexcept {
+    HOOK_ENTER(_Exit);
     if (config.stats && !in_vfork_child()) print_stats();
     REAL(_exit)(status);
     __builtin_unreachable();
 }
 
-}  // extern "C"

@@ -8,6 +8,7 @@
 // libc's syscall() unchanged, and so does every call before the preload is initialised, once the
 // process is sandboxed, and in a vfork child. Results follow syscall()'s convention: -1 and errno
 // on failure.
+#include "hook.hpp"
 #include "../sync/futex.hpp"
 #include "../threads/green_thread.hpp"
 #include "../io/io_uring.hpp"
@@ -41,7 +42,8 @@ long errno_result(int rc) noexcept {
 
 }  // namespace
 
-extern "C" long syscall(long nr, ...) {
+GREEN_HOOK(long, syscall, long nr, ...) {
+    HOOK_ENTER(syscall);
     // As glibc's syscall(): six argument registers, whatever the call uses.
     va_list ap;
     va_start(ap, nr);

@@ -10,6 +10,7 @@
 //
 // A kill or green::Timeout that ends a lookup while it waits for the network makes it fail with
 // a temporary error (EAI_SYSTEM/EINTR, TRY_AGAIN); the exception is raised at the next wait point.
+#include "../core/hook.hpp"
 #include "dns_resolver.hpp"
 #include "../core/real.hpp"
 #include "../core/runtime.hpp"
@@ -40,12 +41,18 @@ bool resolve(green::detail::Hub& h, const char* what, Op op, Discard discard) {
     return true;
 }
 
+// A lookup of an _r variant ended by a signal.
+int interrupted_r(struct hostent** result, int* h_errnop) {
+    *result = nullptr;
+    *h_errnop = TRY_AGAIN;
+    errno = EINTR;
+    return EINTR;
+}
+
 }  // namespace
 
-extern "C" {
-
-int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res) {
-    count(Call::getaddrinfo);
+GREEN_HOOK(int, getaddrinfo, const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res) {
+    HOOK_ENTER(getaddrinfo);
     green::detail::Hub* h = lookup_hub();
     if (!h || !node || (node[0] == '*' && node[1] == '\0')) return REAL(getaddrinfo)(node, service, hints, res);
     const int flags = hints ? hints->ai_flags : (AI_V4MAPPED | AI_ADDRCONFIG);  // glibc's default hints
@@ -82,9 +89,9 @@ int getaddrinfo(const char* node, const char* service, const struct addrinfo* hi
     return rc;
 }
 
-int getnameinfo(const struct sockaddr* sa, socklen_t salen, char* host, socklen_t hostlen, char* serv,
+GREEN_HOOK(int, getnameinfo, const struct sockaddr* sa, socklen_t salen, char* host, socklen_t hostlen, char* serv,
                 socklen_t servlen, int flags) {
-    count(Call::getnameinfo);
+    HOOK_ENTER(getnameinfo);
     green::detail::Hub* h = lookup_hub();
     // Only a host name to look up can reach the network (services come from local files).
     if (!h || !sa || !host || hostlen == 0 || (flags & NI_NUMERICHOST) ||
@@ -101,8 +108,8 @@ int getnameinfo(const struct sockaddr* sa, socklen_t salen, char* host, socklen_
 }
 
 // gethostbyname and friends return glibc's own static buffer, filled on a resolver thread.
-struct hostent* gethostbyname(const char* name) {
-    count(Call::gethostbyname);
+GREEN_HOOK(struct hostent*, gethostbyname, const char* name) {
+    HOOK_ENTER(gethostbyname);
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyname)(name);
     struct hostent* r = nullptr;
@@ -114,8 +121,8 @@ struct hostent* gethostbyname(const char* name) {
     return r;
 }
 
-struct hostent* gethostbyname2(const char* name, int af) {
-    count(Call::gethostbyname);
+GREEN_HOOK(struct hostent*, gethostbyname2, const char* name, int af) {
+    HOOK_ENTER(gethostbyname2);
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyname2)(name, af);
     struct hostent* r = nullptr;
@@ -127,8 +134,8 @@ struct hostent* gethostbyname2(const char* name, int af) {
     return r;
 }
 
-struct hostent* gethostbyaddr(const void* addr, socklen_t len, int type) {
-    count(Call::gethostbyname);
+GREEN_HOOK(struct hostent*, gethostbyaddr, const void* addr, socklen_t len, int type) {
+    HOOK_ENTER(gethostbyaddr);
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyaddr)(addr, len, type);
     struct hostent* r = nullptr;
@@ -141,16 +148,9 @@ struct hostent* gethostbyaddr(const void* addr, socklen_t len, int type) {
 }
 
 // The _r variants fill the caller's buffers (ERANGE when too small), as glibc does.
-static int interrupted_r(struct hostent** result, int* h_errnop) {
-    *result = nullptr;
-    *h_errnop = TRY_AGAIN;
-    errno = EINTR;
-    return EINTR;
-}
-
-int gethostbyname_r(const char* name, struct hostent* ret, char* buf, size_t buflen, struct hostent** result,
+GREEN_HOOK(int, gethostbyname_r, const char* name, struct hostent* ret, char* buf, size_t buflen, struct hostent** result,
                     int* h_errnop) {
-    count(Call::gethostbyname);
+    HOOK_ENTER(gethostbyname_r);
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop);
     int rc = 0;
@@ -160,9 +160,9 @@ int gethostbyname_r(const char* name, struct hostent* ret, char* buf, size_t buf
     return rc;
 }
 
-int gethostbyname2_r(const char* name, int af, struct hostent* ret, char* buf, size_t buflen,
+GREEN_HOOK(int, gethostbyname2_r, const char* name, int af, struct hostent* ret, char* buf, size_t buflen,
                      struct hostent** result, int* h_errnop) {
-    count(Call::gethostbyname);
+    HOOK_ENTER(gethostbyname2_r);
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop);
     int rc = 0;
@@ -172,9 +172,9 @@ int gethostbyname2_r(const char* name, int af, struct hostent* ret, char* buf, s
     return rc;
 }
 
-int gethostbyaddr_r(const void* addr, socklen_t len, int type, struct hostent* ret, char* buf, size_t buflen,
+GREEN_HOOK(int, gethostbyaddr_r, const void* addr, socklen_t len, int type, struct hostent* ret, char* buf, size_t buflen,
                     struct hostent** result, int* h_errnop) {
-    count(Call::gethostbyname);
+    HOOK_ENTER(gethostbyaddr_r);
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyaddr_r)(addr, len, type, ret, buf, buflen, result, h_errnop);
     int rc = 0;
@@ -184,4 +184,3 @@ int gethostbyaddr_r(const void* addr, socklen_t len, int type, struct hostent* r
     return rc;
 }
 
-}  // extern "C"

@@ -4,6 +4,7 @@
 // not empty; the probe (the real call with a zero timeout) then collects the events, so the
 // program's edge-triggered and one-shot registrations behave exactly as natively. epoll_ctl and
 // epoll_create need nothing from the runtime.
+#include "../core/hook.hpp"
 #include "../core/multiplex.hpp"
 #include "../core/real.hpp"
 
@@ -13,11 +14,6 @@ using namespace green::preload;
 using green::detail::Hub;
 
 namespace {
-
-// libev's own epoll_wait comes through here too: not the program's, not counted.
-void count_call() {
-    if (!Hub::in_runtime()) count(Call::epoll_wait);
-}
 
 int epoll_slow(Hub& h, int epfd, epoll_event* events, int maxevents, double deadline, const sigset_t* mask) {
     Interests in;
@@ -51,10 +47,8 @@ double deadline_ms(int timeout) { return deadline_in(timeout < 0 ? -1 : timeout 
 
 }  // namespace
 
-extern "C" {
-
-int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout) {
-    count_call();
+GREEN_HOOK(int, epoll_wait, int epfd, struct epoll_event* events, int maxevents, int timeout) {
+    HOOK_ENTER(epoll_wait);
     Hub* h = hub();
     if (!h || timeout == 0) return REAL(epoll_wait)(epfd, events, maxevents, timeout);
     const double deadline = deadline_ms(timeout);
@@ -63,8 +57,8 @@ int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout)
     return epoll_slow(*h, epfd, events, maxevents, deadline, nullptr);
 }
 
-int epoll_pwait(int epfd, struct epoll_event* events, int maxevents, int timeout, const sigset_t* ss) {
-    count_call();
+GREEN_HOOK(int, epoll_pwait, int epfd, struct epoll_event* events, int maxevents, int timeout, const sigset_t* ss) {
+    HOOK_ENTER(epoll_pwait);
     Hub* h = hub();
     if (!h || timeout == 0) return REAL(epoll_pwait)(epfd, events, maxevents, timeout, ss);
     const double deadline = deadline_ms(timeout);
@@ -75,9 +69,9 @@ int epoll_pwait(int epfd, struct epoll_event* events, int maxevents, int timeout
     return epoll_slow(*h, epfd, events, maxevents, deadline, ss);
 }
 
-int epoll_pwait2(int epfd, struct epoll_event* events, int maxevents, const struct timespec* timeout,
+GREEN_HOOK(int, epoll_pwait2, int epfd, struct epoll_event* events, int maxevents, const struct timespec* timeout,
                  const sigset_t* ss) {
-    count_call();
+    HOOK_ENTER(epoll_pwait2);
     Hub* h = hub();
     // No wait (zero timeout), or an immediate EINVAL (invalid timeout) from the kernel.
     if (!h || (timeout && ((timeout->tv_sec == 0 && timeout->tv_nsec == 0) || timeout->tv_sec < 0 ||
@@ -93,4 +87,3 @@ int epoll_pwait2(int epfd, struct epoll_event* events, int maxevents, const stru
     return epoll_slow(*h, epfd, events, maxevents, deadline, ss);
 }
 
-}  // extern "C"

@@ -3,6 +3,8 @@
 // close() lets calls parked on the descriptor (read, recv, accept...) go on with its open file, as
 // the kernel does (fd_moved.cpp); other waits on it (poll, select) end, before the number can be
 // reused, and libev forgets it first.
+#include "../core/hook.hpp"
+#include "stdio.hpp"
 #include "file_lock.hpp"
 #include "../core/io_wait.hpp"
 #include "../core/real.hpp"
@@ -66,10 +68,8 @@ int fcntl_impl(int (*real)(int, int, ...), int fd, int cmd, va_list ap) {
 
 }  // namespace
 
-extern "C" {
-
-int close(int fd) {
-    count(Call::close);
+GREEN_HOOK(int, close, int fd) {
+    HOOK_ENTER(close);
     if (FdTable::is_runtime(fd)) {
         if (green::detail::Hub::in_runtime() || green::detail::Hub::constructing()) {
             FdTable::unmark_runtime(fd);  // libev itself (loop destroyed, or re-made after fork)
@@ -86,7 +86,8 @@ int close(int fd) {
 
 // Closes a range of descriptors in one call, out of close()'s sight; the runtime's own
 // descriptors inside the range are stepped around.
-int close_range(unsigned int first, unsigned int last, int flags) {
+GREEN_HOOK(int, close_range, unsigned int first, unsigned int last, int flags) {
+    HOOK_ENTER(close_range);
     if (first > last) return REAL(close_range)(first, last, flags);  // the real EINVAL
     if (!(flags & CLOSE_RANGE_CLOEXEC)) FdTable::for_each_known(first, last, retire);
     int r = 0;
@@ -101,20 +102,21 @@ int close_range(unsigned int first, unsigned int last, int flags) {
     return r;
 }
 
-void closefrom(int lowfd) {
+GREEN_HOOK(void, closefrom, int lowfd) {
+    HOOK_ENTER(closefrom);
     if (lowfd < 0) lowfd = 0;
     close_range(unsigned(lowfd), ~0u, 0);
 }
 
-int dup(int fd) {
-    count(Call::dup);
+GREEN_HOOK(int, dup, int fd) {
+    HOOK_ENTER(dup);
     int r = REAL(dup)(fd);
     if (r >= 0) FdTable::copy(fd, r);
     return r;
 }
 
-int dup2(int oldfd, int newfd) {
-    count(Call::dup);
+GREEN_HOOK(int, dup2, int oldfd, int newfd) {
+    HOOK_ENTER(dup2);
     // dup2 closes newfd first: its waiters must not sleep on through the swap.
     if (oldfd != newfd && newfd >= 0 && REAL(fcntl)(oldfd, F_GETFD) >= 0) retire(newfd);
     int r = REAL(dup2)(oldfd, newfd);
@@ -122,16 +124,16 @@ int dup2(int oldfd, int newfd) {
     return r;
 }
 
-int dup3(int oldfd, int newfd, int flags) {
-    count(Call::dup);
+GREEN_HOOK(int, dup3, int oldfd, int newfd, int flags) {
+    HOOK_ENTER(dup3);
     if (oldfd != newfd && newfd >= 0 && REAL(fcntl)(oldfd, F_GETFD) >= 0) retire(newfd);
     int r = REAL(dup3)(oldfd, newfd, flags);
     if (r >= 0) FdTable::copy(oldfd, r);
     return r;
 }
 
-int fcntl(int fd, int cmd, ...) {
-    count(Call::fcntl);
+GREEN_HOOK(int, fcntl, int fd, int cmd, ...) {
+    HOOK_ENTER(fcntl);
     va_list ap;
     va_start(ap, cmd);
     int r = fcntl_impl(REAL(fcntl), fd, cmd, ap);
@@ -140,8 +142,8 @@ int fcntl(int fd, int cmd, ...) {
 }
 
 // Programs built with 64-bit file offsets (the default for new builds) call this name.
-int fcntl64(int fd, int cmd, ...) {
-    count(Call::fcntl);
+GREEN_HOOK(int, fcntl64, int fd, int cmd, ...) {
+    HOOK_ENTER(fcntl64);
     va_list ap;
     va_start(ap, cmd);
     int r = fcntl_impl(REAL(fcntl64), fd, cmd, ap);
@@ -149,7 +151,8 @@ int fcntl64(int fd, int cmd, ...) {
     return r;
 }
 
-int ioctl(int fd, unsigned long request, ...) {
+GREEN_HOOK(int, ioctl, int fd, unsigned long request, ...) {
+    HOOK_ENTER(ioctl);
     va_list ap;
     va_start(ap, request);
     void* arg = va_arg(ap, void*);
@@ -160,7 +163,8 @@ int ioctl(int fd, unsigned long request, ...) {
     return r;
 }
 
-int pipe(int fds[2]) {
+GREEN_HOOK(int, pipe, int fds[2]) {
+    HOOK_ENTER(pipe);
     int r = REAL(pipe)(fds);
     if (r == 0) {
         FdTable::created(fds[0], FdKind::Pollable, false);
@@ -169,7 +173,8 @@ int pipe(int fds[2]) {
     return r;
 }
 
-int pipe2(int fds[2], int flags) {
+GREEN_HOOK(int, pipe2, int fds[2], int flags) {
+    HOOK_ENTER(pipe2);
     int r = REAL(pipe2)(fds, flags);
     if (r == 0) {
         FdTable::created(fds[0], FdKind::Pollable, flags & O_NONBLOCK);
@@ -178,16 +183,14 @@ int pipe2(int fds[2], int flags) {
     return r;
 }
 
-int __green_stdio_forget(FILE*);
-
 // fclose closes its descriptor inside libc, out of close()'s sight (a cookie FILE from our
 // fdopen closes it through close()).
-int fclose(FILE* f) {
-    if (f && !__green_stdio_forget(f)) {
+GREEN_HOOK(int, fclose, FILE* f) {
+    HOOK_ENTER(fclose);
+    if (f && !stdio_forget(f)) {
         int fd = REAL(fileno)(f);
         if (fd >= 0) retire(fd);
     }
     return REAL(fclose)(f);
 }
 
-}  // extern "C"

@@ -3,6 +3,7 @@
 // The kernel has no readiness to wait for on a file lock: the non-blocking form is retried on a
 // backing-off timer (file_lock.hpp). Held across processes or threads alike, released locks are
 // seen within 50 ms. The kernel's deadlock detection (EDEADLK for F_SETLKW) is not reproduced.
+#include "../core/hook.hpp"
 #include "file_lock.hpp"
 
 #include "../threads/green_thread.hpp"
@@ -29,16 +30,15 @@ int lock_sleep(double seconds) noexcept {
 
 using namespace green::preload;
 
-extern "C" {
-
-int flock(int fd, int op) {
+GREEN_HOOK(int, flock, int fd, int op) {
+    HOOK_ENTER(flock);
     if ((op & LOCK_NB) || (op & ~LOCK_NB) == LOCK_UN || !lock_wait_green()) return REAL(flock)(fd, op);
     return lock_wait("flock", [&] { return REAL(flock)(fd, op | LOCK_NB); });
 }
 
-int lockf(int fd, int cmd, off_t len) {
+GREEN_HOOK(int, lockf, int fd, int cmd, off_t len) {
+    HOOK_ENTER(lockf);
     if (cmd != F_LOCK || !lock_wait_green()) return REAL(lockf)(fd, cmd, len);
     return lock_wait("lockf", [&] { return REAL(lockf)(fd, F_TLOCK, len); });
 }
 
-}  // extern "C"

@@ -3,6 +3,7 @@
 // Sockets are driven with MSG_DONTWAIT, never by flipping O_NONBLOCK on the shared description.
 // A blocking send on a stream socket returns only once everything is queued (or on a timeout or
 // signal, with what was sent), as the kernel's does: a short write is not invented.
+#include "../core/hook.hpp"
 #include "../core/io_wait.hpp"
 #include "../core/real.hpp"
 
@@ -213,23 +214,22 @@ constexpr unsigned kMaxIov = 1024;  // UIO_MAXIOV: the kernel's limit on vlen an
 
 }  // namespace
 
-extern "C" {
-
-ssize_t read(int fd, void* buf, size_t n) {
-    count(Call::read);
+GREEN_HOOK(ssize_t, read, int fd, void* buf, size_t n) {
+    HOOK_ENTER(read);
     if (n == 0) return REAL(read)(fd, buf, n);  // never blocks natively; recv would say EAGAIN
     return io_call(fd, Dir::In, "read", [&](bool dw) {
         return dw ? REAL(recv)(fd, buf, n, MSG_DONTWAIT) : REAL(read)(fd, buf, n);
     }, false, n);
 }
 
-ssize_t __read_chk(int fd, void* buf, size_t nbytes, size_t buflen) {
+GREEN_HOOK(ssize_t, __read_chk, int fd, void* buf, size_t nbytes, size_t buflen) {
+    HOOK_ENTER(__read_chk);
     if (nbytes > buflen) __chk_fail();
     return read(fd, buf, nbytes);
 }
 
-ssize_t write(int fd, const void* buf, size_t n) {
-    count(Call::write);
+GREEN_HOOK(ssize_t, write, int fd, const void* buf, size_t n) {
+    HOOK_ENTER(write);
     auto* p = static_cast<const char*>(buf);
     return out_call(fd, n, "write", [&](size_t done, bool dw) {
         return dw ? REAL(send)(fd, p + done, n - done, MSG_DONTWAIT) : REAL(write)(fd, p + done, n - done);
@@ -241,8 +241,8 @@ ssize_t write(int fd, const void* buf, size_t n) {
     });
 }
 
-ssize_t readv(int fd, const struct iovec* iov, int iovcnt) {
-    count(Call::readv);
+GREEN_HOOK(ssize_t, readv, int fd, const struct iovec* iov, int iovcnt) {
+    HOOK_ENTER(readv);
     if (iovcnt <= 0 || iov_total(iov, iovcnt) == 0) return REAL(readv)(fd, iov, iovcnt);
     return io_call(fd, Dir::In, "readv", [&](bool dw) {
         if (!dw) return REAL(readv)(fd, iov, iovcnt);
@@ -253,8 +253,8 @@ ssize_t readv(int fd, const struct iovec* iov, int iovcnt) {
     });
 }
 
-ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
-    count(Call::writev);
+GREEN_HOOK(ssize_t, writev, int fd, const struct iovec* iov, int iovcnt) {
+    HOOK_ENTER(writev);
     if (iovcnt < 0 || iovcnt > IOV_MAX) return REAL(writev)(fd, iov, iovcnt);  // the real EINVAL
     return out_call(fd, iov_total(iov, iovcnt), "writev", [&](size_t done, bool dw) {
         if (!dw) return REAL(writev)(fd, iov, iovcnt);
@@ -274,8 +274,8 @@ ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
     });
 }
 
-ssize_t recv(int fd, void* buf, size_t len, int flags) {
-    count(Call::recv);
+GREEN_HOOK(ssize_t, recv, int fd, void* buf, size_t len, int flags) {
+    HOOK_ENTER(recv);
     if (len == 0 || (flags & MSG_DONTWAIT)) return REAL(recv)(fd, buf, len, flags);
     auto* p = static_cast<char*>(buf);
     if (waitall_on_stream(fd, flags))
@@ -286,13 +286,14 @@ ssize_t recv(int fd, void* buf, size_t len, int flags) {
                    false, (flags & MSG_PEEK) ? 0 : len);
 }
 
-ssize_t __recv_chk(int fd, void* buf, size_t len, size_t buflen, int flags) {
+GREEN_HOOK(ssize_t, __recv_chk, int fd, void* buf, size_t len, size_t buflen, int flags) {
+    HOOK_ENTER(__recv_chk);
     if (len > buflen) __chk_fail();
     return recv(fd, buf, len, flags);
 }
 
-ssize_t recvfrom(int fd, void* buf, size_t len, int flags, struct sockaddr* addr, socklen_t* addrlen) {
-    count(Call::recvfrom);
+GREEN_HOOK(ssize_t, recvfrom, int fd, void* buf, size_t len, int flags, struct sockaddr* addr, socklen_t* addrlen) {
+    HOOK_ENTER(recvfrom);
     if (len == 0 || (flags & MSG_DONTWAIT)) return REAL(recvfrom)(fd, buf, len, flags, addr, addrlen);
     auto* p = static_cast<char*>(buf);
     if (waitall_on_stream(fd, flags))
@@ -304,14 +305,15 @@ ssize_t recvfrom(int fd, void* buf, size_t len, int flags, struct sockaddr* addr
     });
 }
 
-ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buflen, int flags, struct sockaddr* addr,
+GREEN_HOOK(ssize_t, __recvfrom_chk, int fd, void* buf, size_t len, size_t buflen, int flags, struct sockaddr* addr,
                        socklen_t* addrlen) {
+    HOOK_ENTER(__recvfrom_chk);
     if (len > buflen) __chk_fail();
     return recvfrom(fd, buf, len, flags, addr, addrlen);
 }
 
-ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
-    count(Call::recvmsg);
+GREEN_HOOK(ssize_t, recvmsg, int fd, struct msghdr* msg, int flags) {
+    HOOK_ENTER(recvmsg);
     if (flags & MSG_DONTWAIT) return REAL(recvmsg)(fd, msg, flags);
     // The kernel rewrites msg_namelen/msg_controllen/msg_flags on each try: restore the caller's.
     const socklen_t namelen = msg->msg_namelen;
@@ -323,8 +325,8 @@ ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
     });
 }
 
-ssize_t send(int fd, const void* buf, size_t len, int flags) {
-    count(Call::send);
+GREEN_HOOK(ssize_t, send, int fd, const void* buf, size_t len, int flags) {
+    HOOK_ENTER(send);
     if (flags & MSG_DONTWAIT) return REAL(send)(fd, buf, len, flags);
     auto* p = static_cast<const char*>(buf);
     return out_call(fd, len, "send", [&](size_t done, bool dw) {
@@ -332,8 +334,8 @@ ssize_t send(int fd, const void* buf, size_t len, int flags) {
     });
 }
 
-ssize_t sendto(int fd, const void* buf, size_t len, int flags, const struct sockaddr* addr, socklen_t addrlen) {
-    count(Call::sendto);
+GREEN_HOOK(ssize_t, sendto, int fd, const void* buf, size_t len, int flags, const struct sockaddr* addr, socklen_t addrlen) {
+    HOOK_ENTER(sendto);
     if (flags & MSG_DONTWAIT) return REAL(sendto)(fd, buf, len, flags, addr, addrlen);
     auto* p = static_cast<const char*>(buf);
     return out_call(fd, len, "sendto", [&](size_t done, bool dw) {
@@ -341,8 +343,8 @@ ssize_t sendto(int fd, const void* buf, size_t len, int flags, const struct sock
     });
 }
 
-ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
-    count(Call::sendmsg);
+GREEN_HOOK(ssize_t, sendmsg, int fd, const struct msghdr* msg, int flags) {
+    HOOK_ENTER(sendmsg);
     if (flags & MSG_DONTWAIT) return REAL(sendmsg)(fd, msg, flags);
     const auto* iov = msg->msg_iov;
     const int n = int(msg->msg_iovlen);
@@ -362,8 +364,8 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
 // looked at only after each datagram (so it never ends a wait for one: the documented quirk is
 // kept) and the time left is written back. Here each round is one real recvmmsg with
 // MSG_DONTWAIT taking what is queued, and the green thread parks between rounds.
-int recvmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct timespec* timeout) {
-    count(Call::recvmsg);
+GREEN_HOOK(int, recvmmsg, int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct timespec* timeout) {
+    HOOK_ENTER(recvmmsg);
     green::detail::Hub* h = hub();
     FdState* st;
     // An invalid timeout is the kernel's EINVAL, at once.
@@ -401,8 +403,8 @@ int recvmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct t
 // sendmmsg: one blocking send per message, as the kernel's loop; an error after some were sent
 // returns their count. Datagrams go in rounds of one real sendmmsg with MSG_DONTWAIT; a stream
 // message through the sendmsg hook (all of its bytes queued before the next, as natively).
-int sendmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags) {
-    count(Call::sendmsg);
+GREEN_HOOK(int, sendmmsg, int fd, struct mmsghdr* vec, unsigned int vlen, int flags) {
+    HOOK_ENTER(sendmmsg);
     green::detail::Hub* h = hub();
     FdState* st;
     if (!h || (flags & MSG_DONTWAIT) || vlen == 0 || !(st = FdTable::get(fd)) || !st->is_socket() ||
@@ -429,8 +431,8 @@ int sendmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags) {
     return int(done);
 }
 
-ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count_) {
-    count(Call::sendfile);
+GREEN_HOOK(ssize_t, sendfile, int out_fd, int in_fd, off_t* offset, size_t count_) {
+    HOOK_ENTER(sendfile);
     green::detail::Hub* h = hub();
     FdState* st;
     if (!h || !(st = FdTable::get(out_fd)) || st->nonblock || st->kind != FdKind::Stream)
@@ -458,6 +460,5 @@ ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count_) {
 }
 
 // glibc exports the 64-bit-offset name too; on x86_64 they are the same call.
-ssize_t sendfile64(int out_fd, int in_fd, off_t* offset, size_t count_) { return sendfile(out_fd, in_fd, offset, count_); }
+GREEN_HOOK(ssize_t, sendfile64, int out_fd, int in_fd, off_t* offset, size_t count_) { HOOK_ENTER(sendfile64); return sendfile(out_fd, in_fd, offset, count_); }
 
-}  // extern "C"

@@ -30,6 +30,7 @@
 // (F_SETFL without O_NONBLOCK: the description is ours alone, just made). A signal handler ends
 // the wait with EINTR unless installed with SA_RESTART, as it ends the kernel's; open is a
 // cancellation point. fopen() opens through libc's internal call, which no hook sees.
+#include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/io_wait.hpp"
 #include "../core/real.hpp"
@@ -143,9 +144,8 @@ int fifo_open(int flags, Open open_nb) {
 
 }  // namespace
 
-extern "C" {
-
-int open(const char* path, int flags, ...) {
+GREEN_HOOK(int, open, const char* path, int flags, ...) {
+    HOOK_ENTER(open);
     mode_t mode = 0;
     if (needs_mode(flags)) {
         va_list ap;
@@ -158,7 +158,8 @@ int open(const char* path, int flags, ...) {
     return fifo_open(flags, [&](int extra) { return REAL(open)(path, flags | extra, mode); });
 }
 
-int open64(const char* path, int flags, ...) {
+GREEN_HOOK(int, open64, const char* path, int flags, ...) {
+    HOOK_ENTER(open64);
     mode_t mode = 0;
     if (needs_mode(flags)) {
         va_list ap;
@@ -171,7 +172,8 @@ int open64(const char* path, int flags, ...) {
     return fifo_open(flags, [&](int extra) { return REAL(open64)(path, flags | extra, mode); });
 }
 
-int openat(int dirfd, const char* path, int flags, ...) {
+GREEN_HOOK(int, openat, int dirfd, const char* path, int flags, ...) {
+    HOOK_ENTER(openat);
     mode_t mode = 0;
     if (needs_mode(flags)) {
         va_list ap;
@@ -184,7 +186,8 @@ int openat(int dirfd, const char* path, int flags, ...) {
     return fifo_open(flags, [&](int extra) { return REAL(openat)(dirfd, path, flags | extra, mode); });
 }
 
-int openat64(int dirfd, const char* path, int flags, ...) {
+GREEN_HOOK(int, openat64, int dirfd, const char* path, int flags, ...) {
+    HOOK_ENTER(openat64);
     mode_t mode = 0;
     if (needs_mode(flags)) {
         va_list ap;
@@ -199,27 +202,30 @@ int openat64(int dirfd, const char* path, int flags, ...) {
 
 // The fortified forms (_FORTIFY_SOURCE with flags not known at compile time): libc's own check of
 // a missing mode (it aborts) stays libc's.
-int __open_2(const char* path, int flags) {
+GREEN_HOOK(int, __open_2, const char* path, int flags) {
+    HOOK_ENTER(__open_2);
     if (needs_mode(flags)) return REAL(__open_2)(path, flags);
     return open(path, flags);
 }
 
-int __open64_2(const char* path, int flags) {
+GREEN_HOOK(int, __open64_2, const char* path, int flags) {
+    HOOK_ENTER(__open64_2);
     if (needs_mode(flags)) return REAL(__open64_2)(path, flags);
     return open64(path, flags);
 }
 
-int __openat_2(int dirfd, const char* path, int flags) {
+GREEN_HOOK(int, __openat_2, int dirfd, const char* path, int flags) {
+    HOOK_ENTER(__openat_2);
     if (needs_mode(flags)) return REAL(__openat_2)(dirfd, path, flags);
     return openat(dirfd, path, flags);
 }
 
-int __openat64_2(int dirfd, const char* path, int flags) {
+GREEN_HOOK(int, __openat64_2, int dirfd, const char* path, int flags) {
+    HOOK_ENTER(__openat64_2);
     if (needs_mode(flags)) return REAL(__openat64_2)(dirfd, path, flags);
     return openat64(dirfd, path, flags);
 }
 
-int creat(const char* path, mode_t mode) { return open(path, O_WRONLY | O_CREAT | O_TRUNC, mode); }
-int creat64(const char* path, mode_t mode) { return open64(path, O_WRONLY | O_CREAT | O_TRUNC, mode); }
+GREEN_HOOK(int, creat, const char* path, mode_t mode) { HOOK_ENTER(creat); return open(path, O_WRONLY | O_CREAT | O_TRUNC, mode); }
+GREEN_HOOK(int, creat64, const char* path, mode_t mode) { HOOK_ENTER(creat64); return open64(path, O_WRONLY | O_CREAT | O_TRUNC, mode); }
 
-}  // extern "C"

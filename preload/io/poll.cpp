@@ -4,6 +4,7 @@
 // which still reports POLLERR and POLLHUP) as readable, POLLOUT as writable. Negative descriptors
 // are ignored and closed ones reported as POLLNVAL by the probe, exactly as natively; regular
 // files are never handed to libev (always ready; epoll refuses them).
+#include "../core/hook.hpp"
 #include "../core/multiplex.hpp"
 #include "../core/real.hpp"
 
@@ -38,7 +39,6 @@ int poll_wait(Hub& h, pollfd* fds, nfds_t n, double deadline) {
 }
 
 int poll_impl(pollfd* fds, nfds_t n, int timeout) {
-    count(Call::poll);
     Hub* h = hub();
     if (!h || timeout == 0) return REAL(poll)(fds, n, timeout);
     const double deadline = deadline_in(timeout < 0 ? -1 : timeout * 1e-3);
@@ -52,7 +52,6 @@ bool zero_or_invalid(const timespec* ts) {
 }
 
 int ppoll_impl(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) {
-    count(Call::poll);
     Hub* h = hub();
     // A zero timeout does not wait; an invalid one fails (EINVAL) before anything happens.
     if (!h || (ts && zero_or_invalid(ts))) return REAL(ppoll)(fds, n, ts, mask);
@@ -67,25 +66,25 @@ int ppoll_impl(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) 
 
 }  // namespace
 
-extern "C" {
+GREEN_HOOK(int, poll, struct pollfd* fds, nfds_t nfds, int timeout) { HOOK_ENTER(poll); return poll_impl(fds, nfds, timeout); }
 
-int poll(struct pollfd* fds, nfds_t nfds, int timeout) { return poll_impl(fds, nfds, timeout); }
+GREEN_HOOK(int, __poll, struct pollfd* fds, nfds_t nfds, int timeout) { HOOK_ENTER(__poll); return poll_impl(fds, nfds, timeout); }
 
-int __poll(struct pollfd* fds, nfds_t nfds, int timeout) { return poll_impl(fds, nfds, timeout); }
-
-int ppoll(struct pollfd* fds, nfds_t nfds, const struct timespec* timeout, const sigset_t* ss) {
+GREEN_HOOK(int, ppoll, struct pollfd* fds, nfds_t nfds, const struct timespec* timeout, const sigset_t* ss) {
+    HOOK_ENTER(ppoll);
     return ppoll_impl(fds, nfds, timeout, ss);
 }
 
 // glibc's checks, then the call (debug/poll_chk.c, debug/ppoll_chk.c).
-int __poll_chk(struct pollfd* fds, nfds_t nfds, int timeout, size_t fdslen) {
+GREEN_HOOK(int, __poll_chk, struct pollfd* fds, nfds_t nfds, int timeout, size_t fdslen) {
+    HOOK_ENTER(__poll_chk);
     if (__builtin_expect(fdslen / sizeof(*fds) < nfds, 0)) __chk_fail();
     return poll_impl(fds, nfds, timeout);
 }
 
-int __ppoll_chk(struct pollfd* fds, nfds_t nfds, const struct timespec* timeout, const sigset_t* ss, size_t fdslen) {
+GREEN_HOOK(int, __ppoll_chk, struct pollfd* fds, nfds_t nfds, const struct timespec* timeout, const sigset_t* ss, size_t fdslen) {
+    HOOK_ENTER(__ppoll_chk);
     if (__builtin_expect(fdslen / sizeof(*fds) < nfds, 0)) __chk_fail();
     return ppoll_impl(fds, nfds, timeout, ss);
 }
 
-}  // extern "C"

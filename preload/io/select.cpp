@@ -6,6 +6,7 @@
 // waited for as readable, write interest as writable. select writes the time left back into its
 // timeout, as Linux does (also on errors and EINTR); pselect leaves its timeout alone. An nfds above
 // FD_SETSIZE is trimmed to what the kernel would look at without the runtime's descriptors.
+#include "../core/hook.hpp"
 #include "../core/fd_table.hpp"
 #include "../core/multiplex.hpp"
 #include "../core/real.hpp"
@@ -132,7 +133,6 @@ int select_wait(Hub& h, int nfds, fd_set* r, fd_set* w, fd_set* e, double deadli
 }
 
 int select_impl(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* tv) {
-    count(Call::select);
     nfds = program_nfds(nfds);
     Hub* h = hub();
     // No wait (a zero timeout), or an answer without one: EINVAL for a negative nfds or timeout.
@@ -172,7 +172,6 @@ bool zero_or_invalid(const timespec* ts) {
 }
 
 int pselect_impl(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* ts, const sigset_t* mask) {
-    count(Call::select);
     nfds = program_nfds(nfds);
     Hub* h = hub();
     if (!h || nfds < 0 || (ts && zero_or_invalid(ts))) return REAL(pselect)(nfds, r, w, e, ts, mask);
@@ -186,19 +185,19 @@ int pselect_impl(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* ts, 
 
 }  // namespace
 
-extern "C" {
-
-int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, struct timeval* timeout) {
+GREEN_HOOK(int, select, int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, struct timeval* timeout) {
+    HOOK_ENTER(select);
     return select_impl(nfds, readfds, writefds, exceptfds, timeout);
 }
 
-int __select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, struct timeval* timeout) {
+GREEN_HOOK(int, __select, int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, struct timeval* timeout) {
+    HOOK_ENTER(__select);
     return select_impl(nfds, readfds, writefds, exceptfds, timeout);
 }
 
-int pselect(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, const struct timespec* timeout,
+GREEN_HOOK(int, pselect, int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, const struct timespec* timeout,
             const sigset_t* sigmask) {
+    HOOK_ENTER(pselect);
     return pselect_impl(nfds, readfds, writefds, exceptfds, timeout, sigmask);
 }
 
-}  // extern "C"

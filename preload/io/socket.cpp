@@ -1,4 +1,5 @@
 // preload/io/socket.cpp: socket, socketpair, accept, accept4, connect, listen, setsockopt.
+#include "../core/hook.hpp"
 #include "../core/io_wait.hpp"
 #include "../core/real.hpp"
 
@@ -26,16 +27,15 @@ double timeout_arg(const void* val, socklen_t len) {
 
 }  // namespace
 
-extern "C" {
-
-int socket(int domain, int type, int protocol) {
-    count(Call::socket);
+GREEN_HOOK(int, socket, int domain, int type, int protocol) {
+    HOOK_ENTER(socket);
     int fd = REAL(socket)(domain, type, protocol);
     if (fd >= 0) FdTable::created(fd, kind_of_type(type), type & SOCK_NONBLOCK);
     return fd;
 }
 
-int socketpair(int domain, int type, int protocol, int sv[2]) {
+GREEN_HOOK(int, socketpair, int domain, int type, int protocol, int sv[2]) {
+    HOOK_ENTER(socketpair);
     int r = REAL(socketpair)(domain, type, protocol, sv);
     if (r == 0) {
         FdTable::created(sv[0], kind_of_type(type), type & SOCK_NONBLOCK);
@@ -44,18 +44,18 @@ int socketpair(int domain, int type, int protocol, int sv[2]) {
     return r;
 }
 
-int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
-    count(Call::accept);
+GREEN_HOOK(int, accept4, int fd, struct sockaddr* addr, socklen_t* len, int flags) {
+    HOOK_ENTER(accept4);
     // accept has no MSG_DONTWAIT: wait until the listening socket is readable, then accept.
     int c = int(io_call(fd, Dir::In, "accept", [&](bool) { return REAL(accept4)(fd, addr, len, flags); }, true));
     if (c >= 0) FdTable::created(c, FdKind::Stream, flags & SOCK_NONBLOCK);  // O_NONBLOCK is not inherited
     return c;
 }
 
-int accept(int fd, struct sockaddr* addr, socklen_t* len) { return accept4(fd, addr, len, 0); }
+GREEN_HOOK(int, accept, int fd, struct sockaddr* addr, socklen_t* len) { HOOK_ENTER(accept); return accept4(fd, addr, len, 0); }
 
-int connect(int fd, const struct sockaddr* addr, socklen_t len) {
-    count(Call::connect);
+GREEN_HOOK(int, connect, int fd, const struct sockaddr* addr, socklen_t len) {
+    HOOK_ENTER(connect);
     green::detail::Hub* h = hub();
     FdState* st;
     if (!h || !(st = FdTable::get(fd)) || st->nonblock || !st->is_socket()) return REAL(connect)(fd, addr, len);
@@ -112,14 +112,16 @@ int connect(int fd, const struct sockaddr* addr, socklen_t len) {
     return 0;
 }
 
-int listen(int fd, int backlog) {
+GREEN_HOOK(int, listen, int fd, int backlog) {
+    HOOK_ENTER(listen);
     int r = REAL(listen)(fd, backlog);
     if (r == 0)
         if (FdState* st = FdTable::get(fd)) st->listening = true;
     return r;
 }
 
-int setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
+GREEN_HOOK(int, setsockopt, int fd, int level, int name, const void* val, socklen_t len) {
+    HOOK_ENTER(setsockopt);
     int r = REAL(setsockopt)(fd, level, name, val, len);
     if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO
 #ifdef SO_RCVTIMEO_NEW
@@ -139,4 +141,3 @@ int setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
     return r;
 }
 
-}  // extern "C"

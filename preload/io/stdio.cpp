@@ -6,6 +6,8 @@
 //    write (fopencookie); fileno() still answers its descriptor.
 //  - for other FILEs (stdin on a pipe, popen's), each stdio read entry point first waits, green,
 //    until the descriptor is readable; the real function then finds data without blocking.
+#include "../core/hook.hpp"
+#include "stdio.hpp"
 #include "../core/io_wait.hpp"
 #include "../core/real.hpp"
 
@@ -26,7 +28,6 @@ ssize_t __getdelim(char**, size_t*, int, FILE*);
 int __isoc99_fscanf(FILE*, const char*, ...);
 int __isoc99_vfscanf(FILE*, const char*, va_list);
 int _IO_getc(FILE*);
-int __green_stdio_forget(FILE*);
 }
 
 namespace {
@@ -63,9 +64,13 @@ void before_read(FILE* f) {
 
 }  // namespace
 
-extern "C" {
+bool green::preload::stdio_forget(FILE* f) noexcept {
+    std::lock_guard g(cookie_lock);
+    return cookie_files && cookie_files->erase(f);
+}
 
-FILE* fdopen(int fd, const char* mode) {
+GREEN_HOOK(FILE*, fdopen, int fd, const char* mode) {
+    HOOK_ENTER(fdopen);
     FdState* st;
     if (!mode || !hub() || !(st = FdTable::get(fd)) || st->kind == FdKind::Passthrough) return REAL(fdopen)(fd, mode);
     // Let libc judge the mode against the descriptor (EINVAL), then swap in the cookie FILE.
@@ -86,88 +91,102 @@ FILE* fdopen(int fd, const char* mode) {
     return f;
 }
 
-int fileno(FILE* f) {
+GREEN_HOOK(int, fileno, FILE* f) {
+    HOOK_ENTER(fileno);
     int fd = cookie_fd(f);
     return fd >= 0 ? fd : REAL(fileno)(f);
 }
 
-int fileno_unlocked(FILE* f) {
+GREEN_HOOK(int, fileno_unlocked, FILE* f) {
+    HOOK_ENTER(fileno_unlocked);
     int fd = cookie_fd(f);
     return fd >= 0 ? fd : REAL(fileno_unlocked)(f);
 }
 
-int __green_stdio_forget(FILE* f) {
-    std::lock_guard g(cookie_lock);
-    return cookie_files && cookie_files->erase(f) ? 1 : 0;
-}
-
-char* fgets(char* s, int n, FILE* f) {
+GREEN_HOOK(char*, fgets, char* s, int n, FILE* f) {
+    HOOK_ENTER(fgets);
     before_read(f);
     return REAL(fgets)(s, n, f);
 }
-char* fgets_unlocked(char* s, int n, FILE* f) {
+GREEN_HOOK(char*, fgets_unlocked, char* s, int n, FILE* f) {
+    HOOK_ENTER(fgets_unlocked);
     before_read(f);
     return REAL(fgets_unlocked)(s, n, f);
 }
-int fgetc(FILE* f) {
+GREEN_HOOK(int, fgetc, FILE* f) {
+    HOOK_ENTER(fgetc);
     before_read(f);
     return REAL(fgetc)(f);
 }
-int getc(FILE* f) {
+GREEN_HOOK(int, getc, FILE* f) {
+    HOOK_ENTER(getc);
     before_read(f);
     return REAL(getc)(f);
 }
-int _IO_getc(FILE* f) {
+GREEN_HOOK(int, _IO_getc, FILE* f) {
+    HOOK_ENTER(_IO_getc);
     before_read(f);
     return REAL(_IO_getc)(f);
 }
-int fgetc_unlocked(FILE* f) {
+GREEN_HOOK(int, fgetc_unlocked, FILE* f) {
+    HOOK_ENTER(fgetc_unlocked);
     before_read(f);
     return REAL(fgetc_unlocked)(f);
 }
-int getc_unlocked(FILE* f) {
+GREEN_HOOK(int, getc_unlocked, FILE* f) {
+    HOOK_ENTER(getc_unlocked);
     before_read(f);
     return REAL(getc_unlocked)(f);
 }
-int getchar(void) {
+GREEN_HOOK(int, getchar) {
+    HOOK_ENTER(getchar);
     before_read(stdin);
     return REAL(getchar)();
 }
 // What the getc/getc_unlocked macros call once the buffer is empty.
-int __uflow(FILE* f) {
+GREEN_HOOK(int, __uflow, FILE* f) {
+    HOOK_ENTER(__uflow);
     before_read(f);
     return REAL(__uflow)(f);
 }
-int __underflow(FILE* f) {
+GREEN_HOOK(int, __underflow, FILE* f) {
+    HOOK_ENTER(__underflow);
     before_read(f);
     return REAL(__underflow)(f);
 }
-size_t fread(void* p, size_t size, size_t n, FILE* f) {
+GREEN_HOOK(size_t, fread, void* p, size_t size, size_t n, FILE* f) {
+    HOOK_ENTER(fread);
     before_read(f);
     return REAL(fread)(p, size, n, f);
 }
-size_t fread_unlocked(void* p, size_t size, size_t n, FILE* f) {
+GREEN_HOOK(size_t, fread_unlocked, void* p, size_t size, size_t n, FILE* f) {
+    HOOK_ENTER(fread_unlocked);
     before_read(f);
     return REAL(fread_unlocked)(p, size, n, f);
 }
-ssize_t getline(char** line, size_t* n, FILE* f) {
+GREEN_HOOK(ssize_t, getline, char** line, size_t* n, FILE* f) {
+    HOOK_ENTER(getline);
     before_read(f);
     return REAL(getline)(line, n, f);
 }
-ssize_t getdelim(char** line, size_t* n, int delim, FILE* f) {
+GREEN_HOOK(ssize_t, getdelim, char** line, size_t* n, int delim, FILE* f) {
+    HOOK_ENTER(getdelim);
     before_read(f);
     return REAL(getdelim)(line, n, delim, f);
 }
-ssize_t __getdelim(char** line, size_t* n, int delim, FILE* f) {
+GREEN_HOOK(ssize_t, __getdelim, char** line, size_t* n, int delim, FILE* f) {
+    HOOK_ENTER(__getdelim);
     before_read(f);
     return REAL(__getdelim)(line, n, delim, f);
 }
-int __isoc99_vfscanf(FILE* f, const char* fmt, va_list ap) {
+GREEN_HOOK(int, __isoc99_vfscanf, FILE* f, const char* fmt, va_list ap) {
+    HOOK_ENTER(__isoc99_vfscanf);
     before_read(f);
     return REAL(__isoc99_vfscanf)(f, fmt, ap);
 }
 // (fscanf and vfscanf are these two under glibc's headers.)
-int __isoc99_fscanf(FILE* f, const char* fmt, ...) {
+GREEN_HOOK(int, __isoc99_fscanf, FILE* f, const char* fmt, ...) {
+    HOOK_ENTER(__isoc99_fscanf);
     va_list ap;
     va_start(ap, fmt);
     before_read(f);
@@ -176,4 +195,3 @@ int __isoc99_fscanf(FILE* f, const char* fmt, ...) {
     return r;
 }
 
-}  // extern "C"

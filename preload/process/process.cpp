@@ -20,6 +20,7 @@
 //    blocked for that time.
 //  - pclose: libc's own, run on a native worker thread (glibc's internal waitpid cannot be
 //    interposed) while the green thread waits; popen itself does not block and is left alone.
+#include "../core/hook.hpp"
 #include "../core/fd_table.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/io_wait.hpp"
@@ -60,6 +61,9 @@ extern char** environ;
 // ---- vfork ---------------------------------------------------------------------------------
 
 __thread unsigned char green_vfork_child = 0;
+
+GREEN_HOOK_IN_ASM(vfork);
+GREEN_HOOK_IN_ASM(__vfork);
 
 // glibc's sysdeps/unix/sysv/linux/x86_64/vfork.S plus the child mark: the return address is kept
 // in %rdi across the system call (the child will have used the stack by the time the parent
@@ -114,7 +118,6 @@ namespace {
 // what the preload registered there is done here).
 template <class Fork>
 pid_t fork_with(Fork real_fork, bool atfork) {
-    count(Call::fork);
     // The hub this thread has, if any (a fork does not create one); none inside the runtime's own
     // loop, and none in a vfork child, whose hub is its parent's.
     const bool ours = ready && !in_vfork_child();
@@ -321,7 +324,6 @@ bool exits_only(int options) { return !(options & (WUNTRACED | WCONTINUED)); }
 
 // wait4 with the green wait; wait, waitpid and wait3 are wait4.
 pid_t green_wait4(pid_t pid, int* status, int options, struct rusage* ru) {
-    count(Call::waitpid);
     Hub* h = hub();
     if (!h || (options & WNOHANG)) return REAL(wait4)(pid, status, options, ru);
     pid_t r = REAL(wait4)(pid, status, options | WNOHANG, ru);
@@ -331,7 +333,6 @@ pid_t green_wait4(pid_t pid, int* status, int options, struct rusage* ru) {
 }
 
 int green_waitid(idtype_t idtype, id_t id, siginfo_t* info, int options) {
-    count(Call::waitpid);
     Hub* h = hub();
     if (!h || (options & WNOHANG)) return REAL(waitid)(idtype, id, info, options);
     // A non-blocking pidfd makes waitid fail with EAGAIN instead of waiting: the kernel's answer.
@@ -450,32 +451,32 @@ struct CallResult {
 
 }  // namespace
 
-extern "C" {
-
-pid_t fork(void) {
+GREEN_HOOK(pid_t, fork) {
+    HOOK_ENTER(fork);
     return fork_with([] { return REAL(fork)(); }, true);
 }
 
-pid_t _Fork(void) {
+GREEN_HOOK(pid_t, _Fork) {
+    HOOK_ENTER(_Fork);
     return fork_with([] { return REAL(_Fork)(); }, false);
 }
 
-pid_t wait(int* status) { return green_wait4(-1, status, 0, nullptr); }
+GREEN_HOOK(pid_t, wait, int* status) { HOOK_ENTER(wait); return green_wait4(-1, status, 0, nullptr); }
 
-pid_t __wait(int* status) { return green_wait4(-1, status, 0, nullptr); }
+GREEN_HOOK(pid_t, __wait, int* status) { HOOK_ENTER(__wait); return green_wait4(-1, status, 0, nullptr); }
 
-pid_t waitpid(pid_t pid, int* status, int options) { return green_wait4(pid, status, options, nullptr); }
+GREEN_HOOK(pid_t, waitpid, pid_t pid, int* status, int options) { HOOK_ENTER(waitpid); return green_wait4(pid, status, options, nullptr); }
 
-pid_t __waitpid(pid_t pid, int* status, int options) { return green_wait4(pid, status, options, nullptr); }
+GREEN_HOOK(pid_t, __waitpid, pid_t pid, int* status, int options) { HOOK_ENTER(__waitpid); return green_wait4(pid, status, options, nullptr); }
 
-pid_t wait3(int* status, int options, struct rusage* ru) { return green_wait4(-1, status, options, ru); }
+GREEN_HOOK(pid_t, wait3, int* status, int options, struct rusage* ru) { HOOK_ENTER(wait3); return green_wait4(-1, status, options, ru); }
 
-pid_t wait4(pid_t pid, int* status, int options, struct rusage* ru) { return green_wait4(pid, status, options, ru); }
+GREEN_HOOK(pid_t, wait4, pid_t pid, int* status, int options, struct rusage* ru) { HOOK_ENTER(wait4); return green_wait4(pid, status, options, ru); }
 
-int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options) { return green_waitid(idtype, id, info, options); }
+GREEN_HOOK(int, waitid, idtype_t idtype, id_t id, siginfo_t* info, int options) { HOOK_ENTER(waitid); return green_waitid(idtype, id, info, options); }
 
-int system(const char* line) {
-    count(Call::system);
+GREEN_HOOK(int, system, const char* line) {
+    HOOK_ENTER(system);
     Hub* h = hub();
     if (!h) return REAL(system)(line);
     // glibc: whether a shell is available is whether "exit 0" runs.
@@ -483,8 +484,8 @@ int system(const char* line) {
     return green_system(*h, line);
 }
 
-int pclose(FILE* stream) {
-    count(Call::system);
+GREEN_HOOK(int, pclose, FILE* stream) {
+    HOOK_ENTER(pclose);
     Hub* h = hub();
     if (!h || !stream) return REAL(pclose)(stream);
     // libc closes the descriptor inside: wake its green waiters and forget it first, as close does.
@@ -507,4 +508,3 @@ int pclose(FILE* stream) {
     }
 }
 
-}  // extern "C"

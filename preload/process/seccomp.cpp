@@ -1,5 +1,6 @@
 // preload/process/seccomp.cpp: prctl(PR_SET_SECCOMP) and seccomp() (through syscall()): after a filter
 // is installed, the process makes only the system calls it would make natively (seccomp.hpp).
+#include "../core/hook.hpp"
 #include "seccomp.hpp"
 
 #include "../core/fd_table.hpp"
@@ -128,7 +129,8 @@ long seccomp_syscall(long op, long flags, long args) noexcept {
 
 using namespace green::preload;
 
-extern "C" int prctl(int option, ...) {
+GREEN_HOOK(int, prctl, int option, ...) {
+    HOOK_ENTER(prctl);
     // As glibc's prctl: four more arguments, whatever the option uses.
     va_list ap;
     va_start(ap, option);

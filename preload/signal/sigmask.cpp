@@ -11,6 +11,7 @@
 // before; a signal sent with pthread_kill to a green thread that blocks it waits, pending on that
 // thread, until it unblocks it (sigpending shows it); sent to one that does not, the handler runs
 // at once and the target's interruptible wait (sleep, read, pause...) ends with EINTR.
+#include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../process/process.hpp"
 #include "../core/real.hpp"
@@ -231,11 +232,10 @@ void mark_root_pending(int sig) noexcept { g_root_pending.fetch_or(bit(sig), std
 
 using namespace green::preload;
 
-extern "C" {
+GREEN_HOOK(int, pthread_sigmask, int how, const sigset_t* set, sigset_t* old) noexcept { HOOK_ENTER(pthread_sigmask); return set_mask(how, set, old); }
 
-int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) noexcept { return set_mask(how, set, old); }
-
-int sigprocmask(int how, const sigset_t* set, sigset_t* old) noexcept {
+GREEN_HOOK(int, sigprocmask, int how, const sigset_t* set, sigset_t* old) noexcept {
+    HOOK_ENTER(sigprocmask);
     // Per thread on Linux, as pthread_sigmask, but failing with errno.
     int e = set_mask(how, set, old);
     if (e) {
@@ -245,7 +245,8 @@ int sigprocmask(int how, const sigset_t* set, sigset_t* old) noexcept {
     return 0;
 }
 
-int sigpending(sigset_t* set) noexcept {
+GREEN_HOOK(int, sigpending, sigset_t* set) noexcept {
+    HOOK_ENTER(sigpending);
     int r = REAL(sigpending)(set);
     Mine m = mine();
     if (r == 0 && m.pending) {
@@ -256,4 +257,3 @@ int sigpending(sigset_t* set) noexcept {
     return r;
 }
 
-}  // extern "C"

@@ -5,6 +5,7 @@
 // own trampoline: it runs the program's handler, then tells the hub, which ends the root green
 // thread's wait with EINTR if that wait is one the signal ends (SA_RESTART decides for I/O; sleep,
 // poll and friends always end). The program sees its own handler in sigaction's old action.
+#include "../core/hook.hpp"
 #include "../core/real.hpp"
 #include "../process/process.hpp"
 #include "../core/runtime.hpp"
@@ -108,10 +109,8 @@ bool green::preload::program_handles(int sig) noexcept {
     return sig > 0 && sig < NSIG && actions[sig].wrapped;
 }
 
-extern "C" {
-
-int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
-    count(Call::sigaction);
+GREEN_HOOK(int, sigaction, int sig, const struct sigaction* act, struct sigaction* old) {
+    HOOK_ENTER(sigaction);
     if (!ready || in_vfork_child() || sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
         return REAL(sigaction)(sig, act, old);
     std::lock_guard g(actions_lock);
@@ -141,7 +140,8 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
 }
 
 // signal() has BSD semantics in glibc: the handler stays installed and calls restart.
-sighandler_t signal(int sig, sighandler_t handler) {
+GREEN_HOOK(sighandler_t, signal, int sig, sighandler_t handler) {
+    HOOK_ENTER(signal);
     struct sigaction act {}, old{};
     act.sa_handler = handler;
     sigemptyset(&act.sa_mask);
@@ -151,4 +151,3 @@ sighandler_t signal(int sig, sighandler_t handler) {
     return old.sa_handler;  // shares its storage with sa_sigaction
 }
 
-}  // extern "C"

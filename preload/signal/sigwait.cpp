@@ -20,6 +20,7 @@
 // not block ends the wait too, unless the sigsuspend mask blocks that signal (natively another
 // thread would have taken it). Both return -1 with EINTR once a handler has run; a pending
 // signal whose action is to end the process ends it. Both are cancellation points.
+#include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/real.hpp"
 
@@ -108,9 +109,8 @@ int green_sigsuspend(const sigset_t* mask) {
 
 }  // namespace
 
-extern "C" {
-
-int sigwait(const sigset_t* set, int* sig) {
+GREEN_HOOK(int, sigwait, const sigset_t* set, int* sig) {
+    HOOK_ENTER(sigwait);
     if (!green_wait()) return REAL(sigwait)(set, sig);
     int saved = errno;
     int s = green_sigtimedwait(set, nullptr, Deadline::none(), false);
@@ -120,12 +120,14 @@ int sigwait(const sigset_t* set, int* sig) {
     return rc;
 }
 
-int sigwaitinfo(const sigset_t* set, siginfo_t* info) {
+GREEN_HOOK(int, sigwaitinfo, const sigset_t* set, siginfo_t* info) {
+    HOOK_ENTER(sigwaitinfo);
     if (!green_wait()) return REAL(sigwaitinfo)(set, info);
     return green_sigtimedwait(set, info, Deadline::none(), true);
 }
 
-int sigtimedwait(const sigset_t* set, siginfo_t* info, const struct timespec* timeout) {
+GREEN_HOOK(int, sigtimedwait, const sigset_t* set, siginfo_t* info, const struct timespec* timeout) {
+    HOOK_ENTER(sigtimedwait);
     if (!green_wait()) return REAL(sigtimedwait)(set, info, timeout);
     if (timeout && !green::preload::valid_nsec(timeout)) {
         errno = EINVAL;
@@ -146,7 +148,8 @@ int sigtimedwait(const sigset_t* set, siginfo_t* info, const struct timespec* ti
     return green_sigtimedwait(set, info, dl, true);
 }
 
-int sigsuspend(const sigset_t* mask) {
+GREEN_HOOK(int, sigsuspend, const sigset_t* mask) {
+    HOOK_ENTER(sigsuspend);
     // glibc declares mask nonnull, but a null one must still get the kernel's EFAULT: hide it
     // from the compiler, which would drop the test.
     const sigset_t* m = mask;
@@ -156,10 +159,10 @@ int sigsuspend(const sigset_t* mask) {
     return green_sigsuspend(mask);
 }
 
-int pause(void) {
+GREEN_HOOK(int, pause) {
+    HOOK_ENTER(pause);
     if (!green_wait()) return REAL(pause)();
     green::preload::cancel_point();
     return green_sigsuspend(nullptr);
 }
 
-}  // extern "C"

@@ -5,6 +5,7 @@
 // wait-table bucket lock, so green and native threads may meet at the same barrier. The last
 // arrival of a round gets PTHREAD_BARRIER_SERIAL_THREAD and wakes the others. Process-shared
 // barriers stay libc's (they block the OS thread).
+#include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/real.hpp"
 
@@ -40,7 +41,8 @@ BarrierState* find(const void* b) noexcept {
 
 using namespace green::preload;
 
-extern "C" int pthread_barrier_init(pthread_barrier_t* b, const pthread_barrierattr_t* attr, unsigned count) noexcept {
+GREEN_HOOK(int, pthread_barrier_init, pthread_barrier_t* b, const pthread_barrierattr_t* attr, unsigned count) noexcept {
+    HOOK_ENTER(pthread_barrier_init);
     int rc = REAL(pthread_barrier_init)(b, attr, count);
     if (rc != 0) return rc;
     int pshared = PTHREAD_PROCESS_PRIVATE;
@@ -57,7 +59,8 @@ extern "C" int pthread_barrier_init(pthread_barrier_t* b, const pthread_barriera
     return 0;
 }
 
-extern "C" int pthread_barrier_destroy(pthread_barrier_t* b) noexcept {
+GREEN_HOOK(int, pthread_barrier_destroy, pthread_barrier_t* b) noexcept {
+    HOOK_ENTER(pthread_barrier_destroy);
     if (BarrierState* st = find(b)) {
         WaitBucket& wb = bucket_for(b);
         wb.acquire();
@@ -70,13 +73,13 @@ extern "C" int pthread_barrier_destroy(pthread_barrier_t* b) noexcept {
     return REAL(pthread_barrier_destroy)(b);
 }
 
-extern "C" int pthread_barrier_wait(pthread_barrier_t* b) {
+GREEN_HOOK(int, pthread_barrier_wait, pthread_barrier_t* b) {
+    HOOK_ENTER(pthread_barrier_wait);
     BarrierState* st = find(b);
     if (!st) {
         if (wait_ctx().green) debug_once("pthread_barrier_wait", "process-shared barrier");
         return REAL(pthread_barrier_wait)(b);
     }
-    count(Call::barrier_wait);
     WaitBucket& wb = bucket_for(b);
     wb.acquire();
     if (++st->arrived == st->count) {

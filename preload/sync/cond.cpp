@@ -13,6 +13,7 @@
 // Both symbol versions (pthread_cond_*@GLIBC_2.2.5 and @@GLIBC_2.3.2) bind to these unversioned
 // definitions: the dynamic linker accepts an unversioned definition for a versioned reference
 // (checked with a program referencing both). As the state is ours, both ABIs behave alike.
+#include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/real.hpp"
 
@@ -73,7 +74,6 @@ int cond_wait(pthread_cond_t* c, pthread_mutex_t* m, const Deadline& dl, detail:
         b.unlock();
         return rc;
     }
-    count(Call::cond_wait);
     int result = 0;
     for (;;) {
         Wake why = sleep_on(b, w, dl, {"pthread_cond_wait", c, -1}, detail::kInterruptNever, -1, true);
@@ -104,7 +104,8 @@ int cond_wait(pthread_cond_t* c, pthread_mutex_t* m, const Deadline& dl, detail:
 
 using namespace green::preload;
 
-extern "C" int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
+GREEN_HOOK(int, pthread_cond_wait, pthread_cond_t* c, pthread_mutex_t* m) {
+    HOOK_ENTER(pthread_cond_wait);
     WaitCtx ctx = wait_ctx();
     if (use_libc(ctx, c, m)) {
         if (ctx.green) debug_once("pthread_cond_wait", "process-shared condition variable");
@@ -115,7 +116,8 @@ extern "C" int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
     return rc;
 }
 
-extern "C" int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+GREEN_HOOK(int, pthread_cond_timedwait, pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+    HOOK_ENTER(pthread_cond_timedwait);
     unsigned flags = cond_flags(c);
     WaitCtx ctx = wait_ctx();
     if (use_libc(ctx, c, m)) {
@@ -129,8 +131,9 @@ extern "C" int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, con
     return rc;
 }
 
-extern "C" int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clk,
+GREEN_HOOK(int, pthread_cond_clockwait, pthread_cond_t* c, pthread_mutex_t* m, clockid_t clk,
                                       const struct timespec* abstime) {
+    HOOK_ENTER(pthread_cond_clockwait);
     WaitCtx ctx = wait_ctx();
     if (use_libc(ctx, c, m)) {
         if (ctx.green) debug_once("pthread_cond_clockwait", "process-shared condition variable");
@@ -142,7 +145,8 @@ extern "C" int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clo
     return rc;
 }
 
-extern "C" int pthread_cond_signal(pthread_cond_t* c) noexcept {
+GREEN_HOOK(int, pthread_cond_signal, pthread_cond_t* c) noexcept {
+    HOOK_ENTER(pthread_cond_signal);
     WaitBucket& b = bucket_for(c);
     if (b.count.load(std::memory_order_relaxed)) {
         b.acquire();
@@ -153,7 +157,8 @@ extern "C" int pthread_cond_signal(pthread_cond_t* c) noexcept {
     return REAL_V(pthread_cond_signal, "GLIBC_2.3.2")(c);
 }
 
-extern "C" int pthread_cond_broadcast(pthread_cond_t* c) noexcept {
+GREEN_HOOK(int, pthread_cond_broadcast, pthread_cond_t* c) noexcept {
+    HOOK_ENTER(pthread_cond_broadcast);
     WaitBucket& b = bucket_for(c);
     if (b.count.load(std::memory_order_relaxed)) {
         b.acquire();

@@ -9,6 +9,7 @@
 // EDEADLK, EPERM) cannot tell them apart: for recursive and errorcheck mutexes the owning Task is
 // recorded too, in the mutex's __list field (glibc links only robust mutexes through it) or, for
 // robust ones, in a side table.
+#include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/real.hpp"
 
@@ -116,7 +117,6 @@ int mutex_lock_impl(pthread_mutex_t* m, const Deadline& dl, bool timed) noexcept
         if (rc == 0 && tracked(kind)) owner_set(m, kind, c.self);
         return rc;
     }
-    count(Call::mutex_wait);
     WaitBucket& b = bucket_for(m);
     double poll = 0.0005;  // a process-shared mutex may be released by another process
     for (;;) {
@@ -181,25 +181,29 @@ int mutex_unlock_impl(pthread_mutex_t* m) noexcept {
 
 using namespace green::preload;
 
-extern "C" int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
+GREEN_HOOK(int, pthread_mutex_lock, pthread_mutex_t* m) noexcept {
+    HOOK_ENTER(pthread_mutex_lock);
     int kind = kind_of(m);
     if (!tracked(kind) && kind >= 0 && REAL(pthread_mutex_trylock)(m) == 0) return 0;
     return mutex_lock_impl(m, Deadline::none(), false);
 }
 
-extern "C" int pthread_mutex_trylock(pthread_mutex_t* m) noexcept {
+GREEN_HOOK(int, pthread_mutex_trylock, pthread_mutex_t* m) noexcept {
+    HOOK_ENTER(pthread_mutex_trylock);
     int kind = kind_of(m);
     if (!tracked(kind)) return REAL(pthread_mutex_trylock)(m);
     return try_acquire(m, kind, self_task(), true);
 }
 
-extern "C" int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) noexcept {
+GREEN_HOOK(int, pthread_mutex_timedlock, pthread_mutex_t* m, const struct timespec* abstime) noexcept {
+    HOOK_ENTER(pthread_mutex_timedlock);
     return mutex_lock_impl(m, Deadline::at(CLOCK_REALTIME, abstime), true);
 }
 
-extern "C" int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clk, const struct timespec* abstime) noexcept {
+GREEN_HOOK(int, pthread_mutex_clocklock, pthread_mutex_t* m, clockid_t clk, const struct timespec* abstime) noexcept {
+    HOOK_ENTER(pthread_mutex_clocklock);
     if (!valid_clock(clk)) return EINVAL;
     return mutex_lock_impl(m, Deadline::at(clk, abstime), true);
 }
 
-extern "C" int pthread_mutex_unlock(pthread_mutex_t* m) noexcept { return mutex_unlock_impl(m); }
+GREEN_HOOK(int, pthread_mutex_unlock, pthread_mutex_t* m) noexcept { HOOK_ENTER(pthread_mutex_unlock); return mutex_unlock_impl(m); }

@@ -5,6 +5,7 @@
 // may be shared with native threads. The writing green thread is recorded in the unused __pad2
 // word: glibc's own EDEADLK checks compare TIDs, which all green threads of a hub share. On release
 // every waiting reader and the first waiting writer are woken; the losers register again.
+#include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/real.hpp"
 
@@ -49,7 +50,6 @@ int rw_lock(pthread_rwlock_t* rw, bool writer, const Deadline& dl, bool timed) n
         if (rc == 0 && writer) __atomic_store_n(writer_field(rw), c.self, __ATOMIC_RELAXED);
         return rc;
     }
-    count(Call::rwlock_wait);
     WaitBucket& b = bucket_for(rw);
     const bool shared = __atomic_load_n(&rw->__data.__shared, __ATOMIC_RELAXED) != 0;
     double poll = 0.0005;
@@ -85,28 +85,33 @@ int rw_lock(pthread_rwlock_t* rw, bool writer, const Deadline& dl, bool timed) n
 
 using namespace green::preload;
 
-extern "C" int pthread_rwlock_rdlock(pthread_rwlock_t* rw) noexcept { return rw_lock(rw, false, Deadline::none(), false); }
-extern "C" int pthread_rwlock_wrlock(pthread_rwlock_t* rw) noexcept { return rw_lock(rw, true, Deadline::none(), false); }
+GREEN_HOOK(int, pthread_rwlock_rdlock, pthread_rwlock_t* rw) noexcept { HOOK_ENTER(pthread_rwlock_rdlock); return rw_lock(rw, false, Deadline::none(), false); }
+GREEN_HOOK(int, pthread_rwlock_wrlock, pthread_rwlock_t* rw) noexcept { HOOK_ENTER(pthread_rwlock_wrlock); return rw_lock(rw, true, Deadline::none(), false); }
 
-extern "C" int pthread_rwlock_tryrdlock(pthread_rwlock_t* rw) noexcept { return try_lock(rw, false, self_task(), true); }
-extern "C" int pthread_rwlock_trywrlock(pthread_rwlock_t* rw) noexcept { return try_lock(rw, true, self_task(), true); }
+GREEN_HOOK(int, pthread_rwlock_tryrdlock, pthread_rwlock_t* rw) noexcept { HOOK_ENTER(pthread_rwlock_tryrdlock); return try_lock(rw, false, self_task(), true); }
+GREEN_HOOK(int, pthread_rwlock_trywrlock, pthread_rwlock_t* rw) noexcept { HOOK_ENTER(pthread_rwlock_trywrlock); return try_lock(rw, true, self_task(), true); }
 
-extern "C" int pthread_rwlock_timedrdlock(pthread_rwlock_t* rw, const struct timespec* abstime) noexcept {
+GREEN_HOOK(int, pthread_rwlock_timedrdlock, pthread_rwlock_t* rw, const struct timespec* abstime) noexcept {
+    HOOK_ENTER(pthread_rwlock_timedrdlock);
     return rw_lock(rw, false, Deadline::at(CLOCK_REALTIME, abstime), true);
 }
-extern "C" int pthread_rwlock_timedwrlock(pthread_rwlock_t* rw, const struct timespec* abstime) noexcept {
+GREEN_HOOK(int, pthread_rwlock_timedwrlock, pthread_rwlock_t* rw, const struct timespec* abstime) noexcept {
+    HOOK_ENTER(pthread_rwlock_timedwrlock);
     return rw_lock(rw, true, Deadline::at(CLOCK_REALTIME, abstime), true);
 }
-extern "C" int pthread_rwlock_clockrdlock(pthread_rwlock_t* rw, clockid_t clk, const struct timespec* abstime) noexcept {
+GREEN_HOOK(int, pthread_rwlock_clockrdlock, pthread_rwlock_t* rw, clockid_t clk, const struct timespec* abstime) noexcept {
+    HOOK_ENTER(pthread_rwlock_clockrdlock);
     if (!valid_clock(clk)) return EINVAL;
     return rw_lock(rw, false, Deadline::at(clk, abstime), true);
 }
-extern "C" int pthread_rwlock_clockwrlock(pthread_rwlock_t* rw, clockid_t clk, const struct timespec* abstime) noexcept {
+GREEN_HOOK(int, pthread_rwlock_clockwrlock, pthread_rwlock_t* rw, clockid_t clk, const struct timespec* abstime) noexcept {
+    HOOK_ENTER(pthread_rwlock_clockwrlock);
     if (!valid_clock(clk)) return EINVAL;
     return rw_lock(rw, true, Deadline::at(clk, abstime), true);
 }
 
-extern "C" int pthread_rwlock_unlock(pthread_rwlock_t* rw) noexcept {
+GREEN_HOOK(int, pthread_rwlock_unlock, pthread_rwlock_t* rw) noexcept {
+    HOOK_ENTER(pthread_rwlock_unlock);
     green::detail::Task* w = __atomic_load_n(writer_field(rw), __ATOMIC_RELAXED);
     if (w && w == self_task()) __atomic_store_n(writer_field(rw), nullptr, __ATOMIC_RELAXED);
     int rc = REAL(pthread_rwlock_unlock)(rw);

@@ -7,6 +7,7 @@
 //
 // As natively, sem_wait returns EINTR when a signal handler runs during the wait, whatever
 // SA_RESTART says (signals interrupt the waits of the main task, whose OS thread receives them).
+#include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/real.hpp"
 
@@ -41,7 +42,6 @@ int sem_wait_impl(sem_t* s, const Deadline& dl, Kind kind) noexcept {
         errno = ETIMEDOUT;
         return -1;
     }
-    count(Call::sem_wait);
     WaitBucket& b = bucket_for(s);
     const bool shared = sem_shared(s);
     double poll = 0.0005;
@@ -88,7 +88,8 @@ int sem_wait_impl(sem_t* s, const Deadline& dl, Kind kind) noexcept {
 using namespace green::preload;
 
 // All three are cancellation points, acting even when the semaphore could be taken (as glibc).
-extern "C" int sem_wait(sem_t* s) {
+GREEN_HOOK(int, sem_wait, sem_t* s) {
+    HOOK_ENTER(sem_wait);
     cancel_point();
     int rc = sem_wait_impl(s, Deadline::none(), Kind::Wait);
     if (rc == kUseLibc) return REAL(sem_wait)(s);
@@ -96,7 +97,8 @@ extern "C" int sem_wait(sem_t* s) {
     return rc;
 }
 
-extern "C" int sem_timedwait(sem_t* s, const struct timespec* abstime) {
+GREEN_HOOK(int, sem_timedwait, sem_t* s, const struct timespec* abstime) {
+    HOOK_ENTER(sem_timedwait);
     if (!valid_nsec(abstime)) {
         errno = EINVAL;
         return -1;
@@ -108,7 +110,8 @@ extern "C" int sem_timedwait(sem_t* s, const struct timespec* abstime) {
     return rc;
 }
 
-extern "C" int sem_clockwait(sem_t* s, clockid_t clk, const struct timespec* abstime) {
+GREEN_HOOK(int, sem_clockwait, sem_t* s, clockid_t clk, const struct timespec* abstime) {
+    HOOK_ENTER(sem_clockwait);
     if (!valid_clock(clk) || !valid_nsec(abstime)) {
         errno = EINVAL;
         return -1;
@@ -120,7 +123,8 @@ extern "C" int sem_clockwait(sem_t* s, clockid_t clk, const struct timespec* abs
     return rc;
 }
 
-extern "C" int sem_post(sem_t* s) noexcept {
+GREEN_HOOK(int, sem_post, sem_t* s) noexcept {
+    HOOK_ENTER(sem_post);
     int rc = REAL(sem_post)(s);
     if (rc != 0) return rc;
 #if !defined(__x86_64__)

@@ -3,6 +3,7 @@
 // Keys are implemented here for every kind of thread (green, root, native), so a key works the
 // same whichever thread uses it: green threads keep their values in their record, others in a
 // table that a real key's destructor frees at thread exit.
+#include "../core/hook.hpp"
 #include "green_thread.hpp"
 #include "../core/real.hpp"
 
@@ -99,7 +100,8 @@ using green::detail::Hub;
 using green::detail::Task;
 using green::detail::Wake;
 
-extern "C" int pthread_key_create(pthread_key_t* key, void (*dtor)(void*)) {
+GREEN_HOOK(int, pthread_key_create, pthread_key_t* key, void (*dtor)(void*)) {
+    HOOK_ENTER(pthread_key_create);
     for (unsigned i = 0; i < PTHREAD_KEYS_MAX; ++i) {
         uint64_t s = g_keys[i].seq.load(std::memory_order_relaxed);
         if ((s & 1) || s == UINT64_MAX - 1) continue;
@@ -112,14 +114,16 @@ extern "C" int pthread_key_create(pthread_key_t* key, void (*dtor)(void*)) {
     return EAGAIN;
 }
 
-extern "C" int pthread_key_delete(pthread_key_t key) {
+GREEN_HOOK(int, pthread_key_delete, pthread_key_t key) {
+    HOOK_ENTER(pthread_key_delete);
     if (key >= PTHREAD_KEYS_MAX) return EINVAL;
     uint64_t s = g_keys[key].seq.load(std::memory_order_relaxed);
     if (!(s & 1) || !g_keys[key].seq.compare_exchange_strong(s, s + 1, std::memory_order_acq_rel)) return EINVAL;
     return 0;
 }
 
-extern "C" void* pthread_getspecific(pthread_key_t key) {
+GREEN_HOOK(void*, pthread_getspecific, pthread_key_t key) {
+    HOOK_ENTER(pthread_getspecific);
     if (key >= PTHREAD_KEYS_MAX) return nullptr;
     KeyTable* t = current_keys(false);
     // Both sizes: an allocator that uses keys may call in while setspecific grows the table.
@@ -128,7 +132,8 @@ extern "C" void* pthread_getspecific(pthread_key_t key) {
     return t->values[key];
 }
 
-extern "C" int pthread_setspecific(pthread_key_t key, const void* value) {
+GREEN_HOOK(int, pthread_setspecific, pthread_key_t key, const void* value) {
+    HOOK_ENTER(pthread_setspecific);
     if (key >= PTHREAD_KEYS_MAX) return EINVAL;
     uint64_t s = g_keys[key].seq.load(std::memory_order_relaxed);
     if (!(s & 1)) return EINVAL;
@@ -151,7 +156,8 @@ extern "C" int pthread_setspecific(pthread_key_t key, const void* value) {
 // ---- pthread_once ----------------------------------------------------------------------------
 
 // States of a pthread_once_t (only these hooks touch program controls): 0 not run, 1 running, 2 done.
-extern "C" int pthread_once(pthread_once_t* once, void (*init)(void)) {
+GREEN_HOOK(int, pthread_once, pthread_once_t* once, void (*init)(void)) {
+    HOOK_ENTER(pthread_once);
     if (__builtin_expect(__atomic_load_n(once, __ATOMIC_ACQUIRE) == 2, 1)) return 0;
     WaitBucket& b = bucket_for(once);
     for (;;) {

@@ -14,6 +14,7 @@
 // own signal mask (sigmask.cpp). Limits: CPU-bound threads of one hub do not run in parallel (one
 // that never blocks keeps the others of its hub waiting until hand-off); asynchronous cancellation
 // acts only at cancellation points.
+#include "../core/hook.hpp"
 #include "green_thread.hpp"
 
 #include "../../libgreen/context/stack_pool.hpp"
@@ -331,7 +332,6 @@ int join_green(pthread_t t, void** ret, const Deadline& dl, bool try_only) noexc
         g->release();
         return EDEADLK;
     }
-    count(Call::pthread_join);
     WaitBucket& b = bucket_for(g);
     b.acquire();
     if (g->detached || g->joining) {
@@ -399,10 +399,10 @@ void on_hub_start(Hub& h) {
 
 }  // namespace
 
-extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
+GREEN_HOOK(int, pthread_create, pthread_t* out, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
+    HOOK_ENTER(pthread_create);
     Hub* h;
     if (!config.green_threads || !(h = hub())) return REAL(pthread_create)(out, attr, start, arg);
-    count(Call::pthread_create);
     int detach = PTHREAD_CREATE_JOINABLE;
     size_t stack = 0;
     if (attr) {
@@ -444,34 +444,39 @@ extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* 
     return 0;
 }
 
-extern "C" pthread_t pthread_self(void) noexcept {
+GREEN_HOOK(pthread_t, pthread_self) noexcept {
+    HOOK_ENTER(pthread_self);
     if (GreenThread* g = current_green()) return reinterpret_cast<pthread_t>(g);
     // The root task stays its OS thread's, wherever a hand-off runs it.
     if (Hub* h = Hub::current_or_null(); h && !Hub::in_runtime() && h->running() == h->root()) return h->root_thread();
     return REAL(pthread_self)();
 }
 
-extern "C" int pthread_equal(pthread_t a, pthread_t b) noexcept { return a == b; }
+GREEN_HOOK(int, pthread_equal, pthread_t a, pthread_t b) noexcept { HOOK_ENTER(pthread_equal); return a == b; }
 
 // Each green thread has an id of its own, as each thread has natively (tcb.hpp).
-extern "C" pid_t gettid(void) noexcept {
+GREEN_HOOK(pid_t, gettid) noexcept {
+    HOOK_ENTER(gettid);
     if (GreenThread* g = current_green()) return g->tid();
     if (Hub* h = Hub::current_or_null(); h && !Hub::in_runtime() && h->running() == h->root()) return h->root_tid();
     return REAL(gettid)();
 }
 
-extern "C" int pthread_join(pthread_t t, void** ret) {
+GREEN_HOOK(int, pthread_join, pthread_t t, void** ret) {
+    HOOK_ENTER(pthread_join);
     int rc = join_green(t, ret, Deadline::none(), false);
     if (rc == kCancelled) cancel_point();
     return rc >= 0 ? rc : REAL(pthread_join)(t, ret);
 }
 
-extern "C" int pthread_tryjoin_np(pthread_t t, void** ret) noexcept {
+GREEN_HOOK(int, pthread_tryjoin_np, pthread_t t, void** ret) noexcept {
+    HOOK_ENTER(pthread_tryjoin_np);
     int rc = join_green(t, ret, Deadline::none(), true);
     return rc >= 0 ? rc : REAL(pthread_tryjoin_np)(t, ret);
 }
 
-extern "C" int pthread_timedjoin_np(pthread_t t, void** ret, const struct timespec* abstime) {
+GREEN_HOOK(int, pthread_timedjoin_np, pthread_t t, void** ret, const struct timespec* abstime) {
+    HOOK_ENTER(pthread_timedjoin_np);
     if (GreenThread* g = find_green(t)) {
         g->release();
         if (abstime && !valid_nsec(abstime)) return EINVAL;
@@ -482,7 +487,8 @@ extern "C" int pthread_timedjoin_np(pthread_t t, void** ret, const struct timesp
     return REAL(pthread_timedjoin_np)(t, ret, abstime);
 }
 
-extern "C" int pthread_clockjoin_np(pthread_t t, void** ret, clockid_t clk, const struct timespec* abstime) {
+GREEN_HOOK(int, pthread_clockjoin_np, pthread_t t, void** ret, clockid_t clk, const struct timespec* abstime) {
+    HOOK_ENTER(pthread_clockjoin_np);
     if (GreenThread* g = find_green(t)) {
         g->release();
         if (abstime && (!valid_clock(clk) || !valid_nsec(abstime))) return EINVAL;
@@ -493,7 +499,8 @@ extern "C" int pthread_clockjoin_np(pthread_t t, void** ret, clockid_t clk, cons
     return REAL(pthread_clockjoin_np)(t, ret, clk, abstime);
 }
 
-extern "C" int pthread_detach(pthread_t t) noexcept {
+GREEN_HOOK(int, pthread_detach, pthread_t t) noexcept {
+    HOOK_ENTER(pthread_detach);
     GreenThread* g = find_green(t);
     if (!g) return REAL(pthread_detach)(t);
     WaitBucket& b = bucket_for(g);
@@ -511,7 +518,8 @@ extern "C" int pthread_detach(pthread_t t) noexcept {
     return rc;
 }
 
-extern "C" void pthread_exit(void* value) {
+GREEN_HOOK(void, pthread_exit, void* value) {
+    HOOK_ENTER(pthread_exit);
     if (GreenThread* g = current_green()) {
         g->result = value;
         unwind(g);
@@ -535,7 +543,8 @@ extern "C" void pthread_exit(void* value) {
 
 // ---- attributes, names, signals, scheduling --------------------------------------------------
 
-extern "C" int pthread_getattr_np(pthread_t t, pthread_attr_t* attr) noexcept {
+GREEN_HOOK(int, pthread_getattr_np, pthread_t t, pthread_attr_t* attr) noexcept {
+    HOOK_ENTER(pthread_getattr_np);
     GreenThread* g = find_green(t);
     if (!g) return REAL(pthread_getattr_np)(t, attr);
     int rc = pthread_attr_init(attr);
@@ -558,7 +567,8 @@ extern "C" int pthread_getattr_np(pthread_t t, pthread_attr_t* attr) noexcept {
     return rc;
 }
 
-extern "C" int pthread_setname_np(pthread_t t, const char* name) noexcept {
+GREEN_HOOK(int, pthread_setname_np, pthread_t t, const char* name) noexcept {
+    HOOK_ENTER(pthread_setname_np);
     GreenThread* g = find_green(t);
     if (!g) return REAL(pthread_setname_np)(t, name);
     size_t n = strlen(name);
@@ -575,7 +585,8 @@ extern "C" int pthread_setname_np(pthread_t t, const char* name) noexcept {
     return rc;
 }
 
-extern "C" int pthread_getname_np(pthread_t t, char* buf, size_t len) noexcept {
+GREEN_HOOK(int, pthread_getname_np, pthread_t t, char* buf, size_t len) noexcept {
+    HOOK_ENTER(pthread_getname_np);
     GreenThread* g = find_green(t);
     if (!g) return REAL(pthread_getname_np)(t, buf, len);
     int rc = ERANGE;
@@ -588,7 +599,8 @@ extern "C" int pthread_getname_np(pthread_t t, char* buf, size_t len) noexcept {
     return rc;
 }
 
-extern "C" int pthread_kill(pthread_t t, int sig) noexcept {
+GREEN_HOOK(int, pthread_kill, pthread_t t, int sig) noexcept {
+    HOOK_ENTER(pthread_kill);
     GreenThread* g = find_green(t);
     if (!g) {
         // The root (main): a signal it blocks waits for it, as natively.
@@ -620,7 +632,8 @@ extern "C" int pthread_kill(pthread_t t, int sig) noexcept {
     return rc >= 0 ? rc : REAL(pthread_kill)(os, sig);
 }
 
-extern "C" int pthread_sigqueue(pthread_t t, int sig, const union sigval value) noexcept {
+GREEN_HOOK(int, pthread_sigqueue, pthread_t t, int sig, const union sigval value) noexcept {
+    HOOK_ENTER(pthread_sigqueue);
     GreenThread* g = find_green(t);
     if (!g) return REAL(pthread_sigqueue)(t, sig, value);
     pthread_t os = g->os_thread();
@@ -635,7 +648,8 @@ extern "C" int pthread_sigqueue(pthread_t t, int sig, const union sigval value) 
 // cancellation point (cond waits, sem waits, join, testcancel here; the I/O hooks call
 // cancel_point()). Asynchronous cancellation is treated as deferred. Native threads: libc's.
 
-extern "C" int pthread_cancel(pthread_t t) {
+GREEN_HOOK(int, pthread_cancel, pthread_t t) {
+    HOOK_ENTER(pthread_cancel);
     GreenThread* g = find_green(t);
     if (!g) return REAL(pthread_cancel)(t);
     g->cancel_requested.store(true, std::memory_order_relaxed);
@@ -646,7 +660,8 @@ extern "C" int pthread_cancel(pthread_t t) {
     return 0;
 }
 
-extern "C" int pthread_setcancelstate(int state, int* old) {
+GREEN_HOOK(int, pthread_setcancelstate, int state, int* old) {
+    HOOK_ENTER(pthread_setcancelstate);
     GreenThread* g = current_green();
     if (!g) return REAL(pthread_setcancelstate)(state, old);
     if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE) return EINVAL;
@@ -655,7 +670,8 @@ extern "C" int pthread_setcancelstate(int state, int* old) {
     return 0;
 }
 
-extern "C" int pthread_setcanceltype(int type, int* old) {
+GREEN_HOOK(int, pthread_setcanceltype, int type, int* old) {
+    HOOK_ENTER(pthread_setcanceltype);
     GreenThread* g = current_green();
     if (!g) return REAL(pthread_setcanceltype)(type, old);
     if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS) return EINVAL;
@@ -666,27 +682,31 @@ extern "C" int pthread_setcanceltype(int type, int* old) {
     return 0;
 }
 
-extern "C" void pthread_testcancel(void) {
+GREEN_HOOK(void, pthread_testcancel) {
+    HOOK_ENTER(pthread_testcancel);
     if (current_green()) return cancel_point();
     REAL(pthread_testcancel)();
 }
 
 // pthread_cleanup_push/pop in C code without -fexceptions: the handler's jump buffer is linked
 // per green thread (glibc links it in the OS thread's descriptor, which green threads share).
-extern "C" void __pthread_register_cancel(__pthread_unwind_buf_t* buf) {
+GREEN_HOOK(void, __pthread_register_cancel, __pthread_unwind_buf_t* buf) {
+    HOOK_ENTER(__pthread_register_cancel);
     GreenThread* g = current_green();
     if (!g) return REAL(__pthread_register_cancel)(buf);
     buf->__pad[0] = g->cleanup_top;
     g->cleanup_top = buf;
 }
 
-extern "C" void __pthread_unregister_cancel(__pthread_unwind_buf_t* buf) {
+GREEN_HOOK(void, __pthread_unregister_cancel, __pthread_unwind_buf_t* buf) {
+    HOOK_ENTER(__pthread_unregister_cancel);
     GreenThread* g = current_green();
     if (!g) return REAL(__pthread_unregister_cancel)(buf);
     g->cleanup_top = static_cast<__pthread_unwind_buf_t*>(buf->__pad[0]);
 }
 
-extern "C" void __pthread_register_cancel_defer(__pthread_unwind_buf_t* buf) {
+GREEN_HOOK(void, __pthread_register_cancel_defer, __pthread_unwind_buf_t* buf) {
+    HOOK_ENTER(__pthread_register_cancel_defer);
     GreenThread* g = current_green();
     if (!g) return REAL(__pthread_register_cancel_defer)(buf);
     buf->__pad[0] = g->cleanup_top;
@@ -695,7 +715,8 @@ extern "C" void __pthread_register_cancel_defer(__pthread_unwind_buf_t* buf) {
     g->cancel_type = PTHREAD_CANCEL_DEFERRED;
 }
 
-extern "C" void __pthread_unregister_cancel_restore(__pthread_unwind_buf_t* buf) {
+GREEN_HOOK(void, __pthread_unregister_cancel_restore, __pthread_unwind_buf_t* buf) {
+    HOOK_ENTER(__pthread_unregister_cancel_restore);
     GreenThread* g = current_green();
     if (!g) return REAL(__pthread_unregister_cancel_restore)(buf);
     g->cleanup_top = static_cast<__pthread_unwind_buf_t*>(buf->__pad[0]);
@@ -703,7 +724,8 @@ extern "C" void __pthread_unregister_cancel_restore(__pthread_unwind_buf_t* buf)
 }
 
 // A cleanup handler run by the unwinding has returned: go on unwinding.
-extern "C" void __pthread_unwind_next(__pthread_unwind_buf_t* buf) {
+GREEN_HOOK(void, __pthread_unwind_next, __pthread_unwind_buf_t* buf) {
+    HOOK_ENTER(__pthread_unwind_next);
     GreenThread* g = current_green();
     if (!g) REAL(__pthread_unwind_next)(buf);
     else unwind(g);
@@ -711,8 +733,10 @@ extern "C" void __pthread_unwind_next(__pthread_unwind_buf_t* buf) {
 }
 
 // Functions taking a pthread_t that act on the OS thread: a green thread's is its hub's thread.
+#define GREEN_UNPAREN(...) __VA_ARGS__
 #define GREEN_ON_OS_THREAD(ret, name, params, args)                    \
-    extern "C" ret name params noexcept {                              \
+    GREEN_HOOK(ret, name, GREEN_UNPAREN params) noexcept {             \
+        HOOK_ENTER(name);                                              \
         if (GreenThread* g = find_green(t)) {                          \
             t = g->os_thread();                                        \
             g->release();                                              \
@@ -726,8 +750,10 @@ GREEN_ON_OS_THREAD(int, pthread_setschedparam, (pthread_t t, int policy, const s
 GREEN_ON_OS_THREAD(int, pthread_setschedprio, (pthread_t t, int prio), (t, prio))
 GREEN_ON_OS_THREAD(int, pthread_getcpuclockid, (pthread_t t, clockid_t* clk), (t, clk))
 #undef GREEN_ON_OS_THREAD
+#undef GREEN_UNPAREN
 
-extern "C" int sched_yield(void) noexcept {
+GREEN_HOOK(int, sched_yield) noexcept {
+    HOOK_ENTER(sched_yield);
     WaitCtx c = wait_ctx();
     if (!config.green_threads || !c.green) return REAL(sched_yield)();
     std::exception_ptr stash = std::exchange(c.self->pending, nullptr);
@@ -761,9 +787,8 @@ int thrd_result(int err) noexcept {
 
 }  // namespace
 
-extern "C" {
-
-int thrd_create(unsigned long* thr, int (*func)(void*), void* arg) {
+GREEN_HOOK(int, thrd_create, unsigned long* thr, int (*func)(void*), void* arg) {
+    HOOK_ENTER(thrd_create);
     if (!config.green_threads || !hub()) return REAL(thrd_create)(thr, func, arg);
     pthread_t t;
     int rc = pthread_create(&t, nullptr, reinterpret_cast<void* (*)(void*)>(reinterpret_cast<void (*)()>(func)), arg);
@@ -777,48 +802,52 @@ int thrd_create(unsigned long* thr, int (*func)(void*), void* arg) {
     return thrd_result(rc);
 }
 
-int thrd_join(unsigned long thr, int* res) {
+GREEN_HOOK(int, thrd_join, unsigned long thr, int* res) {
+    HOOK_ENTER(thrd_join);
     void* r = nullptr;
     int rc = pthread_join(thr, &r);
     if (rc == 0 && res) *res = int(reinterpret_cast<intptr_t>(r));
     return rc == 0 ? 0 : 2;
 }
 
-int thrd_detach(unsigned long thr) { return pthread_detach(thr) == 0 ? 0 : 2; }
-unsigned long thrd_current(void) { return pthread_self(); }
-int thrd_equal(unsigned long a, unsigned long b) { return a == b; }
-void thrd_exit(int res) { pthread_exit(reinterpret_cast<void*>(intptr_t(res))); }
-void thrd_yield(void) { sched_yield(); }
+GREEN_HOOK(int, thrd_detach, unsigned long thr) { HOOK_ENTER(thrd_detach); return pthread_detach(thr) == 0 ? 0 : 2; }
+GREEN_HOOK(unsigned long, thrd_current) { HOOK_ENTER(thrd_current); return pthread_self(); }
+GREEN_HOOK(int, thrd_equal, unsigned long a, unsigned long b) { HOOK_ENTER(thrd_equal); return a == b; }
+GREEN_HOOK(void, thrd_exit, int res) { HOOK_ENTER(thrd_exit); pthread_exit(reinterpret_cast<void*>(intptr_t(res))); }
+GREEN_HOOK(void, thrd_yield) { HOOK_ENTER(thrd_yield); sched_yield(); }
 
-int thrd_sleep(const struct timespec* req, struct timespec* rem) {
+GREEN_HOOK(int, thrd_sleep, const struct timespec* req, struct timespec* rem) {
+    HOOK_ENTER(thrd_sleep);
     if (nanosleep(req, rem) == 0) return 0;
     return errno == EINTR ? -1 : -2;
 }
 
-int mtx_lock(pthread_mutex_t* m) { return thrd_result(pthread_mutex_lock(m)); }
-int mtx_trylock(pthread_mutex_t* m) { return thrd_result(pthread_mutex_trylock(m)); }
-int mtx_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
+GREEN_HOOK(int, mtx_lock, pthread_mutex_t* m) { HOOK_ENTER(mtx_lock); return thrd_result(pthread_mutex_lock(m)); }
+GREEN_HOOK(int, mtx_trylock, pthread_mutex_t* m) { HOOK_ENTER(mtx_trylock); return thrd_result(pthread_mutex_trylock(m)); }
+GREEN_HOOK(int, mtx_timedlock, pthread_mutex_t* m, const struct timespec* abstime) {
+    HOOK_ENTER(mtx_timedlock);
     return thrd_result(pthread_mutex_timedlock(m, abstime));
 }
-int mtx_unlock(pthread_mutex_t* m) { return thrd_result(pthread_mutex_unlock(m)); }
+GREEN_HOOK(int, mtx_unlock, pthread_mutex_t* m) { HOOK_ENTER(mtx_unlock); return thrd_result(pthread_mutex_unlock(m)); }
 
-int cnd_wait(pthread_cond_t* c, pthread_mutex_t* m) { return thrd_result(pthread_cond_wait(c, m)); }
-int cnd_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+GREEN_HOOK(int, cnd_wait, pthread_cond_t* c, pthread_mutex_t* m) { HOOK_ENTER(cnd_wait); return thrd_result(pthread_cond_wait(c, m)); }
+GREEN_HOOK(int, cnd_timedwait, pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+    HOOK_ENTER(cnd_timedwait);
     return thrd_result(pthread_cond_timedwait(c, m, abstime));
 }
-int cnd_signal(pthread_cond_t* c) { return thrd_result(pthread_cond_signal(c)); }
-int cnd_broadcast(pthread_cond_t* c) { return thrd_result(pthread_cond_broadcast(c)); }
+GREEN_HOOK(int, cnd_signal, pthread_cond_t* c) { HOOK_ENTER(cnd_signal); return thrd_result(pthread_cond_signal(c)); }
+GREEN_HOOK(int, cnd_broadcast, pthread_cond_t* c) { HOOK_ENTER(cnd_broadcast); return thrd_result(pthread_cond_broadcast(c)); }
 
-int tss_create(unsigned int* key, void (*dtor)(void*)) {
+GREEN_HOOK(int, tss_create, unsigned int* key, void (*dtor)(void*)) {
+    HOOK_ENTER(tss_create);
     pthread_key_t k;
     int rc = pthread_key_create(&k, dtor);
     if (rc == 0) *key = k;
     return rc == 0 ? 0 : 2;
 }
-void* tss_get(unsigned int key) { return pthread_getspecific(key); }
-int tss_set(unsigned int key, void* value) { return pthread_setspecific(key, value) == 0 ? 0 : 2; }
-void tss_delete(unsigned int key) { pthread_key_delete(key); }
+GREEN_HOOK(void*, tss_get, unsigned int key) { HOOK_ENTER(tss_get); return pthread_getspecific(key); }
+GREEN_HOOK(int, tss_set, unsigned int key, void* value) { HOOK_ENTER(tss_set); return pthread_setspecific(key, value) == 0 ? 0 : 2; }
+GREEN_HOOK(void, tss_delete, unsigned int key) { HOOK_ENTER(tss_delete); pthread_key_delete(key); }
 
-void call_once(pthread_once_t* flag, void (*func)(void)) { pthread_once(flag, func); }
+GREEN_HOOK(void, call_once, pthread_once_t* flag, void (*func)(void)) { HOOK_ENTER(call_once); pthread_once(flag, func); }
 
-}  // extern "C"

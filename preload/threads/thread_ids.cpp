@@ -3,6 +3,7 @@
 // A green thread's id (gettid(), tcb.hpp) names no kernel thread: these calls act on the OS thread
 // its hub runs on, as pthread_kill and pthread_setaffinity_np of a green thread do. An id that
 // names no live green thread fails with ESRCH, as the kernel's would. Ids of real threads pass on.
+#include "../core/hook.hpp"
 #include "green_thread.hpp"
 #include "../core/real.hpp"
 
@@ -30,9 +31,8 @@ bool map_tid(pid_t& tid) noexcept {
 
 }  // namespace
 
-extern "C" {
-
-int tgkill(pid_t tgid, pid_t tid, int sig) {
+GREEN_HOOK(int, tgkill, pid_t tgid, pid_t tid, int sig) {
+    HOOK_ENTER(tgkill);
     // A signal for one of this process's green threads is pthread_kill's: its mask and its wait
     // decide, not those of whichever OS thread runs its hub (one of a group blocks them all).
     if (tid >= green::preload::kGreenTidBase && tgid == getpid()) {
@@ -50,46 +50,53 @@ int tgkill(pid_t tgid, pid_t tid, int sig) {
     return REAL(tgkill)(tgid, tid, sig);
 }
 
-int sched_setaffinity(pid_t pid, size_t n, const cpu_set_t* set) {
+GREEN_HOOK(int, sched_setaffinity, pid_t pid, size_t n, const cpu_set_t* set) {
+    HOOK_ENTER(sched_setaffinity);
     if (!map_tid(pid)) return -1;
     return REAL(sched_setaffinity)(pid, n, set);
 }
 
-int sched_getaffinity(pid_t pid, size_t n, cpu_set_t* set) {
+GREEN_HOOK(int, sched_getaffinity, pid_t pid, size_t n, cpu_set_t* set) {
+    HOOK_ENTER(sched_getaffinity);
     if (!map_tid(pid)) return -1;
     return REAL(sched_getaffinity)(pid, n, set);
 }
 
-int sched_setscheduler(pid_t pid, int policy, const struct sched_param* p) {
+GREEN_HOOK(int, sched_setscheduler, pid_t pid, int policy, const struct sched_param* p) {
+    HOOK_ENTER(sched_setscheduler);
     if (!map_tid(pid)) return -1;
     return REAL(sched_setscheduler)(pid, policy, p);
 }
 
-int sched_getscheduler(pid_t pid) {
+GREEN_HOOK(int, sched_getscheduler, pid_t pid) {
+    HOOK_ENTER(sched_getscheduler);
     if (!map_tid(pid)) return -1;
     return REAL(sched_getscheduler)(pid);
 }
 
-int sched_setparam(pid_t pid, const struct sched_param* p) {
+GREEN_HOOK(int, sched_setparam, pid_t pid, const struct sched_param* p) {
+    HOOK_ENTER(sched_setparam);
     if (!map_tid(pid)) return -1;
     return REAL(sched_setparam)(pid, p);
 }
 
-int sched_getparam(pid_t pid, struct sched_param* p) {
+GREEN_HOOK(int, sched_getparam, pid_t pid, struct sched_param* p) {
+    HOOK_ENTER(sched_getparam);
     if (!map_tid(pid)) return -1;
     return REAL(sched_getparam)(pid, p);
 }
 
-int setpriority(__priority_which_t which, id_t who, int prio) {
+GREEN_HOOK(int, setpriority, __priority_which_t which, id_t who, int prio) {
+    HOOK_ENTER(setpriority);
     pid_t id = pid_t(who);
     if (which == PRIO_PROCESS && !map_tid(id)) return -1;
     return REAL(setpriority)(which, id_t(id), prio);
 }
 
-int getpriority(__priority_which_t which, id_t who) {
+GREEN_HOOK(int, getpriority, __priority_which_t which, id_t who) {
+    HOOK_ENTER(getpriority);
     pid_t id = pid_t(who);
     if (which == PRIO_PROCESS && !map_tid(id)) return -1;
     return REAL(getpriority)(which, id_t(id));
 }
 
-}  // extern "C"

@@ -2,6 +2,7 @@
 //
 // A signal handler interrupts these whatever its SA_RESTART (as natively): EINTR, with the time
 // left where the call reports it.
+#include "../core/hook.hpp"
 #include "green_thread.hpp"
 #include "../core/real.hpp"
 #include "../core/runtime.hpp"
@@ -45,10 +46,8 @@ bool valid(const timespec* ts) { return ts && ts->tv_nsec >= 0 && ts->tv_nsec < 
 
 }  // namespace
 
-extern "C" {
-
-unsigned int sleep(unsigned int seconds) {
-    count(Call::sleep);
+GREEN_HOOK(unsigned int, sleep, unsigned int seconds) {
+    HOOK_ENTER(sleep);
     green::detail::Hub* h = hub();
     if (!h) return REAL(sleep)(seconds);
     if (seconds == 0) return 0;
@@ -57,8 +56,8 @@ unsigned int sleep(unsigned int seconds) {
     return left > 0 ? unsigned(left) : 0;
 }
 
-int usleep(useconds_t usec) {
-    count(Call::sleep);
+GREEN_HOOK(int, usleep, useconds_t usec) {
+    HOOK_ENTER(usleep);
     green::detail::Hub* h = hub();
     if (!h) return REAL(usleep)(usec);
     if (usec == 0) {
@@ -72,8 +71,8 @@ int usleep(useconds_t usec) {
     return 0;
 }
 
-int nanosleep(const struct timespec* req, struct timespec* rem) {
-    count(Call::sleep);
+GREEN_HOOK(int, nanosleep, const struct timespec* req, struct timespec* rem) {
+    HOOK_ENTER(nanosleep);
     green::detail::Hub* h = hub();
     if (!h || !req) return REAL(nanosleep)(req, rem);
     if (!valid(req)) {
@@ -89,8 +88,8 @@ int nanosleep(const struct timespec* req, struct timespec* rem) {
     return 0;
 }
 
-int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, struct timespec* rem) {
-    count(Call::sleep);
+GREEN_HOOK(int, clock_nanosleep, clockid_t clock, int flags, const struct timespec* req, struct timespec* rem) {
+    HOOK_ENTER(clock_nanosleep);
     green::detail::Hub* h = hub();
     // CPU-time clocks and unknown clocks: the kernel's answer (EINVAL, ENOTSUP) or its wait.
     if (!h || !req || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME && clock != CLOCK_TAI))
@@ -115,4 +114,3 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, stru
     }
 }
 
-}  // extern "C"

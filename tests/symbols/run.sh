@@ -4,7 +4,8 @@
 #  - every dynamic symbol libgreen_preload.so defines is a dynamic symbol of glibc (libc.so.6 and
 #    glibc's other libraries beside it) or is in EXCEPTIONS below, with its reason: no C++ symbol,
 #    no helper (__green_*), no unique template object leaks;
-#  - every glibc name the preload's objects define is exported (no hook is hidden);
+#  - every glibc name the preload's objects define is exported (no hook is hidden), and the hook
+#    table (GREEN_HOOK's section green_hook_names) lists exactly the exports;
 #  - a plain C program run preloaded (LD_BIND_NOW=1, LD_DEBUG=bindings) binds read, write,
 #    pthread_create, pthread_cond_wait and both versions of pthread_cond_signal (GLIBC_2.2.5 and
 #    GLIBC_2.3.2) to the preload, its pthread is a green thread, and GREEN_STATS counts its calls.
@@ -68,6 +69,16 @@ if [ -e "${objs[0]}" ]; then
     fi
 else
     fail "no preload objects in $build/obj/preload" ""
+fi
+# The hook table (preload/core/hook.hpp: every GREEN_HOOK puts its name in the section
+# green_hook_names) is exactly the exported set: no hook defined another way, none left out.
+readelf -p green_hook_names "$pre" 2>/dev/null | sed -n 's/^ *\[ *[0-9a-f]*\] *//p' | LC_ALL=C sort -u >"$tmp/table"
+if [ ! -s "$tmp/table" ]; then
+    fail "no hook table (section green_hook_names) in $pre" ""
+elif diff=$(LC_ALL=C comm -3 "$tmp/table" "$tmp/exported") && [ -z "$diff" ]; then
+    pass "the hook table lists exactly the exported symbols ($(wc -l <"$tmp/table"))"
+else
+    fail "hook table and exports differ (left: only in the table, right: only exported)" "$diff"
 fi
 missing=""
 for s in read write accept connect poll sleep pthread_create pthread_join pthread_mutex_lock \
