@@ -2,7 +2,8 @@
 # run.sh - libgreen's benchmark table (`make bench`).
 #
 # Usage: bench/run.sh BUILD_DIR
-# Env:   BENCH_CONNS      (default "100 1000")  echo-server connection counts, part (h)
+# Env:   BENCH_RESULTS    (default BUILD_DIR/bench/results.tsv) the results file kept (bench/report.sh)
+#        BENCH_CONNS      (default "100 1000")  echo-server connection counts, part (h)
 #        BENCH_SCALE      (default 1)           iteration counts of core_bench (0.2: quick run)
 #        SECONDS_PER_RUN  (default 3), WARMUP (default 1): per echo-server run, see demo/run_demo.sh
 #        BENCH_SKIP_ECHO=1                      leave part (h) out
@@ -53,8 +54,11 @@
 #   (m) echo_threads under greenrun at 1,000 connections, hand-off on (the default, as in (h) and
 #       (j), which are therefore hand-off-on figures) vs GREEN_HANDOFF=off: server CPU per round
 #       trip, alternated runs, the verdict on the median of the pairs' ratios
-# with the targets of the issue and PASS/MISS per target. Informational: exits 0 on a MISS; a part
-# that cannot run (preload not built yet, ...) reads "n/a". Every process started is stopped by PID.
+# with the targets of the issue and PASS/MISS per target. This script measures: each row's cells and
+# the rule of its target go to a results file (BENCH_RESULTS), and bench/report.sh prints the table
+# from that file and judges each rule (`bench/report.sh FILE` prints a saved one again).
+# Informational: exits 0 on a MISS; a part that cannot run (preload not built yet, ...) reads "n/a".
+# Every process started is stopped by PID.
 # Run order: (a)-(g), (h), (j), (k)-(m), then (i) last: its native run (20,000 OS threads) loads the machine,
 # which must not disturb the timed parts.
 set -uo pipefail
@@ -109,8 +113,6 @@ get() { [[ -f $1 ]] && awk -v k="$2" '$1 == "RESULT" && $2 == k { v = $3 } END {
 # calc EXPR [DECIMALS]: floating-point arithmetic; empty if EXPR uses an empty value.
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }" 2>/dev/null; }
 ok() { [[ -n ${1:-} && $1 != n/a ]]; }
-# verdict COND: PASS if the awk condition holds.
-verdict() { awk "BEGIN { exit !($1) }" 2>/dev/null && echo PASS || echo MISS; }
 
 # ---- build the C programs of (f), (g), (i) and (k) (also built by `make bench`) -------------
 mkdir -p "$BUILD/bench"
@@ -393,29 +395,43 @@ get_rest() {
 # thousands N: 100000 -> 100,000
 thousands() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
 
-# ---- the table --------------------------------------------------------------------------------
-ROWS=()
-SEP=$'\x1f'   # not whitespace: `read` keeps empty fields
-row() { ROWS+=("$(printf "%s$SEP" "$@")"); }   # id measurement libgreen reference ratio target result
+# ---- the results ------------------------------------------------------------------------------
+# The figures of every row go to a results file (its format: bench/report.sh), which report.sh then
+# prints as the table; it judges the rows (PASS / MISS) on their rules.
+RESULTS=$TMP/results.tsv
+rec() { local IFS=$'\t'; echo "$*" >>"$RESULTS"; }   # rec KIND FIELDS...: one record
+echo "# libgreen benchmark results, $(date '+%Y-%m-%d %H:%M:%S'); print with bench/report.sh FILE" >"$RESULTS"
+rec meta cpus "$(nproc)"
+rec meta cpu_model "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+rec meta kernel "$(uname -r)"
+rec meta load_start "$LOAD_AT_START"
+rec meta seconds_per_run "${SECONDS_PER_RUN:-3}"
+rec meta warmup "${WARMUP:-1}"
+# judged ID MEASUREMENT LIBGREEN REFERENCE RATIO TARGET RULE [RESULT]: a row; report.sh shows
+# RULE's verdict followed by RESULT (RULE: an awk condition on the figures, or clauses
+# "COND [NAME]; ..."; empty: RESULT alone).
+judged() { rec row "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:-}"; }
+# row ID MEASUREMENT LIBGREEN REFERENCE RATIO TARGET RESULT: a row without a verdict.
+row() { judged "$1" "$2" "$3" "$4" "$5" "$6" "" "$7"; }
 NOTES_=()     # lines printed under the table
 
 C() { get "$CORE" "$1"; }
 # (a)
 g=$(C switch.green_ns) r=$(C switch.raw_ns)
 if ok "$g" && ok "$r"; then
-    row "(a)" "switch: 2 greenlets ping-pong sleep(0)" "$(calc "$g") ns/switch" \
+    judged "(a)" "switch: 2 greenlets ping-pong sleep(0)" "$(calc "$g") ns/switch" \
         "$(calc "$r") ns  raw fiber resume, 1 way" "$(calc "$g/$r")x raw" "<=3x raw, <=15 ns" \
-        "$(verdict "$g <= 3*$r && $g <= 15")"
+        "$g <= 3*$r && $g <= 15"
 else
     row "(a)" "switch: 2 greenlets ping-pong sleep(0)" "n/a" "n/a" "" "<=3x raw, <=15 ns" "n/a"
 fi
 # (b)
 g=$(C spawn.green_ns) r=$(C spawn.raw_ns) p=$(C spawn.pthread_ns) b=$(C spawn.green_batch_ns)
 if ok "$g"; then
-    row "(b)" "spawn+join trivial greenlet" "$(calc "$g" 0) ns" "$(calc "$r" 0) ns  raw fiber create+run" \
-        "$(calc "$g/$r")x raw" "<=150 ns" "$(verdict "$g <= 150")"
-    row "" "  same vs a thread" "$(calc "$g" 0) ns" "$(calc "$p" 0) ns  pthread_create+join" \
-        "$(calc "$p/$g" 0)x cheaper" ">=100x cheaper" "$(verdict "$p >= 100*$g")"
+    judged "(b)" "spawn+join trivial greenlet" "$(calc "$g" 0) ns" "$(calc "$r" 0) ns  raw fiber create+run" \
+        "$(calc "$g/$r")x raw" "<=150 ns" "$g <= 150"
+    judged "" "  same vs a thread" "$(calc "$g" 0) ns" "$(calc "$p" 0) ns  pthread_create+join" \
+        "$(calc "$p/$g" 0)x cheaper" ">=100x cheaper" "$p >= 100*$g"
     row "" "  1000 spawned, then joinall" "$(calc "$b" 0) ns/greenlet" "" "" "" ""
 else
     row "(b)" "spawn+join trivial greenlet" "n/a" "" "" "<=150 ns, >=100x < pthread" "n/a"
@@ -442,8 +458,8 @@ for n in 100000 1000000; do
     if ok "$per"; then
         ratio=""
         ok "$pt" && ratio="$(calc "$per/$pt" 2)x pthread"
-        row "(e)" "$what" "$(calc "$per" 2) KiB (+$(calc "$pte" 2) PTE)" "$ref_e" "$ratio" "<=4.5 KiB" \
-            "$(verdict "$per <= 4.5")"
+        judged "(e)" "$what" "$(calc "$per" 2) KiB (+$(calc "$pte" 2) PTE)" "$ref_e" "$ratio" "<=4.5 KiB" \
+            "$per <= 4.5"
     else
         row "(e)" "$what" "n/a" "$ref_e" "" "<=4.5 KiB" "n/a"
     fi
@@ -452,8 +468,8 @@ tot=$(C rss.1000000.total_mib) sp=$(C rss.1000000.spawn_park_ns)
 if ok "$tot"; then
     ref=""
     ok "$pt" && ref="$(calc "$pt*1e6/1048576") GiB  1M pthreads (extrapolated)"
-    row "" "  total RSS, 1,000,000 sleeping" "$(calc "$tot/1024" 2) GiB" "$ref" "" "< 5 GiB" \
-        "$(verdict "$tot/1024 < 5")"
+    judged "" "  total RSS, 1,000,000 sleeping" "$(calc "$tot/1024" 2) GiB" "$ref" "" "< 5 GiB" \
+        "$tot/1024 < 5"
     row "" "  spawn+park each (100k / 1M)" "$(calc "$(C rss.100000.spawn_park_ns)/1000" 1) / $(calc "$sp/1000" 1) us" "" "" "" ""
 else
     row "" "  total RSS, 1,000,000 sleeping" "n/a" "" "" "< 5 GiB" "n/a"
@@ -470,9 +486,9 @@ dp=$(for f in "$RP".?; do
 if (( ! have_preload )); then
     row "(f)" "1-byte read(), data ready, preloaded" "n/a (preload not built)" "$(calc "${rn:-0}") ns  native" "" "<=25 ns overhead" "n/a"
 elif ok "$rp" && [[ $(get "$RP" preloaded) == 1 ]] && [[ -n $dp ]]; then
-    row "(f)" "1-byte read(), data ready, preloaded" "$(calc "$rp") ns/read" \
+    judged "(f)" "1-byte read(), data ready, preloaded" "$(calc "$rp") ns/read" \
         "$(calc "$(get "$RP" libc_read_ns)") ns  libc read() in the same process" \
-        "$dp ns overhead" "<=25 ns overhead" "$(verdict "$dp <= 25")"
+        "$dp ns overhead" "<=25 ns overhead" "$dp <= 25"
     row "" "  same, native process" "" "$(calc "$rn") ns  read() without the preload" "" "" ""
 else
     row "(f)" "1-byte read(), data ready, preloaded" "n/a (preload failed)" "$(calc "${rn:-0}") ns  native" "" "<=25 ns overhead" "n/a"
@@ -482,10 +498,10 @@ mn=$(get "$MN" handoff_ns) mp=$(get "$MP" handoff_ns) mt=$(get "$MP" os_threads)
 if (( ! have_preload )); then
     row "(g)" "mutex hand-off, 2 pthreads, preloaded" "n/a (preload not built)" "$(calc "${mn:-0}" 0) ns  native, OS threads" "" ">=50x cheaper" "n/a"
 elif ok "$mp" && [[ $(get "$MP" preloaded) == 1 ]]; then
-    res=$(verdict "$mn >= 50*$mp")
-    [[ $mt == 1 ]] || res="n/a"
-    row "(g)" "mutex hand-off, 2 pthreads, preloaded" "$(calc "$mp") ns ($mt OS thr)" \
-        "$(calc "$mn" 0) ns  native ($nt OS threads)" "$(calc "$mn/$mp" 1)x cheaper" ">=50x cheaper" "$res"
+    rule="$mn >= 50*$mp" res=""
+    [[ $mt == 1 ]] || rule="" res="n/a"
+    judged "(g)" "mutex hand-off, 2 pthreads, preloaded" "$(calc "$mp") ns ($mt OS thr)" \
+        "$(calc "$mn" 0) ns  native ($nt OS threads)" "$(calc "$mn/$mp" 1)x cheaper" ">=50x cheaper" "$rule" "$res"
     [[ $mt == 1 ]] || row "" "  (pthreads were not green: $mt OS threads under the preload)" "" "" "" "" ""
 else
     row "(g)" "mutex hand-off, 2 pthreads, preloaded" "n/a (preload failed)" "$(calc "${mn:-0}" 0) ns  native" "" ">=50x cheaper" "n/a"
@@ -493,9 +509,9 @@ fi
 # (g')
 tt=$(get "$MTT" handoff_ns) ts=$(get "$MTS" handoff_ns)
 if ok "$tt" && ok "$ts"; then
-    row "(g')" "  same, a TCB per green thread" "$(calc "$tt") ns (GREEN_TLS=thread)" \
+    judged "(g')" "  same, a TCB per green thread" "$(calc "$tt") ns (GREEN_TLS=thread)" \
         "$(calc "$ts") ns  GREEN_TLS=shared" "+$(calc "$tt-$ts") ns/hand-off" "<=+5 ns" \
-        "$(verdict "$tt - $ts <= 5") (wrfsbase: $FSGSBASE)"
+        "$tt - $ts <= 5" " (wrfsbase: $FSGSBASE)"
 fi
 # (h)
 if [[ -s $ECHO ]]; then
@@ -514,7 +530,7 @@ if [[ -s $ECHO ]]; then
                 row "(h)" "$what" "n/a (run failed${err:+, errors $err})" "$ref" "" "$tgt" "${tgt:+n/a}"
                 continue
             fi
-            ratio="" res=""
+            ratio="" rule="" res=""
             if [[ $ref != n/a ]]; then
                 # The verdict reads the paired median (ratios within each round) when there are
                 # rounds; the ratio of the two best rounds is shown beside it.
@@ -525,10 +541,10 @@ if [[ -s $ECHO ]]; then
                     pr=$(calc "$u/$e" 3)
                     ratio="$(calc "$u/$e" 2)x epoll"
                 fi
-                [[ -n $tgt ]] && res=$(verdict "$pr <= 1.1")
+                [[ -n $tgt ]] && rule="$pr <= 1.1"
             fi
-            [[ -n $err && $err != 0 ]] && res="${res:+$res, }$err errors"
-            row "(h)" "$what" "$u us/rt, $t thr, $m MiB" "$ref" "$ratio" "$tgt" "$res"
+            [[ -n $err && $err != 0 ]] && res="${rule:+, }$err errors"
+            judged "(h)" "$what" "$u us/rt, $t thr, $m MiB" "$ref" "$ratio" "$tgt" "$rule" "$res"
         done
     done
 elif [[ ${BENCH_SKIP_ECHO:-0} == 1 ]]; then
@@ -567,12 +583,13 @@ else
     if (( ! have_preload )); then
         row "(i)" "$NT pthreads sleeping: created" "n/a (preload not built)" "$nref_c" "" "$tgt_i" "n/a"
     elif ok "$pc" && [[ $(get "$TP" preloaded) == 1 ]] && (( pc > 0 )); then
-        res=MISS
-        ok "$pth" && res=$(verdict "$pc == $MT_N && $pth <= 2")
-        [[ $perr != none && -n $perr ]] && res="$res ($perr)"
+        rule=0 res=""
+        ok "$pth" && rule="$pc == $MT_N && $pth <= 2"
+        [[ $perr != none && -n $perr ]] && res=" ($perr)"
         ratio=""
         ratio="$(calc "$pc/$native_ceiling")x native limit"
-        row "(i)" "$NT pthreads sleeping: created" "$(thousands "$pc"), ${pth:-?} OS thr" "$nref_c" "$ratio" "$tgt_i" "$res"
+        judged "(i)" "$NT pthreads sleeping: created" "$(thousands "$pc"), ${pth:-?} OS thr" "$nref_c" "$ratio" "$tgt_i" \
+            "$rule" "$res"
         if ok "$prss"; then
             ratio=""
             [[ $nref_m != n/a ]] && ratio="$(calc "($prss/$pc)/($nrss/$nc)" 2)x per thread"
@@ -585,8 +602,8 @@ else
         rt=$(get "$TP.thread" rss_mib) ct=$(get "$TP.thread" created) rs=$(get "$TP.shared" rss_mib) cs=$(get "$TP.shared" created)
         if ok "$rt" && ok "$rs" && ok "$ct" && ok "$cs" && (( ct > 0 && cs > 0 )); then
             kt=$(calc "$rt*1024/$ct" 2) ks=$(calc "$rs*1024/$cs" 2)
-            row "" "  RSS, a TCB per thread" "$kt KiB/thread (GREEN_TLS=thread)" "$ks KiB/thread  GREEN_TLS=shared" \
-                "+$(calc "$kt-$ks" 2) KiB/thread" "<=+4 KiB" "$(verdict "$kt - $ks <= 4")"
+            judged "" "  RSS, a TCB per thread" "$kt KiB/thread (GREEN_TLS=thread)" "$ks KiB/thread  GREEN_TLS=shared" \
+                "+$(calc "$kt-$ks" 2) KiB/thread" "<=+4 KiB" "$kt - $ks <= 4"
         fi
         ratio=""
         [[ $nref_t != n/a ]] && ratio="$(calc "($ncs/$nc)/($pcs/$pc)" 0)x cheaper/thread"
@@ -625,7 +642,7 @@ else
             row "(j)" "echo $L10K conns: $v" "n/a ($nt)" "$ref" "" "$tgt" "${tgt:+n/a}"
             continue
         fi
-        ratio="" res="" prt=""
+        ratio="" rule="" res="" prt=""
         if [[ $v != epoll ]] && num "$ert" && num "$eus"; then
             prt=$(echo_paired "$v" "$C10K" 5 "$ECHO10K") pus=$(echo_paired "$v" "$C10K" 4 "$ECHO10K")
             if num "$prt" && num "$pus"; then
@@ -636,24 +653,20 @@ else
             fi
         fi
         if [[ -n $tgt ]]; then
-            fails=()
-            num "$thr" && awk -v t="$thr" 'BEGIN { exit !(t <= 2) }' || fails+=(threads)
-            num "$rss" && awk -v m="$rss" 'BEGIN { exit !(m < 60) }' || fails+=(RSS)
+            # Named clauses: a MISS names those that failed.
+            rule="$(num "$thr" && echo "$thr <= 2" || echo 0) [threads]"
+            rule="$rule; $(num "$rss" && echo "$rss < 60" || echo 0) [RSS]"
             if ! num "$ert"; then
-                fails+=("rt/s: no epoll figure")
-            elif ! awk -v r="$prt" 'BEGIN { exit !(r >= 1) }'; then
-                fails+=(rt/s)
-            fi
-            if (( ${#fails[@]} == 0 )); then
-                res=PASS
+                rule="$rule; 0 [rt/s: no epoll figure]"
             else
-                joined=$(printf '%s, ' "${fails[@]}")
-                res="MISS (${joined%, })"
+                rule="$rule; $prt >= 1 [rt/s]"
             fi
         fi
-        [[ -n $err && $err != 0 ]] && res="${res:+$res, }$err errors"
-        [[ -n $nt ]] && res="${res:+$res, }$nt"
-        row "(j)" "echo $L10K conns: $v" "$rt rt/s, $us us/rt, $thr thr, $rss MiB" "$ref" "$ratio" "$tgt" "$res"
+        sep=${rule:+, }
+        [[ -n $err && $err != 0 ]] && res="$sep$err errors" sep=", "
+        [[ -n $nt ]] && res="$res$sep$nt"
+        judged "(j)" "echo $L10K conns: $v" "$rt rt/s, $us us/rt, $thr thr, $rss MiB" "$ref" "$ratio" "$tgt" \
+            "$rule" "$res"
     done
 fi
 # (k)
@@ -675,8 +688,8 @@ else
         if ok "$pmed" && [[ $(get "$TMP/react.$m.preload.1" preloaded) == 1 ]]; then
             ratio=""
             ok "$nmed" && ratio="+$(calc "$pmed - $nmed") ms"
-            row "(k)" "$what" "$(calc "$pmed") ms max tick gap ($(calc "$plo")-$(calc "$phi"))" "$ref" "$ratio" \
-                "<=25 ms" "$(verdict "$pmed <= 25")"
+            judged "(k)" "$what" "$(calc "$pmed") ms max tick gap ($(calc "$plo")-$(calc "$phi"))" "$ref" "$ratio" \
+                "<=25 ms" "$pmed <= 25"
         else
             row "(k)" "$what" "n/a (preloaded run failed)" "$ref" "" "<=25 ms" "n/a"
         fi
@@ -719,9 +732,10 @@ else
             read -r gcpu _ <<<"$(spread cpu_s "$TMP/par.$p.$v".?)"
             bad=$(cat "$TMP/par.$p".{native,$v}.? 2>/dev/null | awk '$1 == "RESULT" && $2 == "rc" && $3 != 0' | wc -l)
             if ok "$gmed" && ok "$nmed" && (( bad == 0 )); then
-                row "(l)" "$label" "$(calc "$gmed" 2) s, $(calc "$gcpu/$gmed") cores, greenrun ($(calc "$glo" 2)-$(calc "$ghi" 2))" \
-                    "$ref" "$(calc "$gmed/$nmed" 2)x native" "$tgt_l" \
-                    "$([[ $v == hubs ]] && verdict "$gmed <= 1.1*$nmed" || echo "info")"
+                rule="" res=info
+                [[ $v == hubs ]] && rule="$gmed <= 1.1*$nmed" res=""
+                judged "(l)" "$label" "$(calc "$gmed" 2) s, $(calc "$gcpu/$gmed") cores, greenrun ($(calc "$glo" 2)-$(calc "$ghi" 2))" \
+                    "$ref" "$(calc "$gmed/$nmed" 2)x native" "$tgt_l" "$rule" "$res"
             else
                 row "(l)" "$label" "n/a ($bad runs failed)" "$ref" "" "$tgt_l" "n/a"
             fi
@@ -740,9 +754,10 @@ else
             [[ $v == hubs ]] && label="same, --hubs=auto"
             read -r gmed glo ghi _ <<<"$(spread rts "$TMP/cpusrv.$v".?)"
             if ok "$gmed"; then
-                row "(l)" "$label" "$(calc "$gmed" 0) rt/s, greenrun ($(calc "$glo" 0)-$(calc "$ghi" 0))" "$ref" \
-                    "$(calc "$nmed/$gmed" 2)x native's time" "$tgt_l" \
-                    "$([[ $v == hubs ]] && verdict "$nmed <= 1.1*$gmed" || echo "info")"
+                rule="" res=info
+                [[ $v == hubs ]] && rule="$nmed <= 1.1*$gmed" res=""
+                judged "(l)" "$label" "$(calc "$gmed" 0) rt/s, greenrun ($(calc "$glo" 0)-$(calc "$ghi" 0))" "$ref" \
+                    "$(calc "$nmed/$gmed" 2)x native's time" "$tgt_l" "$rule" "$res"
             else
                 row "(l)" "$label" "n/a (runs failed)" "$ref" "" "$tgt_l" "n/a"
             fi
@@ -779,42 +794,27 @@ else
         on=$(awk '{ print $1 }' <<<"$pairs" | med) off=$(awk '{ print $2 }' <<<"$pairs" | med)
         pr=$(awk '{ print $1 / $2 }' <<<"$pairs" | med)
         thr=$(echo_field threads/greenrun "$HECHO_CONNS" 7 "$TMP/hecho.on.1")
-        row "(m)" "$what_m" "$on us/rt (median of $n), ${thr:-?} thr" "$off us  GREEN_HANDOFF=off" \
-            "$(calc "$pr" 3)x off (paired median)" "$tgt_m" "$(verdict "$pr <= 1.05")"
+        judged "(m)" "$what_m" "$on us/rt (median of $n), ${thr:-?} thr" "$off us  GREEN_HANDOFF=off" \
+            "$(calc "$pr" 3)x off (paired median)" "$tgt_m" "$pr <= 1.05"
     else
         row "(m)" "$what_m" "n/a (run_demo.sh failed)" "" "" "$tgt_m" "n/a"
     fi
     NOTES_+=("(m) hand-off is on by default: the echo_threads+greenrun rows of (h) and (j) are hand-off-on figures.")
 fi
 
-echo
-echo "libgreen benchmarks: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(uname -r)," \
-     "load average at start $LOAD_AT_START, $(( $(date +%s) - START )) s"
-echo "timed figures: best of 5 runs, each alternated with its reference; echo: server CPU per round trip" \
-     "(${SECONDS_PER_RUN:-3} s after ${WARMUP:-1} s warm-up, 64-byte messages, server on CPU 0, load on CPU 1)"
-echo "ratio: libgreen / reference (\"x cheaper\": reference / libgreen); load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
-# Each column as wide as its widest cell (at least the widths below).
-W=(4 40 34 44 18 18)
-HEAD=("" measurement libgreen reference ratio target result)
-for r in "${ROWS[@]}"; do
-    IFS=$SEP read -r -a cells <<<"$r"
-    for i in 0 1 2 3 4 5; do
-        (( ${#cells[i]} > W[i] )) && W[i]=${#cells[i]}
-    done
-done
-fmt="%-${W[0]}s %-${W[1]}s %-${W[2]}s %-${W[3]}s %-${W[4]}s %-${W[5]}s %s\n"
-# shellcheck disable=SC2059
-printf "$fmt" "${HEAD[@]}"
-for r in "${ROWS[@]}"; do
-    IFS=$SEP read -r id what val ref ratio tgt res <<<"$r"
-    # shellcheck disable=SC2059
-    printf "$fmt" "$id" "$what" "$val" "$ref" "$ratio" "$tgt" "$res"
-done
-pass=0 miss=0
-for r in "${ROWS[@]}"; do
-    res=$(cut -d"$SEP" -f7 <<<"$r")
-    case $res in PASS*) pass=$((pass + 1)) ;; MISS*) miss=$((miss + 1)) ;; esac
-done
-(( ${#NOTES_[@]} )) && printf '%s\n' "${NOTES_[@]}"
-echo "targets: $pass PASS, $miss MISS (informational: make bench does not fail on a MISS)"
+rec meta seconds "$(( $(date +%s) - START ))"
+rec meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+for line in "${NOTES_[@]}"; do rec note "$line"; done
+# What the programs printed ("RESULT key value" lines), for the record: report.sh ignores these.
+for f in "$TMP"/*; do
+    [[ -f $f && $f != "$RESULTS" ]] || continue
+    awk -v f="${f##*/}" -v OFS='\t' '$1 == "RESULT" && NF >= 3 { k = $2; sub(/^RESULT +[^ ]+ +/, ""); print "raw", f, k, $0 }' "$f"
+done >>"$RESULTS"
+SAVED=${BENCH_RESULTS:-$BUILD/bench/results.tsv}
+if cp "$RESULTS" "$SAVED" 2>/dev/null; then
+    note "results in $SAVED (bench/report.sh $SAVED prints this table again)"
+else
+    note "cannot write $SAVED: the results are not kept"
+fi
+"$HERE/report.sh" "$RESULTS"
 exit 0
