@@ -1,8 +1,9 @@
-// hub/hub.cpp: the scheduler and the only file that talks to libev.
+// hub/hub.cpp: the scheduler: switches, parks, wakes, timers and the loop (libev; with fd_waits.cpp).
 #include "hub.hpp"
 
 #include "../context/raw_syscall.hpp"
 #include "hub_group.hpp"
+#include "hub_parts.hpp"
 #include "../context/stack_pool.hpp"
 #include "stall_monitor.hpp"
 
@@ -11,7 +12,6 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -24,7 +24,6 @@
 #include <ctime>
 #include <mutex>
 #include <set>
-#include <utility>
 #include <utility>
 #include <vector>
 
@@ -41,6 +40,7 @@ void (*Hub::on_deadlock)(Hub&) = nullptr;
 void (*Hub::sync_tcb)(void*, const void*) noexcept = nullptr;
 std::atomic<uint64_t> Hub::moves{0};
 std::atomic<int> idle_internal_threads{0};
+thread_local bool tls_hub_gone __attribute__((tls_model("initial-exec"))) = false;
 
 // Carriers (OS threads that run hubs) are numbered across all hubs: a task's TCB copies the
 // per-OS-thread words of the carrier with the number it last ran on (Hub::install_tcb).
@@ -53,11 +53,6 @@ int (*native_sigaction)(int, const struct sigaction*, struct sigaction*) = sigac
 
 namespace {
 
-// Switches between ready tasks before the hub polls libev once without blocking, so that a set of
-// yielders cannot starve I/O and timers (Go checks its netpoller on a similar tick).
-constexpr unsigned kRoundBudget = 1024;
-
-thread_local bool tls_hub_gone __attribute__((tls_model("initial-exec"))) = false;
 thread_local bool tls_worker __attribute__((tls_model("initial-exec"))) = false;
 std::atomic<bool> main_thread_only{false};  // see implicit_hub_main_thread_only()
 thread_local bool tls_constructing __attribute__((tls_model("initial-exec"))) = false;
@@ -89,73 +84,13 @@ struct HubTask final : Task {
     void run() override {}
 };
 
-std::atomic<uint64_t> next_task_id{1};
-
 struct TimerWait {
     ev_timer w;
     Task* task;
     uint64_t seq;
 };
 
-struct FdSlot;
-
-// One parked wait on one descriptor; lives on the waiting task's stack.
-struct IoWait {
-    Task* task;
-    uint64_t seq;
-    FdInterest* interest;
-    FdSlot* slot;
-    IoWait* prev;
-    IoWait* next;
-};
-
-// A hub's watcher for one descriptor. It stays armed between waits when the hub keeps watchers
-// (the preload, which sees every close): a green thread that reads, finds EAGAIN and waits again
-// then costs libev no epoll_ctl. Disarmed when it fires with nobody waiting, and on cancel_fd.
-struct FdSlot {
-    ev_io w;
-    int fd;
-    IoWait* head = nullptr;
-};
-
-using FdSlots = std::vector<FdSlot*>;  // by descriptor
-
-int wanted_events(const FdSlot& s) {
-    int ev = 0;
-    for (IoWait* w = s.head; w; w = w->next) ev |= w->interest->events & (EV_READ | EV_WRITE);
-    return ev;
-}
-
-// Arm the slot's watcher for exactly `ev` (0: disarm).
-void arm(struct ev_loop* loop, FdSlot& s, int ev) {
-    if (ev_is_active(&s.w)) {
-        if ((s.w.events & (EV_READ | EV_WRITE)) == ev) return;
-        ev_io_stop(loop, &s.w);
-    }
-    if (!ev) return;
-    // ev_io_set (not ev_io_modify) each time it is armed anew: it makes libev re-register the
-    // descriptor with the kernel, which a closed and reused number needs (libev would otherwise
-    // trust a registration the kernel dropped at close).
-    ev_io_set(&s.w, s.fd, ev);
-    ev_io_start(loop, &s.w);
-}
-
 }  // namespace
-
-void Hub::on_fd(struct ev_loop* loop, ev_io* w, int revents) {
-    auto* slot = static_cast<FdSlot*>(w->data);
-    Hub* hub = static_cast<Hub*>(ev_userdata(loop));
-    bool any = false;
-    for (IoWait* iw = slot->head; iw; iw = iw->next) {
-        int mine = revents & iw->interest->events & (EV_READ | EV_WRITE);
-        if (!mine) continue;
-        iw->interest->revents |= mine;
-        hub->local_wake(iw->task, iw->seq, Wake::Notified);
-        any = true;
-    }
-    // Ready with nobody waiting for it: a level-triggered watcher would fire again at once.
-    if (!any) arm(loop, *slot, wanted_events(*slot) & ~revents);
-}
 
 void Hub::on_timer(struct ev_loop* loop, ev_timer* w, int) {
     auto* tw = reinterpret_cast<TimerWait*>(w);
@@ -200,67 +135,6 @@ void precise_cb(struct ev_loop*, ev_io* w, int) {
     if (it != p->deadlines.end()) precise_arm(*p, *it);
 }
 
-// ---- stack overflow reporting -------------------------------------------------------------
-
-struct sigaction previous_segv;
-
-[[noreturn]] void report_overflow(const Task* t, const char* how) {
-    char buf[512];
-    int n = snprintf(buf, sizeof buf,
-                     "green: stack overflow in greenlet #%" PRIu64 "%s%s%s (%s; stack of %zu bytes).\n"
-                     "green: raise the stack size: GREEN_STACK_SIZE=1M in the environment, "
-                     "green::spawn_with({.stack_size = ...}), or pthread_attr_setstacksize.\n",
-                     t->id, t->name.empty() ? "" : " '", t->name.c_str(), t->name.empty() ? "" : "'", how,
-                     t->stack.size);
-    if (n > 0) (void)!write(2, buf, std::min<size_t>(n, sizeof buf - 1));
-    abort();
-}
-
-void segv_handler(int sig, siginfo_t* si, void* uc) {
-    Hub* h = tls_hub;
-    if (h) {
-        Task* t = h->running();
-        if (t && t->stack.lo && StackPool::in_guard(t->stack, si->si_addr)) report_overflow(t, "guard page hit");
-    }
-    // Not a fiber's overflow: hand it to whoever had SIGSEGV before, or re-fault with the default.
-    if (previous_segv.sa_flags & SA_SIGINFO) {
-        if (previous_segv.sa_sigaction) return previous_segv.sa_sigaction(sig, si, uc);
-    } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
-        return previous_segv.sa_handler(sig);
-    }
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    native_sigaction(SIGSEGV, &dfl, nullptr);
-}
-
-void install_segv_handler() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        struct sigaction sa {};
-        sa.sa_sigaction = segv_handler;
-        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-        sigemptyset(&sa.sa_mask);
-        native_sigaction(SIGSEGV, &sa, &previous_segv);
-    });
-}
-
-// The signal handler needs a stack of its own: the overflowing one is exhausted.
-void* install_altstack() {
-    stack_t old{};
-    if (sigaltstack(nullptr, &old) == 0 && !(old.ss_flags & SS_DISABLE)) return nullptr;  // the program's
-    size_t size = 64 << 10;
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
-    stack_t ss{};
-    ss.ss_sp = p;
-    ss.ss_size = size;
-    if (sigaltstack(&ss, nullptr) != 0) {
-        munmap(p, size);
-        return nullptr;
-    }
-    return p;
-}
-
 int os_thread_count() {
     int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -278,47 +152,6 @@ int os_thread_count() {
 }
 
 }  // namespace
-
-void Hub::link_live(Task* t) noexcept {
-    live_count_.store(live_count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    t->live_prev_ = nullptr;
-    t->live_next_ = live_head_;
-    if (live_head_) live_head_->live_prev_ = t;
-    live_head_ = t;
-}
-
-void Hub::unlink_live(Task* t) noexcept {
-    live_count_.store(live_count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    if (t->live_prev_) t->live_prev_->live_next_ = t->live_next_;
-    else live_head_ = t->live_next_;
-    if (t->live_next_) t->live_next_->live_prev_ = t->live_prev_;
-    t->live_prev_ = t->live_next_ = nullptr;
-}
-
-// ---- Task ---------------------------------------------------------------------------------
-
-Task::Task() : id(next_task_id.fetch_add(1, std::memory_order_relaxed)) {
-    Hub::tasks_created.fetch_add(1, std::memory_order_relaxed);
-    uint64_t alive = Hub::tasks_alive.fetch_add(1, std::memory_order_relaxed) + 1;
-    uint64_t peak = Hub::tasks_peak.load(std::memory_order_relaxed);
-    while (alive > peak && !Hub::tasks_peak.compare_exchange_weak(peak, alive, std::memory_order_relaxed)) {}
-}
-
-Task::~Task() {
-    Hub::tasks_alive.fetch_sub(1, std::memory_order_relaxed);
-    if (error && !error_observed && !killed) {
-        // Like asyncio's "Task exception was never retrieved": a failure nobody looked at.
-        try {
-            std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-            fprintf(stderr, "green: greenlet #%" PRIu64 " died with an exception nobody retrieved: %s\n", id, e.what());
-        } catch (const TimeoutExpired&) {
-            fprintf(stderr, "green: greenlet #%" PRIu64 " died of an expired green::Timeout nobody retrieved\n", id);
-        } catch (...) {
-            fprintf(stderr, "green: greenlet #%" PRIu64 " died with a non-standard exception nobody retrieved\n", id);
-        }
-    }
-}
 
 // ---- Hub ----------------------------------------------------------------------------------
 
@@ -407,7 +240,7 @@ Hub::Hub() {
     }
     precise_ = precise;
     tls_constructing = false;
-    fd_waits_ = new FdSlots;
+    fd_waits_ = new_fd_waits();
     remote_ = new Remote;
 
     root_ = new RootTask;
@@ -469,15 +302,9 @@ Hub::~Hub() {
     ev_loop_destroy(loop_);
     tls_constructing = false;
     delete static_cast<ev_async*>(async_);
-    for (FdSlot* slot : *static_cast<FdSlots*>(fd_waits_)) delete slot;
-    delete static_cast<FdSlots*>(fd_waits_);
+    delete_fd_waits(fd_waits_);
     delete remote_;
-    if (altstack_) {
-        stack_t ss{};
-        ss.ss_flags = SS_DISABLE;
-        sigaltstack(&ss, nullptr);
-        munmap(altstack_, 64 << 10);
-    }
+    if (altstack_) remove_altstack(altstack_);
     // hub_task_ is suspended inside its loop: its fiber is abandoned, not unwound; its stack goes
     // back to the pool.
     if (hub_task_->ctx.started()) StackPool::release(hub_task_->stack);
@@ -486,107 +313,6 @@ Hub::~Hub() {
     delete hub_task_;
     unlink_live(root_);
     root_->release();
-}
-
-Context* Hub::task_main(void* arg) {
-    Task* t = static_cast<Task*>(arg);
-    Hub* h = t->hub;
-    if (h->exited_) {
-        Task* e = std::exchange(h->exited_, nullptr);
-        e->release();
-    }
-    if (t == h->hub_task_) h->loop_main();  // never returns
-    if (h->handoff_) h->leave(t);  // from here on it runs its own code
-
-    if (!t->pending) {
-        try {
-            t->run();
-        } catch (const GreenletExit&) {
-            t->killed = true;
-        } catch (...) {
-            t->error = std::current_exception();
-        }
-    } else {
-        // Killed before it ever ran: it dies of what was pending without running its body.
-        try {
-            std::rethrow_exception(std::exchange(t->pending, nullptr));
-        } catch (const GreenletExit&) {
-            t->killed = true;
-        } catch (...) {
-            t->error = std::current_exception();
-        }
-    }
-    h->finish_current(t);  // (touches no member of h: it may yield in on_exit)
-    h = t->hub;  // it may have been moved to another hub of the group meanwhile (share_ready)
-    h->enter(t);  // never leaves: the fiber ends
-
-    // Leave for good: boost releases this stack on the next fiber's stack; the next one to run
-    // drops the hub's reference to t.
-    h->unlink_live(t);
-    t->state_ = Task::State::Dead;
-    h->exited_ = t;
-    Task* next = (h->budget_ < kRoundBudget && h->ready_head_) ? nullptr : h->hub_task_;
-    if (!next) {
-        next = h->pop_ready();
-        ++h->budget_;
-    }
-    h->current_ = next;
-    next->state_ = Task::State::Running;
-    next->movable_ = false;
-    next->gen_ = h->gen_;
-    ++h->switches_;
-    if (!next->ctx.started()) h->start_context(next);
-    h->busy_calls_.store(0, std::memory_order_relaxed);
-    // From here on this fiber touches no TLS: the next one's TCB may be installed. Its own TCB
-    // lives at the top of its stack, which goes back to the pool now: the hub task, which runs
-    // with any TCB, must not be left on it.
-    if (next == h->hub_task_ && t->tcb && h->installed_tcb_ == t->tcb) {
-        set_thread_pointer(h->carrier_tcb_);
-        h->installed_tcb_ = h->carrier_tcb_;
-    }
-    h->install_tcb(next);
-    tls_task = next;
-    return &next->ctx;
-}
-
-void Hub::finish_current(Task* t) {
-    // Green-local values die with their greenlet, in its own context (destructors may block).
-    while (!t->locals.empty()) {
-        LocalSlot s = t->locals.back();
-        t->locals.pop_back();
-        s.destroy(s.value);
-    }
-    if (t->on_exit) t->on_exit(t);
-    std::vector<std::function<void()>> links;
-    {
-        std::lock_guard g(t->lock);
-        t->dead.store(true, std::memory_order_release);
-        t->joiners.notify_all();
-        links.swap(t->links);
-    }
-    for (auto& f : links) {
-        try {
-            f();
-        } catch (...) {
-            fprintf(stderr, "green: a link callback of greenlet #%" PRIu64 " threw; ignored\n", t->id);
-        }
-    }
-}
-
-void Hub::start_context(Task* t) {
-    // Inside a switch the running task is neither the one leaving nor the one coming: a hook
-    // reached from here (a function-local static's guard, contended by another hub's thread,
-    // waits with a futex through libc's syscall()) must go straight to libc, never park.
-    // (A member, not TLS: the new task's TCB is made from the installed one's words here.)
-    struct Starting {
-        Hub* h;
-        ~Starting() { h->starting_ = false; }
-    } starting{this};
-    starting_ = true;
-    t->stack = StackPool::acquire(t->stack_size);
-    t->tcb_reserved = t->place_tcb ? t->place_tcb(t) : 0;
-    t->tcb_carrier_ = carrier_serial_;  // a new TCB copies the installed one's per-thread words
-    t->ctx.create(t->stack, t->tcb_reserved, &Hub::task_main, t);
 }
 
 void Hub::schedule(Task* t) {
@@ -983,110 +709,6 @@ Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
     return self->wake_;
 }
 
-Wake Hub::wait_fds(std::span<FdInterest> fds, const Waker& waker, const ParkSpec& spec, bool keep_armed) {
-    Task* self = tls_task;
-    if (self->pending) return Wake::Interrupted;
-    Inside in(this, self);
-    IoWait small[4];
-    std::vector<IoWait> big;
-    IoWait* waits = small;
-    if (fds.size() > 4) {
-        big.resize(fds.size());
-        waits = big.data();
-    }
-    auto& slots = *static_cast<FdSlots*>(fd_waits_);
-    for (size_t i = 0; i < fds.size(); ++i) {
-        FdInterest& it = fds[i];
-        it.revents = 0;
-        if (size_t(it.fd) >= slots.size()) {
-            slots.resize(size_t(it.fd) + 64, nullptr);
-            fd_slots_size_.store(int(slots.size()), std::memory_order_relaxed);
-        }
-        FdSlot*& slot = slots[size_t(it.fd)];
-        if (!slot) {
-            slot = new FdSlot;
-            slot->fd = it.fd;
-            ev_init(&slot->w, &Hub::on_fd);
-            slot->w.data = slot;
-        }
-        IoWait& w = waits[i];
-        w = IoWait{self, waker.epoch, &it, slot, nullptr, slot->head};
-        if (slot->head) slot->head->prev = &w;
-        slot->head = &w;
-        arm(loop_, *slot, wanted_events(*slot) | (keep_armed ? slot->w.events & EV_READ : 0));
-    }
-    Wake why = park(waker, spec);
-    for (size_t i = 0; i < fds.size(); ++i) {
-        IoWait& w = waits[i];
-        FdSlot& slot = *w.slot;
-        if (w.prev) w.prev->next = w.next;
-        else slot.head = w.next;
-        if (w.next) w.next->prev = w.prev;
-        // Keep reading armed for the next wait if asked; writability is nearly always true, so it
-        // is disarmed as soon as nobody waits for it.
-        int keep = keep_armed && why != Wake::Closed ? slot.w.events & EV_READ : 0;
-        arm(loop_, slot, wanted_events(slot) | keep);
-    }
-    return why;
-}
-
-void Hub::cancel_fd(int fd) noexcept {
-    Inside in(this, tls_task);
-    auto& slots = *static_cast<FdSlots*>(fd_waits_);
-    if (fd < 0 || size_t(fd) >= slots.size() || !slots[size_t(fd)]) return;
-    FdSlot& slot = *slots[size_t(fd)];
-    // libev must forget the descriptor before it is closed and its number reused.
-    if (ev_is_active(&slot.w)) ev_io_stop(loop_, &slot.w);
-    for (IoWait* w = slot.head; w; w = w->next) local_wake(w->task, w->seq, Wake::Closed);
-}
-
-int Hub::movable_fd_waits(int from) const noexcept {
-    auto& slots = *static_cast<FdSlots*>(fd_waits_);
-    if (from < 0 || size_t(from) >= slots.size() || !slots[size_t(from)]) return 0;
-    int n = 0;
-    for (IoWait* w = slots[size_t(from)]->head; w; w = w->next) n += (w->interest->events & kMovable) != 0;
-    return n;
-}
-
-int Hub::move_fd_waits(int from, int to) noexcept {
-    Inside in(this, tls_task);
-    auto& slots = *static_cast<FdSlots*>(fd_waits_);
-    if (from < 0 || size_t(from) >= slots.size() || !slots[size_t(from)] || to < 0) return 0;
-    if (size_t(to) >= slots.size()) {
-        slots.resize(size_t(to) + 64, nullptr);
-        fd_slots_size_.store(int(slots.size()), std::memory_order_relaxed);
-    }
-    FdSlot& a = *slots[size_t(from)];
-    FdSlot*& b = slots[size_t(to)];
-    if (!b) {
-        b = new (std::nothrow) FdSlot;
-        if (!b) return 0;
-        b->fd = to;
-        ev_init(&b->w, &Hub::on_fd);
-        b->w.data = b;
-    }
-    int n = 0;
-    for (IoWait* w = a.head; w;) {
-        IoWait* next = w->next;
-        if (w->interest->events & kMovable) {
-            if (w->prev) w->prev->next = w->next;
-            else a.head = w->next;
-            if (w->next) w->next->prev = w->prev;
-            w->prev = nullptr;
-            w->next = b->head;
-            if (b->head) b->head->prev = w;
-            b->head = w;
-            w->slot = b;
-            w->interest->fd = to;
-            ++n;
-        }
-        w = next;
-    }
-    arm(loop_, a, wanted_events(a));
-    arm(loop_, *b, wanted_events(*b));
-    return n;
-}
-
 bool Hub::deadlocked() {
     if (serving_ || external_.load() != 0 || root_->state_ != Task::State::Parked) return false;
     if (kept_.load() != 0) return false;  // a task a hand-off left running may still wake one
@@ -1196,11 +818,6 @@ std::string Hub::describe_waiters() const {
     return out;
 }
 
-void Hub::forget_other_tasks() noexcept {
-    for (Task* t = live_head_; t; t = t->live_next_)
-        if (t != tls_task) t->state_ = Task::State::Dead;
-}
-
 void Hub::fork_child_remote() noexcept {
     // Held at the fork by a thread the child does not have: the queue may be mid-change; start
     // an empty one (the old storage is leaked). Its items were for that thread's wake-ups.
@@ -1231,11 +848,7 @@ void Hub::after_fork() noexcept {
     for (Task* t = live_head_; t; t = t->live_next_)
         if (t != self) t->state_ = Task::State::Dead;
     // Their fd waits stay armed in libev otherwise: they would keep the loop alive, or spin.
-    for (FdSlot* slot : *static_cast<FdSlots*>(fd_waits_)) {
-        if (!slot) continue;
-        if (ev_is_active(&slot->w)) ev_io_stop(loop_, &slot->w);
-        slot->head = nullptr;
-    }
+    forget_fd_waits(loop_, fd_waits_);
     ready_head_ = ready_tail_ = nullptr;
     ready_count_ = 0;
     live_head_ = nullptr;
@@ -1264,31 +877,6 @@ void Hub::after_fork() noexcept {
     }
     remote_->items.clear();
     external_ = 0;
-}
-
-void Hub::on_thread_exit() noexcept {
-    // libev's close() calls below are cancellation points: a cancelled thread must not be
-    // unwound from inside this destructor.
-    int old_state;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
-    Hub* h = tls_hub;
-    if (!h) {
-        tls_hub_gone = true;
-        return;
-    }
-    // exit() runs the main thread's thread_local destructors first, then atexit handlers and
-    // library destructors, which may still join or wait for green threads (libuv's thread pool
-    // does): the process is ending, so its main hub stays for them. (Known from the hub's making:
-    // a process under a seccomp filter may not ask the kernel now.)
-    if (h->on_main_thread_) return;
-    tls_hub_gone = true;
-    Hub::retired_switches += h->switches_;
-    Hub::retired_iterations += h->iterations_;
-    bool others = false;
-    h->for_each_task([&](Task* t) { others |= t != h->root(); });
-    tls_hub = nullptr;
-    // A ThreadPool job may still be about to post to this hub: then it is leaked too.
-    if (!others && h->external_.load() == 0) delete h;
 }
 
 // ---- the primitive the sync objects share ----------------------------------------------------

@@ -9,7 +9,7 @@
 //  - Ready tasks switch to each other directly; the hub fiber runs only when nothing is ready, or
 //    every kRoundBudget switches so that I/O and timers are never starved by yielders.
 //  - wake() may be called from any thread; from another thread it goes through ev_async.
-//  - Only this file's implementation (hub.cpp) talks to libev.
+//  - Only this file's implementation talks to libev (hub.cpp; its descriptor waits: fd_waits.cpp).
 //  - Thread pointers: each task runs with Task::tcb (its hub's root TCB unless a layer above gave
 //    it one; the hub task runs with whichever is installed, never a dead task's). The runtime's
 //    own per-OS-thread state is therefore never kept in TLS directly: TLS holds pointers to

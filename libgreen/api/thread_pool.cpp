@@ -1,11 +1,11 @@
-// hub/thread_pool.cpp: native worker threads for blocking functions.
+// api/thread_pool.cpp: native worker threads for blocking functions.
 //
 // Workers park on a futex, not a pthread condition variable: the preload hooks pthread_cond_*,
 // and the runtime's own threads must never meet its hooks.
 #include <green/thread_pool.hpp>
 
-#include "hub.hpp"
 #include "../context/raw_syscall.hpp"
+#include "../hub/hub.hpp"
 
 #include <linux/futex.h>
 #include <signal.h>
