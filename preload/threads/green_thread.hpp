@@ -79,7 +79,7 @@ struct GreenThread final : detail::Task {
     int cancel_type = PTHREAD_CANCEL_DEFERRED;
     bool exiting = false;                          // unwinding for pthread_exit or a cancel
     __pthread_unwind_buf_t* cleanup_top = nullptr; // pthread_cleanup_push'ed by C code
-    uintptr_t unwind_stop = 0;                     // frame where unwinding ends (see thread.cpp)
+    uintptr_t unwind_stop = 0;                     // frame where unwinding ends (see cancel.cpp)
     struct Unwinding* unwinding = nullptr;         // on the thread's own stack while its body runs
 
     // Its signal mask and the signals sent to it while it blocked them (sigmask.cpp; bit sig-1).
@@ -104,6 +104,8 @@ struct GreenThread final : detail::Task {
 // and when its wait ended with EINTR (pthread_cancel wakes a green thread parked in an
 // interruptible wait as a signal would).
 void cancel_point();
+// Unwinds the calling green thread g to the end of its routine (pthread_exit, a cancellation).
+[[noreturn]] void unwind(GreenThread* g);
 // True if the calling green thread has a pending, enabled cancellation.
 bool cancel_pending() noexcept;
 
