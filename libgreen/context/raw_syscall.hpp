@@ -1,10 +1,16 @@
 // context/raw_syscall.hpp: system calls the runtime makes for itself.
 //
-// The rule: inside the runtime, a system call is made with the `syscall` instruction (or a REAL()
-// libc function), never through libc's syscall(): under the preload that is a hook, which would
-// turn the runtime's own futex waits into green waits. Returns the kernel's result: >= 0, or
-// -errno (errno is left alone).
+// The rule (README, "The runtime's own calls"): inside the runtime (context, hub, sync), a call
+// never lands on a preload hook. A system call is made with the `syscall` instruction, never
+// through libc's wrapper of it or libc's syscall(): under the preload those are hooks, which would
+// turn the runtime's own futex waits into green waits, its sleeps into parks, its descriptors into
+// the fd table's. What has no plain system call goes through libc.hpp. Returns the kernel's
+// result: >= 0, or -errno (errno is left alone; nor is it a cancellation point).
 #pragma once
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
 
 namespace green::detail {
 
@@ -18,6 +24,24 @@ inline long raw_syscall(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 
                      : "0"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
                      : "rcx", "r11", "memory");
     return rc;
+}
+
+// A small file (/proc) read whole into buf, NUL-terminated: the bytes read, or -1.
+inline long raw_read_file(const char* path, char* buf, size_t size) noexcept {
+    long fd = raw_syscall(SYS_openat, AT_FDCWD, long(path), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    long n = raw_syscall(SYS_pread64, fd, long(buf), long(size - 1), 0);
+    raw_syscall(SYS_close, fd);
+    buf[n > 0 ? n : 0] = 0;
+    return n < 0 ? -1 : n;
+}
+
+// The OS thread sleeps (usleep's system call); a signal may end it early.
+inline void raw_sleep_us(long usec) noexcept {
+    struct {
+        long sec, nsec;
+    } ts{usec / 1000000, usec % 1000000 * 1000};
+    raw_syscall(SYS_nanosleep, long(&ts), 0);
 }
 
 }  // namespace green::detail

@@ -1,5 +1,7 @@
 #include "stack_pool.hpp"
 
+#include "raw_syscall.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -43,14 +45,9 @@ constexpr size_t kCanaryBytes = 64;
 constexpr size_t kKeepFree = 4096;
 
 size_t max_map_count() {
-    // open/pread, not stdio: under the preload, stdio reads are hooked and this runs while the
-    // first hub is being built.
     size_t n = 65530;
-    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return n;
-    char buf[32] = {};
-    if (pread(fd, buf, sizeof buf - 1, 0) > 0) n = strtoul(buf, nullptr, 10);
-    close(fd);
+    char buf[32];
+    if (raw_read_file("/proc/sys/vm/max_map_count", buf, sizeof buf) > 0) n = strtoul(buf, nullptr, 10);
     return n ? n : 65530;
 }
 

@@ -1,6 +1,8 @@
 // context/thread_pointer.cpp: moving FS from one thread control block to another.
 #include "thread_pointer.hpp"
 
+#include "raw_syscall.hpp"
+
 #include <asm/prctl.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -37,7 +39,7 @@ void set_thread_pointer(void* tp) noexcept {
                      : "rcx", "r11", "memory");
     if (__builtin_expect(rc != 0, 0)) {
         static const char msg[] = "green: arch_prctl(ARCH_SET_FS) failed: cannot switch thread-local storage\n";
-        (void)!write(2, msg, sizeof msg - 1);
+        raw_syscall(SYS_write, 2, long(msg), long(sizeof msg - 1));
         abort();
     }
 }

@@ -149,13 +149,11 @@ void spawn_carrier() noexcept {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, 256 << 10);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);  // (pthread_detach is a hook)
         pthread_t t;
         int rc = native_pthread_create(&t, &attr, pool_main, c);
         pthread_attr_destroy(&attr);
-        if (rc == 0) {
-            pthread_detach(t);
-            return;
-        }
+        if (rc == 0) return;
     }
     delete home;
     delete c;
@@ -298,7 +296,7 @@ struct Handoff {
             return true;
         }
         // The request seen above was served meanwhile: the hub needs a carrier all the same.
-        while (!c && !(c = take_carrier())) usleep(200);
+        while (!c && !(c = take_carrier())) raw_sleep_us(200);
         {
             c->assigned = h;
             c->wake.store(1, std::memory_order_release);

@@ -1,6 +1,8 @@
 // hub/hub.cpp: the scheduler: switches, parks, wakes, timers and the loop (libev; with fd_waits.cpp).
 #include "hub.hpp"
 
+#include "../context/libc.hpp"
+#include "../context/once.hpp"
 #include "../context/raw_syscall.hpp"
 #include "hub_group.hpp"
 #include "hub_parts.hpp"
@@ -48,8 +50,9 @@ uint64_t new_carrier_serial() noexcept {
     static std::atomic<uint64_t> serials{0};
     return serials.fetch_add(1, std::memory_order_relaxed) + 1;
 }
-int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) = pthread_create;
-int (*native_sigaction)(int, const struct sigaction*, struct sigaction*) = sigaction;
+// libc's, not by name: in the preload the names are its hooks (context/libc.hpp).
+int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) = libc::pthread_create;
+int (*native_sigaction)(int, const struct sigaction*, struct sigaction*) = libc::sigaction;
 
 namespace {
 
@@ -128,7 +131,7 @@ void precise_arm(PreciseTimer& p, double deadline) {
 void precise_cb(struct ev_loop*, ev_io* w, int) {
     auto* p = reinterpret_cast<PreciseTimer*>(w);
     uint64_t n;
-    (void)!read(p->fd, &n, sizeof n);
+    raw_syscall(SYS_read, p->fd, long(&n), long(sizeof n));
     p->armed = 0;
     double now = monotonic_now();
     auto it = p->deadlines.upper_bound(now);
@@ -136,12 +139,8 @@ void precise_cb(struct ev_loop*, ev_io* w, int) {
 }
 
 int os_thread_count() {
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
     char buf[1024];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
+    if (raw_read_file("/proc/self/stat", buf, sizeof buf) < 0) return -1;
     // Field 20 (num_threads), counted after the parenthesised command name, which may hold spaces.
     char* p = strrchr(buf, ')');
     if (!p) return -1;
@@ -190,7 +189,7 @@ Hub* Hub::for_hooks() noexcept {
     Hub* h = tls_hub;
     if (__builtin_expect(h != nullptr, 1)) return tls_task == h->hub_task_ || h->starting_ ? nullptr : h;
     if (tls_hub_gone || tls_worker) return nullptr;
-    if (main_thread_only.load(std::memory_order_relaxed) && gettid() != getpid()) {
+    if (main_thread_only.load(std::memory_order_relaxed) && raw_syscall(SYS_gettid) != raw_syscall(SYS_getpid)) {
         tls_worker = true;  // decided once per thread
         return nullptr;
     }
@@ -232,6 +231,7 @@ Hub::Hub() {
     ev_unref(loop_);  // a hub with nothing but its wake-up channel has nothing to wait for
     async_ = async;
     auto* precise = new PreciseTimer;
+    // By name, through the preload's hook: it keeps the runtime's descriptors out of the program's.
     precise->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (precise->fd >= 0) {
         ev_io_init(&precise->w, precise_cb, precise->fd, EV_READ);
@@ -266,8 +266,8 @@ Hub::Hub() {
     register_hub(this, os_tid_);
     // A forked child has one thread, the caller's: its hub must forget the others and re-make
     // libev's kernel state, whoever forks (the preload's fork hook does the same, harmlessly).
-    static std::once_flag atfork_once;
-    std::call_once(atfork_once, [] {
+    static Once atfork_once;
+    atfork_once([] {
         // The locks its child path takes are held across fork by the forking thread: another OS
         // thread (a carrier, a task a hand-off left behind) could hold one, which the child,
         // with one thread, would wait for for ever.
@@ -296,7 +296,7 @@ Hub::~Hub() {
     if (precise->fd >= 0) {
         ev_ref(loop_);
         ev_io_stop(loop_, &precise->w);
-        close(precise->fd);
+        close(precise->fd);  // by name: the preload's hook forgets it as the runtime's descriptor
     }
     delete precise;
     ev_loop_destroy(loop_);

@@ -423,10 +423,10 @@ extern std::atomic<int> idle_internal_threads;
 void handoff_fork_lock(bool take) noexcept;
 // A number for a new carrier (hub/hub.cpp).
 uint64_t new_carrier_serial() noexcept;
-// pthread_create as the runtime must call it for its own threads (the preload points it at the
-// real libc function so that the runtime's workers are never turned into green threads).
+// pthread_create as the runtime must call it for its own threads, never turned into green threads,
+// and sigaction for its own SIGSEGV handler (the stack-overflow report): libc's from the start
+// (context/libc.hpp), never the preload's hooks. (The preload sets them to its REAL() ones too.)
 extern int (*native_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
-// sigaction as the runtime must call it for its own SIGSEGV handler (the stack-overflow report).
 extern int (*native_sigaction)(int, const struct sigaction*, struct sigaction*);
 
 }  // namespace green::detail

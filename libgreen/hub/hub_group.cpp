@@ -2,6 +2,7 @@
 #include "hub_group.hpp"
 
 #include <linux/futex.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,12 +25,16 @@ std::atomic<long> g_in_flight{0};    // posted wake-ups not yet drained
 
 struct Starting {
     void (*on_start)(Hub&);
+    int index;
     Hub* hub = nullptr;
     std::atomic<uint32_t> done{0};
 };
 
 void* hub_thread(void* arg) {
     auto* s = static_cast<Starting*>(arg);
+    char name[16];
+    snprintf(name, sizeof name, "green-hub%d", s->index);
+    raw_syscall(SYS_prctl, PR_SET_NAME, long(name));  // names the calling thread (prctl is a hook)
     Hub& h = Hub::current();
     if (s->on_start) s->on_start(h);
     s->hub = &h;
@@ -46,7 +51,7 @@ int HubGroup::start(int n, void (*on_start)(Hub&)) noexcept {
     g_hubs[0] = &Hub::current();
     int made = 1;
     for (int i = 1; i < n; ++i) {
-        Starting s{on_start};
+        Starting s{on_start, i};
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -57,9 +62,6 @@ int HubGroup::start(int n, void (*on_start)(Hub&)) noexcept {
             fprintf(stderr, "green: cannot start hub %d of %d (%s): going on with %d\n", i + 1, n, strerror(rc), made);
             break;
         }
-        char name[16];
-        snprintf(name, sizeof name, "green-hub%d", i);
-        pthread_setname_np(th, name);
         while (s.done.load(std::memory_order_acquire) == 0) raw_syscall(SYS_futex, long(&s.done), FUTEX_WAIT_PRIVATE, 0, 0);
         g_hubs[made++] = s.hub;
     }

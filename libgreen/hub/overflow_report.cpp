@@ -6,6 +6,8 @@
 #include "hub_parts.hpp"
 
 #include "hub.hpp"
+#include "../context/once.hpp"
+#include "../context/raw_syscall.hpp"
 #include "../context/stack_pool.hpp"
 
 #include <signal.h>
@@ -16,7 +18,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 
 namespace green::detail {
 
@@ -35,7 +36,7 @@ struct sigaction previous_segv;  // the program's handler, for faults that are n
                      "green::spawn_with({.stack_size = ...}), or pthread_attr_setstacksize.\n",
                      t->id, t->name.empty() ? "" : " '", t->name.c_str(), t->name.empty() ? "" : "'", how,
                      t->stack.size);
-    if (n > 0) (void)!write(2, buf, std::min<size_t>(n, sizeof buf - 1));
+    if (n > 0) raw_syscall(SYS_write, 2, long(buf), long(std::min<size_t>(n, sizeof buf - 1)));
     abort();
 }
 
@@ -61,8 +62,8 @@ void segv_handler(int sig, siginfo_t* si, void* uc) {
 }  // namespace
 
 void install_segv_handler() {
-    static std::once_flag once;
-    std::call_once(once, [] {
+    static Once once;
+    once([] {
         struct sigaction sa {};
         sa.sa_sigaction = segv_handler;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK;

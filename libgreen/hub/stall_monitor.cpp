@@ -2,6 +2,7 @@
 #include "stall_monitor.hpp"
 
 #include "hub.hpp"
+#include "../context/once.hpp"
 #include "../context/raw_syscall.hpp"
 
 #include <fcntl.h>
@@ -80,11 +81,8 @@ const char* syscall_name(long nr) {
 void describe_os_thread(pid_t tid, char* out, size_t n) {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", int(tid));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char buf[128] = {};
-    ssize_t r = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0) close(fd);
-    if (r <= 0) {
+    char buf[128];
+    if (raw_read_file(path, buf, sizeof buf) <= 0) {
         snprintf(out, n, "doing something /proc does not show");
         return;
     }
@@ -110,13 +108,8 @@ double thread_cpu_seconds(pid_t tid) noexcept {
 char thread_state(pid_t tid) noexcept {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", int(tid));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
     char buf[256];
-    ssize_t r = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (r <= 0) return 0;
-    buf[r] = 0;
+    if (raw_read_file(path, buf, sizeof buf) <= 0) return 0;
     const char* p = strrchr(buf, ')');  // the name in parentheses may hold anything
     return p && p[1] == ' ' ? p[2] : 0;
 }
@@ -156,7 +149,7 @@ void* monitor_main(void*) {
     sigfillset(&all);
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&all), 0, long(sizeof(long)));
     for (;;) {
-        usleep(g_handoff_threshold > 0 ? useconds_t(handoff_tick(g_handoff_threshold) * 1e6) : 200000);
+        raw_sleep_us(g_handoff_threshold > 0 ? long(handoff_tick(g_handoff_threshold) * 1e6) : 200000);
         if (g_handoff_threshold > 0) {
             g_lock.lock();
             // Dekker with the hub's loop: it clears polling_ then reads monitor_asleep, we set
@@ -227,8 +220,8 @@ void unregister_hub(Hub* h) noexcept {
 
 namespace {
 void start_monitor() noexcept {
-    static std::once_flag once;
-    std::call_once(once, [&] {
+    static Once once;
+    once([&] {
         {
             std::lock_guard lk(g_lock);
             try {
@@ -237,8 +230,12 @@ void start_monitor() noexcept {
                 return;
             }
         }
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);  // (pthread_detach is a hook)
         pthread_t t;
-        if (native_pthread_create(&t, nullptr, monitor_main, nullptr) == 0) pthread_detach(t);
+        native_pthread_create(&t, &attr, monitor_main, nullptr);
+        pthread_attr_destroy(&attr);
     });
 }
 }  // namespace

@@ -2,6 +2,7 @@
 #include "hub_parts.hpp"
 
 #include "hub.hpp"
+#include "../context/libc.hpp"
 #include "../context/stack_pool.hpp"
 
 #include <green/errors.hpp>
@@ -177,9 +178,9 @@ void Hub::forget_other_tasks() noexcept {
 
 void Hub::on_thread_exit() noexcept {
     // libev's close() calls below are cancellation points: a cancelled thread must not be
-    // unwound from inside this destructor.
+    // unwound from inside this destructor. (libc's: the preload's hook sets a green thread's.)
     int old_state;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
+    libc::pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
     Hub* h = tls_hub;
     if (!h) {
         tls_hub_gone = true;

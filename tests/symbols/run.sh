@@ -6,6 +6,9 @@
 #    no helper (__green_*), no unique template object leaks;
 #  - every glibc name the preload's objects define is exported (no hook is hidden), and the hook
 #    table (GREEN_HOOK's section green_hook_names) lists exactly the exports;
+#  - the runtime's own calls land on no hook (README, "The runtime's own calls"): what the objects
+#    of libgreen/context, hub and sync leave undefined and the preload exports is exactly ALLOWED
+#    below, each with its reason;
 #  - a plain C program run preloaded (LD_BIND_NOW=1, LD_DEBUG=bindings) binds read, write,
 #    pthread_create, pthread_cond_wait and both versions of pthread_cond_signal (GLIBC_2.2.5 and
 #    GLIBC_2.3.2) to the preload, its pthread is a green thread, and GREEN_STATS counts its calls.
@@ -88,6 +91,31 @@ done
 if [ -z "$missing" ]; then pass "the main hooks are exported"; else fail "hooks not exported: $missing" ""; fi
 unique=$(readelf --dyn-syms -W "$pre" | awk '$5 == "UNIQUE" && $7 != "UND" { print $8 }')
 if [ -z "$unique" ]; then pass "no STB_GNU_UNIQUE object is exported"; else fail "unique symbols exported" "$unique"; fi
+
+# --- the runtime's own calls land on no hook ---------------------------------------------------
+# In the preload a call by name from the runtime binds to the preload's hook of that name: the
+# runtime makes raw system calls (context/raw_syscall.hpp) or calls libc by pointer
+# (context/libc.hpp). The deliberate exceptions, as "OBJECT:NAME reason...":
+ALLOWED=(
+    "hub/hub.o:timerfd_create the hub's timerfd for short timeouts, made through the hook, which moves it out of the program's descriptor numbers and marks it the runtime's"
+    "hub/hub.o:close that timerfd, closed (hub destroyed, fork child) through the hook, which forgets it as the runtime's"
+)
+runtime_objs=("$build"/obj/libgreen/{context,hub,sync}/*.o)
+if [ -e "${runtime_objs[0]}" ]; then
+    for o in "${runtime_objs[@]}"; do
+        nm -u "$o" | awk '{ sub(/@.*/, "", $2); print $2 }' | LC_ALL=C sort -u |
+            LC_ALL=C comm -12 - "$tmp/exported" | sed "s|^|${o#"$build"/obj/libgreen/}:|"
+    done | LC_ALL=C sort >"$tmp/runtime_hooked"
+    for a in "${ALLOWED[@]}"; do echo "${a%% *}"; done | LC_ALL=C sort >"$tmp/allowed"
+    if cmp -s "$tmp/runtime_hooked" "$tmp/allowed"; then
+        pass "the runtime's calls reach no hook but the ${#ALLOWED[@]} allowed"
+    else
+        fail "the runtime's calls and the allowed hooks differ (<: called, not allowed; >: allowed, not called)" \
+            "$(LC_ALL=C diff "$tmp/runtime_hooked" "$tmp/allowed" | grep '^[<>]')"
+    fi
+else
+    fail "no runtime objects in $build/obj/libgreen" ""
+fi
 
 # --- a preloaded program still goes to the hooks ---------------------------------------------------
 if ! "$CC" -pthread -O1 "$root/tests/symbols/interpose.c" -o "$tmp/interpose" 2>"$tmp/cc"; then
