@@ -139,8 +139,10 @@ int main(void)
 
     /* ---- wait() for any child, in exit order ---- */
     ticker_start();
-    pid_t c300 = child_exit(3, 300), c100 = child_exit(1, 100), c200 = child_exit(2, 200);
+    /* The clock starts before the forks: forking the later children may take a while under
+       load, and c100 sleeps its 100 ms from its own fork. */
     t0 = now_s();
+    pid_t c300 = child_exit(3, 300), c100 = child_exit(1, 100), c200 = child_exit(2, 200);
     pid_t w1 = wait(&st);
     int s1 = WEXITSTATUS(st);
     double e1 = now_s() - t0;
