@@ -4,6 +4,7 @@
 // and the runtime's own threads must never meet its hooks.
 #include <green/thread_pool.hpp>
 
+#include "../context/libc.hpp"
 #include "../context/raw_syscall.hpp"
 #include "../hub/hub.hpp"
 
@@ -30,9 +31,10 @@ struct ThreadPool::Impl {
         auto* self = static_cast<Impl*>(arg);
         detail::Hub::mark_worker_thread();  // its blocking calls must stay blocking
         // Signals are the program's business: let them land on its own threads, never here.
+        // (The preload runs its own pools: raw, not its pthread_sigmask hook.)
         sigset_t all;
         sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        detail::raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, long(&all), 0, long(_NSIG / 8));
         for (;;) {
             uint32_t seen = self->seq.load(std::memory_order_acquire);
             std::function<void()> job;
@@ -77,7 +79,7 @@ ThreadPool::~ThreadPool() {
     }
     impl_->seq.fetch_add(1, std::memory_order_release);
     detail::raw_syscall(SYS_futex, long(&impl_->seq), FUTEX_WAKE_PRIVATE, INT32_MAX);
-    for (pthread_t t : impl_->threads) pthread_join(t, nullptr);
+    for (pthread_t t : impl_->threads) detail::libc::pthread_join(t, nullptr);
     delete impl_;
 }
 

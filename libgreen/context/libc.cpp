@@ -48,6 +48,7 @@ F resolved(F& slot, const char* name) noexcept {
 int (*g_pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) = nullptr;
 int (*g_sigaction)(int, const struct sigaction*, struct sigaction*) = nullptr;
 int (*g_pthread_setcancelstate)(int, int*) = nullptr;
+int (*g_pthread_join)(pthread_t, void**) = nullptr;
 
 }  // namespace
 
@@ -62,5 +63,7 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexc
 int pthread_setcancelstate(int state, int* old) noexcept {
     return resolved(g_pthread_setcancelstate, "pthread_setcancelstate")(state, old);
 }
+
+int pthread_join(pthread_t t, void** ret) noexcept { return resolved(g_pthread_join, "pthread_join")(t, ret); }
 
 }  // namespace green::detail::libc

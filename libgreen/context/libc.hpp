@@ -17,5 +17,6 @@ namespace green::detail::libc {
 int pthread_create(pthread_t* t, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) noexcept;
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexcept;
 int pthread_setcancelstate(int state, int* old) noexcept;
+int pthread_join(pthread_t t, void** ret) noexcept;
 
 }  // namespace green::detail::libc
