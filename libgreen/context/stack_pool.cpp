@@ -1,5 +1,10 @@
+// context/stack_pool.cpp: fiber stacks, mapped, guarded, kept for reuse (see stack_pool.hpp).
+//
+// Its once-only initialisations use Once, not function-local statics: the guard of a contended
+// static waits on a futex through syscall(), which under the preload is one of its hooks.
 #include "stack_pool.hpp"
 
+#include "once.hpp"
 #include "raw_syscall.hpp"
 
 #include <fcntl.h>
@@ -61,11 +66,12 @@ struct Pool {
 };
 
 Pool& pool() {
-    static Pool* p = [] {
-        auto* q = new Pool;  // never destroyed: stacks may be released during exit
-        reset_in_fork_child(q->lock);  // another hub's thread may hold it at a fork
-        return q;
-    }();
+    static Pool* p;
+    static Once once;
+    once([] {
+        p = new Pool;                  // never destroyed: stacks may be released during exit
+        reset_in_fork_child(p->lock);  // another hub's thread may hold it at a fork
+    });
     return *p;
 }
 
@@ -107,13 +113,14 @@ Stack map_guarded(size_t size) {
 // Whether the kernel has guard regions (MADV_GUARD_INSTALL: a page that faults like PROT_NONE but
 // is part of its mapping, so it costs no VMA and none of vm.max_map_count), asked once.
 bool guard_regions() {
-    static const bool ok = [] {
+    static bool ok;
+    static Once once;
+    once([] {
         void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) return false;
-        bool r = madvise(p, kPage, MADV_GUARD_INSTALL) == 0;
+        if (p == MAP_FAILED) return;
+        ok = madvise(p, kPage, MADV_GUARD_INSTALL) == 0;
         munmap(p, kPage);
-        return r;
-    }();
+    });
     return ok;
 }
 
@@ -165,7 +172,9 @@ bool StackPool::parse_size(const char* text, size_t& bytes) noexcept {
 }
 
 size_t StackPool::default_size() noexcept {
-    static const size_t size = [] {
+    static size_t size;
+    static Once once;
+    once([] {
         constexpr size_t kDefault = 256 << 10, kMin = 16 << 10, kMax = size_t(1) << 30;
         const char* text = getenv("GREEN_STACK_SIZE");
         size_t s = kDefault;
@@ -180,8 +189,8 @@ size_t StackPool::default_size() noexcept {
                     low ? "below the minimum, 16K" : "above the maximum, 1G", low ? "16K" : "1G");
             s = low ? kMin : kMax;
         }
-        return round_up(s);
-    }();
+        size = round_up(s);
+    });
     return size;
 }
 
