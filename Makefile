@@ -1,6 +1,8 @@
 # libgreen: `make` builds everything, `make test` runs every test, `make demo` the echo demo,
 # `make bench` the benchmark table, `make check-asan` / `check-ubsan` / `check-tsan` the core tests under
-# a sanitizer (below), `make install` / `make uninstall` (PREFIX, DESTDIR, LIBDIR: at the end).
+# a sanitizer (below), `make check-werror` every source with -Werror under g++ and clang++ (below),
+# `make compile_commands.json` the compile commands for clangd and other tools (bear),
+# `make install` / `make uninstall` (PREFIX, DESTDIR, LIBDIR: at the end).
 # Missing Debian packages are installed first when run as root.
 
 # Build in parallel by default (the machines have 2 cores; tests compile doctest).
@@ -44,10 +46,17 @@ TEST_SRC := $(wildcard tests/core/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)
 BENCH_C_SRC := $(wildcard bench/*.c)
+GREENRUN_SRC := tools/greenrun.c tools/greenrun_options.c tools/greenrun_target.c
+EXAMPLE_SRC := $(wildcard demo/examples/*.cpp demo/examples/*.c)
+# The sources of the programs, each compiled alone into an object that nothing links (make objects,
+# for check-werror): greenrun, the benchmarks, the demo, the examples.
+PROGRAM_SRC := $(GREENRUN_SRC) $(BENCH_SRC) $(BENCH_C_SRC) $(wildcard demo/*.c demo/*.cpp) $(EXAMPLE_SRC)
+PROGRAM_OBJ := $(addsuffix .o,$(basename $(PROGRAM_SRC:%=$(BUILD)/obj/%)))
 
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test bench demo install uninstall deb clean deps examples check-asan check-ubsan check-tsan check-sanitizers cpython-tests FORCE
+.PHONY: all test bench demo install uninstall deb clean deps examples check-asan check-ubsan check-tsan check-sanitizers cpython-tests FORCE \
+        programs objects testprogs check-werror werror-gcc werror-clang compile_commands.json
 all: $(BUILD)/libgreen.so $(BUILD)/libgreen.a $(BUILD)/libgreen_preload.so $(BUILD)/greenrun
 
 deps: $(DEPS_OK)
@@ -64,10 +73,14 @@ DEPFLAGS = -MMD -MP -MF $@.d
 $(BUILD)/obj/%.o: %.cpp $(BUILD)/obj/%.o.d | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(DEPFLAGS) -c $< -o $@
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.o.d | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 # (Named as targets without a recipe: a missing one counts as changed, and none is ever deleted as
 # an intermediate file.)
 DEPFILES := $(CORE_OBJ:=.d) $(PRELOAD_OBJ:=.d) $(TEST_OBJ:=.d) $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%.d) \
-            $(BUILD)/echo_green.d $(patsubst demo/examples/%.cpp,$(BUILD)/examples/%.d,$(wildcard demo/examples/*.cpp))
+            $(BUILD)/echo_green.d $(patsubst demo/examples/%.cpp,$(BUILD)/examples/%.d,$(wildcard demo/examples/*.cpp)) \
+            $(PROGRAM_OBJ:=.d)
 $(DEPFILES):
 -include $(wildcard $(DEPFILES))
 
@@ -107,7 +120,6 @@ $(BUILD)/libgreen_preload.so: $(PRELOAD_OBJ) $(BUILD)/libgreen.a $(PRELOAD_MAP)
 
 # greenrun looks for the preload beside itself, in ../lib and ../lib/<multiarch>; the installed
 # one also at the path of its install (GREEN_PRELOAD_PATH), rebuilt when LIBDIR changes.
-GREENRUN_SRC := tools/greenrun.c tools/greenrun_options.c tools/greenrun_target.c
 MULTIARCH     = $(shell $(CC) -print-multiarch 2>/dev/null)
 GREENRUN_DEFS = $(VERSION_DEF) $(if $(MULTIARCH),-DGREEN_MULTIARCH='"$(MULTIARCH)"')
 $(BUILD)/greenrun: $(GREENRUN_SRC) tools/greenrun.h $(BUILD)/.version | $(DEPS_OK)
@@ -183,7 +195,7 @@ check-ubsan:
 #  - tests that measure the process, which TSan's own per-fiber and per-thread state changes:
 #    "100,000 greenlets ..." (RSS, mapping count), "short-lived threads that run greenlets do not
 #    leak stacks" (mapping count: TSan's runtime maps as it goes).
-TSAN_CXX     ?= $(if $(shell command -v clang++ 2>/dev/null),clang++,$(CXX))
+TSAN_CXX     ?= $(if $(CLANG_CXX),clang++,$(CXX))
 TSAN_EXCLUDE  = $(shell tests/sanitizers/fork_tests.sh),100?000 greenlets spawned and joined*,short-lived threads that run greenlets do not leak stacks
 check-tsan:
 	$(call san_build,tsan,thread,$(TSAN_CXX))
@@ -232,6 +244,60 @@ $(BUILD)/examples/%: demo/examples/%.c | $(DEPS_OK)
 example-%: all $(BUILD)/examples/% demo-build
 	@demo/examples/run.sh $(BUILD) $*
 
+# make programs: every program `make all`, the tests, the demo and the benchmarks build, none run
+# (core_tests, bench/, the echo programs, the examples). make objects: every source compiled alone
+# and nothing linked (the programs' sources too, into objects of their own). make testprogs:
+# tests/preload's programs compiled alone as tests/preload/run.sh compiles them (-O1; fortified*
+# with -O2 -D_FORTIFY_SOURCE=2; a `// build: FLAGS` line's flags), with OPT's flags but its -O.
+PROGRAMS = $(BUILD)/core_tests $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%) $(BENCH_C_SRC:bench/%.c=$(BUILD)/bench/%) \
+           $(DEMO_BIN) $(patsubst demo/examples/%,$(BUILD)/examples/%,$(basename $(EXAMPLE_SRC)))
+programs: all $(PROGRAMS)
+# (greenrun's objects with both its builds' macros: the installed one's code is read too.)
+$(GREENRUN_SRC:%.c=$(BUILD)/obj/%.o): CFLAGS += $(GREENRUN_DEFS) -DGREEN_PRELOAD_PATH='"$(LIBDIR)/libgreen_preload.so"'
+objects: $(CORE_OBJ) $(PRELOAD_OBJ) $(TEST_OBJ) $(PROGRAM_OBJ)
+TESTPROG_SRC := $(wildcard tests/preload/*.c tests/preload/*.cpp tests/preload/helpers/*.c)
+TESTPROG_FLAGS = $(if $(filter fortified%,$(notdir $<)),-O2 -D_FORTIFY_SOURCE=2,-O1) -g -pthread -Wall -Wextra \
+    $(filter-out -O%,$(OPT)) $(shell sed -n '1,5s|^[[:space:]]*//[[:space:]]*build:||p' $< | head -n 1)
+$(BUILD)/testprog/%.c.o: %.c $(wildcard tests/preload/*.h) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(TESTPROG_FLAGS) -c $< -o $@
+$(BUILD)/testprog/%.cpp.o: %.cpp $(wildcard tests/preload/*.h) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 $(TESTPROG_FLAGS) -c $< -o $@
+testprogs: $(TESTPROG_SRC:%=$(BUILD)/testprog/%.o)
+
+# make check-werror: every source with -Werror under g++/gcc and under clang++/clang, the two at
+# once, each into a directory of its own (build-werror-gcc, build-werror-clang):
+#  - g++/gcc only parse (-fsyntax-only) every source: make objects testprogs. The warnings g++
+#    gives only when it optimizes show in every build (make test's, unlike these not fatal); a
+#    second full g++ build would cost CI minutes.
+#  - clang++/clang build make programs and testprogs, then the core tests of that build run: the
+#    runtime as another compiler made it. Skipped, with a message, where there is no clang++.
+# (WERROR_BUILD=DIR: DIR-gcc and DIR-clang instead.)
+WERROR_BUILD ?= build-werror
+CLANG_CXX = $(shell command -v clang++ 2>/dev/null)
+check-werror: werror-gcc werror-clang
+	$(if $(CLANG_CXX),$(WERROR_BUILD)-clang/core_tests --no-intro=true)
+werror-gcc:
+	+$(MAKE) --no-print-directory BUILD=$(WERROR_BUILD)-gcc CXX=g++ CC=gcc OPT='$(OPT) -Werror -fsyntax-only' objects testprogs
+werror-clang:
+	$(if $(CLANG_CXX),+$(MAKE) --no-print-directory BUILD=$(WERROR_BUILD)-clang CXX=clang++ CC=clang OPT='$(OPT) -Werror' \
+	    programs testprogs,@echo "check-werror: no clang++ (apt-get install clang): its half is skipped")
+
+# make compile_commands.json: the command that compiles each source (the library, the preload,
+# greenrun, the core tests, tests/preload's programs, the demo, the benchmarks, the examples), for
+# clangd and other tools, as bear records them from `make programs testprogs` in a temporary
+# directory (build/ is left alone), which is removed. Debian's bear is installed when missing and
+# running as root, as cpython-tests installs its packages.
+compile_commands.json:
+	@command -v bear >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	    { echo "libgreen: installing bear" >&2; export DEBIAN_FRONTEND=noninteractive; \
+	      apt-get install -y -q --no-install-recommends bear >&2 || \
+	      { apt-get update -q >&2; apt-get install -y -q --no-install-recommends bear >&2; }; }
+	@command -v bear >/dev/null || { echo "libgreen: make $@ needs bear: sudo apt-get install -y bear" >&2; exit 1; }
+	+tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	    bear --output $@.new -- $(MAKE) --no-print-directory BUILD="$$tmp" programs testprogs && mv -f $@.new $@
+
 # make install [PREFIX=/usr/local] [DESTDIR=] [LIBDIR=$(PREFIX)/lib] ...; make uninstall with the same
 # directories removes exactly what install put (packaging/install.sh holds the one list). An install
 # without DESTDIR, as root, runs LDCONFIG (LDCONFIG=: skips it).
@@ -252,7 +318,7 @@ deb: all $(BUILD)/install/greenrun
 	@packaging/deb.sh $(BUILD) $(VERSION)
 
 clean:
-	rm -rf $(BUILD) build-asan build-ubsan build-tsan
+	rm -rf $(BUILD) build-asan build-ubsan build-tsan $(WERROR_BUILD)-gcc $(WERROR_BUILD)-clang
 
 # make cpython-tests [CPYTHON_MODULES="test_socket ..."]: CPython's own tests (Debian's
 # libpython3.11-testsuite) natively and preloaded, listing the preloaded-only failures

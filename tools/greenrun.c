@@ -51,7 +51,9 @@ static int find_preload(char *lib, size_t size) {
         "",
         "/../lib",
 #ifdef GREEN_MULTIARCH
-        "/../lib/" GREEN_MULTIARCH,
+        /* one element, concatenated on purpose: the parentheses say so to clang's
+         * -Wstring-concatenation (a missing comma, it suspects) */
+        ("/../lib/" GREEN_MULTIARCH),
 #endif
     };
     char self[PATH_MAX], dir[PATH_MAX + 64], tried[4 * PATH_MAX] = "";
