@@ -217,29 +217,6 @@ Hub::Hub() {
     // errno is a word of static TLS: at the same offset from every TCB's thread pointer.
     carrier_tcb_ = installed_tcb_ = root_thread_tcb_ = thread_pointer();
     carrier_serial_ = new_carrier_serial();
-    tls_constructing = true;
-    loop_ = ev_loop_new(unsigned(EVBACKEND_EPOLL) | unsigned(EVFLAG_NOSIGMASK) | unsigned(EVFLAG_NOENV));
-    if (!loop_) loop_ = ev_loop_new(unsigned(EVFLAG_AUTO) | unsigned(EVFLAG_NOSIGMASK));
-    if (!loop_) {
-        fprintf(stderr, "green: cannot create a libev loop: %s\n", strerror(errno));
-        abort();
-    }
-    ev_set_userdata(loop_, this);
-    auto* async = new ev_async;
-    ev_async_init(async, &Hub::on_async);
-    ev_async_start(loop_, async);
-    ev_unref(loop_);  // a hub with nothing but its wake-up channel has nothing to wait for
-    async_ = async;
-    auto* precise = new PreciseTimer;
-    // By name, through the preload's hook: it keeps the runtime's descriptors out of the program's.
-    precise->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (precise->fd >= 0) {
-        ev_io_init(&precise->w, precise_cb, precise->fd, EV_READ);
-        ev_io_start(loop_, &precise->w);
-        ev_unref(loop_);  // not a reason for the loop to live
-    }
-    precise_ = precise;
-    tls_constructing = false;
     fd_waits_ = new_fd_waits();
     remote_ = new Remote;
 
@@ -287,21 +264,66 @@ Hub::Hub() {
     });
 }
 
+// The libev loop and the runtime's descriptors under it (epoll, eventfd, timerfd) are made at the
+// hub's first wait, not with the hub: a program whose calls all complete at once (ls, a child that
+// lists its open descriptors) never has them. Made by the thread that runs the hub; other threads
+// read loop_ only to post a wake-up (wake_loop), which a hub without a loop does not need: it
+// drains its remote queue before it first sleeps.
+void Hub::make_loop() {
+    // Made on a task's stack now, not in the constructor: the hooks libev reaches (fcntl, close)
+    // must see the runtime, not the task, or one of them could yield back into this hub's loop,
+    // which would make a second loop. And these descriptors are the runtime's (the preload keeps
+    // them out of the program's numbers).
+    const bool outer = tls_runtime_call;
+    tls_runtime_call = true;
+    tls_constructing = true;
+    struct ev_loop* loop = ev_loop_new(unsigned(EVBACKEND_EPOLL) | unsigned(EVFLAG_NOSIGMASK) | unsigned(EVFLAG_NOENV));
+    if (!loop) loop = ev_loop_new(unsigned(EVFLAG_AUTO) | unsigned(EVFLAG_NOSIGMASK));
+    if (!loop) {
+        fprintf(stderr, "green: cannot create a libev loop: %s\n", strerror(errno));
+        abort();
+    }
+    ev_set_userdata(loop, this);
+    auto* async = new ev_async;
+    ev_async_init(async, &Hub::on_async);
+    ev_async_start(loop, async);
+    ev_unref(loop);  // a hub with nothing but its wake-up channel has nothing to wait for
+    async_ = async;
+    auto* precise = new PreciseTimer;
+    // By name, through the preload's hook: it keeps the runtime's descriptors out of the program's.
+    precise->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (precise->fd >= 0) {
+        ev_io_init(&precise->w, precise_cb, precise->fd, EV_READ);
+        ev_io_start(loop, &precise->w);
+        ev_unref(loop);  // not a reason for the loop to live
+    }
+    precise_ = precise;
+    tls_constructing = false;
+    tls_runtime_call = outer;
+    __atomic_store_n(&loop_, loop, __ATOMIC_RELEASE);
+}
+
+void Hub::wake_loop() noexcept {
+    if (struct ev_loop* loop = __atomic_load_n(&loop_, __ATOMIC_ACQUIRE)) send_async(loop, async_);
+}
+
 Hub::~Hub() {
     // Only reached when no task but the root lives (see HubOwner).
     unregister_hub(this);
-    tls_constructing = true;  // libev closing its descriptors is the runtime's business too
-    ev_async_stop(loop_, static_cast<ev_async*>(async_));
-    auto* precise = static_cast<PreciseTimer*>(precise_);
-    if (precise->fd >= 0) {
-        ev_ref(loop_);
-        ev_io_stop(loop_, &precise->w);
-        close(precise->fd);  // by name: the preload's hook forgets it as the runtime's descriptor
+    if (loop_) {
+        tls_constructing = true;  // libev closing its descriptors is the runtime's business too
+        ev_async_stop(loop_, static_cast<ev_async*>(async_));
+        auto* precise = static_cast<PreciseTimer*>(precise_);
+        if (precise->fd >= 0) {
+            ev_ref(loop_);
+            ev_io_stop(loop_, &precise->w);
+            close(precise->fd);  // by name: the preload's hook forgets it as the runtime's descriptor
+        }
+        delete precise;
+        ev_loop_destroy(loop_);
+        tls_constructing = false;
+        delete static_cast<ev_async*>(async_);
     }
-    delete precise;
-    ev_loop_destroy(loop_);
-    tls_constructing = false;
-    delete static_cast<ev_async*>(async_);
     delete_fd_waits(fd_waits_);
     delete remote_;
     if (altstack_) remove_altstack(altstack_);
@@ -412,7 +434,7 @@ void Hub::enqueue_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr err
         std::lock_guard g(remote_->lock);
         remote_->items.push_back({t, seq, why, std::move(error), call});
     }
-    send_async(loop_, async_);
+    wake_loop();
 }
 
 bool Hub::wake_here(Task* t, uint64_t epoch, Wake why) noexcept {
@@ -477,7 +499,7 @@ void Hub::run_call(Call* c) noexcept {
 void Hub::post_program_mask(uint64_t bits) noexcept {
     posted_mask_.store(bits, std::memory_order_relaxed);
     mask_posted_.store(true, std::memory_order_release);
-    send_async(loop_, async_);
+    wake_loop();
 }
 
 void Hub::leave_idle() noexcept {
@@ -538,7 +560,7 @@ void Hub::note_signal(bool restart) noexcept {
     if (root_->interrupt_ != kInterruptAlways && (root_->interrupt_ != kInterruptUnlessRestart || restart)) return;
     remote_->signal_seq = root_->seq_;
     signalled_.store(true, std::memory_order_release);
-    send_async(loop_, async_);
+    wake_loop();
 }
 
 void Hub::interrupt(Task* t, std::exception_ptr e) {
@@ -570,6 +592,7 @@ void callback_timer_cb(struct ev_loop*, ev_timer* w, int) {
 }  // namespace
 
 void* Hub::start_timer(double seconds, void (*cb)(void*), void* arg) {
+    need_loop();
     auto* t = new CallbackTimer{{}, cb, arg};
     ev_now_update(loop_);
     ev_timer_init(&t->w, callback_timer_cb, std::max(0.0, seconds), 0.);
@@ -585,12 +608,12 @@ void Hub::stop_timer(void* timer) noexcept {
 
 void Hub::resume_loop() noexcept { switch_to(hub_task_); }
 
-void Hub::kick() noexcept { send_async(loop_, async_); }
+void Hub::kick() noexcept { wake_loop(); }
 
 void Hub::remove_external() noexcept {
     // Wake the hub first, then drop the count: once it is zero, the hub's thread may exit and
     // destroy it (HubOwner keeps a hub with outstanding work alive).
-    send_async(loop_, async_);
+    wake_loop();
     external_.fetch_sub(1);
 }
 
@@ -667,6 +690,7 @@ void Hub::share_ready() noexcept {
 }
 
 Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
+    need_loop();
     Task* self = tls_task;
     if (__builtin_expect(self == hub_task_, 0)) {
         fprintf(stderr, "green: a blocking call was made inside the hub (a libev callback): %s\n",
@@ -730,6 +754,7 @@ void Hub::loop_main() {
     constexpr double kPollInterval = 0.0005;
     double last_poll = 0;
     uint64_t round_end = 0;  // switches_ value at which the current round is over
+    need_loop();
     for (;;) {
         budget_ = 0;
         ++iterations_;
@@ -828,7 +853,7 @@ void Hub::fork_child_remote() noexcept {
 void Hub::after_fork() noexcept {
     // The child of fork() has one thread: the task that called fork. Every other task's stack is
     // still mapped but nothing will ever resume it; forget them (their memory is leaked by design).
-    ev_loop_fork(loop_);
+    if (loop_) ev_loop_fork(loop_);
     Task* self = tls_task;  // (current_ may name another task if a hand-off left this one behind)
     current_ = self;
     live_count_.store(0, std::memory_order_relaxed);
@@ -848,7 +873,7 @@ void Hub::after_fork() noexcept {
     for (Task* t = live_head_; t; t = t->live_next_)
         if (t != self) t->state_ = Task::State::Dead;
     // Their fd waits stay armed in libev otherwise: they would keep the loop alive, or spin.
-    forget_fd_waits(loop_, fd_waits_);
+    if (loop_) forget_fd_waits(loop_, fd_waits_);
     ready_head_ = ready_tail_ = nullptr;
     ready_count_ = 0;
     live_head_ = nullptr;
@@ -860,7 +885,7 @@ void Hub::after_fork() noexcept {
     }
     // The timerfd is shared with the parent's hub: the child needs its own.
     auto* precise = static_cast<PreciseTimer*>(precise_);
-    if (precise->fd >= 0) {
+    if (precise && precise->fd >= 0) {
         ev_ref(loop_);
         ev_io_stop(loop_, &precise->w);
         tls_constructing = true;  // the runtime's own descriptor: the preload lets it close it, and

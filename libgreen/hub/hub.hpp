@@ -313,6 +313,11 @@ private:
         --ready_count_;
         return t;
     }
+    void make_loop();
+    void need_loop() {
+        if (__builtin_expect(loop_ == nullptr, 0)) make_loop();
+    }
+    void wake_loop() noexcept;  // from any thread: the loop's ev_async, if it has a loop
     void switch_out();
     double precise_add(double timeout);           // a short wait's deadline, 0 if not kept
     void precise_remove(double deadline) noexcept;
@@ -376,7 +381,7 @@ private:
                                            // hand-off may count while the hub runs elsewhere)
     uint64_t switches_ = 0;
     uint64_t iterations_ = 0;
-    ev_loop* loop_ = nullptr;
+    ev_loop* loop_ = nullptr;     // made at the first wait (make_loop); read by other threads only in wake_loop
     pid_t os_tid_ = 0;
     void* installed_tcb_ = nullptr; // what FS points at now
     static ptrdiff_t errno_offset_; // errno's place in every TCB's static TLS
