@@ -2,6 +2,8 @@
 #include <green/io.hpp>
 #include <green/thread_pool.hpp>
 
+#include "../hub/deadline.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -17,8 +19,6 @@
 
 namespace green {
 namespace {
-
-double deadline_of(Seconds t) { return t.value >= 0 ? detail::monotonic_now() + t.value : -1; }
 
 // Wait for `events` on fd until `deadline`; false (errno set) if the wait failed or timed out.
 bool await(int fd, bool for_write, double deadline) {
@@ -42,7 +42,8 @@ bool await(int fd, bool for_write, double deadline) {
 
 template <class Call>
 auto retry(int fd, bool for_write, Seconds timeout, Call call) {
-    double deadline = deadline_of(timeout);
+    // green's convention is the helper's: forever (-1) or any negative is none, 0 tries once.
+    double deadline = detail::deadline_after(timeout.value);
     for (;;) {
         auto r = call();
         if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return r;
@@ -72,7 +73,7 @@ ssize_t send(int fd, const void* buf, size_t n, int flags, Seconds timeout) {
 }
 
 ssize_t write_all(int fd, const void* buf, size_t n, Seconds timeout) {
-    double deadline = deadline_of(timeout);
+    double deadline = detail::deadline_after(timeout.value);
     size_t done = 0;
     while (done < n) {
         double left = deadline < 0 ? -1 : std::max(0.0, deadline - detail::monotonic_now());
@@ -90,7 +91,7 @@ int accept(int fd, sockaddr* addr, socklen_t* len, Seconds timeout) {
 int connect(int fd, const sockaddr* addr, socklen_t len, Seconds timeout) {
     if (::connect(fd, addr, len) == 0) return 0;
     if (errno != EINPROGRESS) return -1;
-    if (!await(fd, true, deadline_of(timeout))) return -1;
+    if (!await(fd, true, detail::deadline_after(timeout.value))) return -1;
     int err = 0;
     socklen_t el = sizeof err;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) return -1;

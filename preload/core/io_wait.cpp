@@ -7,10 +7,6 @@
 
 namespace green::preload {
 
-double deadline_after(double timeout) noexcept {
-    return timeout > 0 ? detail::monotonic_now() + timeout : -1;
-}
-
 bool became_nonblocking(int fd, FdState& st) noexcept {
     if (FdTable::is_exclusive(st)) return st.nonblock;
     int saved = errno;

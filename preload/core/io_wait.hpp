@@ -12,6 +12,7 @@
 #include "fd_table.hpp"
 #include "../threads/green_thread.hpp"
 #include "runtime.hpp"
+#include "../../libgreen/hub/deadline.hpp"
 
 #include <sys/types.h>
 
@@ -63,7 +64,9 @@ bool became_nonblocking(int fd, FdState& st) noexcept;
 bool ready_now(int fd, Dir dir) noexcept;
 // False if fd's open file is not open for `dir` (O_RDONLY written to, O_WRONLY read from).
 bool open_for(int fd, FdState& st, Dir dir) noexcept;
-double deadline_after(double timeout) noexcept;  // -1 stays -1
+// The core's rule (hub/deadline.hpp). SO_RCVTIMEO/SO_SNDTIMEO reach it as the fd table keeps them:
+// -1 for none (the kernel's zero timeout), 0 for "expires at once" (a negative one), else seconds.
+using detail::deadline_after;
 
 // op(dontwait) performs the real call; dontwait asks it to add MSG_DONTWAIT (sockets only).
 // `probe` forces readiness probing before the call even on sockets (accept has no MSG_DONTWAIT).
@@ -92,6 +95,7 @@ inline auto io_call(int& fd, Dir dir, const char* what, Op op, bool probe = fals
     }
     const bool try_first = sock && !probe;
     MovedCall moved(fd);
+    // SO_RCVTIMEO/SO_SNDTIMEO as the fd table keeps them (-1: none); other descriptors have none.
     const double deadline = deadline_after(sock ? (dir == Dir::In ? st->rcv_timeout : st->snd_timeout) : -1);
     bool skip_try = want && st->drained && try_first;
     for (;;) {

@@ -21,8 +21,6 @@ constexpr uint8_t kStrikes = 2;  // unconfirmed wake-ups in a row before a descr
 constexpr double kForever = 1e9;  // seconds: "until a signal", without looking like a deadlock
 }  // namespace
 
-double deadline_in(double seconds) noexcept { return seconds < 0 ? -1 : detail::monotonic_now() + seconds; }
-
 bool registrable(int fd) noexcept {
     FdState* st = FdTable::get(fd);
     if (!st) return false;

@@ -23,6 +23,7 @@
 #pragma once
 
 #include "runtime.hpp"
+#include "../../libgreen/hub/deadline.hpp"
 
 #include <signal.h>
 
@@ -33,8 +34,9 @@
 
 namespace green::preload {
 
-// Monotonic seconds `seconds` from now; < 0 (no deadline) for a negative `seconds`.
-double deadline_in(double seconds) noexcept;
+// The core's rule (hub/deadline.hpp): each hook maps its call's convention first (poll's negative
+// timeout and select's NULL one are forever: -1; a zero timeout never waits, so goes to the real call).
+using detail::deadline_after;
 
 // Should fd be handed to libev? Only open descriptors that can be waited for: regular files,
 // directories and block devices are always ready (the probe reports them) and epoll refuses them.

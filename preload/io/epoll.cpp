@@ -43,7 +43,8 @@ int interrupted_by_pending(const sigset_t* mask) {
     return -1;
 }
 
-double deadline_ms(int timeout) { return deadline_in(timeout < 0 ? -1 : timeout * 1e-3); }
+// epoll_wait's milliseconds: negative is forever (0, no wait, goes to the real call).
+double deadline_ms(int timeout) { return deadline_after(timeout < 0 ? -1 : timeout * 1e-3); }
 
 }  // namespace
 
@@ -77,8 +78,8 @@ GREEN_HOOK(int, epoll_pwait2, int epfd, struct epoll_event* events, int maxevent
     if (!h || (timeout && ((timeout->tv_sec == 0 && timeout->tv_nsec == 0) || timeout->tv_sec < 0 ||
                            timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L)))
         return REAL(epoll_pwait2)(epfd, events, maxevents, timeout, ss);
-    const double deadline =
-        deadline_in(timeout ? double(timeout->tv_sec) + double(timeout->tv_nsec) * 1e-9 : -1);
+    const double deadline =  // a NULL timeout is forever
+        deadline_after(timeout ? double(timeout->tv_sec) + double(timeout->tv_nsec) * 1e-9 : -1);
     static const timespec zero{0, 0};
     const bool interrupt = unblocks_pending(ss);
     int r = REAL(epoll_pwait2)(epfd, events, maxevents, &zero, ss);

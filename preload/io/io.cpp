@@ -142,7 +142,7 @@ ssize_t out_call(int fd, size_t total, const char* what, Op op, PipeOp pipe_op =
     }
     if (st->kind != FdKind::Stream) return io_call(fd, Dir::Out, what, [&](bool dw) { return op(0, dw); });
     if (st->nonblock && FdTable::is_exclusive(*st)) return op(0, false);
-    const double deadline = deadline_after(st->snd_timeout);
+    const double deadline = deadline_after(st->snd_timeout);  // SO_SNDTIMEO as the fd table keeps it: -1 none
     size_t done = 0;
     for (;;) {
         ssize_t r = op(done, true);
@@ -439,7 +439,7 @@ GREEN_HOOK(ssize_t, sendfile, int out_fd, int in_fd, off_t* offset, size_t count
         return REAL(sendfile)(out_fd, in_fd, offset, count_);
     // sendfile has no MSG_DONTWAIT: O_NONBLOCK is set only for the duration of each call, which
     // no other green thread can observe (nothing switches in between).
-    const double deadline = deadline_after(st->snd_timeout);
+    const double deadline = deadline_after(st->snd_timeout);  // SO_SNDTIMEO as the fd table keeps it: -1 none
     const int fl = REAL(fcntl)(out_fd, F_GETFL);
     size_t done = 0;
     for (;;) {

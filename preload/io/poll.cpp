@@ -41,7 +41,7 @@ int poll_wait(Hub& h, pollfd* fds, nfds_t n, double deadline) {
 int poll_impl(pollfd* fds, nfds_t n, int timeout) {
     Hub* h = hub();
     if (!h || timeout == 0) return REAL(poll)(fds, n, timeout);
-    const double deadline = deadline_in(timeout < 0 ? -1 : timeout * 1e-3);
+    const double deadline = deadline_after(timeout < 0 ? -1 : timeout * 1e-3);  // poll: negative is forever
     int r = REAL(poll)(fds, n, 0);
     if (r != 0) return r;
     return poll_wait(*h, fds, n, deadline);
@@ -55,7 +55,7 @@ int ppoll_impl(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) 
     Hub* h = hub();
     // A zero timeout does not wait; an invalid one fails (EINVAL) before anything happens.
     if (!h || (ts && zero_or_invalid(ts))) return REAL(ppoll)(fds, n, ts, mask);
-    const double deadline = deadline_in(ts ? double(ts->tv_sec) + double(ts->tv_nsec) * 1e-9 : -1);
+    const double deadline = deadline_after(ts ? double(ts->tv_sec) + double(ts->tv_nsec) * 1e-9 : -1);  // NULL: forever
     // The first probe carries the mask: a pending signal it unblocks ends the call atomically.
     static const timespec zero{0, 0};
     int r = REAL(ppoll)(fds, n, &zero, mask);

@@ -145,7 +145,7 @@ int select_impl(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* tv) {
         nsec = int64_t(tv->tv_usec % 1000000) * 1000;
     }
     const int64_t start = now_ns();
-    const double deadline = tv ? double(start) * 1e-9 + double(sec) + double(nsec) * 1e-9 : -1;
+    const double deadline = deadline_after(tv ? double(sec) + double(nsec) * 1e-9 : -1);  // NULL: forever
     int res = select_wait(*h, nfds, r, w, e, deadline, nullptr, [&] {
         timeval zero{0, 0};
         return REAL(select)(nfds, r, w, e, &zero);
@@ -175,7 +175,7 @@ int pselect_impl(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* ts, 
     nfds = program_nfds(nfds);
     Hub* h = hub();
     if (!h || nfds < 0 || (ts && zero_or_invalid(ts))) return REAL(pselect)(nfds, r, w, e, ts, mask);
-    const double deadline = deadline_in(ts ? double(ts->tv_sec) + double(ts->tv_nsec) * 1e-9 : -1);
+    const double deadline = deadline_after(ts ? double(ts->tv_sec) + double(ts->tv_nsec) * 1e-9 : -1);  // NULL: forever
     return select_wait(*h, nfds, r, w, e, deadline, mask, [&] {
         // With the mask: a pending signal it unblocks ends the call atomically, as natively.
         timespec zero{0, 0};

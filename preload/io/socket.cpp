@@ -17,11 +17,13 @@ FdKind kind_of_type(int type) {
     return type == SOCK_STREAM || type == SOCK_SEQPACKET ? FdKind::Stream : FdKind::Datagram;
 }
 
-// A socket's timeout as setsockopt got it; zero means none.
+// A socket's timeout as setsockopt got it, as the fd table keeps it: the kernel's zero (none) is -1;
+// a negative tv_sec, which the kernel takes as "expires at once" (EAGAIN, no wait), is 0.
 double timeout_arg(const void* val, socklen_t len) {
     if (!val || len < socklen_t(sizeof(timeval))) return -2;  // the kernel will refuse it
     auto* tv = static_cast<const timeval*>(val);
     if (tv->tv_sec == 0 && tv->tv_usec == 0) return -1;
+    if (tv->tv_sec < 0) return 0;
     return double(tv->tv_sec) + double(tv->tv_usec) * 1e-6;
 }
 
@@ -89,6 +91,7 @@ GREEN_HOOK(int, connect, int fd, const struct sockaddr* addr, socklen_t len) {
         errno = e;
         return -1;
     }
+    // SO_SNDTIMEO as the fd table keeps it (-1: none); a blocking connect waits under it, as natively.
     if (wait_fd(*h, fd, Dir::Out, deadline_after(st->snd_timeout), "connect") < 0) {
         // Natively a timed-out blocking connect reports EINPROGRESS; a signal, EINTR. Either way the
         // connection attempt goes on in the background, as it does here.

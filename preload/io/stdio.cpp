@@ -59,7 +59,7 @@ void before_read(FILE* f) {
     if (fd < 0 || !(h = hub()) || !(st = FdTable::get(fd)) || st->kind == FdKind::Passthrough) return;
     if (st->nonblock || ready_now(fd, Dir::In)) return;
     // Errors (a timeout, EINTR) are left for the real call to report as it would.
-    wait_fd(*h, fd, Dir::In, deadline_after(st->rcv_timeout), "stdio read");
+    wait_fd(*h, fd, Dir::In, deadline_after(st->rcv_timeout), "stdio read");  // SO_RCVTIMEO: -1 none
 }
 
 }  // namespace

@@ -7,7 +7,11 @@
 //       (one unit consumed once; no stale wake-up cuts a later wait short).
 #include "wait_fixtures.hpp"
 
+#include "../../libgreen/hub/deadline.hpp"  // white-box: the one relative-to-deadline rule
+
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <thread>
 
 using tu::kEps;
@@ -357,4 +361,31 @@ TEST_CASE("with_timeout: an outer Timeout shorter than its own is not lost, and 
     CHECK(thrown != nullptr);
     CHECK(thrown == outer_ptr);
     CHECK(sw.elapsed() < 0.5);
+}
+
+TEST_CASE("deadline_after: negative and NaN are none (-1); 0 is now; huge and +inf stop at kMaxTimeout") {
+    using green::detail::deadline_after;
+    using green::detail::kMaxTimeout;
+    using green::detail::monotonic_now;
+    CHECK(deadline_after(-1) == -1);
+    CHECK(deadline_after(-0.001) == -1);
+    CHECK(deadline_after(-std::numeric_limits<double>::infinity()) == -1);
+    CHECK(deadline_after(std::nan("")) == -1);
+    // now + s, read between two readings of the clock.
+    for (double s : {0.0, 0.25}) {
+        const double before = monotonic_now();
+        const double d = deadline_after(s);
+        const double after = monotonic_now();
+        CHECK(d >= before + s);
+        CHECK(d <= after + s);
+    }
+    for (double s : {kMaxTimeout, 1e300, std::numeric_limits<double>::max(), std::numeric_limits<double>::infinity()}) {
+        const double before = monotonic_now();
+        const double d = deadline_after(s);
+        CHECK(std::isfinite(d));
+        CHECK(d >= before + kMaxTimeout);
+        CHECK(d <= monotonic_now() + kMaxTimeout);
+        // What is left of it fits a time_t and int64 nanoseconds.
+        CHECK((d - before) * 1e9 < double(std::numeric_limits<int64_t>::max()));
+    }
 }
