@@ -62,7 +62,7 @@ PROGRAM_OBJ := $(addsuffix .o,$(basename $(PROGRAM_SRC:%=$(BUILD)/obj/%)))
 DEPS_OK  := $(BUILD)/.deps-ok
 
 .PHONY: all test bench demo install uninstall deb clean deps examples check-asan check-ubsan check-tsan check-sanitizers cpython-tests FORCE \
-        programs objects program-objects testprogs check-werror werror-gcc werror-clang compile_commands.json
+        programs objects program-objects testprogs format check-format check-werror werror-gcc werror-clang compile_commands.json
 all: $(BUILD)/libgreen.so $(BUILD)/libgreen.a $(BUILD)/libgreen_preload.so $(BUILD)/greenrun
 
 deps: $(DEPS_OK)
@@ -128,11 +128,11 @@ $(BUILD)/libgreen_preload.so: $(PRELOAD_OBJ) $(BUILD)/libgreen.a $(PRELOAD_MAP)
 # one also at the path of its install (GREEN_PRELOAD_PATH), rebuilt when LIBDIR changes.
 MULTIARCH     = $(shell $(CC) -print-multiarch 2>/dev/null)
 GREENRUN_DEFS = $(VERSION_DEF) $(if $(MULTIARCH),-DGREEN_MULTIARCH='"$(MULTIARCH)"')
-$(BUILD)/greenrun: $(GREENRUN_SRC) tools/greenrun.h $(BUILD)/.version | $(DEPS_OK)
+$(BUILD)/greenrun: $(GREENRUN_SRC) tools/greenrun.h libgreen/context/size_syntax.h $(BUILD)/.version | $(DEPS_OK)
 	$(CC) $(CFLAGS) $(GREENRUN_DEFS) $(GREENRUN_SRC) -o $@
 $(BUILD)/install/libdir: FORCE
 	$(call write_if_changed,$@,$(LIBDIR))
-$(BUILD)/install/greenrun: $(GREENRUN_SRC) tools/greenrun.h $(BUILD)/.version $(BUILD)/install/libdir | $(DEPS_OK)
+$(BUILD)/install/greenrun: $(GREENRUN_SRC) tools/greenrun.h libgreen/context/size_syntax.h $(BUILD)/.version $(BUILD)/install/libdir | $(DEPS_OK)
 	$(CC) $(CFLAGS) $(GREENRUN_DEFS) -DGREEN_PRELOAD_PATH='"$(LIBDIR)/libgreen_preload.so"' $(GREENRUN_SRC) -o $@
 
 $(BUILD)/core_tests: $(TEST_OBJ) $(BUILD)/libgreen.so
@@ -289,6 +289,17 @@ werror-gcc:
 werror-clang:
 	$(if $(CLANG_CXX),+$(MAKE) --no-print-directory BUILD=$(WERROR_BUILD)-clang CXX=clang++ CC=clang OPT='$(OPT) -Werror -fsyntax-only' \
 	    objects testprogs,@echo "check-werror: no clang++ (apt-get install clang): its half is skipped")
+
+# make format: clang-format every C and C++ source in place (.clang-format at the root; tools/
+# and tests/preload/ have their own, for their C). make check-format: fails, listing them, if
+# any source differs from its formatting.
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' '*.cpp' '*.hpp' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRC)
+check-format:
+	@bad=$$(for f in $(FORMAT_SRC); do clang-format "$$f" | cmp -s - "$$f" || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "check-format: not formatted (make format):"; echo "$$bad"; exit 1; fi; \
+	echo "check-format: $(words $(FORMAT_SRC)) sources formatted"
 
 # make compile_commands.json: the command that compiles each source (the library, the preload,
 # greenrun, the core tests, tests/preload's programs, the demo, the benchmarks, the examples), for

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "greenrun.h"
 
+#include "../libgreen/context/size_syntax.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,8 +92,7 @@ static int check_handoff(const char *who, const char *v) {
     if (strcmp(v, "off") == 0) return 0;
     char *end;
     double ms = strtod(v, &end);
-    if (!*v || *end || ms < 0 || ms > 60000)
-        return fail("%s takes milliseconds (0 to 60000) or off, not '%s'", who, v);
+    if (!*v || *end || ms < 0 || ms > 60000) return fail("%s takes milliseconds (0 to 60000) or off, not '%s'", who, v);
     return 0;
 }
 
@@ -110,31 +111,16 @@ static int check_hubs(const char *who, const char *v) {
  * or the nearest bound; here each is an error. */
 #define SIZE_RANGE "from 16K to 1G"
 static int check_size(const char *who, const char *v) {
-    const unsigned long long min = 16ULL << 10, max = 1ULL << 30;
+    const size_t min = (size_t)16 << 10, max = (size_t)1 << 30;
     if (!*v) return fail("%s needs a size, e.g. 256K (%s)", who, SIZE_RANGE);
     if (!isdigit((unsigned char)*v))
-        return fail("%s: '%s' is not a size: give bytes or a number with K, M or G (%s)", who, v,
-                    SIZE_RANGE);
-    unsigned long long n = 0;
-    int huge = 0;
-    const char *p = v;
-    for (; isdigit((unsigned char)*p); ++p) {
-        if (n > max) huge = 1; /* stop growing: it is out of range whatever follows */
-        else n = n * 10 + (unsigned)(*p - '0');
-    }
-    int shift = 0;
-    switch (*p) {
-    case 'k': case 'K': shift = 10; ++p; break;
-    case 'm': case 'M': shift = 20; ++p; break;
-    case 'g': case 'G': shift = 30; ++p; break;
-    default: break;
-    }
-    if (shift && *p == 'i') ++p;
-    if (*p == 'B' || *p == 'b') ++p;
-    if (*p)
-        return fail("%s: '%s' has an unknown unit '%s': use K, M or G (%s)", who, v, p, SIZE_RANGE);
-    if (huge || n > (max >> shift)) return fail("%s: '%s' is above the maximum, 1G", who, v);
-    if ((n << shift) < min) return fail("%s: '%s' is below the minimum, 16K", who, v);
+        return fail("%s: '%s' is not a size: give bytes or a number with K, M or G (%s)", who, v, SIZE_RANGE);
+    size_t n;
+    const char *rest;
+    if (!green_parse_size(v, &n, &rest))
+        return fail("%s: '%s' has an unknown unit '%s': use K, M or G (%s)", who, v, rest, SIZE_RANGE);
+    if (n > max) return fail("%s: '%s' is above the maximum, 1G", who, v);
+    if (n < min) return fail("%s: '%s' is below the minimum, 16K", who, v);
     return 0;
 }
 
@@ -142,7 +128,7 @@ struct value_option {
     const char *name; /* --name */
     const char *var;  /* the variable it sets */
     int (*check)(const char *who, const char *value);
-    int given;        /* set by an option, so the environment's value is not checked */
+    int given; /* set by an option, so the environment's value is not checked */
 };
 
 static struct value_option value_options[] = {
@@ -202,19 +188,28 @@ int gr_parse_options(int argc, char **argv, struct gr_options *opts) {
     opts->strict = 0;
     for (; i < argc && status < 0; ++i) {
         const char *a = argv[i];
-        if (strcmp(a, "--") == 0) { ++i; break; }
+        if (strcmp(a, "--") == 0) {
+            ++i;
+            break;
+        }
         if (a[0] != '-' || a[1] == 0) break;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); return 0; }
-        if (strcmp(a, "--version") == 0) { puts("greenrun (libgreen) " GREEN_VERSION); return 0; }
-        if (parse_flag(a, "--stats", "GREEN_STATS", &status) ||
-            parse_flag(a, "--debug", "GREEN_DEBUG", &status))
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            puts("greenrun (libgreen) " GREEN_VERSION);
+            return 0;
+        }
+        if (parse_flag(a, "--stats", "GREEN_STATS", &status) || parse_flag(a, "--debug", "GREEN_DEBUG", &status))
             continue;
         if (parse_flag(a, "--strict", NULL, &status)) {
             opts->strict = 1;
             continue;
         }
         size_t k = 0;
-        while (k < N_VALUE_OPTIONS && !is_option(a, value_options[k].name)) ++k;
+        while (k < N_VALUE_OPTIONS && !is_option(a, value_options[k].name))
+            ++k;
         if (k == N_VALUE_OPTIONS) return fail("unknown option '%s' (greenrun --help lists them)", a);
         struct value_option *o = &value_options[k];
         const char *v = value_of(argc, argv, &i, o->name, &status);

@@ -6,6 +6,7 @@
 
 #include "once.hpp"
 #include "raw_syscall.hpp"
+#include "size_syntax.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -100,8 +101,7 @@ LocalCache* local_cache() noexcept {
 }
 
 Stack map_guarded(size_t size) {
-    void* p = mmap(nullptr, size + kPage, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = mmap(nullptr, size + kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) out_of_memory(size);
     if (mprotect(p, kPage, PROT_NONE) != 0) {
         munmap(p, size + kPage);
@@ -132,8 +132,7 @@ Stack map_slab(Pool& pl, size_t size) {
     const bool guards = guard_regions();
     const size_t slot = guards ? size + kPage : size;
     size_t count = std::max<size_t>(16, (4u << 20) / slot);
-    void* p = mmap(nullptr, slot * count, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = mmap(nullptr, slot * count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) out_of_memory(slot * count);
     auto* base = static_cast<char*>(p);
     const size_t lead = guards ? kPage : 0;
@@ -150,25 +149,8 @@ Stack map_slab(Pool& pl, size_t size) {
 }  // namespace
 
 bool StackPool::parse_size(const char* text, size_t& bytes) noexcept {
-    // Exactly greenrun's syntax (tools/greenrun_options.c, check_size): digits first, so no sign
-    // or blank slips through strtoull; a value too large for size_t saturates (it is out of range).
-    const char* p = text;
-    if (!p || *p < '0' || *p > '9') return false;
-    size_t v = 0;
-    for (; *p >= '0' && *p <= '9'; ++p)
-        v = v > (SIZE_MAX - 9) / 10 ? SIZE_MAX : v * 10 + size_t(*p - '0');
-    int shift = 0;
-    switch (*p) {
-    case 'k': case 'K': shift = 10; ++p; break;
-    case 'm': case 'M': shift = 20; ++p; break;
-    case 'g': case 'G': shift = 30; ++p; break;
-    default: break;
-    }
-    if (shift && *p == 'i') ++p;
-    if (*p == 'B' || *p == 'b') ++p;
-    if (*p) return false;
-    bytes = v > (SIZE_MAX >> shift) ? SIZE_MAX : v << shift;
-    return true;
+    const char* rest;
+    return green_parse_size(text, &bytes, &rest);  // greenrun's syntax exactly (size_syntax.h)
 }
 
 size_t StackPool::default_size() noexcept {
@@ -180,8 +162,10 @@ size_t StackPool::default_size() noexcept {
         size_t s = kDefault;
         // greenrun refuses what is wrong here; run without it, say what is used instead.
         if (text && *text && !parse_size(text, s)) {
-            fprintf(stderr, "green: GREEN_STACK_SIZE='%s' is not a size (bytes, or a number with K, M or G, "
-                            "from 16K to 1G); using the default, 256K\n", text);
+            fprintf(stderr,
+                    "green: GREEN_STACK_SIZE='%s' is not a size (bytes, or a number with K, M or G, "
+                    "from 16K to 1G); using the default, 256K\n",
+                    text);
             s = kDefault;
         } else if (s < kMin || s > kMax) {
             bool low = s < kMin;

@@ -50,9 +50,8 @@ namespace {
 // Returns false, errno kept, when fd is no pipe or FIFO: the caller's usual path goes on.
 // op(wfd, done, max, rwf) writes at most `max` bytes of what is left after `done` to wfd, with
 // pwritev2 and flags `rwf` when rwf != 0.
-template <class PipeOp>
-bool pipe_write(green::detail::Hub& h, int fd, FdState& st, size_t total, const char* what, PipeOp op,
-                ssize_t& result) {
+template <class PipeOp> bool pipe_write(green::detail::Hub& h, int fd, FdState& st, size_t total, const char* what,
+                                        PipeOp op, ssize_t& result) {
     const int saved = errno;
     const int size = REAL(fcntl)(fd, F_GETPIPE_SZ);  // fails on anything but a pipe or FIFO
     if (size <= 0) {
@@ -98,7 +97,7 @@ bool pipe_write(green::detail::Hub& h, int fd, FdState& st, size_t total, const 
         if (r > 0) done += size_t(r);
         if (done >= total || (r < 0 && errno != EAGAIN)) break;
         if (r > 0 && !nowait && wfd < 0) continue;  // a PIPE_BUF piece: there may be room for more
-        if (became_nonblocking(fd, st)) {  // made non-blocking behind our back: as natively
+        if (became_nonblocking(fd, st)) {           // made non-blocking behind our back: as natively
             if (!done) errno = EAGAIN;
             break;
         }
@@ -172,8 +171,7 @@ ssize_t out_call(int fd, size_t total, const char* what, Op op, PipeOp pipe_op =
 }
 
 // MSG_WAITALL on a blocking stream socket: gather until `len` bytes, EOF, an error or a timeout.
-template <class Op>
-ssize_t recv_all(int fd, size_t len, const char* what, Op op) {
+template <class Op> ssize_t recv_all(int fd, size_t len, const char* what, Op op) {
     size_t got = 0;
     for (;;) {
         ssize_t r = io_call(fd, Dir::In, what, [&](bool dw) { return op(got, dw); });
@@ -217,9 +215,9 @@ constexpr unsigned kMaxIov = 1024;  // UIO_MAXIOV: the kernel's limit on vlen an
 GREEN_HOOK(ssize_t, read, int fd, void* buf, size_t n) {
     HOOK_ENTER(read);
     if (n == 0) return REAL(read)(fd, buf, n);  // never blocks natively; recv would say EAGAIN
-    return io_call(fd, Dir::In, "read", [&](bool dw) {
-        return dw ? REAL(recv)(fd, buf, n, MSG_DONTWAIT) : REAL(read)(fd, buf, n);
-    }, false, n);
+    return io_call(
+        fd, Dir::In, "read",
+        [&](bool dw) { return dw ? REAL(recv)(fd, buf, n, MSG_DONTWAIT) : REAL(read)(fd, buf, n); }, false, n);
 }
 
 GREEN_HOOK(ssize_t, __read_chk, int fd, void* buf, size_t nbytes, size_t buflen) {
@@ -231,14 +229,17 @@ GREEN_HOOK(ssize_t, __read_chk, int fd, void* buf, size_t nbytes, size_t buflen)
 GREEN_HOOK(ssize_t, write, int fd, const void* buf, size_t n) {
     HOOK_ENTER(write);
     auto* p = static_cast<const char*>(buf);
-    return out_call(fd, n, "write", [&](size_t done, bool dw) {
-        return dw ? REAL(send)(fd, p + done, n - done, MSG_DONTWAIT) : REAL(write)(fd, p + done, n - done);
-    }, [&](int wfd, size_t done, size_t max, int rwf) {
-        const size_t len = std::min(n - done, max);
-        if (!rwf) return REAL(write)(wfd, p + done, len);
-        iovec v{const_cast<char*>(p + done), len};
-        return pwritev2(wfd, &v, 1, -1, rwf);
-    });
+    return out_call(
+        fd, n, "write",
+        [&](size_t done, bool dw) {
+            return dw ? REAL(send)(fd, p + done, n - done, MSG_DONTWAIT) : REAL(write)(fd, p + done, n - done);
+        },
+        [&](int wfd, size_t done, size_t max, int rwf) {
+            const size_t len = std::min(n - done, max);
+            if (!rwf) return REAL(write)(wfd, p + done, len);
+            iovec v{const_cast<char*>(p + done), len};
+            return pwritev2(wfd, &v, 1, -1, rwf);
+        });
 }
 
 GREEN_HOOK(ssize_t, readv, int fd, const struct iovec* iov, int iovcnt) {
@@ -256,22 +257,25 @@ GREEN_HOOK(ssize_t, readv, int fd, const struct iovec* iov, int iovcnt) {
 GREEN_HOOK(ssize_t, writev, int fd, const struct iovec* iov, int iovcnt) {
     HOOK_ENTER(writev);
     if (iovcnt < 0 || iovcnt > IOV_MAX) return REAL(writev)(fd, iov, iovcnt);  // the real EINVAL
-    return out_call(fd, iov_total(iov, iovcnt), "writev", [&](size_t done, bool dw) {
-        if (!dw) return REAL(writev)(fd, iov, iovcnt);
-        IovCursor cur(iov, iovcnt, done);
-        msghdr m{};
-        m.msg_iov = cur.v.data();
-        m.msg_iovlen = cur.v.size();
-        return REAL(sendmsg)(fd, &m, MSG_DONTWAIT);
-    }, [&](int wfd, size_t done, size_t max, int rwf) {
-        IovCursor cur(iov, iovcnt, done);
-        for (iovec& v : cur.v) {  // at most `max` bytes
-            v.iov_len = std::min(v.iov_len, max);
-            max -= v.iov_len;
-        }
-        if (rwf) return pwritev2(wfd, cur.v.data(), int(cur.v.size()), -1, rwf);
-        return REAL(writev)(wfd, cur.v.data(), int(cur.v.size()));
-    });
+    return out_call(
+        fd, iov_total(iov, iovcnt), "writev",
+        [&](size_t done, bool dw) {
+            if (!dw) return REAL(writev)(fd, iov, iovcnt);
+            IovCursor cur(iov, iovcnt, done);
+            msghdr m{};
+            m.msg_iov = cur.v.data();
+            m.msg_iovlen = cur.v.size();
+            return REAL(sendmsg)(fd, &m, MSG_DONTWAIT);
+        },
+        [&](int wfd, size_t done, size_t max, int rwf) {
+            IovCursor cur(iov, iovcnt, done);
+            for (iovec& v : cur.v) {  // at most `max` bytes
+                v.iov_len = std::min(v.iov_len, max);
+                max -= v.iov_len;
+            }
+            if (rwf) return pwritev2(wfd, cur.v.data(), int(cur.v.size()), -1, rwf);
+            return REAL(writev)(wfd, cur.v.data(), int(cur.v.size()));
+        });
 }
 
 GREEN_HOOK(ssize_t, recv, int fd, void* buf, size_t len, int flags) {
@@ -282,8 +286,9 @@ GREEN_HOOK(ssize_t, recv, int fd, void* buf, size_t len, int flags) {
         return recv_all(fd, len, "recv", [&](size_t got, bool dw) {
             return REAL(recv)(fd, p + got, len - got, (flags & ~MSG_WAITALL) | (dw ? MSG_DONTWAIT : 0));
         });
-    return io_call(fd, Dir::In, "recv", [&](bool dw) { return REAL(recv)(fd, buf, len, flags | (dw ? MSG_DONTWAIT : 0)); },
-                   false, (flags & MSG_PEEK) ? 0 : len);
+    return io_call(
+        fd, Dir::In, "recv", [&](bool dw) { return REAL(recv)(fd, buf, len, flags | (dw ? MSG_DONTWAIT : 0)); }, false,
+        (flags & MSG_PEEK) ? 0 : len);
 }
 
 GREEN_HOOK(ssize_t, __recv_chk, int fd, void* buf, size_t len, size_t buflen, int flags) {
@@ -298,7 +303,8 @@ GREEN_HOOK(ssize_t, recvfrom, int fd, void* buf, size_t len, int flags, struct s
     auto* p = static_cast<char*>(buf);
     if (waitall_on_stream(fd, flags))
         return recv_all(fd, len, "recvfrom", [&](size_t got, bool dw) {
-            return REAL(recvfrom)(fd, p + got, len - got, (flags & ~MSG_WAITALL) | (dw ? MSG_DONTWAIT : 0), addr, addrlen);
+            return REAL(recvfrom)(fd, p + got, len - got, (flags & ~MSG_WAITALL) | (dw ? MSG_DONTWAIT : 0), addr,
+                                  addrlen);
         });
     return io_call(fd, Dir::In, "recvfrom", [&](bool dw) {
         return REAL(recvfrom)(fd, buf, len, flags | (dw ? MSG_DONTWAIT : 0), addr, addrlen);
@@ -306,7 +312,7 @@ GREEN_HOOK(ssize_t, recvfrom, int fd, void* buf, size_t len, int flags, struct s
 }
 
 GREEN_HOOK(ssize_t, __recvfrom_chk, int fd, void* buf, size_t len, size_t buflen, int flags, struct sockaddr* addr,
-                       socklen_t* addrlen) {
+           socklen_t* addrlen) {
     HOOK_ENTER(__recvfrom_chk);
     if (len > buflen) __chk_fail();
     return recvfrom(fd, buf, len, flags, addr, addrlen);
@@ -334,7 +340,8 @@ GREEN_HOOK(ssize_t, send, int fd, const void* buf, size_t len, int flags) {
     });
 }
 
-GREEN_HOOK(ssize_t, sendto, int fd, const void* buf, size_t len, int flags, const struct sockaddr* addr, socklen_t addrlen) {
+GREEN_HOOK(ssize_t, sendto, int fd, const void* buf, size_t len, int flags, const struct sockaddr* addr,
+           socklen_t addrlen) {
     HOOK_ENTER(sendto);
     if (flags & MSG_DONTWAIT) return REAL(sendto)(fd, buf, len, flags, addr, addrlen);
     auto* p = static_cast<const char*>(buf);
@@ -369,14 +376,19 @@ GREEN_HOOK(int, recvmmsg, int fd, struct mmsghdr* vec, unsigned int vlen, int fl
     green::detail::Hub* h = hub();
     FdState* st;
     // An invalid timeout is the kernel's EINVAL, at once.
-    const bool bad_timeout = timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L);
+    const bool bad_timeout =
+        timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L);
     if (!h || (flags & MSG_DONTWAIT) || vlen == 0 || bad_timeout || !(st = FdTable::get(fd)) || !st->is_socket() ||
         (st->nonblock && FdTable::is_exclusive(*st)))
         return REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
     if (vlen > kMaxIov) vlen = kMaxIov;  // the kernel's clamp
     // A zero timeout has passed by the first datagram: the kernel returns that one alone.
     if (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0) vlen = 1;
-    const double end = timeout ? green::detail::monotonic_now() + double(timeout->tv_sec) + double(timeout->tv_nsec) * 1e-9 : 0;
+    // The time left is kept in integers, as the kernel does: a timeout near LONG_MAX seconds would
+    // not survive a double (2^63 does not fit a time_t).
+    const struct timespec limit = timeout ? *timeout : timespec{};
+    struct timespec start {};
+    if (timeout) clock_gettime(CLOCK_MONOTONIC, &start);
     const int base = flags & ~MSG_WAITFORONE;
     unsigned got = 0;
     for (;;) {
@@ -387,13 +399,17 @@ GREEN_HOOK(int, recvmmsg, int fd, struct mmsghdr* vec, unsigned int vlen, int fl
         if (r < 0) return got ? int(got) : -1;
         got += unsigned(r);
         if (timeout) {
-            double left = end - green::detail::monotonic_now();
-            if (left <= 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            time_t sec = limit.tv_sec - (now.tv_sec - start.tv_sec);  // elapsed: small, never above
+            long nsec = limit.tv_nsec - (now.tv_nsec - start.tv_nsec);
+            if (nsec < 0) nsec += 1000000000L, --sec;
+            else if (nsec >= 1000000000L) nsec -= 1000000000L, ++sec;
+            if (sec < 0 || (sec == 0 && nsec == 0)) {
                 *timeout = {0, 0};
                 break;
             }
-            timeout->tv_sec = time_t(left);
-            timeout->tv_nsec = long((left - double(timeout->tv_sec)) * 1e9);
+            *timeout = {sec, nsec};
         }
         if (got >= vlen || (flags & MSG_WAITFORONE) || (vec[got - 1].msg_hdr.msg_flags & MSG_OOB)) break;
     }
@@ -460,5 +476,7 @@ GREEN_HOOK(ssize_t, sendfile, int out_fd, int in_fd, off_t* offset, size_t count
 }
 
 // glibc exports the 64-bit-offset name too; on x86_64 they are the same call.
-GREEN_HOOK(ssize_t, sendfile64, int out_fd, int in_fd, off_t* offset, size_t count_) { HOOK_ENTER(sendfile64); return sendfile(out_fd, in_fd, offset, count_); }
-
+GREEN_HOOK(ssize_t, sendfile64, int out_fd, int in_fd, off_t* offset, size_t count_) {
+    HOOK_ENTER(sendfile64);
+    return sendfile(out_fd, in_fd, offset, count_);
+}
