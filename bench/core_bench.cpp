@@ -56,8 +56,7 @@ void result(const char* key, double value) {
 }
 
 // Runs a() and b() alternately kReps times; the least of each (or the most, for rates).
-template <class A, class B>
-std::pair<double, double> paired(A a, B b, bool higher_is_better = false) {
+template <class A, class B> std::pair<double, double> paired(A a, B b, bool higher_is_better = false) {
     double ba = higher_is_better ? 0 : 1e300, bb = ba;
     for (int r = 0; r < kReps; ++r) {
         double x = a(), y = b();
@@ -393,8 +392,10 @@ void part_spawn() {
     green_spawn_join_ns(iters(1e5));
     raw_fiber_create_ns(iters(1e5));
     pthread_create_join_ns(200);
-    auto [g, r] = paired([] { return green_spawn_join_ns(iters(4e5)); }, [] { return raw_fiber_create_ns(iters(1e6)); });
-    auto [b, p] = paired([] { return green_spawn_batch_ns(iters(4e5)); }, [] { return pthread_create_join_ns(iters(1000)); });
+    auto [g, r] =
+        paired([] { return green_spawn_join_ns(iters(4e5)); }, [] { return raw_fiber_create_ns(iters(1e6)); });
+    auto [b, p] =
+        paired([] { return green_spawn_batch_ns(iters(4e5)); }, [] { return pthread_create_join_ns(iters(1000)); });
     result("spawn.green_ns", g);
     result("spawn.green_batch_ns", b);
     result("spawn.raw_ns", r);
@@ -403,15 +404,17 @@ void part_spawn() {
 
 void part_event() {
     event_pingpong_ns(iters(1e5));
-    auto [g, o] = paired([] { return event_pingpong_ns(iters(5e5)); }, [] { return os_condvar_pingpong_ns(iters(2e4)); });
+    auto [g, o] =
+        paired([] { return event_pingpong_ns(iters(5e5)); }, [] { return os_condvar_pingpong_ns(iters(2e4)); });
     result("event.green_ns", g);
     result("event.os_ns", o);
 }
 
 void part_queue() {
     green_queue_items_per_s(iters(1e5));
-    auto [g, o] = paired([] { return green_queue_items_per_s(iters(5e6)); }, [] { return os_queue_items_per_s(iters(2e6)); },
-                         /*higher_is_better=*/true);
+    auto [g, o] =
+        paired([] { return green_queue_items_per_s(iters(5e6)); }, [] { return os_queue_items_per_s(iters(2e6)); },
+               /*higher_is_better=*/true);
     result("queue.green_per_s", g);
     result("queue.os_per_s", o);
 }

@@ -49,27 +49,25 @@
 #include <unistd.h>
 
 #ifndef TIME_LIMIT_S
-#define TIME_LIMIT_S 60   /* alarm: the whole run */
+#define TIME_LIMIT_S 60 /* alarm: the whole run */
 #endif
 #ifndef CREATE_LIMIT_S
 #define CREATE_LIMIT_S 20 /* creation phase */
 #endif
 #ifndef START_LIMIT_S
-#define START_LIMIT_S 10  /* waiting for every thread to enter its sleep loop */
+#define START_LIMIT_S 10 /* waiting for every thread to enter its sleep loop */
 #endif
 
 static atomic_int stop;
 static atomic_long started;
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void on_alarm(int sig)
-{
+static void on_alarm(int sig) {
     (void)sig;
     static const char msg[] = "many_threads: time limit reached, exiting\n";
     ssize_t n = write(2, msg, sizeof msg - 1);
@@ -77,69 +75,56 @@ static void on_alarm(int sig)
     _exit(3);
 }
 
-static void *sleeper(void *arg)
-{
+static void* sleeper(void* arg) {
     (void)arg;
     atomic_fetch_add(&started, 1);
-    while (!atomic_load(&stop))
-        sleep(1);
+    while (!atomic_load(&stop)) sleep(1);
     return NULL;
 }
 
 /* status_value KEY: the number after KEY in /proc/self/status ("VmRSS:" in kB, "Threads:"). */
-static long status_value(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
+static long status_value(const char* key) {
+    FILE* f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
     char line[256];
     long v = -1;
     size_t len = strlen(key);
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, len) == 0)
-            v = atol(line + len);
+        if (strncmp(line, key, len) == 0) v = atol(line + len);
     fclose(f);
     return v;
 }
 
-static long count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f)
-        return -1;
+static long count_maps(void) {
+    FILE* f = fopen("/proc/self/maps", "r");
+    if (!f) return -1;
     long n = 0;
     int c;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
+    while ((c = getc(f)) != EOF) n += c == '\n';
     fclose(f);
     return n;
 }
 
-static int preloaded(void)
-{
-    const char *p = getenv("LD_PRELOAD");
+static int preloaded(void) {
+    const char* p = getenv("LD_PRELOAD");
     return p != NULL && strstr(p, "libgreen_preload") != NULL;
 }
 
-static int usage(const char *argv0)
-{
+static int usage(const char* argv0) {
     fprintf(stderr, "usage: %s N [STACK_KIB]     (1 <= N <= 10000000, 16 <= STACK_KIB <= 1048576)\n", argv0);
     return 2;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
+static int parse_long(const char* s, long lo, long hi, long* out) {
+    char* end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi)
-        return -1;
+    if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) return -1;
     *out = v;
     return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     double t_start = now();
     long n, stack_kib = 0;
     if (argc < 2 || argc > 3 || parse_long(argv[1], 1, 10000000, &n) != 0 ||
@@ -164,7 +149,7 @@ int main(int argc, char **argv)
         attrp = &attr;
     }
 
-    pthread_t *tids = malloc((size_t)n * sizeof *tids);
+    pthread_t* tids = malloc((size_t)n * sizeof *tids);
     if (!tids) {
         fprintf(stderr, "many_threads: cannot allocate %ld thread ids\n", n);
         return 1;
@@ -173,7 +158,7 @@ int main(int argc, char **argv)
     /* Create until N, the first failure or the creation deadline. */
     long created = 0;
     int create_errno = 0;
-    const char *create_error = "none";
+    const char* create_error = "none";
     double t0 = now();
     while (created < n) {
         int rc = pthread_create(&tids[created], attrp, sleeper, NULL);
@@ -206,8 +191,7 @@ int main(int argc, char **argv)
      * only once main blocks), longer if some have not started yet. */
     usleep(500000);
     double t_wait = now();
-    while (atomic_load(&started) < created && now() - t_wait < START_LIMIT_S)
-        usleep(50000);
+    while (atomic_load(&started) < created && now() - t_wait < START_LIMIT_S) usleep(50000);
     long n_started = atomic_load(&started);
     double t_started = now();
     if (n_started < created)
@@ -235,8 +219,7 @@ int main(int argc, char **argv)
     double t3 = now();
     alarm(0);
     free(tids);
-    if (attrp)
-        pthread_attr_destroy(attrp);
+    if (attrp) pthread_attr_destroy(attrp);
 
     printf("RESULT join_s %.3f\n", t3 - t2);
     printf("RESULT join_failed %ld\n", join_failed);
@@ -244,6 +227,6 @@ int main(int argc, char **argv)
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         printf("RESULT cpu_s %.3f\n", (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                                           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6);
+                                          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6);
     return 0;
 }

@@ -26,22 +26,18 @@ static int turn, stop;
 static long handoffs;
 static double seconds = 0.5, t_start;
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void *player(void *arg)
-{
+static void* player(void* arg) {
     int me = (int)(long)arg;
     pthread_mutex_lock(&lock);
     for (;;) {
-        while (turn != me && !stop)
-            pthread_cond_wait(&turn_changed, &lock);
-        if (stop)
-            break;
+        while (turn != me && !stop) pthread_cond_wait(&turn_changed, &lock);
+        if (stop) break;
         if ((++handoffs & 1023) == 0 && now() - t_start > seconds) {
             stop = 1;
             pthread_cond_broadcast(&turn_changed);
@@ -54,40 +50,32 @@ static void *player(void *arg)
     return NULL;
 }
 
-static int os_threads(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
+static int os_threads(void) {
+    FILE* f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
     char line[256];
     int n = -1;
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "Threads:", 8) == 0)
-            n = atoi(line + 8);
+        if (strncmp(line, "Threads:", 8) == 0) n = atoi(line + 8);
     fclose(f);
     return n;
 }
 
-static int preloaded(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f)
-        return 0;
+static int preloaded(void) {
+    FILE* f = fopen("/proc/self/maps", "r");
+    if (!f) return 0;
     char line[512];
     int found = 0;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, "libgreen_preload") != NULL;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, "libgreen_preload") != NULL;
     fclose(f);
     return found;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc > 1)
-        seconds = atof(argv[1]);
+int main(int argc, char** argv) {
+    if (argc > 1) seconds = atof(argv[1]);
     pthread_t a, b;
     t_start = now();
-    if (pthread_create(&a, NULL, player, (void *)0L) != 0 || pthread_create(&b, NULL, player, (void *)1L) != 0) {
+    if (pthread_create(&a, NULL, player, (void*)0L) != 0 || pthread_create(&b, NULL, player, (void*)1L) != 0) {
         fprintf(stderr, "mutex_handoff: pthread_create failed\n");
         return 1;
     }

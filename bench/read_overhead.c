@@ -26,28 +26,23 @@
 
 #define BATCH 4096
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int preloaded(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f)
-        return 0;
+static int preloaded(void) {
+    FILE* f = fopen("/proc/self/maps", "r");
+    if (!f) return 0;
     char line[512];
     int found = 0;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, "libgreen_preload") != NULL;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, "libgreen_preload") != NULL;
     fclose(f);
     return found;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     long n = argc > 1 ? atol(argv[1]) : 2000000;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
@@ -59,16 +54,15 @@ int main(int argc, char **argv)
     long batches = n / BATCH > 0 ? n / BATCH : 1;
     int pre = preloaded();
     /* libc's read itself: the symbol the preload's hook would call, looked up in libc directly. */
-    ssize_t (*libc_read)(int, void *, size_t) = NULL;
+    ssize_t (*libc_read)(int, void*, size_t) = NULL;
     if (pre) {
-        void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
-        if (libc)
-            libc_read = (ssize_t (*)(int, void *, size_t))dlsym(libc, "read");
+        void* libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+        if (libc) libc_read = (ssize_t(*)(int, void*, size_t))dlsym(libc, "read");
     }
     int kinds = libc_read ? 2 : 1;
-    double best[2] = { 1e300, 1e300 };
+    double best[2] = {1e300, 1e300};
     for (int pass = 0; pass < 6; pass++) { /* pass 0 warms up */
-        double total[2] = { 0, 0 };
+        double total[2] = {0, 0};
         for (long b = 0; b < batches; b++) {
             for (int k = 0; k < kinds; k++) {
                 if (write(sv[0], wbuf, BATCH) != BATCH) {
@@ -95,13 +89,11 @@ int main(int argc, char **argv)
         }
         for (int k = 0; k < kinds; k++) {
             double ns = total[k] / (double)(batches * BATCH) * 1e9;
-            if (pass > 0 && ns < best[k])
-                best[k] = ns;
+            if (pass > 0 && ns < best[k]) best[k] = ns;
         }
     }
     printf("RESULT read_ns %.2f\n", best[0]);
     printf("RESULT preloaded %d\n", pre);
-    if (kinds == 2)
-        printf("RESULT libc_read_ns %.2f\n", best[1]);
+    if (kinds == 2) printf("RESULT libc_read_ns %.2f\n", best[1]);
     return 0;
 }

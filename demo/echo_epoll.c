@@ -42,7 +42,7 @@ struct conn {
     int fd;
     uint32_t events; /* the interest registered now */
     size_t off, len; /* pending output: pending[off, len) */
-    char *pending;   /* NULL unless a write was partial */
+    char* pending;   /* NULL unless a write was partial */
 };
 
 static char rbuf[BUF_SIZE]; /* one read buffer for every connection */
@@ -54,15 +54,12 @@ struct special {
 
 static int epfd;
 
-static void raise_nofile(rlim_t want)
-{
+static void raise_nofile(rlim_t want) {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
-        struct rlimit up = { want, want };
-        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
-            return;
+        struct rlimit up = {want, want};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0) return;
     }
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && rl.rlim_max == RLIM_INFINITY) {
@@ -71,34 +68,27 @@ static void raise_nofile(rlim_t want)
     }
 }
 
-static void conn_close(struct conn *c)
-{
+static void conn_close(struct conn* c) {
     close(c->fd); /* also removes it from the epoll set (no dup of it exists) */
     free(c->pending);
     free(c);
 }
 
-static int set_interest(struct conn *c, uint32_t events)
-{
-    if (c->events == events)
-        return 0;
-    struct epoll_event ev = { .events = events, .data.ptr = c };
-    if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
-        return -1;
+static int set_interest(struct conn* c, uint32_t events) {
+    if (c->events == events) return 0;
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) return -1;
     c->events = events;
     return 0;
 }
 
 /* Write buf[off, len). Returns the new off (== len: all written; less: would block), or -1. */
-static ssize_t send_from(int fd, const char *buf, size_t off, size_t len)
-{
+static ssize_t send_from(int fd, const char* buf, size_t off, size_t len) {
     while (off < len) {
         ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
             return -1;
         }
         off += (size_t)n;
@@ -106,12 +96,10 @@ static ssize_t send_from(int fd, const char *buf, size_t off, size_t len)
     return (ssize_t)off;
 }
 
-static void on_conn(struct conn *c, uint32_t revents)
-{
+static void on_conn(struct conn* c, uint32_t revents) {
     if (c->pending) {
         /* Waiting for writability with output pending. */
-        if (!(revents & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-            return;
+        if (!(revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
         ssize_t off = send_from(c->fd, c->pending, c->off, c->len);
         if (off < 0) {
             conn_close(c);
@@ -121,8 +109,7 @@ static void on_conn(struct conn *c, uint32_t revents)
         if (c->off == c->len) {
             free(c->pending);
             c->pending = NULL;
-            if (set_interest(c, EPOLLIN) < 0)
-                conn_close(c);
+            if (set_interest(c, EPOLLIN) < 0) conn_close(c);
         }
         return;
     }
@@ -131,10 +118,8 @@ static void on_conn(struct conn *c, uint32_t revents)
     for (;;) {
         ssize_t n = read(c->fd, rbuf, BUF_SIZE);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             conn_close(c); /* ECONNRESET etc. */
             return;
         }
@@ -157,23 +142,20 @@ static void on_conn(struct conn *c, uint32_t revents)
                 return;
             }
             memcpy(c->pending, rbuf + off, c->len);
-            if (set_interest(c, EPOLLOUT) < 0)
-                conn_close(c);
+            if (set_interest(c, EPOLLOUT) < 0) conn_close(c);
         }
         return;
     }
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
 }
 
 /* Accept until the backlog is empty. */
-static void on_listen(int lfd)
-{
+static void on_listen(int lfd) {
     static int warned;
     for (;;) {
         int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -181,8 +163,7 @@ static void on_listen(int lfd)
             switch (errno) {
             case EINTR:
             case ECONNABORTED:
-            case EPROTO:
-                continue;
+            case EPROTO: continue;
             case EAGAIN:
 #if EAGAIN != EWOULDBLOCK
             case EWOULDBLOCK:
@@ -193,18 +174,15 @@ static void on_listen(int lfd)
             case ENOBUFS:
             case ENOMEM:
                 /* Out of resources: back off (level-triggered: we are told again). */
-                if (!warned++)
-                    perror("echo_epoll: accept (backing off)");
+                if (!warned++) perror("echo_epoll: accept (backing off)");
                 sleep_ms(10);
                 return;
-            default:
-                perror("echo_epoll: accept");
-                return;
+            default: perror("echo_epoll: accept"); return;
             }
         }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct conn *c = malloc(sizeof *c);
+        struct conn* c = malloc(sizeof *c);
         if (!c) {
             close(cfd);
             continue;
@@ -214,7 +192,7 @@ static void on_listen(int lfd)
         c->events = EPOLLIN;
         c->off = c->len = 0;
         c->pending = NULL;
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &ev) != 0) {
             perror("echo_epoll: epoll_ctl(ADD)");
             close(cfd);
@@ -223,13 +201,12 @@ static void on_listen(int lfd)
     }
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s PORT\n", argv[0]);
         return 2;
     }
-    char *end;
+    char* end;
     long port = strtol(argv[1], &end, 10);
     if (*argv[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
         fprintf(stderr, "echo_epoll: bad port '%s'\n", argv[1]);
@@ -262,7 +239,7 @@ int main(int argc, char **argv)
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    if (bind(lfd, (struct sockaddr*)&addr, sizeof addr) < 0) {
         perror("echo_epoll: bind");
         return 1;
     }
@@ -271,7 +248,7 @@ int main(int argc, char **argv)
         return 1;
     }
     socklen_t alen = sizeof addr;
-    if (getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
+    if (getsockname(lfd, (struct sockaddr*)&addr, &alen) < 0) {
         perror("echo_epoll: getsockname");
         return 1;
     }
@@ -281,10 +258,10 @@ int main(int argc, char **argv)
         perror("echo_epoll: epoll_create1");
         return 1;
     }
-    static struct special lrec = { K_LISTEN, -1 }, srec = { K_SIGNAL, -1 };
+    static struct special lrec = {K_LISTEN, -1}, srec = {K_SIGNAL, -1};
     lrec.fd = lfd;
     srec.fd = sfd;
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &lrec };
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &lrec};
     epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
     ev.data.ptr = &srec;
     epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
@@ -296,13 +273,12 @@ int main(int argc, char **argv)
     for (;;) {
         int n = epoll_wait(epfd, events, MAX_EVENTS, -1);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             perror("echo_epoll: epoll_wait");
             return 1;
         }
         for (int i = 0; i < n; i++) {
-            enum kind k = *(enum kind *)events[i].data.ptr;
+            enum kind k = *(enum kind*)events[i].data.ptr;
             if (k == K_CONN) {
                 on_conn(events[i].data.ptr, events[i].events);
             } else if (k == K_LISTEN) {

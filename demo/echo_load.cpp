@@ -73,8 +73,7 @@ struct Options {
 constexpr double kConnectPhaseLimit = 10.0;  // seconds to get all conns up
 constexpr int kMaxPendingConnects = 256;     // per thread, in flight at once
 
-[[noreturn]] void usage(const char *argv0, const char *msg = nullptr)
-{
+[[noreturn]] void usage(const char* argv0, const char* msg = nullptr) {
     if (msg) std::fprintf(stderr, "echo_load: %s\n", msg);
     std::fprintf(stderr,
                  "usage: %s --port P [--host 127.0.0.1] [--conns 100] [--threads 1]\n"
@@ -84,13 +83,12 @@ constexpr int kMaxPendingConnects = 256;     // per thread, in flight at once
     std::exit(2);
 }
 
-Options parse_args(int argc, char **argv)
-{
+Options parse_args(int argc, char** argv) {
     Options o;
-    auto num = [&](int &i, double lo, double hi) -> double {
+    auto num = [&](int& i, double lo, double hi) -> double {
         if (i + 1 >= argc) usage(argv[0], "missing value");
-        const char *s = argv[++i];
-        char *end = nullptr;
+        const char* s = argv[++i];
+        char* end = nullptr;
         errno = 0;
         double v = std::strtod(s, &end);
         if (errno || end == s || *end || !(v >= lo && v <= hi)) {
@@ -125,18 +123,15 @@ Options parse_args(int argc, char **argv)
 
 // ---------------------------------------------------------------- time
 
-inline int64_t now_ns()
-{
+inline int64_t now_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-void sleep_until(int64_t t_ns)
-{
+void sleep_until(int64_t t_ns) {
     timespec ts{time_t(t_ns / 1000000000), long(t_ns % 1000000000)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {}
 }
 
 // ---------------------------------------------------------------- histogram
@@ -150,21 +145,18 @@ public:
     static constexpr int kSub = 1 << kSubBits;  // 32
     static constexpr int kBuckets = 2 * kSub + 64 * kSub;
 
-    void add(uint64_t v)
-    {
+    void add(uint64_t v) {
         ++counts_[index(v)];
         ++total_;
     }
-    void merge(const Histogram &o)
-    {
+    void merge(const Histogram& o) {
         for (int i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
         total_ += o.total_;
     }
     uint64_t total() const { return total_; }
 
     // Value (ns) at quantile q in [0,1]; midpoint of the containing bucket.
-    double quantile(double q) const
-    {
+    double quantile(double q) const {
         if (total_ == 0) return 0;
         uint64_t rank = uint64_t(std::ceil(q * double(total_)));
         rank = std::clamp<uint64_t>(rank, 1, total_);
@@ -177,15 +169,13 @@ public:
     }
 
 private:
-    static int index(uint64_t v)
-    {
+    static int index(uint64_t v) {
         if (v < uint64_t(2 * kSub)) return int(v);
-        int msb = 63 - __builtin_clzll(v);      // >= 6
-        int shift = msb - kSubBits;             // >= 1; v >> shift in [32, 63]
+        int msb = 63 - __builtin_clzll(v);  // >= 6
+        int shift = msb - kSubBits;         // >= 1; v >> shift in [32, 63]
         return 2 * kSub + (shift - 1) * kSub + int((v >> shift) - kSub);
     }
-    static double midpoint(int i)
-    {
+    static double midpoint(int i) {
         if (i < 2 * kSub) return i;
         int shift = (i - 2 * kSub) / kSub + 1;
         uint64_t top = uint64_t((i - 2 * kSub) % kSub + kSub);
@@ -201,23 +191,21 @@ private:
 
 struct Shared {
     sockaddr_in addr{};
-    int64_t connect_deadline = 0;        // absolute, ns
-    std::atomic<int> ready{0};           // threads done with the connect phase
-    std::atomic<bool> go{false};         // set once window times are known
-    std::atomic<bool> sampled{false};    // server /proc figures read: may close
-    int64_t window_start = 0;            // written before go=true
+    int64_t connect_deadline = 0;      // absolute, ns
+    std::atomic<int> ready{0};         // threads done with the connect phase
+    std::atomic<bool> go{false};       // set once window times are known
+    std::atomic<bool> sampled{false};  // server /proc figures read: may close
+    int64_t window_start = 0;          // written before go=true
     int64_t window_end = 0;
     std::atomic<uint64_t> errors{0};
 };
 
 // Print the first few errors of each kind only, but count all of them.
-void report_error(Shared &sh, const char *what, int err)
-{
+void report_error(Shared& sh, const char* what, int err) {
     static std::atomic<int> printed{0};
     sh.errors.fetch_add(1, std::memory_order_relaxed);
     if (printed.fetch_add(1, std::memory_order_relaxed) < 10)
-        std::fprintf(stderr, "echo_load: %s%s%s\n", what, err ? ": " : "",
-                     err ? std::strerror(err) : "");
+        std::fprintf(stderr, "echo_load: %s%s%s\n", what, err ? ": " : "", err ? std::strerror(err) : "");
 }
 
 // ---------------------------------------------------------------- connection
@@ -227,17 +215,16 @@ enum class State { Connecting, Idle, Busy, Dead };
 struct Conn {
     int fd = -1;
     State state = State::Dead;
-    bool want_out = false;     // EPOLLOUT currently in the interest set
-    bool primed = false;       // first echo received: the server really serves us
-    uint64_t rng = 0;          // xorshift64* state, seeded per connection
+    bool want_out = false;  // EPOLLOUT currently in the interest set
+    bool primed = false;    // first echo received: the server really serves us
+    uint64_t rng = 0;       // xorshift64* state, seeded per connection
     std::vector<unsigned char> wbuf, rbuf;
     size_t wpos = 0, rpos = 0;
-    int64_t t_send = 0;        // when the current request started
-    uint64_t in_window = 0;    // round trips completed in the measured window
+    int64_t t_send = 0;      // when the current request started
+    uint64_t in_window = 0;  // round trips completed in the measured window
 };
 
-uint64_t xorshift64s(uint64_t &s)
-{
+uint64_t xorshift64s(uint64_t& s) {
     s ^= s >> 12;
     s ^= s << 25;
     s ^= s >> 27;
@@ -246,11 +233,9 @@ uint64_t xorshift64s(uint64_t &s)
 
 class Worker {
 public:
-    Worker(Shared &sh, const Options &o, int first_id, int nconns)
-        : sh_(sh), conns_(size_t(nconns))
-    {
+    Worker(Shared& sh, const Options& o, int first_id, int nconns) : sh_(sh), conns_(size_t(nconns)) {
         for (int i = 0; i < nconns; ++i) {
-            Conn &c = conns_[size_t(i)];
+            Conn& c = conns_[size_t(i)];
             // splitmix-ish seed; never zero (xorshift fixed point).
             c.rng = (uint64_t(first_id + i) + 1) * 0x9E3779B97F4A7C15ULL | 1;
             c.wbuf.resize(o.size);
@@ -258,8 +243,7 @@ public:
         }
     }
 
-    void run()
-    {
+    void run() {
         ep_ = epoll_create1(EPOLL_CLOEXEC);
         if (ep_ < 0) {
             for (size_t i = 0; i < conns_.size(); ++i) report_error(sh_, "epoll_create1", errno);
@@ -276,7 +260,7 @@ public:
         // /proc figures: closing them makes the server's threads exit and
         // would skew the thread count and CPU time.
         sh_.sampled.wait(false);
-        for (Conn &c : conns_) {
+        for (Conn& c : conns_) {
             // A live connection that completed no round trip in the whole
             // window is starved or lost (e.g. a missed wakeup in the server).
             // Reported separately; not counted as an error.
@@ -288,22 +272,20 @@ public:
     }
 
     Histogram hist;
-    uint64_t completed = 0;    // round trips completed inside the window
+    uint64_t completed = 0;  // round trips completed inside the window
     uint64_t stalled = 0;
 
 private:
-    void fail(Conn &c, const char *what, int err)
-    {
+    void fail(Conn& c, const char* what, int err) {
         // Failures after the window are shutdown noise, not errors.
         if (window_end_ == 0 || now_ns() < window_end_) report_error(sh_, what, err);
-        if (c.state != State::Dead && !c.primed) --pending_;   // was connecting/priming
-        if (c.fd >= 0) close(c.fd);   // close() also removes it from epoll
+        if (c.state != State::Dead && !c.primed) --pending_;  // was connecting/priming
+        if (c.fd >= 0) close(c.fd);                           // close() also removes it from epoll
         c.fd = -1;
         c.state = State::Dead;
     }
 
-    void set_out(Conn &c, bool on)
-    {
+    void set_out(Conn& c, bool on) {
         if (c.want_out == on) return;
         epoll_event ev{};
         ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
@@ -321,8 +303,7 @@ private:
     // listen backlog, because on accept-queue overflow Linux drops SYNs/ACKs
     // and the retransmit backoff (1 s, 3 s, 7 s...) would dominate.  Bounded
     // by the shared deadline; anything not up by then is an error.
-    void connect_phase()
-    {
+    void connect_phase() {
         size_t next = 0;
         epoll_event evs[256];
         while (now_ns() < sh_.connect_deadline) {
@@ -335,7 +316,7 @@ private:
                 break;
             }
             for (int i = 0; i < n; ++i) {
-                Conn &c = *static_cast<Conn *>(evs[i].data.ptr);
+                Conn& c = *static_cast<Conn*>(evs[i].data.ptr);
                 if (c.state != State::Connecting) {
                     // Priming echo in progress, or EOF/reset on an idle
                     // connection (the server dropped us): handle it now
@@ -354,14 +335,13 @@ private:
             }
         }
         for (; next < conns_.size(); ++next) report_error(sh_, "connect: not attempted before deadline", 0);
-        for (Conn &c : conns_) {
+        for (Conn& c : conns_) {
             if (c.state == State::Connecting) fail(c, "connect: timed out", 0);
             else if (c.state == State::Busy) fail(c, "connected, but no echo before the connect deadline", 0);
         }
     }
 
-    void start_connect(Conn &c)
-    {
+    void start_connect(Conn& c) {
         c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (c.fd < 0) {
             report_error(sh_, "socket", errno);
@@ -371,7 +351,7 @@ private:
         setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c.state = State::Connecting;
         ++pending_;
-        int rc = connect(c.fd, reinterpret_cast<const sockaddr *>(&sh_.addr), sizeof sh_.addr);
+        int rc = connect(c.fd, reinterpret_cast<const sockaddr*>(&sh_.addr), sizeof sh_.addr);
         if (rc < 0 && errno != EINPROGRESS && errno != EINTR) return fail(c, "connect", errno);
         epoll_event ev{};
         ev.events = rc == 0 ? EPOLLIN : EPOLLOUT;
@@ -381,15 +361,13 @@ private:
         if (rc == 0) connected(c);
     }
 
-    void connected(Conn &c)
-    {
+    void connected(Conn& c) {
         c.state = State::Idle;
         set_out(c, false);
-        if (c.state != State::Dead) send_request(c, now_ns());   // priming request
+        if (c.state != State::Dead) send_request(c, now_ns());  // priming request
     }
 
-    void handle_io(Conn &c, uint32_t e)
-    {
+    void handle_io(Conn& c, uint32_t e) {
         if (c.state == State::Dead) return;
         if ((e & EPOLLOUT) && c.state == State::Busy) {
             flush(c);
@@ -400,9 +378,8 @@ private:
 
     // ---- load phase
 
-    void load_phase()
-    {
-        for (Conn &c : conns_)
+    void load_phase() {
+        for (Conn& c : conns_)
             if (c.state == State::Idle) send_request(c, now_ns());
         std::vector<epoll_event> evs(std::min<size_t>(std::max<size_t>(conns_.size(), 1), 1024));
         for (;;) {
@@ -416,15 +393,14 @@ private:
                 report_error(sh_, "epoll_wait", errno);
                 break;
             }
-            for (int i = 0; i < n; ++i) handle_io(*static_cast<Conn *>(evs[i].data.ptr), evs[i].events);
+            for (int i = 0; i < n; ++i) handle_io(*static_cast<Conn*>(evs[i].data.ptr), evs[i].events);
         }
     }
 
-    void send_request(Conn &c, int64_t now)
-    {
+    void send_request(Conn& c, int64_t now) {
         // Fresh pseudo-random payload per request so a server that echoes
         // stale or foreign data is caught.
-        unsigned char *p = c.wbuf.data();
+        unsigned char* p = c.wbuf.data();
         size_t n = c.wbuf.size();
         while (n >= 8) {
             uint64_t r = xorshift64s(c.rng);
@@ -442,8 +418,7 @@ private:
         flush(c);
     }
 
-    void flush(Conn &c)
-    {
+    void flush(Conn& c) {
         while (c.wpos < c.wbuf.size()) {
             ssize_t n = send(c.fd, c.wbuf.data() + c.wpos, c.wbuf.size() - c.wpos, MSG_NOSIGNAL);
             if (n < 0) {
@@ -456,8 +431,7 @@ private:
         set_out(c, false);
     }
 
-    void on_readable(Conn &c)
-    {
+    void on_readable(Conn& c) {
         if (c.state != State::Busy) {
             // Data (or EOF) while no request is outstanding.
             char junk[256];
@@ -481,10 +455,9 @@ private:
             c.rpos += size_t(n);
             if (c.rpos < c.rbuf.size()) continue;
 
-            if (std::memcmp(c.rbuf.data(), c.wbuf.data(), c.rbuf.size()) != 0)
-                return fail(c, "echo mismatch", 0);
+            if (std::memcmp(c.rbuf.data(), c.wbuf.data(), c.rbuf.size()) != 0) return fail(c, "echo mismatch", 0);
             int64_t now = now_ns();
-            if (!c.primed) {            // connect phase: connection is up
+            if (!c.primed) {  // connect phase: connection is up
                 c.primed = true;
                 --pending_;
                 c.state = State::Idle;
@@ -504,7 +477,7 @@ private:
         }
     }
 
-    Shared &sh_;
+    Shared& sh_;
     std::vector<Conn> conns_;
     int ep_ = -1;
     int pending_ = 0;
@@ -514,25 +487,24 @@ private:
 // ---------------------------------------------------------------- /proc
 
 // utime + stime of the whole process (all threads), in clock ticks; -1 if gone.
-long long proc_cpu_ticks(long pid)
-{
+long long proc_cpu_ticks(long pid) {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = std::fopen(path, "r");
+    FILE* f = std::fopen(path, "r");
     if (!f) return -1;
     char buf[4096];
     size_t n = std::fread(buf, 1, sizeof buf - 1, f);
     std::fclose(f);
     buf[n] = '\0';
     // comm (field 2) may contain spaces and parentheses: parse after the last ')'.
-    char *p = std::strrchr(buf, ')');
+    char* p = std::strrchr(buf, ')');
     if (!p) return -1;
     ++p;
     // Fields after ')' start at field 3 (state); utime/stime are fields 14/15.
     unsigned long long utime = 0, stime = 0;
     int field = 2;
-    char *save = nullptr;
-    for (char *tok = strtok_r(p, " ", &save); tok; tok = strtok_r(nullptr, " ", &save)) {
+    char* save = nullptr;
+    for (char* tok = strtok_r(p, " ", &save); tok; tok = strtok_r(nullptr, " ", &save)) {
         ++field;
         if (field == 14) utime = std::strtoull(tok, nullptr, 10);
         if (field == 15) {
@@ -543,11 +515,10 @@ long long proc_cpu_ticks(long pid)
     return -1;
 }
 
-double proc_rss_mib(long pid)
-{
+double proc_rss_mib(long pid) {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    FILE *f = std::fopen(path, "r");
+    FILE* f = std::fopen(path, "r");
     if (!f) return -1;
     char line[256];
     double kb = -1;
@@ -560,21 +531,19 @@ double proc_rss_mib(long pid)
     return kb < 0 ? -1 : kb / 1024.0;
 }
 
-long proc_threads(long pid)
-{
+long proc_threads(long pid) {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%ld/task", pid);
-    DIR *d = opendir(path);
+    DIR* d = opendir(path);
     if (!d) return -1;
     long n = 0;
-    while (dirent *e = readdir(d))
+    while (dirent* e = readdir(d))
         if (e->d_name[0] != '.') ++n;
     closedir(d);
     return n;
 }
 
-void raise_nofile()
-{
+void raise_nofile() {
     rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -584,8 +553,7 @@ void raise_nofile()
 
 }  // namespace
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     Options opt = parse_args(argc, argv);
     std::signal(SIGPIPE, SIG_IGN);
     raise_nofile();
@@ -617,7 +585,7 @@ int main(int argc, char **argv)
             std::fprintf(stderr, "echo_load: cannot resolve host '%s'\n", opt.host.c_str());
             return 2;
         }
-        sh.addr.sin_addr = reinterpret_cast<sockaddr_in *>(res->ai_addr)->sin_addr;
+        sh.addr.sin_addr = reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr;
         freeaddrinfo(res);
     }
 
@@ -632,7 +600,7 @@ int main(int argc, char **argv)
         workers.push_back(std::make_unique<Worker>(sh, opt, first, n));
         first += n;
     }
-    for (auto &w : workers) threads.emplace_back([&w] { w->run(); });
+    for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
 
     // Wait for every worker to finish its (bounded) connect phase.
     for (int r = sh.ready.load(); r < opt.threads; r = sh.ready.load()) sh.ready.wait(r);
@@ -660,11 +628,11 @@ int main(int argc, char **argv)
     sh.sampled.store(true);
     sh.sampled.notify_all();
 
-    for (auto &t : threads) t.join();
+    for (auto& t : threads) t.join();
 
     Histogram hist;
     uint64_t completed = 0, stalled = 0;
-    for (auto &w : workers) {
+    for (auto& w : workers) {
         hist.merge(w->hist);
         completed += w->completed;
         stalled += w->stalled;
@@ -682,15 +650,16 @@ int main(int argc, char **argv)
     if (nthreads >= 0) std::snprintf(thr, sizeof thr, "%ld", nthreads);
     if (rss >= 0) std::snprintf(rss_s, sizeof rss_s, "%.1f", rss);
 
-    std::printf("RESULT label=%s conns=%d rt_per_s=%.0f p50_us=%.1f p99_us=%.1f errors=%llu "
-                "server_us_per_rt=%s server_threads=%s server_rss_mib=%s stalled=%llu\n",
-                opt.label.c_str(), opt.conns, rt_per_s, p50, p99, (unsigned long long)errors, us_per_rt, thr,
-                rss_s, (unsigned long long)stalled);
-    std::printf("%s: %d conns (connected in %.2fs, %llu connect errors), %llu round trips in %.2fs = %.0f rt/s, "
-                "p50 %.1f us, p99 %.1f us, %llu errors, %llu stalled; server: %s us CPU/rt, %s threads, %s MiB RSS\n",
-                opt.label.c_str(), opt.conns, connect_s, (unsigned long long)connect_errors,
-                (unsigned long long)completed, window_s, rt_per_s, p50, p99, (unsigned long long)errors,
-                (unsigned long long)stalled, us_per_rt, thr, rss_s);
+    std::printf(
+        "RESULT label=%s conns=%d rt_per_s=%.0f p50_us=%.1f p99_us=%.1f errors=%llu "
+        "server_us_per_rt=%s server_threads=%s server_rss_mib=%s stalled=%llu\n",
+        opt.label.c_str(), opt.conns, rt_per_s, p50, p99, (unsigned long long)errors, us_per_rt, thr, rss_s,
+        (unsigned long long)stalled);
+    std::printf(
+        "%s: %d conns (connected in %.2fs, %llu connect errors), %llu round trips in %.2fs = %.0f rt/s, "
+        "p50 %.1f us, p99 %.1f us, %llu errors, %llu stalled; server: %s us CPU/rt, %s threads, %s MiB RSS\n",
+        opt.label.c_str(), opt.conns, connect_s, (unsigned long long)connect_errors, (unsigned long long)completed,
+        window_s, rt_per_s, p50, p99, (unsigned long long)errors, (unsigned long long)stalled, us_per_rt, thr, rss_s);
     std::fflush(stdout);
 
     if (completed == 0) std::fprintf(stderr, "echo_load: no round trip completed in the measured window\n");

@@ -48,14 +48,13 @@
 #define DEFAULT_BUFSIZE 16384
 #define MIN_BUFSIZE 64
 #define MAX_BUFSIZE (1024 * 1024)
-#define BIG_BUFSIZE (64 * 1024)   /* above this, threads get a stack sized for it */
+#define BIG_BUFSIZE (64 * 1024) /* above this, threads get a stack sized for it */
 static size_t bufsize = DEFAULT_BUFSIZE;
-static long work_rounds;        /* -w */
+static long work_rounds; /* -w */
 static volatile uint64_t work_sink;
 
 /* CPU work per request (-w): a multiply-xorshift hash the compiler cannot skip. */
-static void do_work(const char *buf, size_t n)
-{
+static void do_work(const char* buf, size_t n) {
     uint64_t h = 1469598103934665603ull ^ (n ? (unsigned char)buf[0] : 0);
     for (long i = 0; i < work_rounds; i++) {
         h ^= h >> 29;
@@ -73,20 +72,17 @@ static void do_work(const char *buf, size_t n)
  * yield that never sees EINTR.  _exit() is async-signal-safe and the kernel
  * closes every socket for us, so this is the simplest clean shutdown.
  */
-static void on_term(int sig)
-{
+static void on_term(int sig) {
     (void)sig;
     _exit(0);
 }
 
 /* Write all of buf, retrying on partial writes and EINTR. 0 = ok, -1 = error. */
-static int write_all(int fd, const char *buf, size_t len)
-{
+static int write_all(int fd, const char* buf, size_t len) {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         buf += n;
@@ -95,54 +91,46 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-static void *client_main(void *arg)
-{
+static void* client_main(void* arg) {
     int fd = (int)(intptr_t)arg;
-    char buf[bufsize];          /* on this thread's stack, like any local array */
+    char buf[bufsize]; /* on this thread's stack, like any local array */
 
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            break;              /* ECONNRESET etc. */
+            if (errno == EINTR) continue;
+            break; /* ECONNRESET etc. */
         }
-        if (n == 0)
-            break;              /* EOF */
-        if (work_rounds)
-            do_work(buf, (size_t)n);
-        if (write_all(fd, buf, (size_t)n) < 0)
-            break;
+        if (n == 0) break; /* EOF */
+        if (work_rounds) do_work(buf, (size_t)n);
+        if (write_all(fd, buf, (size_t)n) < 0) break;
     }
     close(fd);
     return NULL;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
 }
 
-static int usage(const char *argv0)
-{
-    fprintf(stderr, "usage: %s [-b BYTES] [-w ROUNDS] PORT   (BYTES: read buffer, %d to %d, default %d;"
+static int usage(const char* argv0) {
+    fprintf(stderr,
+            "usage: %s [-b BYTES] [-w ROUNDS] PORT   (BYTES: read buffer, %d to %d, default %d;"
             " ROUNDS: hash rounds per message, 0 to 100000000, default 0)\n",
             argv0, MIN_BUFSIZE, MAX_BUFSIZE, DEFAULT_BUFSIZE);
     return 2;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     int argi = 1;
-    char *end;
+    char* end;
     while (argi < argc && (strncmp(argv[argi], "-b", 2) == 0 || strncmp(argv[argi], "-w", 2) == 0)) {
         /* "-b BYTES" or "-bBYTES", "-w ROUNDS" or "-wROUNDS" */
         const char opt = argv[argi][1];
-        const char *v = argv[argi][2] != '\0' ? argv[argi] + 2 : argv[++argi];
-        if (v == NULL)
-            return usage(argv[0]);
+        const char* v = argv[argi][2] != '\0' ? argv[argi] + 2 : argv[++argi];
+        if (v == NULL) return usage(argv[0]);
         errno = 0;
         long b = strtol(v, &end, 10);
         const int bad = *v == '\0' || *end != '\0' || errno != 0;
@@ -161,9 +149,8 @@ int main(int argc, char **argv)
         }
         argi++;
     }
-    if (argc - argi != 1)
-        return usage(argv[0]);
-    const char *port_arg = argv[argi];
+    if (argc - argi != 1) return usage(argv[0]);
+    const char* port_arg = argv[argi];
     long port = strtol(port_arg, &end, 10);
     if (*port_arg == '\0' || *end != '\0' || port < 0 || port > 65535) {
         fprintf(stderr, "echo_threads: bad port '%s'\n", port_arg);
@@ -205,7 +192,7 @@ int main(int argc, char **argv)
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    if (bind(lfd, (struct sockaddr*)&addr, sizeof addr) < 0) {
         perror("echo_threads: bind");
         return 1;
     }
@@ -215,7 +202,7 @@ int main(int argc, char **argv)
         return 1;
     }
     socklen_t alen = sizeof addr;
-    if (getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
+    if (getsockname(lfd, (struct sockaddr*)&addr, &alen) < 0) {
         perror("echo_threads: getsockname");
         return 1;
     }
@@ -229,20 +216,16 @@ int main(int argc, char **argv)
             switch (errno) {
             case EINTR:
             case ECONNABORTED:
-            case EPROTO:
-                continue;
+            case EPROTO: continue;
             case EMFILE:
             case ENFILE:
             case ENOBUFS:
             case ENOMEM:
                 /* Out of resources: back off instead of spinning. */
-                if (!warned_accept++)
-                    perror("echo_threads: accept (backing off)");
+                if (!warned_accept++) perror("echo_threads: accept (backing off)");
                 sleep_ms(10);
                 continue;
-            default:
-                perror("echo_threads: accept");
-                return 1;
+            default: perror("echo_threads: accept"); return 1;
             }
         }
         /* Echo replies are single small writes; avoid any Nagle/delayed-ACK
@@ -250,11 +233,13 @@ int main(int argc, char **argv)
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
         pthread_t tid;
-        int rc = pthread_create(&tid, attrp, client_main, (void *)(intptr_t)cfd);
+        int rc = pthread_create(&tid, attrp, client_main, (void*)(intptr_t)cfd);
         if (rc != 0) {
             if (!warned_create++)
-                fprintf(stderr, "echo_threads: pthread_create: %s "
-                        "(dropping clients)\n", strerror(rc));
+                fprintf(stderr,
+                        "echo_threads: pthread_create: %s "
+                        "(dropping clients)\n",
+                        strerror(rc));
             close(cfd);
             continue;
         }

@@ -72,8 +72,7 @@ static int find_preload(char *lib, size_t size) {
     size_t used = strlen(tried);
     snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", lib);
 #endif
-    fprintf(stderr, "greenrun: cannot find " PRELOAD_NAME " (looked for %s); set GREEN_PRELOAD to its path\n",
-            tried);
+    fprintf(stderr, "greenrun: cannot find " PRELOAD_NAME " (looked for %s); set GREEN_PRELOAD to its path\n", tried);
     return 0;
 }
 

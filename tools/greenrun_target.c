@@ -41,8 +41,7 @@ static const char *secure_reason(const char *path, const struct stat *st) {
     struct statvfs fs;
     if ((statvfs(path, &fs) == 0 && (fs.f_flag & ST_NOSUID)) || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
         return NULL;
-    if ((st->st_mode & S_ISUID) && st->st_uid != getuid())
-        return "is setuid: the loader ignores LD_PRELOAD for it";
+    if ((st->st_mode & S_ISUID) && st->st_uid != getuid()) return "is setuid: the loader ignores LD_PRELOAD for it";
     /* setgid without group execute is a mandatory-locking mark, not a set-id program. */
     if ((st->st_mode & S_ISGID) && (st->st_mode & S_IXGRP) && st->st_gid != getgid())
         return "is setgid: the loader ignores LD_PRELOAD for it";
@@ -51,7 +50,7 @@ static const char *secure_reason(const char *path, const struct stat *st) {
     return NULL;
 }
 
-static int same_machine(const ElfW(Ehdr) *eh) {
+static int same_machine(const ElfW(Ehdr) * eh) {
     static ElfW(Ehdr) self;
     static int known = -1;
     if (known < 0) {
@@ -63,7 +62,7 @@ static int same_machine(const ElfW(Ehdr) *eh) {
                       eh->e_ident[EI_DATA] == self.e_ident[EI_DATA] && eh->e_machine == self.e_machine);
 }
 
-static int has_interp(int fd, const ElfW(Ehdr) *eh) {
+static int has_interp(int fd, const ElfW(Ehdr) * eh) {
     if (eh->e_phentsize != sizeof(ElfW(Phdr)) || eh->e_phnum == 0 || eh->e_phnum > 512) return 1;
     ElfW(Phdr) ph[512];
     ssize_t want = (ssize_t)(eh->e_phnum * sizeof ph[0]);
@@ -80,7 +79,10 @@ static const char *reason(const char *path, int depth, char *interp, size_t size
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return secure_reason(path, &st); /* execute-only: the mode still tells */
-    union { ElfW(Ehdr) eh; char text[256]; } head;
+    union {
+        ElfW(Ehdr) eh;
+        char text[256];
+    } head;
     memset(&head, 0, sizeof head);
     ssize_t got = pread(fd, &head, sizeof head - 1, 0);
     const char *r = NULL;
@@ -95,8 +97,7 @@ static const char *reason(const char *path, int depth, char *interp, size_t size
             r = reason(p, depth + 1, inner, 0);
         }
     } else if (got >= (ssize_t)sizeof head.eh && memcmp(head.eh.e_ident, ELFMAG, SELFMAG) == 0) {
-        if (!same_machine(&head.eh))
-            r = "is an ELF for another machine or word size: the preload cannot load into it";
+        if (!same_machine(&head.eh)) r = "is an ELF for another machine or word size: the preload cannot load into it";
         else if (!(r = secure_reason(path, &st)) && !has_interp(fd, &head.eh))
             r = "is statically linked: LD_PRELOAD cannot apply";
     }

@@ -33,8 +33,8 @@ void handle_http(int fd) {
     }
     green::sleep(kDelay);  // the "slow page"
     std::string body = "hello from a greenlet, request line: " + req.substr(0, req.find("\r\n")) + "\n";
-    std::string resp = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    std::string resp = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\nConnection: close\r\n\r\n" + body;
     green::write_all(fd, resp.data(), resp.size());
 }
 
@@ -69,9 +69,7 @@ long fetch(uint16_t port, int i) {
     return head == std::string::npos ? -1 : long(resp.size() - head - 4);
 }
 
-double now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -109,8 +107,8 @@ int main() {
     }
 
     printf("%d fetches sequentially:        %6.3f s\n", kFetches, sequential);
-    printf("%d fetches in %d greenlets:     %6.3f s  (%.1fx faster, %ld body bytes)\n", kFetches, kFetches,
-           concurrent, sequential / concurrent, bytes);
+    printf("%d fetches in %d greenlets:     %6.3f s  (%.1fx faster, %ld body bytes)\n", kFetches, kFetches, concurrent,
+           sequential / concurrent, bytes);
     if (failures) printf("%d fetches failed\n", failures);
 
     server.stop();

@@ -20,9 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static void *work(void *arg)
-{
-    const char *name = arg;
+static void* work(void* arg) {
+    const char* name = arg;
     for (int i = 0; i < 10; i++) {
         usleep(100000);
         printf("%s---%d\n", name, i);
@@ -31,14 +30,12 @@ static void *work(void *arg)
     return NULL;
 }
 
-int main(void)
-{
+int main(void) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
     pthread_t a, b;
-    if (pthread_create(&a, NULL, work, "Work1") != 0 ||
-        pthread_create(&b, NULL, work, "Work2") != 0) {
+    if (pthread_create(&a, NULL, work, "Work1") != 0 || pthread_create(&b, NULL, work, "Work2") != 0) {
         fprintf(stderr, "patched_sleep: pthread_create failed\n");
         return 1;
     }

@@ -20,7 +20,6 @@ int main() {
     green::joinall(gs);
 
     double total = since();
-    printf("two 1 s sleeps took %.3f s in total (%s)\n", total,
-           total < 1.5 ? "concurrent" : "SEQUENTIAL?");
+    printf("two 1 s sleeps took %.3f s in total (%s)\n", total, total < 1.5 ? "concurrent" : "SEQUENTIAL?");
     return total < 1.5 ? 0 : 1;
 }

@@ -15,8 +15,12 @@ int main(int argc, char** argv) {
     };
     // Warm up (stacks, caches).
     {
-        auto a = green::spawn([] { for (int i = 0; i < 10000; ++i) green::yield(); });
-        auto b = green::spawn([] { for (int i = 0; i < 10000; ++i) green::yield(); });
+        auto a = green::spawn([] {
+            for (int i = 0; i < 10000; ++i) green::yield();
+        });
+        auto b = green::spawn([] {
+            for (int i = 0; i < 10000; ++i) green::yield();
+        });
         a.join();
         b.join();
     }

@@ -20,11 +20,13 @@ int main() {
 
     std::vector<green::Greenlet<std::string>> tasks;
     for (double secs : {0.3, 0.1, 0.2}) {
-        auto task = green::spawn([&since](double s) {
-            printf("%.2f s  task: downloading for %.1f s\n", since(), s);
-            green::sleep(s);
-            return "page after " + std::to_string(s).substr(0, 3) + " s";
-        }, secs);
+        auto task = green::spawn(
+            [&since](double s) {
+                printf("%.2f s  task: downloading for %.1f s\n", since(), s);
+                green::sleep(s);
+                return "page after " + std::to_string(s).substr(0, 3) + " s";
+            },
+            secs);
         task.link_value([&since](green::GreenletBase g) {  // add_done_callback
             printf("%.2f s  callback: greenlet #%llu is done\n", since(), static_cast<unsigned long long>(g.id()));
         });

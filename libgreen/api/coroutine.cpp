@@ -43,8 +43,7 @@ SwitchHandle::~SwitchHandle() {
     if (!abandon) return;
     try {
         st.owner.kill(0);  // GreenletExit at its switch point, when its hub next runs it
-    } catch (...) {
-    }
+    } catch (...) {}
 }
 
 void switch_between(SwitchState& self, SwitchState& to, void* arg, const std::exception_ptr* thrown) {

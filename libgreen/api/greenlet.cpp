@@ -182,8 +182,8 @@ bool join_all_raise(const std::vector<Task*>& tasks, double timeout) {
         });
     }
     s->lock.lock();
-    bool done = wait_until(s->lock, s->waiters, timeout, {"joinall", s.get(), -1},
-                           [&] { return s->left == 0 || s->error; });
+    bool done =
+        wait_until(s->lock, s->waiters, timeout, {"joinall", s.get(), -1}, [&] { return s->left == 0 || s->error; });
     std::exception_ptr e = s->error;
     s->lock.unlock();
     if (e) std::rethrow_exception(e);
@@ -283,8 +283,7 @@ void Timeout::cancel() {
             std::rethrow_exception(owner_->pending);
         } catch (const TimeoutExpired& e) {
             if (e.timeout == this) owner_->pending = nullptr;
-        } catch (...) {
-        }
+        } catch (...) {}
     }
 }
 

@@ -40,8 +40,7 @@ bool await(int fd, bool for_write, double deadline) {
     }
 }
 
-template <class Call>
-auto retry(int fd, bool for_write, Seconds timeout, Call call) {
+template <class Call> auto retry(int fd, bool for_write, Seconds timeout, Call call) {
     // green's convention is the helper's: forever (-1) or any negative is none, 0 tries once.
     double deadline = detail::deadline_after(timeout.value);
     for (;;) {
@@ -149,7 +148,9 @@ AddrList resolve_tcp(const std::string& host, uint16_t port) {
         addrinfo* res = nullptr;
         int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
         if (rc == EAI_SYSTEM) rc = -errno;  // (errno is the worker's own)
-        return {rc, AddrList(rc == 0 ? res : nullptr, [](addrinfo* a) { if (a) freeaddrinfo(a); })};
+        return {rc, AddrList(rc == 0 ? res : nullptr, [](addrinfo* a) {
+                    if (a) freeaddrinfo(a);
+                })};
     };
     auto [rc, list] = lookup(AI_NUMERICHOST);
     if (rc == EAI_NONAME) {

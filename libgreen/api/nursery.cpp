@@ -9,10 +9,10 @@ namespace detail {
 // Shared with the children's link callbacks, which may run after a LoopExit ended the nursery.
 // Everything here is touched on the nursery's hub only.
 struct NurseryState {
-    Task* owner = nullptr;              // the greenlet running open_nursery
-    std::vector<GreenletBase> children; // in spawn order, ended ones too
+    Task* owner = nullptr;               // the greenlet running open_nursery
+    std::vector<GreenletBase> children;  // in spawn order, ended ones too
     size_t running = 0;
-    std::exception_ptr failure;         // the first child's failure, or the body's exception
+    std::exception_ptr failure;  // the first child's failure, or the body's exception
     bool body_running = true;
     bool cancelled = false;
 };
@@ -27,8 +27,7 @@ void kill_children(detail::NurseryState& s) {
 }
 
 // Whether `e` holds an E.
-template <class E>
-bool holds(const std::exception_ptr& e) {
+template <class E> bool holds(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);
     } catch (const E&) {

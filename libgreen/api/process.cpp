@@ -29,7 +29,8 @@ struct Pipes {
                 if (f >= 0) ::close(f);
     }
     void make(int which) {
-        if (pipe2(fd[which], O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "green::Process pipe");
+        if (pipe2(fd[which], O_CLOEXEC) != 0)
+            throw std::system_error(errno, std::generic_category(), "green::Process pipe");
     }
     int take(int which, int end) { return std::exchange(fd[which][end], -1); }
 };

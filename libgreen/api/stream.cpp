@@ -14,13 +14,9 @@ namespace green {
 
 namespace {
 
-double deadline_after(Seconds timeout) {
-    return timeout.value < 0 ? -1 : detail::monotonic_now() + timeout.value;
-}
+double deadline_after(Seconds timeout) { return timeout.value < 0 ? -1 : detail::monotonic_now() + timeout.value; }
 
-double left_until(double deadline) {
-    return deadline < 0 ? -1 : std::max(0.0, deadline - detail::monotonic_now());
-}
+double left_until(double deadline) { return deadline < 0 ? -1 : std::max(0.0, deadline - detail::monotonic_now()); }
 
 [[noreturn]] void throw_errno(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
@@ -37,7 +33,11 @@ Stream Stream::connect(const std::string& host, uint16_t port, Seconds timeout) 
 }
 
 Stream::Stream(Stream&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), owns_(o.owns_), eof_(o.eof_), buf_(std::move(o.buf_)), pos_(std::exchange(o.pos_, 0)) {}
+    : fd_(std::exchange(o.fd_, -1)),
+      owns_(o.owns_),
+      eof_(o.eof_),
+      buf_(std::move(o.buf_)),
+      pos_(std::exchange(o.pos_, 0)) {}
 
 Stream& Stream::operator=(Stream&& o) noexcept {
     if (this != &o) {
@@ -136,7 +136,8 @@ void Stream::write(std::string_view data, Seconds timeout) {
         // send() with MSG_NOSIGNAL: a peer that is gone is EPIPE here, not a SIGPIPE; a pipe or
         // a terminal is no socket: write().
         ssize_t r = green::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL, left_until(deadline));
-        if (r < 0 && errno == ENOTSOCK) r = green::write(fd_, data.data() + done, data.size() - done, left_until(deadline));
+        if (r < 0 && errno == ENOTSOCK)
+            r = green::write(fd_, data.data() + done, data.size() - done, left_until(deadline));
         if (r < 0) throw_errno("green::Stream write");
         done += size_t(r);
     }

@@ -10,8 +10,7 @@ using detail::Hub;
 using detail::Wake;
 
 Iwait::Iwait(std::vector<WaitRef> objects, Seconds timeout)
-    : objects_(std::move(objects)),
-      deadline_(timeout.value >= 0 ? detail::monotonic_now() + timeout.value : -1) {
+    : objects_(std::move(objects)), deadline_(timeout.value >= 0 ? detail::monotonic_now() + timeout.value : -1) {
     pending_.resize(objects_.size());
     for (size_t i = 0; i < pending_.size(); ++i) pending_[i] = i;
 }

@@ -162,10 +162,8 @@ struct ContextAccess {
                                                              [[maybe_unused]] Context* to,
                                                              [[maybe_unused]] void** fake_save) {
 #if GREEN_ASAN
-        if (is_root(to))
-            __sanitizer_start_switch_fiber(fake_save, to->stack_.lo, to->stack_.size);
-        else
-            __sanitizer_start_switch_fiber(fake_save, record(to)->bottom, record(to)->size);
+        if (is_root(to)) __sanitizer_start_switch_fiber(fake_save, to->stack_.lo, to->stack_.size);
+        else __sanitizer_start_switch_fiber(fake_save, record(to)->bottom, record(to)->size);
 #endif
 #if GREEN_TSAN
         if (is_root(from) && from->arg_ == nullptr) from->arg_ = __tsan_get_current_fiber();

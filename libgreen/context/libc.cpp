@@ -26,8 +26,8 @@ namespace {
 void* resolve(const char* name) noexcept {
     void* f = dlsym(RTLD_DEFAULT, name);
     Dl_info found{}, self{};
-    if (!f || (dladdr(f, &found) && dladdr(reinterpret_cast<void*>(&resolve), &self) &&
-               found.dli_fbase == self.dli_fbase))
+    if (!f ||
+        (dladdr(f, &found) && dladdr(reinterpret_cast<void*>(&resolve), &self) && found.dli_fbase == self.dli_fbase))
         f = dlsym(RTLD_NEXT, name);
     if (!f) missing(name);
     return f;
@@ -36,8 +36,7 @@ void* resolve(const char* name) noexcept {
 // The slot's function, resolved once; threads racing here store the same pointer. (No
 // function-local static: its guard, contended, waits in the kernel through libc's syscall(), a
 // hook.)
-template <class F>
-F resolved(F& slot, const char* name) noexcept {
+template <class F> F resolved(F& slot, const char* name) noexcept {
     F f = __atomic_load_n(&slot, __ATOMIC_ACQUIRE);
     if (__builtin_expect(f != nullptr, 1)) return f;
     f = reinterpret_cast<F>(resolve(name));

@@ -17,8 +17,7 @@ namespace green::detail {
 
 class Once {
 public:
-    template <class F>
-    void operator()(F&& init) noexcept {
+    template <class F> void operator()(F&& init) noexcept {
         if (__builtin_expect(state_.load(std::memory_order_acquire) == kDone, 1)) return;
         const long me = raw_syscall(SYS_getpid);
         for (;;) {

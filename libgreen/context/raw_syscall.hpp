@@ -14,7 +14,8 @@
 
 namespace green::detail {
 
-inline long raw_syscall(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) noexcept {
+inline long raw_syscall(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0,
+                        long a6 = 0) noexcept {
     long rc;
     register long r10 __asm__("r10") = a4;
     register long r8 __asm__("r8") = a5;

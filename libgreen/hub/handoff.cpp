@@ -37,16 +37,16 @@ struct HomeTask final : Task {
 
 struct Carrier {
     pid_t tid = 0;
-    void* tcb = nullptr;              // its own thread pointer
-    HomeTask* home = nullptr;         // where it waits between hubs
-    bool pool = false;                // a pool thread (ends after kIdleExit at home)
-    uint64_t serial = 0;              // Hub::carrier_serial_ while it carries a hub
-    std::atomic<uint32_t> wake{0};    // futex word: set when `assigned` is
-    Hub* assigned = nullptr;          // a hub to take up (set by the monitor)
-    HoldRequest* grant = nullptr;     // to grant once home (set by serve_requests)
+    void* tcb = nullptr;            // its own thread pointer
+    HomeTask* home = nullptr;       // where it waits between hubs
+    bool pool = false;              // a pool thread (ends after kIdleExit at home)
+    uint64_t serial = 0;            // Hub::carrier_serial_ while it carries a hub
+    std::atomic<uint32_t> wake{0};  // futex word: set when `assigned` is
+    Hub* assigned = nullptr;        // a hub to take up (set by the monitor)
+    HoldRequest* grant = nullptr;   // to grant once home (set by serve_requests)
     Hub* grant_hub = nullptr;
     Carrier* next_idle = nullptr;
-    Carrier* next_all = nullptr;      // every carrier, for the stall report
+    Carrier* next_all = nullptr;  // every carrier, for the stall report
     // Set while the task its hub was taken from runs on here, outside the runtime: what the
     // stall report says of it (copied: the task may end as soon as it is back).
     std::atomic<bool> out{false};
@@ -79,9 +79,7 @@ constexpr long kIdleExitSeconds = 10;  // a pool thread idle this long ends (sta
 void futex_wait(std::atomic<uint32_t>* word, uint32_t val, const timespec* timeout = nullptr) noexcept {
     raw_syscall(SYS_futex, long(word), FUTEX_WAIT_PRIVATE, long(val), long(timeout));
 }
-void futex_wake(std::atomic<uint32_t>* word) noexcept {
-    raw_syscall(SYS_futex, long(word), FUTEX_WAKE_PRIVATE, 1);
-}
+void futex_wake(std::atomic<uint32_t>* word) noexcept { raw_syscall(SYS_futex, long(word), FUTEX_WAKE_PRIVATE, 1); }
 
 // A carrier at home takes no signal: the program's go to the OS threads running its code.
 void block_all_signals() noexcept {
@@ -266,8 +264,10 @@ struct Handoff {
             if (n >= kPoolMax) {
                 static std::atomic<bool> said{false};
                 if (!said.exchange(true))
-                    fprintf(stderr, "green: a hub is blocked and no OS thread can take it over (%d carry "
-                                    "hubs already); its green threads wait\n", kPoolMax);
+                    fprintf(stderr,
+                            "green: a hub is blocked and no OS thread can take it over (%d carry "
+                            "hubs already); its green threads wait\n",
+                            kPoolMax);
                 return false;
             }
             spawn_carrier();  // found idle at home below, within a few hundred microseconds
@@ -404,8 +404,8 @@ void Hub::serve_requests() noexcept {
     if (!me->home) {
         // The hub's first OS thread: its own stack is the root task's, so its home is a fiber.
         auto* home = new (std::nothrow) HomeTask;
-        void* p = home ? mmap(nullptr, kHomeStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                       : MAP_FAILED;
+        void* p =
+            home ? mmap(nullptr, kHomeStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
         if (p == MAP_FAILED) {
             delete home;
             Handoff::push_requests(this, r, r);  // served when memory allows; the loop goes on

@@ -251,16 +251,17 @@ Hub::Hub() {
         // (Not the remote queue's lock: a thread that holds a lock of a layer above, the preload's
         // wait buckets, takes it to post a wake, and the two would wait for each other; the child
         // resets it instead: fork_child_remote.)
-        pthread_atfork([] { handoff_fork_lock(true); }, [] { handoff_fork_lock(false); }, [] {
-            handoff_fork_lock(false);
-            // The child has one thread: the runtime's idle ones counted (a ThreadPool's workers,
-            // the monitor, name lookups) are not in it, and must not make its deadlock test see
-            // fewer OS threads than there are.
-            idle_internal_threads.store(0);
-            HubGroup::after_fork();  // the group's other hubs' threads are not in the child
-            if (tls_hub) tls_hub->fork_child_remote();
-            if (tls_hub) tls_hub->after_fork();
-        });
+        pthread_atfork([] { handoff_fork_lock(true); }, [] { handoff_fork_lock(false); },
+                       [] {
+                           handoff_fork_lock(false);
+                           // The child has one thread: the runtime's idle ones counted (a ThreadPool's workers,
+                           // the monitor, name lookups) are not in it, and must not make its deadlock test see
+                           // fewer OS threads than there are.
+                           idle_internal_threads.store(0);
+                           HubGroup::after_fork();  // the group's other hubs' threads are not in the child
+                           if (tls_hub) tls_hub->fork_child_remote();
+                           if (tls_hub) tls_hub->after_fork();
+                       });
     });
 }
 
@@ -416,7 +417,7 @@ void Hub::local_wake(Task* t, uint64_t seq, Wake why) noexcept {
         }
         return;  // else stale: that wait is over
     }
-    if (seq != kAnyEpoch && t->seq_ != seq) return;                // stale: a later wait
+    if (seq != kAnyEpoch && t->seq_ != seq) return;  // stale: a later wait
     if (why == Wake::Signal && !t->interrupt_) return;
     t->state_ = Task::State::Ready;
     t->wake_ = why;
@@ -515,8 +516,7 @@ void Hub::drain_remote() noexcept {
         memcpy(&program_mask_, &bits, sizeof bits);  // the kernel's layout: bit sig-1 of word 0
         raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&program_mask_), 0, long(sizeof bits));
     }
-    if (signalled_.exchange(false, std::memory_order_acquire))
-        local_wake(root_, remote_->signal_seq, Wake::Signal);
+    if (signalled_.exchange(false, std::memory_order_acquire)) local_wake(root_, remote_->signal_seq, Wake::Signal);
     std::vector<Remote::Item>& batch = remote_->spare;
     {
         std::lock_guard g(remote_->lock);
@@ -572,8 +572,7 @@ void Hub::interrupt(Task* t, std::exception_ptr e) {
             std::rethrow_exception(t->pending);
         } catch (const GreenletExit&) {
             return;
-        } catch (...) {
-        }
+        } catch (...) {}
     }
     t->pending = std::move(e);
     local_wake(t, kAnyEpoch, Wake::Interrupted);

@@ -284,10 +284,10 @@ private:
     void rejoin(Task* self) noexcept;
     // In the hub task: a task that kept its OS thread is back and waits for the hub.
     void serve_requests() noexcept;
-    void after_fork_carrier() noexcept;
-    void fork_child_remote() noexcept;  // in a fork child: the remote queue's lock, unlocked
-    void kick() noexcept;  // wake the loop (any thread)
-    void resume_loop() noexcept;  // switch from the running context to the hub task  // the calling thread's carrier record, in a fork child
+    void after_fork_carrier() noexcept;  // the calling thread's carrier record, in a fork child
+    void fork_child_remote() noexcept;   // in a fork child: the remote queue's lock, unlocked
+    void kick() noexcept;                // wake the loop (any thread)
+    void resume_loop() noexcept;         // switch from the running context to the hub task
     static Hub& create_current();
     struct Remote;
     static Context* task_main(void* arg);
@@ -319,7 +319,7 @@ private:
     }
     void wake_loop() noexcept;  // from any thread: the loop's ev_async, if it has a loop
     void switch_out();
-    double precise_add(double timeout);           // a short wait's deadline, 0 if not kept
+    double precise_add(double timeout);  // a short wait's deadline, 0 if not kept
     void precise_remove(double deadline) noexcept;
     void start_context(Task* t);
     // Install the TCB `next` runs with, if it is not the installed one (a system call without
@@ -373,7 +373,7 @@ private:
     Task* hub_task_ = nullptr;
     Task* ready_head_ = nullptr;
     Task* ready_tail_ = nullptr;
-    uint64_t ready_count_ = 0;    // tasks on the ready queue
+    uint64_t ready_count_ = 0;  // tasks on the ready queue
     Task* live_head_ = nullptr;
     Task* exited_ = nullptr;  // a task whose fiber just ended: released by whoever runs next
     unsigned budget_ = 0;
@@ -381,44 +381,44 @@ private:
                                            // hand-off may count while the hub runs elsewhere)
     uint64_t switches_ = 0;
     uint64_t iterations_ = 0;
-    ev_loop* loop_ = nullptr;     // made at the first wait (make_loop); read by other threads only in wake_loop
+    ev_loop* loop_ = nullptr;  // made at the first wait (make_loop); read by other threads only in wake_loop
     pid_t os_tid_ = 0;
-    void* installed_tcb_ = nullptr; // what FS points at now
-    static ptrdiff_t errno_offset_; // errno's place in every TCB's static TLS
-    void* async_ = nullptr;       // ev_async
-    void* precise_ = nullptr;     // the timerfd that ends short waits on time (hub.cpp)
-    void* fd_waits_ = nullptr;    // per-fd watchers and their parked waits
+    void* installed_tcb_ = nullptr;  // what FS points at now
+    static ptrdiff_t errno_offset_;  // errno's place in every TCB's static TLS
+    void* async_ = nullptr;          // ev_async
+    void* precise_ = nullptr;        // the timerfd that ends short waits on time (hub.cpp)
+    void* fd_waits_ = nullptr;       // per-fd watchers and their parked waits
     Remote* remote_ = nullptr;
     std::atomic<int> external_{0};
     std::atomic<uint32_t> remote_starts_{0};  // scheduled from another thread, not yet started
-    bool serving_ = false;                 // the root only serves (serve()): never LoopExit
-    bool starting_ = false;                // in start_context: hooks reached go straight to libc
-    std::atomic<bool> sleeping_{false};    // in a group, blocked in the poll with nothing ready
-    std::atomic<int> kept_{0};             // tasks a hand-off left running on their own OS thread
-    bool idle_ = false;                    // counted idle by HubGroup (a group's hub, in its poll)
+    bool serving_ = false;                    // the root only serves (serve()): never LoopExit
+    bool starting_ = false;                   // in start_context: hooks reached go straight to libc
+    std::atomic<bool> sleeping_{false};       // in a group, blocked in the poll with nothing ready
+    std::atomic<int> kept_{0};                // tasks a hand-off left running on their own OS thread
+    bool idle_ = false;                       // counted idle by HubGroup (a group's hub, in its poll)
     void leave_idle() noexcept;
-    std::atomic<int> fd_slots_size_{0};    // see may_know_fd
+    std::atomic<int> fd_slots_size_{0};  // see may_know_fd
     std::atomic<bool> signalled_{false};
-    std::atomic<bool> mask_posted_{false};     // see post_program_mask
+    std::atomic<bool> mask_posted_{false};  // see post_program_mask
     std::atomic<uint64_t> posted_mask_{0};
     std::string loop_exit_message_;
     void* altstack_ = nullptr;
     // hand-off (see enter()):
-    bool handoff_ = false;                 // the hold protocol is on (set once)
+    bool handoff_ = false;  // the hold protocol is on (set once)
     std::atomic<bool> handoff_steal_{false};
     std::atomic<uint64_t> hold_{0};
-    uint64_t gen_ = 0;                     // the generation this OS thread holds
-    void* root_thread_tcb_ = nullptr;      // glibc's pthread_t is its TCB's address
+    uint64_t gen_ = 0;                 // the generation this OS thread holds
+    void* root_thread_tcb_ = nullptr;  // glibc's pthread_t is its TCB's address
     pid_t root_tid_ = 0;
-    bool on_main_thread_ = false;          // made on the process's main thread (kept at its exit)
-    void* carrier_tcb_ = nullptr;          // the holding OS thread's own TCB (tasks without one use it)
-    struct Carrier* carrier_ = nullptr;    // the holding OS thread's record
-    uint64_t carrier_serial_;              // its number (every carrier has its own, the first one's
-                                           // given when the hub is made)
-    std::atomic<bool> polling_{false};     // in the loop's blocking poll (hand-off hubs only)
-    std::atomic<uint32_t> live_count_{0};  // live tasks, root included (the monitor reads it)
+    bool on_main_thread_ = false;                         // made on the process's main thread (kept at its exit)
+    void* carrier_tcb_ = nullptr;                         // the holding OS thread's own TCB (tasks without one use it)
+    struct Carrier* carrier_ = nullptr;                   // the holding OS thread's record
+    uint64_t carrier_serial_;                             // its number (every carrier has its own, the first one's
+                                                          // given when the hub is made)
+    std::atomic<bool> polling_{false};                    // in the loop's blocking poll (hand-off hubs only)
+    std::atomic<uint32_t> live_count_{0};                 // live tasks, root included (the monitor reads it)
     std::atomic<struct HoldRequest*> requests_{nullptr};  // tasks back from a hand-off
-    sigset_t program_mask_{};              // the signal mask OS threads carrying the hub take
+    sigset_t program_mask_{};                             // the signal mask OS threads carrying the hub take
 };
 
 // Count of libgreen's own idle worker threads (not a source of wake-ups) and of threads a layer

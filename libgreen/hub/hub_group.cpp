@@ -18,10 +18,10 @@ namespace {
 constexpr int kMaxHubs = 256;
 
 Hub* g_hubs[kMaxHubs];
-std::atomic<int> g_size{1};          // hubs in the group (1: no group)
-std::atomic<unsigned> g_next{0};     // where the round of ties starts
-std::atomic<int> g_idle{0};          // hubs other than the first, idle (see idle_enter)
-std::atomic<long> g_in_flight{0};    // posted wake-ups not yet drained
+std::atomic<int> g_size{1};        // hubs in the group (1: no group)
+std::atomic<unsigned> g_next{0};   // where the round of ties starts
+std::atomic<int> g_idle{0};        // hubs other than the first, idle (see idle_enter)
+std::atomic<long> g_in_flight{0};  // posted wake-ups not yet drained
 
 struct Starting {
     void (*on_start)(Hub&);
@@ -62,7 +62,8 @@ int HubGroup::start(int n, void (*on_start)(Hub&)) noexcept {
             fprintf(stderr, "green: cannot start hub %d of %d (%s): going on with %d\n", i + 1, n, strerror(rc), made);
             break;
         }
-        while (s.done.load(std::memory_order_acquire) == 0) raw_syscall(SYS_futex, long(&s.done), FUTEX_WAIT_PRIVATE, 0, 0);
+        while (s.done.load(std::memory_order_acquire) == 0)
+            raw_syscall(SYS_futex, long(&s.done), FUTEX_WAIT_PRIVATE, 0, 0);
         g_hubs[made++] = s.hub;
     }
     g_size.store(made, std::memory_order_release);

@@ -30,12 +30,13 @@ struct sigaction previous_segv;  // the program's handler, for faults that are n
 
 [[noreturn]] void report_overflow(const Task* t, const char* how) {
     char buf[512];
-    int n = snprintf(buf, sizeof buf,
-                     "green: stack overflow in greenlet #%" PRIu64 "%s%s%s (%s; stack of %zu bytes).\n"
-                     "green: raise the stack size: GREEN_STACK_SIZE=1M in the environment, "
-                     "green::spawn_with({.stack_size = ...}), or pthread_attr_setstacksize.\n",
-                     t->id, t->name.empty() ? "" : " '", t->name.c_str(), t->name.empty() ? "" : "'", how,
-                     t->stack.size);
+    int n =
+        snprintf(buf, sizeof buf,
+                 "green: stack overflow in greenlet #%" PRIu64
+                 "%s%s%s (%s; stack of %zu bytes).\n"
+                 "green: raise the stack size: GREEN_STACK_SIZE=1M in the environment, "
+                 "green::spawn_with({.stack_size = ...}), or pthread_attr_setstacksize.\n",
+                 t->id, t->name.empty() ? "" : " '", t->name.c_str(), t->name.empty() ? "" : "'", how, t->stack.size);
     if (n > 0) raw_syscall(SYS_write, 2, long(buf), long(std::min<size_t>(n, sizeof buf - 1)));
     abort();
 }

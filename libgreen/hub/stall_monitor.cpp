@@ -29,8 +29,8 @@ struct Watched {
     const Task* task = nullptr;
     double since = 0;
     bool reported = false;
-    bool handed = false;  // handed off during this stall
-    double cpu_since = 0; // the OS thread's CPU time at `since`
+    bool handed = false;   // handed off during this stall
+    double cpu_since = 0;  // the OS thread's CPU time at `since`
 };
 
 SpinLock g_lock;
@@ -129,7 +129,8 @@ void report_task_out(pid_t tid, uint64_t id, const char* name, double seconds) {
     char what[160];
     describe_os_thread(tid, what, sizeof what);
     fprintf(stderr,
-            "green: greenlet #%" PRIu64 " '%s' has run for %.1f s outside the runtime on OS thread tid %d: %s; "
+            "green: greenlet #%" PRIu64
+            " '%s' has run for %.1f s outside the runtime on OS thread tid %d: %s; "
             "its hub went on on another OS thread (hand-off)\n",
             id, name, seconds, int(tid), what);
 }
@@ -187,7 +188,8 @@ void* monitor_main(void*) {
             w.tid = w.hub->os_tid();
             describe_os_thread(w.tid, what, sizeof what);
             fprintf(stderr,
-                    "green: greenlet #%" PRIu64 " '%s' has kept its hub's OS thread (tid %d) for %.1f s without "
+                    "green: greenlet #%" PRIu64
+                    " '%s' has kept its hub's OS thread (tid %d) for %.1f s without "
                     "switching: %s; every other green thread of that hub waits meanwhile\n",
                     cur->id, cur->name.c_str(), int(w.tid), now - w.since, what);
         }
@@ -203,8 +205,7 @@ void register_hub(Hub* h, pid_t os_tid) noexcept {
     try {
         if (!g_hubs) g_hubs = new std::vector<Watched>;
         g_hubs->push_back({h, os_tid});
-    } catch (...) {
-    }
+    } catch (...) {}
 }
 
 void unregister_hub(Hub* h) noexcept {

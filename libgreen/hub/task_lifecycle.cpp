@@ -76,7 +76,7 @@ Context* Hub::task_main(void* arg) {
         e->release();
     }
     if (t == h->hub_task_) h->loop_main();  // never returns
-    if (h->handoff_) h->leave(t);  // from here on it runs its own code
+    if (h->handoff_) h->leave(t);           // from here on it runs its own code
 
     if (!t->pending) {
         try {
@@ -97,8 +97,8 @@ Context* Hub::task_main(void* arg) {
         }
     }
     h->finish_current(t);  // (touches no member of h: it may yield in on_exit)
-    h = t->hub;  // it may have been moved to another hub of the group meanwhile (share_ready)
-    h->enter(t);  // never leaves: the fiber ends
+    h = t->hub;            // it may have been moved to another hub of the group meanwhile (share_ready)
+    h->enter(t);           // never leaves: the fiber ends
 
     // Leave for good: boost releases this stack on the next fiber's stack; the next one to run
     // drops the hub's reference to t.

@@ -11,7 +11,8 @@ bool RLock::acquire(Seconds timeout) {
         lock_.unlock();
         return true;
     }
-    bool ok = detail::wait_until(lock_, waiters_, timeout.value, {"RLock", this, -1}, [&] { return owner_ == nullptr; });
+    bool ok =
+        detail::wait_until(lock_, waiters_, timeout.value, {"RLock", this, -1}, [&] { return owner_ == nullptr; });
     if (ok) {
         owner_ = self;
         depth_ = 1;

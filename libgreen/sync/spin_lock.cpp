@@ -16,8 +16,7 @@ namespace green::detail {
 void SpinLock::lock_contended() noexcept {
     for (;;) {
         for (int i = 0; i < 128; ++i) {
-            if (!flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire))
-                return;
+            if (!flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire)) return;
             __builtin_ia32_pause();
         }
         // The raw system call: under the preload, sched_yield() is the hook that yields a green
@@ -33,9 +32,7 @@ std::atomic<int> g_fork_lock_count{0};
 
 // Registered before any other of the runtime's atfork handlers (constructor priority 101): child
 // handlers run in registration order, so this one runs first in every fork child.
-__attribute__((constructor(101))) void fork_reset_init() {
-    pthread_atfork(nullptr, nullptr, fork_child_reset_locks);
-}
+__attribute__((constructor(101))) void fork_reset_init() { pthread_atfork(nullptr, nullptr, fork_child_reset_locks); }
 }  // namespace
 
 bool reset_in_fork_child(SpinLock& lock) noexcept {

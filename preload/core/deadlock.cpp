@@ -59,8 +59,8 @@ std::string symtab_lookup(const char* path, uintptr_t addr) {
     const char* base = static_cast<const char*>(map);
     size_t size = size_t(st.st_size);
     auto* eh = reinterpret_cast<const Elf64_Ehdr*>(base);
-    bool ok = memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_ident[EI_CLASS] == ELFCLASS64 &&
-              eh->e_shoff && eh->e_shoff + size_t(eh->e_shnum) * sizeof(Elf64_Shdr) <= size;
+    bool ok = memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_ident[EI_CLASS] == ELFCLASS64 && eh->e_shoff &&
+              eh->e_shoff + size_t(eh->e_shnum) * sizeof(Elf64_Shdr) <= size;
     for (unsigned i = 0; ok && i < eh->e_shnum; ++i) {
         auto* sh = reinterpret_cast<const Elf64_Shdr*>(base + eh->e_shoff) + i;
         if (sh->sh_type != SHT_SYMTAB || sh->sh_link >= eh->e_shnum) continue;
@@ -118,7 +118,8 @@ std::string describe(Hub& h, Task* t) {
         snprintf(buf, sizeof buf, "  #%" PRIu64 " main thread", t->id);
     } else if (g) {
         snprintf(buf, sizeof buf, "  #%" PRIu64 " '%s' (pthread %#lx, start routine %s)", t->id, t->name.c_str(),
-                 static_cast<unsigned long>(reinterpret_cast<uintptr_t>(g)), symbol(reinterpret_cast<void*>(g->start)).c_str());
+                 static_cast<unsigned long>(reinterpret_cast<uintptr_t>(g)),
+                 symbol(reinterpret_cast<void*>(g->start)).c_str());
     } else {
         snprintf(buf, sizeof buf, "  #%" PRIu64 " greenlet '%s'", t->id, t->name.c_str());
     }
@@ -167,8 +168,7 @@ void on_deadlock(Hub& h) {
             });
             out += lines;
         }
-    } catch (...) {
-    }
+    } catch (...) {}
     put(out);
     fflush(nullptr);
     _exit(2);

@@ -20,8 +20,8 @@ namespace {
 
 struct Moved {
     int dup;
-    int calls;      // still using it
-    FdState* state; // what the program's descriptor was (the duplicate is the runtime's)
+    int calls;       // still using it
+    FdState* state;  // what the program's descriptor was (the duplicate is the runtime's)
 };
 detail::SpinLock g_lock;
 const bool g_lock_fork_reset = reset_in_fork_child(g_lock);
@@ -44,8 +44,7 @@ void keep_for_waiters(detail::Hub& h, int fd) noexcept {
             if (!g_moved) g_moved = new std::vector<Moved>;
             g_moved->push_back({dup, 0, state});
             listed = true;
-        } catch (...) {
-        }
+        } catch (...) {}
     }
     if (!listed) {
         delete state;

@@ -68,14 +68,12 @@ FdKind FdTable::classify(int fd) noexcept {
         return type == SOCK_STREAM || type == SOCK_SEQPACKET ? FdKind::Stream : FdKind::Datagram;
     }
     case S_IFIFO:
-    case S_IFCHR:
-        return FdKind::Pollable;
+    case S_IFCHR: return FdKind::Pollable;
     case 0:
         // Anonymous inodes (eventfd, timerfd, signalfd, epoll, inotify, pidfd) have no type bits.
         // eventfd/timerfd/signalfd reads block and are pollable; epoll fds are not read.
         return FdKind::Pollable;
-    default:
-        return FdKind::Passthrough;  // regular files are always "ready": epoll refuses them
+    default: return FdKind::Passthrough;  // regular files are always "ready": epoll refuses them
     }
 }
 

@@ -27,17 +27,17 @@ enum class FdKind : uint8_t {
 
 struct FdState {
     FdKind kind = FdKind::Unknown;
-    bool nonblock = false;   // the program's O_NONBLOCK, as last seen
+    bool nonblock = false;  // the program's O_NONBLOCK, as last seen
     // Only this descriptor number reaches its open file description, so `nonblock` cannot change
     // behind our back. Else (dup'ed, inherited, shared with a forked child) O_NONBLOCK may be
     // flipped through another descriptor or process: it is re-read before each park.
     bool exclusive = false;
-    uint32_t epoch = 0;      // FdTable's fork epoch when `exclusive` was established
-    bool listening = false;  // accept() target
-    bool drained = false;    // the last read got less than it asked for: the socket was emptied
-    int8_t accmode = -1;     // O_RDONLY / O_WRONLY / O_RDWR of its open file; -1 = not looked at
-    double rcv_timeout = -1; // SO_RCVTIMEO in seconds; -1 = none
-    double snd_timeout = -1; // SO_SNDTIMEO
+    uint32_t epoch = 0;       // FdTable's fork epoch when `exclusive` was established
+    bool listening = false;   // accept() target
+    bool drained = false;     // the last read got less than it asked for: the socket was emptied
+    int8_t accmode = -1;      // O_RDONLY / O_WRONLY / O_RDWR of its open file; -1 = not looked at
+    double rcv_timeout = -1;  // SO_RCVTIMEO in seconds; -1 = none
+    double snd_timeout = -1;  // SO_SNDTIMEO
     bool is_socket() const { return kind == FdKind::Stream || kind == FdKind::Datagram; }
 };
 

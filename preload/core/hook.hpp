@@ -39,8 +39,8 @@ inline void count_call(HookSlot& slot) noexcept {
 
 }  // namespace green::preload
 
-#define GREEN_HOOK(ret, name, ...)                                                                \
-    GREEN_HOOK_SLOT(name);                                                                        \
+#define GREEN_HOOK(ret, name, ...)                                                                           \
+    GREEN_HOOK_SLOT(name);                                                                                   \
     static void green_hook_enter_##name() noexcept { ::green::preload::count_call(green_hook_slot_##name); } \
     extern "C" ret name(__VA_ARGS__)
 
@@ -50,7 +50,8 @@ inline void count_call(HookSlot& slot) noexcept {
 // table, never counted.
 #define GREEN_HOOK_IN_ASM(name) GREEN_HOOK_SLOT(name)
 
-#define GREEN_HOOK_SLOT(name)                                                                     \
-    [[gnu::section("green_hook_names"), gnu::used]] static const char green_hook_name_##name[] = #name; \
-    [[gnu::section("green_hooks"), gnu::used]] static constinit ::green::preload::HookSlot       \
-        green_hook_slot_##name{green_hook_name_##name, {0}}
+#define GREEN_HOOK_SLOT(name)                                                                                       \
+    [[gnu::section("green_hook_names"), gnu::used]] static const char green_hook_name_##name[] = #name;             \
+    [[gnu::section("green_hooks"), gnu::used]] static constinit ::green::preload::HookSlot green_hook_slot_##name { \
+        green_hook_name_##name, { 0 }                                                                               \
+    }

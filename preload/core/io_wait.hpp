@@ -73,8 +73,7 @@ using detail::deadline_after;
 // `want` (reads) is the byte count asked for: a read that got less emptied the socket, so the next
 // one waits for readiness first instead of spending a system call on a certain EAGAIN (the
 // request/response pattern: after answering, the next request is not there yet).
-template <class Op>
-inline auto io_call(int& fd, Dir dir, const char* what, Op op, bool probe = false, size_t want = 0)
+template <class Op> inline auto io_call(int& fd, Dir dir, const char* what, Op op, bool probe = false, size_t want = 0)
     -> decltype(op(false)) {
     detail::Hub* h = hub();
     FdState* st;

@@ -17,7 +17,7 @@ using detail::Wake;
 namespace {
 constexpr double kFirstBackoff = 0.001;  // probing of the descriptors no longer waited for
 constexpr double kMaxBackoff = 0.050;
-constexpr uint8_t kStrikes = 2;  // unconfirmed wake-ups in a row before a descriptor is only probed
+constexpr uint8_t kStrikes = 2;   // unconfirmed wake-ups in a row before a descriptor is only probed
 constexpr double kForever = 1e9;  // seconds: "until a signal", without looking like a deadlock
 }  // namespace
 
@@ -36,7 +36,7 @@ bool registrable(int fd) noexcept {
 int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline, detail::WaitInfo what,
                int (*probe)(void*), void* ctx, bool* interrupted) {
     if (interrupted) *interrupted = false;
-    size_t active = fds.size();   // fds[0, active) are waited for; the rest are only probed
+    size_t active = fds.size();    // fds[0, active) are waited for; the rest are only probed
     std::vector<uint8_t> strikes;  // unconfirmed wake-ups in a row, per entry (allocated on the first)
     double backoff = 0;            // > 0 once some descriptor is only probed
     for (;;) {
@@ -86,7 +86,7 @@ int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadlin
             if (interrupted) *interrupted = true;
             errno = EDEADLK;
             return -1;
-        default:  // Signal, Interrupted (green::kill, green::Timeout)
+        default:                                    // Signal, Interrupted (green::kill, green::Timeout)
             if (w == Wake::Signal) cancel_point();  // pthread_cancel ends a wait like a signal
             if (interrupted) *interrupted = true;
             errno = EINTR;

@@ -83,9 +83,8 @@ private:
 int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline, detail::WaitInfo what,
                int (*probe)(void*), void* ctx, bool* interrupted = nullptr);
 
-template <class Probe>
-int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline, detail::WaitInfo what,
-               Probe& probe, bool* interrupted = nullptr) {
+template <class Probe> int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline,
+                                      detail::WaitInfo what, Probe& probe, bool* interrupted = nullptr) {
     return wait_ready(
         h, fds, deadline, what, [](void* p) { return (*static_cast<Probe*>(p))(); }, &probe, interrupted);
 }

@@ -51,8 +51,7 @@ __attribute__((constructor(101))) void init() {
         // Real threads block as without the preload; the main thread keeps its hub.
         config.green_threads = false;
         detail::Hub::implicit_hub_main_thread_only();
-    }
-    else if (threads && *threads && strcmp(threads, "green") != 0)
+    } else if (threads && *threads && strcmp(threads, "green") != 0)
         fprintf(stderr, "green: ignoring GREEN_THREADS='%s' (green or native)\n", threads);
     config.stats = env_flag("GREEN_STATS");
     config.debug = env_flag("GREEN_DEBUG");
@@ -171,8 +170,9 @@ void debug_once(const char* site, const char* what, int fd) noexcept {
         snprintf(target, sizeof target, " on fd %d (%s)", fd, len > 0 ? path : "?");
     }
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "green: %s%s, called from %s: %s (blocks the OS thread; reported once per call site)\n",
-                     site, target, caller, what);
+    int n = snprintf(buf, sizeof buf,
+                     "green: %s%s, called from %s: %s (blocks the OS thread; reported once per call site)\n", site,
+                     target, caller, what);
     if (n > 0) (void)!REAL(write)(2, buf, std::min<size_t>(size_t(n), sizeof buf - 1));
     errno = saved;
 }

@@ -24,8 +24,7 @@ namespace green::preload {
 // raised for the one F_DUPFD, then put back. -1 when the hard limit leaves no room.
 int above_soft_limit(int fd) noexcept {
     rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_max <= rl.rlim_cur)
-        return -1;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_max <= rl.rlim_cur) return -1;
     rlimit raised = rl;
     raised.rlim_cur = std::min<rlim_t>(rl.rlim_max, rl.rlim_cur + 64);
     if (setrlimit(RLIMIT_NOFILE, &raised) != 0) return -1;
@@ -66,8 +65,19 @@ int relocate(int fd) {
 
 }  // namespace
 
-GREEN_HOOK(int, epoll_create1, int flags) { HOOK_ENTER(epoll_create1); return relocate(REAL(epoll_create1)(flags)); }
-GREEN_HOOK(int, epoll_create, int size) { HOOK_ENTER(epoll_create); return relocate(REAL(epoll_create)(size)); }
-GREEN_HOOK(int, eventfd, unsigned int initval, int flags) { HOOK_ENTER(eventfd); return relocate(REAL(eventfd)(initval, flags)); }
-GREEN_HOOK(int, timerfd_create, int clockid, int flags) { HOOK_ENTER(timerfd_create); return relocate(REAL(timerfd_create)(clockid, flags)); }
-
+GREEN_HOOK(int, epoll_create1, int flags) {
+    HOOK_ENTER(epoll_create1);
+    return relocate(REAL(epoll_create1)(flags));
+}
+GREEN_HOOK(int, epoll_create, int size) {
+    HOOK_ENTER(epoll_create);
+    return relocate(REAL(epoll_create)(size));
+}
+GREEN_HOOK(int, eventfd, unsigned int initval, int flags) {
+    HOOK_ENTER(eventfd);
+    return relocate(REAL(eventfd)(initval, flags));
+}
+GREEN_HOOK(int, timerfd_create, int clockid, int flags) {
+    HOOK_ENTER(timerfd_create);
+    return relocate(REAL(timerfd_create)(clockid, flags));
+}

@@ -36,13 +36,28 @@ std::atomic<bool> printed{false};
 // real-time ones (glibc keeps some for itself).
 bool fatal_by_default(int sig) noexcept {
     switch (sig) {
-    case SIGHUP: case SIGINT: case SIGQUIT: case SIGILL: case SIGABRT: case SIGBUS: case SIGFPE:
-    case SIGSEGV: case SIGPIPE: case SIGALRM: case SIGTERM: case SIGUSR1: case SIGUSR2:
-    case SIGSTKFLT: case SIGXCPU: case SIGXFSZ: case SIGVTALRM: case SIGPROF: case SIGIO:
-    case SIGPWR: case SIGSYS:
-        return true;
-    default:
-        return false;
+    case SIGHUP:
+    case SIGINT:
+    case SIGQUIT:
+    case SIGILL:
+    case SIGABRT:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGSEGV:
+    case SIGPIPE:
+    case SIGALRM:
+    case SIGTERM:
+    case SIGUSR1:
+    case SIGUSR2:
+    case SIGSTKFLT:
+    case SIGXCPU:
+    case SIGXFSZ:
+    case SIGVTALRM:
+    case SIGPROF:
+    case SIGIO:
+    case SIGPWR:
+    case SIGSYS: return true;
+    default: return false;
     }
 }
 
@@ -110,24 +125,24 @@ void print_green_dump() noexcept {
         Line() << "green: SIGQUIT: this OS thread runs no green threads";
         return;
     }
-    Line() << "green: SIGQUIT: green threads of pid " << uint64_t(REAL(syscall)(SYS_getpid)) << " (hub on OS thread tid "
-           << uint64_t(h->os_tid()) << ", " << uint64_t(h->live_tasks_relaxed()) << " live, " << h->switches()
-           << " switches, " << detail::Hub::handoffs.load() << " hand-offs):";
+    Line() << "green: SIGQUIT: green threads of pid " << uint64_t(REAL(syscall)(SYS_getpid))
+           << " (hub on OS thread tid " << uint64_t(h->os_tid()) << ", " << uint64_t(h->live_tasks_relaxed())
+           << " live, " << h->switches() << " switches, " << detail::Hub::handoffs.load() << " hand-offs):";
     // Every hub of a group (GREEN_HUBS), the others read while they run: a diagnostic.
     const int n = detail::HubGroup::size();
     for (int i = 0; i < n; ++i) {
         detail::Hub* hub = n > 1 ? detail::HubGroup::at(i) : h;
         if (n > 1) Line() << "  hub " << uint64_t(i) << " on OS thread tid " << uint64_t(hub->os_tid()) << ":";
         hub->for_each_task([hub](detail::Task* t) {
-        if (hub->serving() && t == hub->root()) return;
-        Line l;
-        l << "  greenlet #" << t->id << " '" << t->name.c_str() << "' " << state_name(t->state_now());
-        const detail::WaitInfo& w = t->waiting_on();
-        if (t->state_now() == detail::Task::State::Parked && w.what) {
-            l << " in " << w.what;
-            if (w.arg >= 0) l << " (" << uint64_t(w.arg) << ")";
-        }
-        if (auto* g = static_cast<GreenThread*>(t->user)) hex(l << ", started at ", uintptr_t(g->start));
+            if (hub->serving() && t == hub->root()) return;
+            Line l;
+            l << "  greenlet #" << t->id << " '" << t->name.c_str() << "' " << state_name(t->state_now());
+            const detail::WaitInfo& w = t->waiting_on();
+            if (t->state_now() == detail::Task::State::Parked && w.what) {
+                l << " in " << w.what;
+                if (w.arg >= 0) l << " (" << uint64_t(w.arg) << ")";
+            }
+            if (auto* g = static_cast<GreenThread*>(t->user)) hex(l << ", started at ", uintptr_t(g->start));
         });
     }
     Line() << "green: SIGQUIT: now its default action (a core dump where enabled)";
@@ -239,4 +254,3 @@ GREEN_HOOK(void, _Exit, int status) noexcept {
     REAL(_exit)(status);
     __builtin_unreachable();
 }
-

@@ -86,7 +86,8 @@ GREEN_HOOK(long, syscall, long nr, ...) {
     case SYS_readv: return readv(int(a1), static_cast<const iovec*>(p(a2)), int(a3));
     case SYS_writev: return writev(int(a1), static_cast<const iovec*>(p(a2)), int(a3));
     case SYS_recvfrom:
-        return recvfrom(int(a1), p(a2), size_t(a3), int(a4), static_cast<sockaddr*>(p(a5)), static_cast<socklen_t*>(p(a6)));
+        return recvfrom(int(a1), p(a2), size_t(a3), int(a4), static_cast<sockaddr*>(p(a5)),
+                        static_cast<socklen_t*>(p(a6)));
     case SYS_sendto:
         return sendto(int(a1), p(a2), size_t(a3), int(a4), static_cast<const sockaddr*>(p(a5)), socklen_t(a6));
     case SYS_recvmsg: return recvmsg(int(a1), static_cast<msghdr*>(p(a2)), int(a3));

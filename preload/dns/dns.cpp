@@ -31,8 +31,7 @@ green::detail::Hub* lookup_hub() noexcept {
 }
 
 // Run `op` through the resolver; false if it was interrupted (nothing it produced is kept).
-template <class Op, class Discard>
-bool resolve(green::detail::Hub& h, const char* what, Op op, Discard discard) {
+template <class Op, class Discard> bool resolve(green::detail::Hub& h, const char* what, Op op, Discard discard) {
     int err = 0, herr = 0;
     std::function<void()> o = op, d = discard;
     if (dns::resolve(h, what, o, d, err, herr) == dns::Status::Interrupted) return false;
@@ -51,7 +50,8 @@ int interrupted_r(struct hostent** result, int* h_errnop) {
 
 }  // namespace
 
-GREEN_HOOK(int, getaddrinfo, const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res) {
+GREEN_HOOK(int, getaddrinfo, const char* node, const char* service, const struct addrinfo* hints,
+           struct addrinfo** res) {
     HOOK_ENTER(getaddrinfo);
     green::detail::Hub* h = lookup_hub();
     if (!h || !node || (node[0] == '*' && node[1] == '\0')) return REAL(getaddrinfo)(node, service, hints, res);
@@ -90,7 +90,7 @@ GREEN_HOOK(int, getaddrinfo, const char* node, const char* service, const struct
 }
 
 GREEN_HOOK(int, getnameinfo, const struct sockaddr* sa, socklen_t salen, char* host, socklen_t hostlen, char* serv,
-                socklen_t servlen, int flags) {
+           socklen_t servlen, int flags) {
     HOOK_ENTER(getnameinfo);
     green::detail::Hub* h = lookup_hub();
     // Only a host name to look up can reach the network (services come from local files).
@@ -113,7 +113,8 @@ GREEN_HOOK(struct hostent*, gethostbyname, const char* name) {
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyname)(name);
     struct hostent* r = nullptr;
-    if (!resolve(*h, "gethostbyname", [&] { r = REAL(gethostbyname)(name); }, [] {})) {
+    if (!resolve(
+            *h, "gethostbyname", [&] { r = REAL(gethostbyname)(name); }, [] {})) {
         h_errno = TRY_AGAIN;
         errno = EINTR;
         return nullptr;
@@ -126,7 +127,8 @@ GREEN_HOOK(struct hostent*, gethostbyname2, const char* name, int af) {
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyname2)(name, af);
     struct hostent* r = nullptr;
-    if (!resolve(*h, "gethostbyname2", [&] { r = REAL(gethostbyname2)(name, af); }, [] {})) {
+    if (!resolve(
+            *h, "gethostbyname2", [&] { r = REAL(gethostbyname2)(name, af); }, [] {})) {
         h_errno = TRY_AGAIN;
         errno = EINTR;
         return nullptr;
@@ -139,7 +141,8 @@ GREEN_HOOK(struct hostent*, gethostbyaddr, const void* addr, socklen_t len, int 
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyaddr)(addr, len, type);
     struct hostent* r = nullptr;
-    if (!resolve(*h, "gethostbyaddr", [&] { r = REAL(gethostbyaddr)(addr, len, type); }, [] {})) {
+    if (!resolve(
+            *h, "gethostbyaddr", [&] { r = REAL(gethostbyaddr)(addr, len, type); }, [] {})) {
         h_errno = TRY_AGAIN;
         errno = EINTR;
         return nullptr;
@@ -148,39 +151,41 @@ GREEN_HOOK(struct hostent*, gethostbyaddr, const void* addr, socklen_t len, int 
 }
 
 // The _r variants fill the caller's buffers (ERANGE when too small), as glibc does.
-GREEN_HOOK(int, gethostbyname_r, const char* name, struct hostent* ret, char* buf, size_t buflen, struct hostent** result,
-                    int* h_errnop) {
+GREEN_HOOK(int, gethostbyname_r, const char* name, struct hostent* ret, char* buf, size_t buflen,
+           struct hostent** result, int* h_errnop) {
     HOOK_ENTER(gethostbyname_r);
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop);
     int rc = 0;
-    if (!resolve(*h, "gethostbyname_r",
-                 [&] { rc = REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop); }, [] {}))
+    if (!resolve(
+            *h, "gethostbyname_r", [&] { rc = REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop); },
+            [] {}))
         return interrupted_r(result, h_errnop);
     return rc;
 }
 
 GREEN_HOOK(int, gethostbyname2_r, const char* name, int af, struct hostent* ret, char* buf, size_t buflen,
-                     struct hostent** result, int* h_errnop) {
+           struct hostent** result, int* h_errnop) {
     HOOK_ENTER(gethostbyname2_r);
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop);
     int rc = 0;
-    if (!resolve(*h, "gethostbyname2_r",
-                 [&] { rc = REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop); }, [] {}))
+    if (!resolve(
+            *h, "gethostbyname2_r", [&] { rc = REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop); },
+            [] {}))
         return interrupted_r(result, h_errnop);
     return rc;
 }
 
-GREEN_HOOK(int, gethostbyaddr_r, const void* addr, socklen_t len, int type, struct hostent* ret, char* buf, size_t buflen,
-                    struct hostent** result, int* h_errnop) {
+GREEN_HOOK(int, gethostbyaddr_r, const void* addr, socklen_t len, int type, struct hostent* ret, char* buf,
+           size_t buflen, struct hostent** result, int* h_errnop) {
     HOOK_ENTER(gethostbyaddr_r);
     green::detail::Hub* h = lookup_hub();
     if (!h) return REAL(gethostbyaddr_r)(addr, len, type, ret, buf, buflen, result, h_errnop);
     int rc = 0;
-    if (!resolve(*h, "gethostbyaddr_r",
-                 [&] { rc = REAL(gethostbyaddr_r)(addr, len, type, ret, buf, buflen, result, h_errnop); }, [] {}))
+    if (!resolve(
+            *h, "gethostbyaddr_r",
+            [&] { rc = REAL(gethostbyaddr_r)(addr, len, type, ret, buf, buflen, result, h_errnop); }, [] {}))
         return interrupted_r(result, h_errnop);
     return rc;
 }
-

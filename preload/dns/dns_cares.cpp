@@ -25,7 +25,7 @@ namespace green::preload::dns {
 // One caller waiting for answers (Request::waiter points here meanwhile).
 struct Fetch {
     detail::Task* task = nullptr;
-    detail::Waker waker;              // while parked
+    detail::Waker waker;  // while parked
     std::shared_ptr<Request> req;
     std::vector<std::string> needed;  // keys the next round cannot do without
     bool parked = false;
@@ -76,12 +76,11 @@ struct Channel {
     pid_t pid = 0;
     std::shared_ptr<const ServerConf> conf;
     bool driving = false;
-    detail::Waker driver;          // the driving task's current park
+    detail::Waker driver;                   // the driving task's current park
     std::vector<detail::FdInterest> armed;  // what the driver waits on now
     std::vector<Fetch*> followers;
     size_t outstanding = 0;  // queries sent and not called back yet
 };
-
 
 struct Pending {
     Channel* channel;
@@ -173,8 +172,8 @@ ares_channel make_channel(const std::shared_ptr<const ServerConf>& conf) {
 }
 
 bool same_servers(const ServerConf& a, const ServerConf& b) {
-    if (a.servers.size() != b.servers.size() || a.retrans != b.retrans || a.retry != b.retry ||
-        a.rotate != b.rotate || a.usevc != b.usevc)
+    if (a.servers.size() != b.servers.size() || a.retrans != b.retrans || a.retry != b.retry || a.rotate != b.rotate ||
+        a.usevc != b.usevc)
         return false;
     for (size_t i = 0; i < a.servers.size(); ++i)
         if (memcmp(&a.servers[i], &b.servers[i], sizeof a.servers[i]) != 0) return false;
@@ -215,7 +214,8 @@ std::vector<detail::FdInterest> channel_fds(Channel& c) {
     int bits = ares_getsock(c.ch, socks, ARES_GETSOCK_MAXNUM);
     std::vector<detail::FdInterest> fds;
     for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
-        int ev = (ARES_GETSOCK_READABLE(bits, i) ? detail::kRead : 0) | (ARES_GETSOCK_WRITABLE(bits, i) ? detail::kWrite : 0);
+        int ev = (ARES_GETSOCK_READABLE(bits, i) ? detail::kRead : 0) |
+                 (ARES_GETSOCK_WRITABLE(bits, i) ? detail::kWrite : 0);
         if (ev) fds.push_back({socks[i], ev, 0});
     }
     return fds;

@@ -77,7 +77,7 @@ struct Answer {
 struct Fetch;  // dns_cares.cpp
 
 struct Request {
-    detail::SpinLock lock;  // guards answers, misses, miss_keys (the proxy thread reads them)
+    detail::SpinLock lock;                            // guards answers, misses, miss_keys (the proxy thread reads them)
     std::unordered_map<std::string, Answer> answers;  // by key_of(query)
     std::vector<std::string> misses;                  // this round's unanswered queries, in order
     std::unordered_set<std::string> miss_keys;

@@ -90,8 +90,9 @@ void note_slow_sources() {
             char* save = nullptr;
             for (char* w = strtok_r(line + 6, " \t\n", &save); w; w = strtok_r(nullptr, " \t\n", &save))
                 if (w[0] != '[' && w[0] != '#' && strcmp(w, "files") != 0 && strcmp(w, "dns") != 0) {
-                    debug_once("dns nsswitch", "an nsswitch hosts source other than files and dns waits on the "
-                                               "resolver thread (one such lookup at a time)");
+                    debug_once("dns nsswitch",
+                               "an nsswitch hosts source other than files and dns waits on the "
+                               "resolver thread (one such lookup at a time)");
                     break;
                 }
         }
@@ -143,8 +144,8 @@ struct Workers {
     Round* head = nullptr;  // (lock) queued rounds, oldest first
     Round* tail = nullptr;
     int queued = 0;
-    int threads = 0;  // (lock) started and not yet decided to end
-    int waiting = 0;  // (lock) of those, in their futex wait
+    int threads = 0;               // (lock) started and not yet decided to end
+    int waiting = 0;               // (lock) of those, in their futex wait
     std::atomic<uint32_t> seq{0};  // futex word: bumped (under lock) for every queued round
 };
 
@@ -181,12 +182,10 @@ void prepare_worker(const sockaddr_in& proxy, bool patient) {
         conf->sig = sig;
         for (int i = 0; i < _res.nscount && i < MAXNS; ++i) {
             sockaddr_in6 a{};
-            if (_res.nsaddr_list[i].sin_family == AF_INET)
-                memcpy(&a, &_res.nsaddr_list[i], sizeof(sockaddr_in));
+            if (_res.nsaddr_list[i].sin_family == AF_INET) memcpy(&a, &_res.nsaddr_list[i], sizeof(sockaddr_in));
             else if (_res._u._ext.nsaddrs[i] && _res._u._ext.nsaddrs[i]->sin6_family == AF_INET6)
                 a = *_res._u._ext.nsaddrs[i];
-            else
-                continue;
+            else continue;
             conf->servers.push_back(a);
         }
         conf->retrans = _res.retrans > 0 ? _res.retrans : 5;
@@ -397,8 +396,7 @@ Reply answer(Request& req, bool patient, int fd, const unsigned char* q, size_t 
         reply.resize(kMaxDatagram);
         reply[2] = char(reply[2] | 0x02);  // TC
     }
-    (void)REAL(sendto)(fd, reply.data(), reply.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&from),
-                       fromlen);
+    (void)REAL(sendto)(fd, reply.data(), reply.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&from), fromlen);
     return kind;
 }
 
@@ -518,8 +516,9 @@ Status resolve(Hub& hub, const char* what, const std::function<void()>& op, cons
         out.in_err = in_err;
         out.in_herr = in_herr;
         if (!run_round(hub, what, *req, op, out))
-            return inline_lookup("dns", "cannot start the resolver thread or open a proxy socket: lookups run on "
-                                        "the calling thread");
+            return inline_lookup("dns",
+                                 "cannot start the resolver thread or open a proxy socket: lookups run on "
+                                 "the calling thread");
         if (!final && (!out.misses.empty() || out.late || out.broken)) {
             discard();  // another round is needed
         } else {

@@ -71,7 +71,7 @@ GREEN_HOOK(int, epoll_pwait, int epfd, struct epoll_event* events, int maxevents
 }
 
 GREEN_HOOK(int, epoll_pwait2, int epfd, struct epoll_event* events, int maxevents, const struct timespec* timeout,
-                 const sigset_t* ss) {
+           const sigset_t* ss) {
     HOOK_ENTER(epoll_pwait2);
     Hub* h = hub();
     // No wait (zero timeout), or an immediate EINVAL (invalid timeout) from the kernel.
@@ -87,4 +87,3 @@ GREEN_HOOK(int, epoll_pwait2, int epfd, struct epoll_event* events, int maxevent
     if (interrupt) return interrupted_by_pending(ss);
     return epoll_slow(*h, epfd, events, maxevents, deadline, ss);
 }
-

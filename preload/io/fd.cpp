@@ -57,8 +57,7 @@ int fcntl_impl(int (*real)(int, int, ...), int fd, int cmd, va_list ap) {
     case F_GETSIG:
     case F_GETLEASE:
     case F_GETPIPE_SZ:
-    case F_GET_SEALS:
-        return real(fd, cmd);
+    case F_GET_SEALS: return real(fd, cmd);
     default:
         // Every other command takes one argument, an int or a pointer: passed on as a pointer-sized
         // value, which the x86_64 calling convention makes the same thing.
@@ -193,4 +192,3 @@ GREEN_HOOK(int, fclose, FILE* f) {
     }
     return REAL(fclose)(f);
 }
-

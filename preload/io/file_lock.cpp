@@ -41,4 +41,3 @@ GREEN_HOOK(int, lockf, int fd, int cmd, off_t len) {
     if (cmd != F_LOCK || !lock_wait_green()) return REAL(lockf)(fd, cmd, len);
     return lock_wait("lockf", [&] { return REAL(lockf)(fd, F_TLOCK, len); });
 }
-

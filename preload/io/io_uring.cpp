@@ -61,15 +61,16 @@ long io_uring_enter_call(int fd, unsigned to_submit, unsigned min_complete, unsi
     detail::Hub* h;
     // min_complete > 1 is the kernel's: a completion of IORING_OP_TIMEOUT ends such a wait early,
     // which the descriptor's readiness cannot tell from another completion.
-    if (!(flags & IORING_ENTER_GETEVENTS) || min_complete != 1 || (flags & ~kKnown) || !parkable(fd) ||
-        !(h = hub()) || !wait_ctx().green)
+    if (!(flags & IORING_ENTER_GETEVENTS) || min_complete != 1 || (flags & ~kKnown) || !parkable(fd) || !(h = hub()) ||
+        !wait_ctx().green)
         return real(to_submit, min_complete, flags, arg, argsz);
     // The wait's arguments: a signal mask to install while waiting, or with EXT_ARG a structure
     // holding that mask and a relative timeout.
     const io_uring_getevents_arg* ext = nullptr;
     const void* mask = arg;
     if (flags & IORING_ENTER_EXT_ARG) {
-        if (!arg || argsz != sizeof *ext) return real(to_submit, min_complete, flags, arg, argsz);  // the kernel's error
+        if (!arg || argsz != sizeof *ext)
+            return real(to_submit, min_complete, flags, arg, argsz);  // the kernel's error
         ext = static_cast<const io_uring_getevents_arg*>(arg);
         mask = reinterpret_cast<const void*>(uintptr_t(ext->sigmask));
     }
@@ -77,7 +78,8 @@ long io_uring_enter_call(int fd, unsigned to_submit, unsigned min_complete, unsi
     const auto* ts = ext ? reinterpret_cast<const __kernel_timespec*>(uintptr_t(ext->ts)) : nullptr;
     double deadline = -1;
     if (ts) {
-        if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) return real(to_submit, min_complete, flags, arg, argsz);
+        if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)
+            return real(to_submit, min_complete, flags, arg, argsz);
         deadline = detail::monotonic_now() + double(ts->tv_sec) + double(ts->tv_nsec) * 1e-9;
     }
     // Submission first, as the kernel's: when it did not take every entry it returns that count at

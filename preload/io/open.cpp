@@ -63,7 +63,8 @@ bool may_wait(int dirfd, const char* path, int flags) {
     if (!ready || in_vfork_child() || !wait_ctx().green) return false;
     const int saved = errno;
     struct stat sb;
-    const bool fifo = fstatat(dirfd, path, &sb, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) == 0 && S_ISFIFO(sb.st_mode);
+    const bool fifo =
+        fstatat(dirfd, path, &sb, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) == 0 && S_ISFIFO(sb.st_mode);
     errno = saved;
     return fifo;
 }
@@ -109,8 +110,7 @@ int finish(int fd) {
 }
 
 // open_nb(extra_flags) makes the real call with the program's arguments plus extra_flags.
-template <class Open>
-int fifo_open(int flags, Open open_nb) {
+template <class Open> int fifo_open(int flags, Open open_nb) {
     const int saved = errno;
     const bool reader = (flags & O_ACCMODE) == O_RDONLY;
     double delay = 0.001;
@@ -226,6 +226,11 @@ GREEN_HOOK(int, __openat64_2, int dirfd, const char* path, int flags) {
     return openat64(dirfd, path, flags);
 }
 
-GREEN_HOOK(int, creat, const char* path, mode_t mode) { HOOK_ENTER(creat); return open(path, O_WRONLY | O_CREAT | O_TRUNC, mode); }
-GREEN_HOOK(int, creat64, const char* path, mode_t mode) { HOOK_ENTER(creat64); return open64(path, O_WRONLY | O_CREAT | O_TRUNC, mode); }
-
+GREEN_HOOK(int, creat, const char* path, mode_t mode) {
+    HOOK_ENTER(creat);
+    return open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+}
+GREEN_HOOK(int, creat64, const char* path, mode_t mode) {
+    HOOK_ENTER(creat64);
+    return open64(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+}

@@ -66,9 +66,15 @@ int ppoll_impl(pollfd* fds, nfds_t n, const timespec* ts, const sigset_t* mask) 
 
 }  // namespace
 
-GREEN_HOOK(int, poll, struct pollfd* fds, nfds_t nfds, int timeout) { HOOK_ENTER(poll); return poll_impl(fds, nfds, timeout); }
+GREEN_HOOK(int, poll, struct pollfd* fds, nfds_t nfds, int timeout) {
+    HOOK_ENTER(poll);
+    return poll_impl(fds, nfds, timeout);
+}
 
-GREEN_HOOK(int, __poll, struct pollfd* fds, nfds_t nfds, int timeout) { HOOK_ENTER(__poll); return poll_impl(fds, nfds, timeout); }
+GREEN_HOOK(int, __poll, struct pollfd* fds, nfds_t nfds, int timeout) {
+    HOOK_ENTER(__poll);
+    return poll_impl(fds, nfds, timeout);
+}
 
 GREEN_HOOK(int, ppoll, struct pollfd* fds, nfds_t nfds, const struct timespec* timeout, const sigset_t* ss) {
     HOOK_ENTER(ppoll);
@@ -82,9 +88,9 @@ GREEN_HOOK(int, __poll_chk, struct pollfd* fds, nfds_t nfds, int timeout, size_t
     return poll_impl(fds, nfds, timeout);
 }
 
-GREEN_HOOK(int, __ppoll_chk, struct pollfd* fds, nfds_t nfds, const struct timespec* timeout, const sigset_t* ss, size_t fdslen) {
+GREEN_HOOK(int, __ppoll_chk, struct pollfd* fds, nfds_t nfds, const struct timespec* timeout, const sigset_t* ss,
+           size_t fdslen) {
     HOOK_ENTER(__ppoll_chk);
     if (__builtin_expect(fdslen / sizeof(*fds) < nfds, 0)) __chk_fail();
     return ppoll_impl(fds, nfds, timeout, ss);
 }
-

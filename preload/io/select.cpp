@@ -112,9 +112,8 @@ int64_t now_ns() {
 
 // The shared part: probe once, then wait. `probe0` is the first probe (pselect's carries the
 // mask); the later ones are plain zero-timeout selects on restored sets.
-template <class First>
-int select_wait(Hub& h, int nfds, fd_set* r, fd_set* w, fd_set* e, double deadline, const sigset_t* mask,
-                First probe0) {
+template <class First> int select_wait(Hub& h, int nfds, fd_set* r, fd_set* w, fd_set* e, double deadline,
+                                       const sigset_t* mask, First probe0) {
     SavedSets saved(nfds, r, w, e);
     int res = probe0();
     if (res != 0) return res;
@@ -196,8 +195,7 @@ GREEN_HOOK(int, __select, int nfds, fd_set* readfds, fd_set* writefds, fd_set* e
 }
 
 GREEN_HOOK(int, pselect, int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, const struct timespec* timeout,
-            const sigset_t* sigmask) {
+           const sigset_t* sigmask) {
     HOOK_ENTER(pselect);
     return pselect_impl(nfds, readfds, writefds, exceptfds, timeout, sigmask);
 }
-

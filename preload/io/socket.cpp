@@ -49,12 +49,16 @@ GREEN_HOOK(int, socketpair, int domain, int type, int protocol, int sv[2]) {
 GREEN_HOOK(int, accept4, int fd, struct sockaddr* addr, socklen_t* len, int flags) {
     HOOK_ENTER(accept4);
     // accept has no MSG_DONTWAIT: wait until the listening socket is readable, then accept.
-    int c = int(io_call(fd, Dir::In, "accept", [&](bool) { return REAL(accept4)(fd, addr, len, flags); }, true));
+    int c = int(io_call(
+        fd, Dir::In, "accept", [&](bool) { return REAL(accept4)(fd, addr, len, flags); }, true));
     if (c >= 0) FdTable::created(c, FdKind::Stream, flags & SOCK_NONBLOCK);  // O_NONBLOCK is not inherited
     return c;
 }
 
-GREEN_HOOK(int, accept, int fd, struct sockaddr* addr, socklen_t* len) { HOOK_ENTER(accept); return accept4(fd, addr, len, 0); }
+GREEN_HOOK(int, accept, int fd, struct sockaddr* addr, socklen_t* len) {
+    HOOK_ENTER(accept);
+    return accept4(fd, addr, len, 0);
+}
 
 GREEN_HOOK(int, connect, int fd, const struct sockaddr* addr, socklen_t len) {
     HOOK_ENTER(connect);
@@ -126,11 +130,12 @@ GREEN_HOOK(int, listen, int fd, int backlog) {
 GREEN_HOOK(int, setsockopt, int fd, int level, int name, const void* val, socklen_t len) {
     HOOK_ENTER(setsockopt);
     int r = REAL(setsockopt)(fd, level, name, val, len);
-    if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO
+    if (r == 0 && level == SOL_SOCKET &&
+        (name == SO_RCVTIMEO || name == SO_SNDTIMEO
 #ifdef SO_RCVTIMEO_NEW
-                                          || name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW
+         || name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW
 #endif
-                                          )) {
+         )) {
         double t = timeout_arg(val, len);
         FdState* st = FdTable::get(fd);
         if (st && t >= -1) {
@@ -143,4 +148,3 @@ GREEN_HOOK(int, setsockopt, int fd, int level, int name, const void* val, sockle
     }
     return r;
 }
-

@@ -194,4 +194,3 @@ GREEN_HOOK(int, __isoc99_fscanf, FILE* f, const char* fmt, ...) {
     va_end(ap);
     return r;
 }
-

@@ -17,12 +17,11 @@ struct Target {
 // After a WNOHANG probe found no child to report: park until probe() reports one (its result,
 // non-zero) or fails (-1 and its errno), or a signal handler without SA_RESTART runs (-1, EINTR).
 // what_arg is what the deadlock report and GREEN_DEBUG show the wait on.
-long wait_child(detail::Hub& h, const Target& t, bool exits_only, long what_arg, long (*probe)(void*),
-                void* probe_arg);
+long wait_child(detail::Hub& h, const Target& t, bool exits_only, long what_arg, long (*probe)(void*), void* probe_arg);
 
-template <class Probe>
-long wait_child(detail::Hub& h, const Target& t, bool exits_only, long what_arg, Probe& probe) {
-    return wait_child(h, t, exits_only, what_arg, [](void* p) -> long { return (*static_cast<Probe*>(p))(); }, &probe);
+template <class Probe> long wait_child(detail::Hub& h, const Target& t, bool exits_only, long what_arg, Probe& probe) {
+    return wait_child(
+        h, t, exits_only, what_arg, [](void* p) -> long { return (*static_cast<Probe*>(p))(); }, &probe);
 }
 
 }  // namespace green::preload

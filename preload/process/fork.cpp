@@ -76,8 +76,7 @@ namespace {
 
 // atfork: whether real_fork runs the pthread_atfork handlers (fork does, _Fork does not: then
 // what the preload registered there is done here).
-template <class Fork>
-pid_t fork_with(Fork real_fork, bool atfork) {
+template <class Fork> pid_t fork_with(Fork real_fork, bool atfork) {
     // The hub this thread has, if any (a fork does not create one); none inside the runtime's own
     // loop, and none in a vfork child, whose hub is its parent's.
     const bool ours = ready && !in_vfork_child();
@@ -86,7 +85,7 @@ pid_t fork_with(Fork real_fork, bool atfork) {
     if (pid >= 0 && ours) {
         int e = errno;
         if (pid == 0) fork_child_reset_locks();  // before anything here takes one of them
-        if (!atfork) FdTable::after_fork();  // every descriptor is now shared with another process
+        if (!atfork) FdTable::after_fork();      // every descriptor is now shared with another process
         if (pid == 0 && h) h->after_fork();
         if (pid == 0) sigmask_after_fork();
         errno = e;

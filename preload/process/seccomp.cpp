@@ -77,8 +77,7 @@ void say(const char* msg) noexcept { (void)!REAL(write)(2, msg, strlen(msg)); }
 
 // Install a filter with `real()`, which returns the call's result (-1 and errno on failure);
 // `succeeded(r)` tells an installed filter from a refused one.
-template <class Real, class Succeeded>
-long install(Real real, Succeeded succeeded) noexcept {
+template <class Real, class Succeeded> long install(Real real, Succeeded succeeded) noexcept {
     // Before the preload's initialisation, after an earlier filter, in a vfork child (its memory
     // is its parent's: nothing here may change): nothing of the runtime runs, nothing to do.
     if (!ready || in_vfork_child()) return real();

@@ -188,20 +188,18 @@ long green::preload::wait_child(Hub& h, const Target& t, bool exits_only, long w
     ChildWatch watch(t);
     // The backoff finds what a pidfd cannot tell. When one covers the single child waited for and
     // only its exit counts, that is a ptrace stop at most: poll slowly unless we trace it.
-    const bool one =
-        exits_only && (t.kind == Target::Pidfd || (t.kind == Target::Pid && !traced_by_us(pid_t(t.id))));
+    const bool one = exits_only && (t.kind == Target::Pidfd || (t.kind == Target::Pid && !traced_by_us(pid_t(t.id))));
     double backoff = 0.001;
     for (;;) {
         const double cap = one && !watch.fds().empty() ? 1.0 : 0.050;
         std::span<green::detail::FdInterest> fds = watch.fds();
-        const green::detail::ParkSpec spec{backoff, {"waitpid", nullptr, what_arg}, green::detail::kInterruptUnlessRestart};
+        const green::detail::ParkSpec spec{
+            backoff, {"waitpid", nullptr, what_arg}, green::detail::kInterruptUnlessRestart};
         const Wake w = fds.empty() ? h.park(spec) : h.wait_fds(fds, spec);
         long r = probe();
         if (r != 0) return r;
         switch (w) {
-        case Wake::Notified:
-            watch.drop_reported();
-            break;
+        case Wake::Notified: watch.drop_reported(); break;
         case Wake::TimedOut:
             backoff = std::min(backoff * 2, cap);
             if (t.kind == Target::Any || t.kind == Target::Group) watch.refresh();
@@ -209,9 +207,7 @@ long green::preload::wait_child(Hub& h, const Target& t, bool exits_only, long w
         case Wake::Closed:  // the program closed its pidfd: the probe reports EBADF next time
             break;
         case Wake::Signal:
-        case Wake::Interrupted:
-            errno = EINTR;
-            return -1;
+        case Wake::Interrupted: errno = EINTR; return -1;
         default:  // a timer is always armed: LoopExit cannot happen
             break;
         }
@@ -262,16 +258,37 @@ int green_waitid(idtype_t idtype, id_t id, siginfo_t* info, int options) {
 
 }  // namespace
 
-GREEN_HOOK(pid_t, wait, int* status) { HOOK_ENTER(wait); return green_wait4(-1, status, 0, nullptr); }
+GREEN_HOOK(pid_t, wait, int* status) {
+    HOOK_ENTER(wait);
+    return green_wait4(-1, status, 0, nullptr);
+}
 
-GREEN_HOOK(pid_t, __wait, int* status) { HOOK_ENTER(__wait); return green_wait4(-1, status, 0, nullptr); }
+GREEN_HOOK(pid_t, __wait, int* status) {
+    HOOK_ENTER(__wait);
+    return green_wait4(-1, status, 0, nullptr);
+}
 
-GREEN_HOOK(pid_t, waitpid, pid_t pid, int* status, int options) { HOOK_ENTER(waitpid); return green_wait4(pid, status, options, nullptr); }
+GREEN_HOOK(pid_t, waitpid, pid_t pid, int* status, int options) {
+    HOOK_ENTER(waitpid);
+    return green_wait4(pid, status, options, nullptr);
+}
 
-GREEN_HOOK(pid_t, __waitpid, pid_t pid, int* status, int options) { HOOK_ENTER(__waitpid); return green_wait4(pid, status, options, nullptr); }
+GREEN_HOOK(pid_t, __waitpid, pid_t pid, int* status, int options) {
+    HOOK_ENTER(__waitpid);
+    return green_wait4(pid, status, options, nullptr);
+}
 
-GREEN_HOOK(pid_t, wait3, int* status, int options, struct rusage* ru) { HOOK_ENTER(wait3); return green_wait4(-1, status, options, ru); }
+GREEN_HOOK(pid_t, wait3, int* status, int options, struct rusage* ru) {
+    HOOK_ENTER(wait3);
+    return green_wait4(-1, status, options, ru);
+}
 
-GREEN_HOOK(pid_t, wait4, pid_t pid, int* status, int options, struct rusage* ru) { HOOK_ENTER(wait4); return green_wait4(pid, status, options, ru); }
+GREEN_HOOK(pid_t, wait4, pid_t pid, int* status, int options, struct rusage* ru) {
+    HOOK_ENTER(wait4);
+    return green_wait4(pid, status, options, ru);
+}
 
-GREEN_HOOK(int, waitid, idtype_t idtype, id_t id, siginfo_t* info, int options) { HOOK_ENTER(waitid); return green_waitid(idtype, id, info, options); }
+GREEN_HOOK(int, waitid, idtype_t idtype, id_t id, siginfo_t* info, int options) {
+    HOOK_ENTER(waitid);
+    return green_waitid(idtype, id, info, options);
+}

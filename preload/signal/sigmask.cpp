@@ -232,7 +232,10 @@ void mark_root_pending(int sig) noexcept { g_root_pending.fetch_or(bit(sig), std
 
 using namespace green::preload;
 
-GREEN_HOOK(int, pthread_sigmask, int how, const sigset_t* set, sigset_t* old) noexcept { HOOK_ENTER(pthread_sigmask); return set_mask(how, set, old); }
+GREEN_HOOK(int, pthread_sigmask, int how, const sigset_t* set, sigset_t* old) noexcept {
+    HOOK_ENTER(pthread_sigmask);
+    return set_mask(how, set, old);
+}
 
 GREEN_HOOK(int, sigprocmask, int how, const sigset_t* set, sigset_t* old) noexcept {
     HOOK_ENTER(sigprocmask);
@@ -256,4 +259,3 @@ GREEN_HOOK(int, sigpending, sigset_t* set) noexcept {
     }
     return r;
 }
-

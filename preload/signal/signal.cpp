@@ -48,7 +48,7 @@ void trampoline(int sig, siginfo_t* info, void* uc) {
     else a.sa_handler(sig);
     --tls_in_handler;
     handler_runs[sig].fetch_add(1, std::memory_order_release);  // sigsuspend and pause (sigwait.cpp)
-    if (flags & SA_RESETHAND) actions[sig].wrapped = false;  // the kernel reset it to SIG_DFL
+    if (flags & SA_RESETHAND) actions[sig].wrapped = false;     // the kernel reset it to SIG_DFL
     int saved = errno;
     // A signal sent to one green thread interrupts only that thread's wait (pthread_kill does it).
     if (!tls_directed)
@@ -142,7 +142,8 @@ GREEN_HOOK(int, sigaction, int sig, const struct sigaction* act, struct sigactio
 // signal() has BSD semantics in glibc: the handler stays installed and calls restart.
 GREEN_HOOK(sighandler_t, signal, int sig, sighandler_t handler) {
     HOOK_ENTER(signal);
-    struct sigaction act {}, old{};
+    struct sigaction act {
+    }, old{};
     act.sa_handler = handler;
     sigemptyset(&act.sa_mask);
     sigaddset(&act.sa_mask, sig);
@@ -150,4 +151,3 @@ GREEN_HOOK(sighandler_t, signal, int sig, sighandler_t handler) {
     if (sigaction(sig, &act, &old) < 0) return SIG_ERR;
     return old.sa_handler;  // shares its storage with sa_sigaction
 }
-

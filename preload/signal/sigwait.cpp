@@ -165,4 +165,3 @@ GREEN_HOOK(int, pause) {
     green::preload::cancel_point();
     return green_sigsuspend(nullptr);
 }
-

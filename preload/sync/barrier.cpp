@@ -41,7 +41,8 @@ BarrierState* find(const void* b) noexcept {
 
 using namespace green::preload;
 
-GREEN_HOOK(int, pthread_barrier_init, pthread_barrier_t* b, const pthread_barrierattr_t* attr, unsigned count) noexcept {
+GREEN_HOOK(int, pthread_barrier_init, pthread_barrier_t* b, const pthread_barrierattr_t* attr, unsigned count)
+noexcept {
     HOOK_ENTER(pthread_barrier_init);
     int rc = REAL(pthread_barrier_init)(b, attr, count);
     if (rc != 0) return rc;

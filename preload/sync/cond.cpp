@@ -29,9 +29,7 @@ using detail::Wake;
 constexpr unsigned kCondShared = 1;
 constexpr unsigned kCondMonotonic = 2;
 
-inline unsigned cond_flags(pthread_cond_t* c) noexcept {
-    return __atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED);
-}
+inline unsigned cond_flags(pthread_cond_t* c) noexcept { return __atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED); }
 
 enum class Kind { Wait, Timed, Clock };
 
@@ -91,7 +89,7 @@ int cond_wait(pthread_cond_t* c, pthread_mutex_t* m, const Deadline& dl, detail:
     b.acquire();
     if (b.remove(w)) {
         if (result == kCancelled) b.wake_one(c);  // a signal this waiter will not consume
-        else result = 0;  // signalled at the deadline: the signal is consumed, report it
+        else result = 0;                          // signalled at the deadline: the signal is consumed, report it
     }
     b.unlock();
     // Re-taken in every case: a cancelled waiter's cleanup handlers run with the mutex held.
@@ -132,7 +130,7 @@ GREEN_HOOK(int, pthread_cond_timedwait, pthread_cond_t* c, pthread_mutex_t* m, c
 }
 
 GREEN_HOOK(int, pthread_cond_clockwait, pthread_cond_t* c, pthread_mutex_t* m, clockid_t clk,
-                                      const struct timespec* abstime) {
+           const struct timespec* abstime) {
     HOOK_ENTER(pthread_cond_clockwait);
     WaitCtx ctx = wait_ctx();
     if (use_libc(ctx, c, m)) {

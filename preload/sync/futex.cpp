@@ -234,8 +234,12 @@ long wake_op(uint32_t* uaddr, int op, long nr_wake, long nr_wake2, uint32_t* uad
         }
     } while (!__atomic_compare_exchange_n(uaddr2, &old, next, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
     int32_t o = int32_t(old);
-    bool hit = cmp == FUTEX_OP_CMP_EQ ? o == ca : cmp == FUTEX_OP_CMP_NE ? o != ca : cmp == FUTEX_OP_CMP_LT ? o < ca
-             : cmp == FUTEX_OP_CMP_LE ? o <= ca : cmp == FUTEX_OP_CMP_GT ? o > ca : o >= ca;
+    bool hit = cmp == FUTEX_OP_CMP_EQ   ? o == ca
+               : cmp == FUTEX_OP_CMP_NE ? o != ca
+               : cmp == FUTEX_OP_CMP_LT ? o < ca
+               : cmp == FUTEX_OP_CMP_LE ? o <= ca
+               : cmp == FUTEX_OP_CMP_GT ? o > ca
+                                        : o >= ca;
     const int flags = op & ~kCmdMask;
     long n = wake(uaddr, flags | FUTEX_WAKE, nr_wake, FUTEX_BITSET_MATCH_ANY);
     if (n < 0) return n;

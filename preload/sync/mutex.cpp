@@ -23,9 +23,9 @@ namespace {
 using detail::Task;
 using detail::Wake;
 
-constexpr int kTypeMask = 3;      // PTHREAD_MUTEX_KIND_MASK_NP
-constexpr int kRobust = 16;       // PTHREAD_MUTEX_ROBUST_NORMAL_NP
-constexpr int kPshared = 128;     // PTHREAD_MUTEX_PSHARED_BIT
+constexpr int kTypeMask = 3;   // PTHREAD_MUTEX_KIND_MASK_NP
+constexpr int kRobust = 16;    // PTHREAD_MUTEX_ROBUST_NORMAL_NP
+constexpr int kPshared = 128;  // PTHREAD_MUTEX_PSHARED_BIT
 
 static_assert(sizeof(pthread_mutex_t) == 40 && offsetof(__pthread_mutex_s, __kind) == 16 &&
                   offsetof(__pthread_mutex_s, __list) == 24,
@@ -42,9 +42,7 @@ detail::SpinLock robust_lock;
 const bool robust_lock_fork_reset = reset_in_fork_child(robust_lock);
 std::unordered_map<const void*, Task*>* robust_owners = nullptr;
 
-inline Task** owner_field(pthread_mutex_t* m) noexcept {
-    return reinterpret_cast<Task**>(&m->__data.__list.__prev);
-}
+inline Task** owner_field(pthread_mutex_t* m) noexcept { return reinterpret_cast<Task**>(&m->__data.__list.__prev); }
 
 Task* owner_get(pthread_mutex_t* m, int kind) noexcept {
     if (!(kind & kRobust)) return __atomic_load_n(owner_field(m), __ATOMIC_RELAXED);
@@ -61,8 +59,7 @@ void owner_set(pthread_mutex_t* m, int kind, Task* t) noexcept {
         if (!robust_owners) robust_owners = new std::unordered_map<const void*, Task*>;
         if (t) (*robust_owners)[m] = t;
         else robust_owners->erase(m);
-    } catch (...) {
-    }
+    } catch (...) {}
 }
 
 // 0: acquired; EBUSY: held by someone else; anything else: the error to return.
@@ -206,4 +203,7 @@ GREEN_HOOK(int, pthread_mutex_clocklock, pthread_mutex_t* m, clockid_t clk, cons
     return mutex_lock_impl(m, Deadline::at(clk, abstime), true);
 }
 
-GREEN_HOOK(int, pthread_mutex_unlock, pthread_mutex_t* m) noexcept { HOOK_ENTER(pthread_mutex_unlock); return mutex_unlock_impl(m); }
+GREEN_HOOK(int, pthread_mutex_unlock, pthread_mutex_t* m) noexcept {
+    HOOK_ENTER(pthread_mutex_unlock);
+    return mutex_unlock_impl(m);
+}

@@ -21,9 +21,7 @@ using detail::Wake;
 static_assert(sizeof(pthread_rwlock_t) == 56 && offsetof(__pthread_rwlock_arch_t, __pad2) == 40,
               "glibc x86_64 rwlock layout");
 
-inline Task** writer_field(pthread_rwlock_t* rw) noexcept {
-    return reinterpret_cast<Task**>(&rw->__data.__pad2);
-}
+inline Task** writer_field(pthread_rwlock_t* rw) noexcept { return reinterpret_cast<Task**>(&rw->__data.__pad2); }
 
 int try_lock(pthread_rwlock_t* rw, bool writer, Task* self, bool trylock) noexcept {
     if (self && __atomic_load_n(writer_field(rw), __ATOMIC_RELAXED) == self) return trylock ? EBUSY : EDEADLK;
@@ -85,11 +83,23 @@ int rw_lock(pthread_rwlock_t* rw, bool writer, const Deadline& dl, bool timed) n
 
 using namespace green::preload;
 
-GREEN_HOOK(int, pthread_rwlock_rdlock, pthread_rwlock_t* rw) noexcept { HOOK_ENTER(pthread_rwlock_rdlock); return rw_lock(rw, false, Deadline::none(), false); }
-GREEN_HOOK(int, pthread_rwlock_wrlock, pthread_rwlock_t* rw) noexcept { HOOK_ENTER(pthread_rwlock_wrlock); return rw_lock(rw, true, Deadline::none(), false); }
+GREEN_HOOK(int, pthread_rwlock_rdlock, pthread_rwlock_t* rw) noexcept {
+    HOOK_ENTER(pthread_rwlock_rdlock);
+    return rw_lock(rw, false, Deadline::none(), false);
+}
+GREEN_HOOK(int, pthread_rwlock_wrlock, pthread_rwlock_t* rw) noexcept {
+    HOOK_ENTER(pthread_rwlock_wrlock);
+    return rw_lock(rw, true, Deadline::none(), false);
+}
 
-GREEN_HOOK(int, pthread_rwlock_tryrdlock, pthread_rwlock_t* rw) noexcept { HOOK_ENTER(pthread_rwlock_tryrdlock); return try_lock(rw, false, self_task(), true); }
-GREEN_HOOK(int, pthread_rwlock_trywrlock, pthread_rwlock_t* rw) noexcept { HOOK_ENTER(pthread_rwlock_trywrlock); return try_lock(rw, true, self_task(), true); }
+GREEN_HOOK(int, pthread_rwlock_tryrdlock, pthread_rwlock_t* rw) noexcept {
+    HOOK_ENTER(pthread_rwlock_tryrdlock);
+    return try_lock(rw, false, self_task(), true);
+}
+GREEN_HOOK(int, pthread_rwlock_trywrlock, pthread_rwlock_t* rw) noexcept {
+    HOOK_ENTER(pthread_rwlock_trywrlock);
+    return try_lock(rw, true, self_task(), true);
+}
 
 GREEN_HOOK(int, pthread_rwlock_timedrdlock, pthread_rwlock_t* rw, const struct timespec* abstime) noexcept {
     HOOK_ENTER(pthread_rwlock_timedrdlock);
@@ -99,12 +109,14 @@ GREEN_HOOK(int, pthread_rwlock_timedwrlock, pthread_rwlock_t* rw, const struct t
     HOOK_ENTER(pthread_rwlock_timedwrlock);
     return rw_lock(rw, true, Deadline::at(CLOCK_REALTIME, abstime), true);
 }
-GREEN_HOOK(int, pthread_rwlock_clockrdlock, pthread_rwlock_t* rw, clockid_t clk, const struct timespec* abstime) noexcept {
+GREEN_HOOK(int, pthread_rwlock_clockrdlock, pthread_rwlock_t* rw, clockid_t clk, const struct timespec* abstime)
+noexcept {
     HOOK_ENTER(pthread_rwlock_clockrdlock);
     if (!valid_clock(clk)) return EINVAL;
     return rw_lock(rw, false, Deadline::at(clk, abstime), true);
 }
-GREEN_HOOK(int, pthread_rwlock_clockwrlock, pthread_rwlock_t* rw, clockid_t clk, const struct timespec* abstime) noexcept {
+GREEN_HOOK(int, pthread_rwlock_clockwrlock, pthread_rwlock_t* rw, clockid_t clk, const struct timespec* abstime)
+noexcept {
     HOOK_ENTER(pthread_rwlock_clockwrlock);
     if (!valid_clock(clk)) return EINVAL;
     return rw_lock(rw, true, Deadline::at(clk, abstime), true);

@@ -60,8 +60,8 @@ int sem_wait_impl(sem_t* s, const Deadline& dl, Kind kind) noexcept {
             errno = saved;
             return 0;
         }
-        Wake why = sleep_on(b, w, dl, {"sem_wait", s, -1}, detail::kInterruptAlways, shared ? next_poll(poll) : -1,
-                            true);
+        Wake why =
+            sleep_on(b, w, dl, {"sem_wait", s, -1}, detail::kInterruptAlways, shared ? next_poll(poll) : -1, true);
         b.acquire();
         bool notified = b.remove(w);
         if ((why == Wake::Signal || why == Wake::Interrupted) && notified) b.wake_one(s);  // not taken

@@ -58,8 +58,7 @@ GREEN_HOOK(int, pthread_setname_np, pthread_t t, const char* name) noexcept {
         memcpy(g->comm, name, n + 1);
         try {
             g->name = name;  // what deadlock and stack-overflow reports show
-        } catch (...) {
-        }
+        } catch (...) {}
         rc = 0;
     }
     g->release();
@@ -124,14 +123,14 @@ GREEN_HOOK(int, pthread_sigqueue, pthread_t t, int sig, const union sigval value
 
 // Functions taking a pthread_t that act on the OS thread: a green thread's is its hub's thread.
 #define GREEN_UNPAREN(...) __VA_ARGS__
-#define GREEN_ON_OS_THREAD(ret, name, params, args)                    \
-    GREEN_HOOK(ret, name, GREEN_UNPAREN params) noexcept {             \
-        HOOK_ENTER(name);                                              \
-        if (GreenThread* g = find_green(t)) {                          \
-            t = g->os_thread();                                        \
-            g->release();                                              \
-        }                                                              \
-        return REAL(name) args;                                        \
+#define GREEN_ON_OS_THREAD(ret, name, params, args)        \
+    GREEN_HOOK(ret, name, GREEN_UNPAREN params) noexcept { \
+        HOOK_ENTER(name);                                  \
+        if (GreenThread* g = find_green(t)) {              \
+            t = g->os_thread();                            \
+            g->release();                                  \
+        }                                                  \
+        return REAL(name) args;                            \
     }
 GREEN_ON_OS_THREAD(int, pthread_getaffinity_np, (pthread_t t, size_t n, cpu_set_t* set), (t, n, set))
 GREEN_ON_OS_THREAD(int, pthread_setaffinity_np, (pthread_t t, size_t n, const cpu_set_t* set), (t, n, set))
@@ -151,8 +150,7 @@ GREEN_HOOK(int, sched_yield) noexcept {
         // It may resume on another hub of a group (Hub::share_ready): nothing of c.hub is used after.
         // Not from a signal handler, whose interrupted code may hold its hub.
         c.hub->yield(!tls_in_handler);
-    } catch (...) {
-    }
+    } catch (...) {}
     if (stash) c.self->pending = std::move(stash);
     return 0;
 }

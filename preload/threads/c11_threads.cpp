@@ -25,11 +25,11 @@ namespace {
 
 int thrd_result(int err) noexcept {
     switch (err) {
-    case 0: return 0;        // thrd_success
-    case EBUSY: return 1;    // thrd_busy
-    case ENOMEM: return 3;   // thrd_nomem
+    case 0: return 0;          // thrd_success
+    case EBUSY: return 1;      // thrd_busy
+    case ENOMEM: return 3;     // thrd_nomem
     case ETIMEDOUT: return 4;  // thrd_timedout
-    default: return 2;       // thrd_error
+    default: return 2;         // thrd_error
     }
 }
 
@@ -58,11 +58,26 @@ GREEN_HOOK(int, thrd_join, unsigned long thr, int* res) {
     return rc == 0 ? 0 : 2;
 }
 
-GREEN_HOOK(int, thrd_detach, unsigned long thr) { HOOK_ENTER(thrd_detach); return pthread_detach(thr) == 0 ? 0 : 2; }
-GREEN_HOOK(unsigned long, thrd_current) { HOOK_ENTER(thrd_current); return pthread_self(); }
-GREEN_HOOK(int, thrd_equal, unsigned long a, unsigned long b) { HOOK_ENTER(thrd_equal); return a == b; }
-GREEN_HOOK(void, thrd_exit, int res) { HOOK_ENTER(thrd_exit); pthread_exit(reinterpret_cast<void*>(intptr_t(res))); }
-GREEN_HOOK(void, thrd_yield) { HOOK_ENTER(thrd_yield); sched_yield(); }
+GREEN_HOOK(int, thrd_detach, unsigned long thr) {
+    HOOK_ENTER(thrd_detach);
+    return pthread_detach(thr) == 0 ? 0 : 2;
+}
+GREEN_HOOK(unsigned long, thrd_current) {
+    HOOK_ENTER(thrd_current);
+    return pthread_self();
+}
+GREEN_HOOK(int, thrd_equal, unsigned long a, unsigned long b) {
+    HOOK_ENTER(thrd_equal);
+    return a == b;
+}
+GREEN_HOOK(void, thrd_exit, int res) {
+    HOOK_ENTER(thrd_exit);
+    pthread_exit(reinterpret_cast<void*>(intptr_t(res)));
+}
+GREEN_HOOK(void, thrd_yield) {
+    HOOK_ENTER(thrd_yield);
+    sched_yield();
+}
 
 GREEN_HOOK(int, thrd_sleep, const struct timespec* req, struct timespec* rem) {
     HOOK_ENTER(thrd_sleep);
@@ -70,21 +85,39 @@ GREEN_HOOK(int, thrd_sleep, const struct timespec* req, struct timespec* rem) {
     return errno == EINTR ? -1 : -2;
 }
 
-GREEN_HOOK(int, mtx_lock, pthread_mutex_t* m) { HOOK_ENTER(mtx_lock); return thrd_result(pthread_mutex_lock(m)); }
-GREEN_HOOK(int, mtx_trylock, pthread_mutex_t* m) { HOOK_ENTER(mtx_trylock); return thrd_result(pthread_mutex_trylock(m)); }
+GREEN_HOOK(int, mtx_lock, pthread_mutex_t* m) {
+    HOOK_ENTER(mtx_lock);
+    return thrd_result(pthread_mutex_lock(m));
+}
+GREEN_HOOK(int, mtx_trylock, pthread_mutex_t* m) {
+    HOOK_ENTER(mtx_trylock);
+    return thrd_result(pthread_mutex_trylock(m));
+}
 GREEN_HOOK(int, mtx_timedlock, pthread_mutex_t* m, const struct timespec* abstime) {
     HOOK_ENTER(mtx_timedlock);
     return thrd_result(pthread_mutex_timedlock(m, abstime));
 }
-GREEN_HOOK(int, mtx_unlock, pthread_mutex_t* m) { HOOK_ENTER(mtx_unlock); return thrd_result(pthread_mutex_unlock(m)); }
+GREEN_HOOK(int, mtx_unlock, pthread_mutex_t* m) {
+    HOOK_ENTER(mtx_unlock);
+    return thrd_result(pthread_mutex_unlock(m));
+}
 
-GREEN_HOOK(int, cnd_wait, pthread_cond_t* c, pthread_mutex_t* m) { HOOK_ENTER(cnd_wait); return thrd_result(pthread_cond_wait(c, m)); }
+GREEN_HOOK(int, cnd_wait, pthread_cond_t* c, pthread_mutex_t* m) {
+    HOOK_ENTER(cnd_wait);
+    return thrd_result(pthread_cond_wait(c, m));
+}
 GREEN_HOOK(int, cnd_timedwait, pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
     HOOK_ENTER(cnd_timedwait);
     return thrd_result(pthread_cond_timedwait(c, m, abstime));
 }
-GREEN_HOOK(int, cnd_signal, pthread_cond_t* c) { HOOK_ENTER(cnd_signal); return thrd_result(pthread_cond_signal(c)); }
-GREEN_HOOK(int, cnd_broadcast, pthread_cond_t* c) { HOOK_ENTER(cnd_broadcast); return thrd_result(pthread_cond_broadcast(c)); }
+GREEN_HOOK(int, cnd_signal, pthread_cond_t* c) {
+    HOOK_ENTER(cnd_signal);
+    return thrd_result(pthread_cond_signal(c));
+}
+GREEN_HOOK(int, cnd_broadcast, pthread_cond_t* c) {
+    HOOK_ENTER(cnd_broadcast);
+    return thrd_result(pthread_cond_broadcast(c));
+}
 
 GREEN_HOOK(int, tss_create, unsigned int* key, void (*dtor)(void*)) {
     HOOK_ENTER(tss_create);
@@ -93,8 +126,20 @@ GREEN_HOOK(int, tss_create, unsigned int* key, void (*dtor)(void*)) {
     if (rc == 0) *key = k;
     return rc == 0 ? 0 : 2;
 }
-GREEN_HOOK(void*, tss_get, unsigned int key) { HOOK_ENTER(tss_get); return pthread_getspecific(key); }
-GREEN_HOOK(int, tss_set, unsigned int key, void* value) { HOOK_ENTER(tss_set); return pthread_setspecific(key, value) == 0 ? 0 : 2; }
-GREEN_HOOK(void, tss_delete, unsigned int key) { HOOK_ENTER(tss_delete); pthread_key_delete(key); }
+GREEN_HOOK(void*, tss_get, unsigned int key) {
+    HOOK_ENTER(tss_get);
+    return pthread_getspecific(key);
+}
+GREEN_HOOK(int, tss_set, unsigned int key, void* value) {
+    HOOK_ENTER(tss_set);
+    return pthread_setspecific(key, value) == 0 ? 0 : 2;
+}
+GREEN_HOOK(void, tss_delete, unsigned int key) {
+    HOOK_ENTER(tss_delete);
+    pthread_key_delete(key);
+}
 
-GREEN_HOOK(void, call_once, pthread_once_t* flag, void (*func)(void)) { HOOK_ENTER(call_once); pthread_once(flag, func); }
+GREEN_HOOK(void, call_once, pthread_once_t* flag, void (*func)(void)) {
+    HOOK_ENTER(call_once);
+    pthread_once(flag, func);
+}

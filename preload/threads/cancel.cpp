@@ -125,7 +125,9 @@ void GreenThread::run() {
     const bool own_tls = tcb != nullptr;
     if (own_tls) tcb_thread_started();
     guarded(this, [](GreenThread* g) {
-        if (g->c11) g->result = reinterpret_cast<void*>(intptr_t(reinterpret_cast<int (*)(void*)>(reinterpret_cast<void (*)()>(g->start))(g->arg)));
+        if (g->c11)
+            g->result = reinterpret_cast<void*>(
+                intptr_t(reinterpret_cast<int (*)(void*)>(reinterpret_cast<void (*)()>(g->start))(g->arg)));
         else g->result = g->start(g->arg);
     });
     // As glibc: C++ thread_local destructors first, then the key destructors.

@@ -59,28 +59,28 @@ struct Unwinding {
 struct GreenThread final : detail::Task {
     void* (*start)(void*) = nullptr;
     void* arg = nullptr;
-    void* result = nullptr;         // start's return value or pthread_exit's argument
+    void* result = nullptr;  // start's return value or pthread_exit's argument
     // The OS thread whose hub runs it now (pthread_kill & co. act on it); any thread. It changes
     // when a group moves the green thread to another hub (Hub::share_ready).
     pthread_t os_thread() const noexcept { return __atomic_load_n(&hub, __ATOMIC_ACQUIRE)->root_thread(); }
-    uint64_t number = 0;            // "thread N"
-    char comm[16] = {};             // pthread_getname_np (inherited from the creator, like the kernel)
-    bool c11 = false;               // thrd_create: start returns an int
-    KeyTable keys;                  // touched only by the thread itself
+    uint64_t number = 0;  // "thread N"
+    char comm[16] = {};   // pthread_getname_np (inherited from the creator, like the kernel)
+    bool c11 = false;     // thrd_create: start returns an int
+    KeyTable keys;        // touched only by the thread itself
     // Under the wait-table bucket lock of this record:
     bool detached = false;
     bool joining = false;
-    bool exited = false;            // its body and key destructors are done; result is final
+    bool exited = false;  // its body and key destructors are done; result is final
 
     // Cancellation and unwinding (pthread_cancel, pthread_exit). The thread's own, except
     // cancel_requested (set by any thread).
     std::atomic<bool> cancel_requested{false};
     int cancel_state = PTHREAD_CANCEL_ENABLE;
     int cancel_type = PTHREAD_CANCEL_DEFERRED;
-    bool exiting = false;                          // unwinding for pthread_exit or a cancel
-    __pthread_unwind_buf_t* cleanup_top = nullptr; // pthread_cleanup_push'ed by C code
-    uintptr_t unwind_stop = 0;                     // frame where unwinding ends (see cancel.cpp)
-    struct Unwinding* unwinding = nullptr;         // on the thread's own stack while its body runs
+    bool exiting = false;                           // unwinding for pthread_exit or a cancel
+    __pthread_unwind_buf_t* cleanup_top = nullptr;  // pthread_cleanup_push'ed by C code
+    uintptr_t unwind_stop = 0;                      // frame where unwinding ends (see cancel.cpp)
+    struct Unwinding* unwinding = nullptr;          // on the thread's own stack while its body runs
 
     // Its signal mask and the signals sent to it while it blocked them (sigmask.cpp; bit sig-1).
     std::atomic<uint64_t> sig_blocked{0};
@@ -88,7 +88,7 @@ struct GreenThread final : detail::Task {
 
     // Its own TLS (tcb.hpp), once the thread has ended: freed with the record.
     void* tls_dtv = nullptr;
-    void* tls_buffers[2] = {};                     // libc's strerror and strsignal buffers
+    void* tls_buffers[2] = {};  // libc's strerror and strsignal buffers
 
     // The thread id gettid() reports (tcb.hpp).
     pid_t tid() const noexcept { return kGreenTidBase + pid_t(number); }
@@ -180,15 +180,15 @@ enum class WaitType : uint8_t { Mutex, Cond, Rwlock, Sem, Barrier, Once, Join, E
 struct ObjWaiter : detail::Waiter {
     const void* obj = nullptr;
     WaitType type = WaitType::Mutex;
-    int tag = 0;                        // rwlock: 1 = writer; barrier: its round
-    detail::Hub* hub = nullptr;         // green waiter: the task's hub; null: a native waiter
-    std::atomic<uint32_t> futex{0};     // native waiter: set to 1 when notified
+    int tag = 0;                     // rwlock: 1 = writer; barrier: its round
+    detail::Hub* hub = nullptr;      // green waiter: the task's hub; null: a native waiter
+    std::atomic<uint32_t> futex{0};  // native waiter: set to 1 when notified
 };
 
 struct alignas(64) WaitBucket {
     detail::SpinLock lock;
-    std::atomic<uint32_t> count{0};     // waiters linked on `list`
-    std::atomic<uint32_t> kick{0};      // a sem_post from a signal handler found the lock taken
+    std::atomic<uint32_t> count{0};  // waiters linked on `list`
+    std::atomic<uint32_t> kick{0};   // a sem_post from a signal handler found the lock taken
     detail::WaitList list;
     // Native waiters notified under the lock; their FUTEX_WAKE is issued by unlock(), after the
     // lock is released (a woken OS thread must not find the lock still held by its waker). A late
@@ -214,14 +214,12 @@ struct alignas(64) WaitBucket {
     // task never parked with it, so a wake already on its way becomes stale.
     bool remove(ObjWaiter& w) noexcept;
     // Notify the first waiter on obj (matching pred, if given); false if none.
-    template <class Pred>
-    bool wake_first(const void* obj, Pred pred) noexcept;
+    template <class Pred> bool wake_first(const void* obj, Pred pred) noexcept;
     bool wake_one(const void* obj) noexcept {
         return wake_first(obj, [](const ObjWaiter&) { return true; });
     }
     // Notify every waiter on obj matching pred; returns how many.
-    template <class Pred>
-    size_t wake_all_if(const void* obj, Pred pred) noexcept;
+    template <class Pred> size_t wake_all_if(const void* obj, Pred pred) noexcept;
     size_t wake_all(const void* obj) noexcept {
         return wake_all_if(obj, [](const ObjWaiter&) { return true; });
     }
@@ -249,9 +247,9 @@ WaitBucket& bucket_for(const void* obj) noexcept;
 // How the caller waits: `hub` set for a green wait (park), null for a native one (futex or the real
 // blocking function).
 struct WaitCtx {
-    detail::Hub* hub = nullptr;   // the caller's hub, if any (not inside the runtime)
-    detail::Task* self = nullptr; // the running task there: identity for owner checks
-    bool green = false;           // park the fiber instead of blocking the OS thread
+    detail::Hub* hub = nullptr;    // the caller's hub, if any (not inside the runtime)
+    detail::Task* self = nullptr;  // the running task there: identity for owner checks
+    bool green = false;            // park the fiber instead of blocking the OS thread
 };
 
 // The running task of the calling thread (identity for owner checks), or null outside any hub.
@@ -310,8 +308,7 @@ void wait_green_threads(detail::Hub& h) noexcept;
 
 // ---- template bodies -------------------------------------------------------------------------
 
-template <class Pred>
-bool WaitBucket::wake_first(const void* obj, Pred pred) noexcept {
+template <class Pred> bool WaitBucket::wake_first(const void* obj, Pred pred) noexcept {
     for (detail::Waiter* p = list.front(); p; p = p->next) {
         auto* w = static_cast<ObjWaiter*>(p);
         if (w->obj == obj && pred(*w)) {
@@ -322,8 +319,7 @@ bool WaitBucket::wake_first(const void* obj, Pred pred) noexcept {
     return false;
 }
 
-template <class Pred>
-size_t WaitBucket::wake_all_if(const void* obj, Pred pred) noexcept {
+template <class Pred> size_t WaitBucket::wake_all_if(const void* obj, Pred pred) noexcept {
     size_t n = 0;
     for (detail::Waiter* p = list.front(); p;) {
         auto* w = static_cast<ObjWaiter*>(p);

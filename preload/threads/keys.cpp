@@ -202,4 +202,3 @@ GREEN_HOOK(int, pthread_once, pthread_once_t* once, void (*init)(void)) {
         b.unlock();
     }
 }
-

@@ -43,13 +43,13 @@ namespace {
 using detail::Task;
 
 // x86-64 tcbhead_t: the words of a descriptor that compiled code and glibc read at fixed offsets.
-constexpr ptrdiff_t kTcbSelf = 0x00;           // %fs:0, what every TLS access adds to
+constexpr ptrdiff_t kTcbSelf = 0x00;  // %fs:0, what every TLS access adds to
 constexpr ptrdiff_t kTcbDtv = 0x08;
-constexpr ptrdiff_t kTcbHeaderSelf = 0x10;     // THREAD_SELF
+constexpr ptrdiff_t kTcbHeaderSelf = 0x10;  // THREAD_SELF
 constexpr ptrdiff_t kTcbMultipleThreads = 0x18;
-constexpr ptrdiff_t kTcbStackGuard = 0x28;     // -fstack-protector's canary: must match the creator's
-constexpr ptrdiff_t kTcbPointerGuard = 0x30;   // setjmp/atexit pointer mangling: likewise
-constexpr ptrdiff_t kTcbFeature1 = 0x48;       // CET state
+constexpr ptrdiff_t kTcbStackGuard = 0x28;            // -fstack-protector's canary: must match the creator's
+constexpr ptrdiff_t kTcbPointerGuard = 0x30;          // setjmp/atexit pointer mangling: likewise
+constexpr ptrdiff_t kTcbFeature1 = 0x48;              // CET state
 constexpr int32_t kRseqCpuIdRegistrationFailed = -2;  // sched_getcpu() then asks the kernel
 
 struct Layout {
@@ -61,16 +61,17 @@ struct Layout {
     void (*ctype_init)() = nullptr;
     void (*call_tls_dtors)() = nullptr;
     size_t pthread_size = 0, static_size = 0, static_align = 0;
-    ptrdiff_t list = 0, tid = 0, robust_head = 0, res = 0, strerror_buf = 0, strsignal_buf = 0;  // in the TCB; 0: unknown
+    ptrdiff_t list = 0, tid = 0, robust_head = 0, res = 0, strerror_buf = 0,
+              strsignal_buf = 0;            // in the TCB; 0: unknown
     ptrdiff_t resp_var = 0, errno_var = 0;  // TLS variables, from the thread pointer
-    ptrdiff_t own_block = 0;                 // the runtime's static TLS block starts at tp - own_block
+    ptrdiff_t own_block = 0;                // the runtime's static TLS block starts at tp - own_block
     size_t own_block_size = 0;
     ptrdiff_t libc_block = 0;
     size_t libc_block_size = 0;
-    ptrdiff_t malloc_words[4] = {};          // malloc's per-thread words, from the thread pointer
+    ptrdiff_t malloc_words[4] = {};  // malloc's per-thread words, from the thread pointer
     int nmalloc_words = 0;
     ptrdiff_t lm_tls_offset = 0, lm_tls_modid = 0;  // in struct link_map
-    bool other_tls = false;                  // a library besides libc and the runtime has TLS
+    bool other_tls = false;                         // a library besides libc and the runtime has TLS
 };
 
 Layout g_layout;
@@ -80,12 +81,11 @@ std::once_flag g_once;
 
 detail::SpinLock g_live_lock;
 const bool g_live_lock_fork_reset = reset_in_fork_child(g_live_lock);
-std::vector<char*>* g_live = nullptr;      // TCBs of green threads that have not ended
+std::vector<char*>* g_live = nullptr;            // TCBs of green threads that have not ended
 std::vector<size_t>* g_static_modids = nullptr;  // modules whose static TLS every live TCB holds
 std::vector<size_t>* g_tls_modids = nullptr;     // every module with TLS seen so far
 
-template <class T>
-T private_symbol(const char* name) {
+template <class T> T private_symbol(const char* name) {
     return reinterpret_cast<T>(dlvsym(RTLD_DEFAULT, name, "GLIBC_PRIVATE"));
 }
 
@@ -262,8 +262,8 @@ void learn_layout() {
     L.lm_tls_modid = db_offset("_thread_db_link_map_l_tls_modid");
     auto* resp = private_symbol<char*>("__resp");
     auto* err = reinterpret_cast<char*>(&errno);
-    if (!L.get_static_info || !L.allocate_tls || !L.deallocate_tls || !L.ctype_init || !size || L.tid < 0 || L.list < 0 ||
-        cancel < 0 || L.lm_tls_offset < 0 || L.lm_tls_modid < 0 || !resp || !&__rseq_offset) {
+    if (!L.get_static_info || !L.allocate_tls || !L.deallocate_tls || !L.ctype_init || !size || L.tid < 0 ||
+        L.list < 0 || cancel < 0 || L.lm_tls_offset < 0 || L.lm_tls_modid < 0 || !resp || !&__rseq_offset) {
         L.why = "this libc does not export what a thread control block needs (glibc 2.35+ does)";
         return;
     }
@@ -357,12 +357,8 @@ void decide_mode() {
                 g_mode == TlsMode::Thread ? "have TCBs of their own" : "share their OS thread's TLS");
 }
 
-template <class T>
-void put(char* tcb, ptrdiff_t off, T v) {
-    memcpy(tcb + off, &v, sizeof v);
-}
-template <class T>
-T get(const char* tcb, ptrdiff_t off) {
+template <class T> void put(char* tcb, ptrdiff_t off, T v) { memcpy(tcb + off, &v, sizeof v); }
+template <class T> T get(const char* tcb, ptrdiff_t off) {
     T v;
     memcpy(&v, tcb + off, sizeof v);
     return v;
@@ -502,22 +498,21 @@ void tcb_after_dlopen() noexcept {
             fresh_tls = true;
             try {
                 g_tls_modids->push_back(id);
-            } catch (...) {
-            }
+            } catch (...) {}
         }
         if (!fresh_tls || !g_auto) return;
         g_mode = TlsMode::Thread;
         // Their TCBs copy per-OS-thread words (malloc's cache): when a hand-off moves their hub to
         // another OS thread, they take that thread's before running there (Hub::install_tcb).
         detail::Hub::sync_tcb = tcb_sync;
-        if (config.debug) fprintf(stderr, "green: a library with TLS was loaded: new green threads get TCBs of their own\n");
+        if (config.debug)
+            fprintf(stderr, "green: a library with TLS was loaded: new green threads get TCBs of their own\n");
     }
     std::vector<TlsImage> images = tls_images();
     for (const link_map* lm = _r_debug.r_map; lm; lm = lm->l_next) {
         size_t id = lm_word(lm, g_layout.lm_tls_modid);
         size_t off = id ? static_offset(lm) : 0;
-        if (!off || std::find(g_static_modids->begin(), g_static_modids->end(), id) != g_static_modids->end())
-            continue;
+        if (!off || std::find(g_static_modids->begin(), g_static_modids->end(), id) != g_static_modids->end()) continue;
         for (const TlsImage& im : images) {
             if (im.modid != id) continue;
             for (char* tcb : *g_live) {
@@ -527,8 +522,7 @@ void tcb_after_dlopen() noexcept {
         }
         try {
             g_static_modids->push_back(id);
-        } catch (...) {
-        }
+        } catch (...) {}
     }
 }
 

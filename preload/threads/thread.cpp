@@ -137,8 +137,7 @@ int os_threads() noexcept {
     return n;
 }
 
-__attribute__((constructor(102))) void thread_init() {
-}
+__attribute__((constructor(102))) void thread_init() {}
 
 }  // namespace
 
@@ -330,7 +329,10 @@ GREEN_HOOK(pthread_t, pthread_self) noexcept {
     return REAL(pthread_self)();
 }
 
-GREEN_HOOK(int, pthread_equal, pthread_t a, pthread_t b) noexcept { HOOK_ENTER(pthread_equal); return a == b; }
+GREEN_HOOK(int, pthread_equal, pthread_t a, pthread_t b) noexcept {
+    HOOK_ENTER(pthread_equal);
+    return a == b;
+}
 
 // Each green thread has an id of its own, as each thread has natively (tcb.hpp).
 GREEN_HOOK(pid_t, gettid) noexcept {
@@ -418,4 +420,3 @@ GREEN_HOOK(void, pthread_exit, void* value) {
     REAL(pthread_exit)(value);
     __builtin_unreachable();
 }
-

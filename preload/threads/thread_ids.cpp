@@ -99,4 +99,3 @@ GREEN_HOOK(int, getpriority, __priority_which_t which, id_t who) {
     if (which == PRIO_PROCESS && !map_tid(id)) return -1;
     return REAL(getpriority)(which, id_t(id));
 }
-

@@ -92,7 +92,8 @@ GREEN_HOOK(int, clock_nanosleep, clockid_t clock, int flags, const struct timesp
     HOOK_ENTER(clock_nanosleep);
     green::detail::Hub* h = hub();
     // CPU-time clocks and unknown clocks: the kernel's answer (EINVAL, ENOTSUP) or its wait.
-    if (!h || !req || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME && clock != CLOCK_TAI))
+    if (!h || !req ||
+        (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME && clock != CLOCK_TAI))
         return REAL(clock_nanosleep)(clock, flags, req, rem);
     if (!valid(req)) return EINVAL;
     if (!(flags & TIMER_ABSTIME)) {
@@ -113,4 +114,3 @@ GREEN_HOOK(int, clock_nanosleep, clockid_t clock, int flags, const struct timesp
         if (green_sleep(*h, left) > 0) return EINTR;
     }
 }
-

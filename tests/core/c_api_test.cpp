@@ -68,11 +68,13 @@ TEST_CASE("C API: green_join times out with -1/ETIMEDOUT") {
 
 TEST_CASE("C API: green_release does not stop the greenlet") {
     int done = 0;
-    green_t* g = green_spawn([](void* arg) -> void* {
-        green_sleep(0.01);
-        *static_cast<int*>(arg) = 1;
-        return nullptr;
-    }, &done);
+    green_t* g = green_spawn(
+        [](void* arg) -> void* {
+            green_sleep(0.01);
+            *static_cast<int*>(arg) = 1;
+            return nullptr;
+        },
+        &done);
     green_release(g);
     CHECK(green_sleep(0.05) == 0);
     CHECK(done == 1);
@@ -110,11 +112,13 @@ TEST_CASE("C API: green_wait_readable / green_wait_writable") {
     green_release(g);
     // Cancelled while waiting: -1/EBADF.
     sp.drain_a();
-    green_t* c = green_spawn([](void* arg) -> void* {
-        int fd = *static_cast<int*>(arg);
-        int rc = green_wait_readable(fd, -1);
-        return reinterpret_cast<void*>(intptr_t(rc == -1 && errno == EBADF));
-    }, &sp.a);
+    green_t* c = green_spawn(
+        [](void* arg) -> void* {
+            int fd = *static_cast<int*>(arg);
+            int rc = green_wait_readable(fd, -1);
+            return reinterpret_cast<void*>(intptr_t(rc == -1 && errno == EBADF));
+        },
+        &sp.a);
     CHECK(green_sleep(0.01) == 0);
     green::cancel_wait(sp.a);
     CHECK(green_join(c, 1.0, &r) == 0);
@@ -123,12 +127,14 @@ TEST_CASE("C API: green_wait_readable / green_wait_writable") {
 }
 
 TEST_CASE("C API: green_spawn_stack with a large stack") {
-    green_t* g = green_spawn_stack([](void*) -> void* {
-        volatile char big[700 * 1024];  // more than the 256 KiB default
-        big[0] = 1;
-        big[sizeof big - 1] = 1;
-        return reinterpret_cast<void*>(uintptr_t(big[0] + big[sizeof big - 1]));
-    }, nullptr, 1 << 20);
+    green_t* g = green_spawn_stack(
+        [](void*) -> void* {
+            volatile char big[700 * 1024];  // more than the 256 KiB default
+            big[0] = 1;
+            big[sizeof big - 1] = 1;
+            return reinterpret_cast<void*>(uintptr_t(big[0] + big[sizeof big - 1]));
+        },
+        nullptr, 1 << 20);
     REQUIRE(g);
     void* r = nullptr;
     CHECK(green_join(g, 1.0, &r) == 0);
@@ -136,8 +142,7 @@ TEST_CASE("C API: green_spawn_stack with a large stack") {
     green_release(g);
 }
 
-TEST_CASE("C API: green_current_id is distinct per greenlet and 0 in a thread's main context"
-         ) {
+TEST_CASE("C API: green_current_id is distinct per greenlet and 0 in a thread's main context") {
     unsigned long long a = 99, b = 99;
     green_t* ga = green_spawn(report_id, &a);
     green_t* gb = green_spawn(report_id, &b);

@@ -125,7 +125,7 @@ TEST_CASE("Coroutine: throw_into throws at its switch point; uncaught, it reache
         return 0;
     });
     CHECK(c.switch_to(1) == 2);
-    CHECK(c.throw_into(std::invalid_argument("x")) == 1001);  // caught inside, switched back
+    CHECK(c.throw_into(std::invalid_argument("x")) == 1001);                // caught inside, switched back
     CHECK_THROWS_WITH_AS(c.switch_to(-5), "negative", std::runtime_error);  // its failure, in main
     CHECK(c.dead());
     CHECK_FALSE(c.killed());

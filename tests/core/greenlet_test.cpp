@@ -17,7 +17,12 @@ using tu::Stopwatch;
 
 TEST_CASE("spawn: the issue's example, get() returns 42 after about 0.2 s") {
     Stopwatch sw;
-    green::Greenlet<int> g = green::spawn([](int x) { green::sleep(0.2); return x * 2; }, 21);
+    green::Greenlet<int> g = green::spawn(
+        [](int x) {
+            green::sleep(0.2);
+            return x * 2;
+        },
+        21);
     CHECK(g.get() == 42);
     CHECK(sw.elapsed() >= 0.2 - kEps);
     CHECK(sw.elapsed() < 2.0);
@@ -643,10 +648,13 @@ TEST_CASE("operator<<: a greenlet prints its id, name and state") {
 TEST_CASE("spawn_later(0.05, f, args): f runs after the delay with its arguments; killed before, never") {
     Stopwatch sw;
     double started_at = -1;
-    auto g = green::spawn_later(0.05, [&](int x, std::unique_ptr<int> p) {
-        started_at = sw.elapsed();
-        return x + *p;
-    }, 40, std::make_unique<int>(2));
+    auto g = green::spawn_later(
+        0.05,
+        [&](int x, std::unique_ptr<int> p) {
+            started_at = sw.elapsed();
+            return x + *p;
+        },
+        40, std::make_unique<int>(2));
     green::sleep(0.02);
     CHECK(started_at < 0);  // still in its delay
     CHECK(g.get(1.0) == 42);
@@ -691,10 +699,12 @@ TEST_CASE("sleep_until: steady_clock and system_clock time points; a past one on
 
 TEST_CASE("stop_token: a body taking a token gets its greenlet's; request_stop ends green::sleep early") {
     int turns = 0;
-    auto g = green::spawn([&](std::stop_token st, int step) {
-        while (green::sleep(5, st)) turns += step;  // ends at the stop, not after 5 s
-        return st.stop_requested() ? turns : -1;
-    }, 1);
+    auto g = green::spawn(
+        [&](std::stop_token st, int step) {
+            while (green::sleep(5, st)) turns += step;  // ends at the stop, not after 5 s
+            return st.stop_requested() ? turns : -1;
+        },
+        1);
     green::sleep(0.01);
     tu::Stopwatch sw;
     CHECK(g.get_stop_token().stop_possible());
@@ -711,7 +721,8 @@ TEST_CASE("stop_token: a body taking a token gets its greenlet's; request_stop e
     CHECK_FALSE(green::GreenletBase{}.request_stop());
 }
 
-TEST_CASE("stop_token: sleep(s, token) sleeps the whole time when no stop comes; a stop from another OS thread ends it") {
+TEST_CASE(
+    "stop_token: sleep(s, token) sleeps the whole time when no stop comes; a stop from another OS thread ends it") {
     std::stop_source src;
     tu::Stopwatch sw;
     CHECK(green::sleep(0.02, src.get_token()));
@@ -738,14 +749,20 @@ TEST_CASE("stop_token: sleep(s, token) sleeps the whole time when no stop comes;
 }
 
 TEST_CASE("gather: the values of all as a tuple; the first failure kills the rest and comes out") {
-    auto a = green::spawn([] { green::sleep(0.02); return 1; });
+    auto a = green::spawn([] {
+        green::sleep(0.02);
+        return 1;
+    });
     auto b = green::spawn([] { return std::string("two"); });
     auto c = green::spawn([] { green::sleep(0.01); });
     auto [x, y, z] = green::gather(a, b, c);
     CHECK(x == 1);
     CHECK(y == "two");
     (void)z;
-    auto slow = green::spawn([] { green::sleep(5); return 0; });
+    auto slow = green::spawn([] {
+        green::sleep(5);
+        return 0;
+    });
     auto bad = green::spawn([]() -> int {
         green::sleep(0.01);
         throw std::runtime_error("bad");

@@ -26,10 +26,12 @@ TEST_CASE("Group: members leave by themselves; join waits for all") {
 
 TEST_CASE("Group: spawn returns the greenlet; contains, greenlets(), join(timeout)") {
     green::Group group;
-    auto g = group.spawn([](int x) {
-        green::sleep(0.1);
-        return x + 1;
-    }, 1);
+    auto g = group.spawn(
+        [](int x) {
+            green::sleep(0.1);
+            return x + 1;
+        },
+        1);
     CHECK(group.contains(g));
     auto members = group.greenlets();
     REQUIRE(members.size() == 1);
@@ -160,8 +162,7 @@ TEST_CASE("Group: an error delivered by join(raise_error) is not reported as unr
             try {
                 group.join(green::forever, true);
                 return 2;
-            } catch (const std::runtime_error&) {
-            }
+            } catch (const std::runtime_error&) {}
         }
         green::sleep(0.01);  // the dead greenlet's record is released by now
         return 0;
@@ -189,8 +190,7 @@ TEST_CASE("Group destructor: children still running are killed and joined, also 
         children.push_back(group.spawn([] { return 1; }));  // ends by itself first
         green::sleep(0.01);
         throw std::runtime_error("scope failed");
-    } catch (const std::runtime_error&) {
-    }
+    } catch (const std::runtime_error&) {}
     for (auto& g : children) CHECK(g.dead());  // none outlived the scope
     CHECK(children[0].killed());
     CHECK(children[1].killed());
@@ -263,12 +263,14 @@ TEST_CASE("Pool::map: results in the order of the items, at most `size` running 
     int running = 0, peak = 0;
     std::vector<int> items{5, 1, 4, 2, 3, 0};
     Stopwatch sw;
-    std::vector<int> out = pool.map([&](int x) {
-        peak = std::max(peak, ++running);
-        green::sleep(0.01 * x);  // they end out of order
-        --running;
-        return x * 10;
-    }, items);
+    std::vector<int> out = pool.map(
+        [&](int x) {
+            peak = std::max(peak, ++running);
+            green::sleep(0.01 * x);  // they end out of order
+            --running;
+            return x * 10;
+        },
+        items);
     CHECK(out == std::vector<int>{50, 10, 40, 20, 30, 0});
     CHECK(peak == 3);
     CHECK(sw.elapsed() < 0.5);
@@ -284,20 +286,23 @@ TEST_CASE("Group::map: the first failure kills the items still running and is re
     green::Pool pool(10);
     int killed = 0, finished = 0;
     Stopwatch sw;
-    CHECK_THROWS_WITH_AS(pool.map([&](int x) {
-        if (x == 3) {
-            green::sleep(0.01);
-            throw std::runtime_error("item 3");
-        }
-        try {
-            green::sleep(1);
-        } catch (const green::GreenletExit&) {
-            ++killed;
-            throw;
-        }
-        ++finished;
-        return x;
-    }, std::vector<int>{1, 2, 3, 4, 5}), "item 3", std::runtime_error);
+    CHECK_THROWS_WITH_AS(pool.map(
+                             [&](int x) {
+                                 if (x == 3) {
+                                     green::sleep(0.01);
+                                     throw std::runtime_error("item 3");
+                                 }
+                                 try {
+                                     green::sleep(1);
+                                 } catch (const green::GreenletExit&) {
+                                     ++killed;
+                                     throw;
+                                 }
+                                 ++finished;
+                                 return x;
+                             },
+                             std::vector<int>{1, 2, 3, 4, 5}),
+                         "item 3", std::runtime_error);
     CHECK(sw.elapsed() < 0.5);
     CHECK(killed == 4);  // and joined before map threw
     CHECK(finished == 0);
@@ -308,12 +313,14 @@ TEST_CASE("Pool::imap_unordered: results as they are ready, items spawned as slo
     green::Pool pool(2);
     int running = 0, peak = 0;
     std::vector<int> got;
-    for (int v : pool.imap_unordered([&](int ms) {
-             peak = std::max(peak, ++running);
-             green::sleep(ms / 1000.0);
-             --running;
-             return ms;
-         }, std::vector<int>{30, 10, 5, 40})) {
+    for (int v : pool.imap_unordered(
+             [&](int ms) {
+                 peak = std::max(peak, ++running);
+                 green::sleep(ms / 1000.0);
+                 --running;
+                 return ms;
+             },
+             std::vector<int>{30, 10, 5, 40})) {
         got.push_back(v);
     }
     // 30 and 10 start; 10 ends (5 starts), 5 ends (40 starts), 30 ends, 40 ends.
@@ -324,21 +331,25 @@ TEST_CASE("Pool::imap_unordered: results as they are ready, items spawned as slo
     // result comes after one item's time, not after all but the last.
     green::Pool one(1);
     Stopwatch sw;
-    auto seq = one.imap_unordered([](int x) {
-        green::sleep(0.05);
-        return x;
-    }, std::vector<int>{1, 2, 3, 4, 5});
+    auto seq = one.imap_unordered(
+        [](int x) {
+            green::sleep(0.05);
+            return x;
+        },
+        std::vector<int>{1, 2, 3, 4, 5});
     CHECK(seq.next() == 1);
     CHECK(sw.elapsed() < 0.15);
     int n = 1;
     while (seq.next()) ++n;
     CHECK(n == 5);
 
-    auto it = pool.imap_unordered([](int x) {
-        green::sleep(0.001 * x);
-        if (x == 2) throw std::invalid_argument("two");
-        return x;
-    }, std::vector<int>{3, 2, 1});
+    auto it = pool.imap_unordered(
+        [](int x) {
+            green::sleep(0.001 * x);
+            if (x == 2) throw std::invalid_argument("two");
+            return x;
+        },
+        std::vector<int>{3, 2, 1});
     std::vector<int> rest;
     int failures = 0;
     for (;;) {
@@ -354,10 +365,12 @@ TEST_CASE("Pool::imap_unordered: results as they are ready, items spawned as slo
     CHECK(rest == std::vector<int>{1, 3});
     CHECK(failures == 1);
     // next(timeout) throws Empty while nothing is ready.
-    auto slow = pool.imap_unordered([](int x) {
-        green::sleep(0.2);
-        return x;
-    }, std::vector<int>{1});
+    auto slow = pool.imap_unordered(
+        [](int x) {
+            green::sleep(0.2);
+            return x;
+        },
+        std::vector<int>{1});
     CHECK_THROWS_AS(slow.next(0.02), green::Empty);
     CHECK(slow.next() == 1);
 }

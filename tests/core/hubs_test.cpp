@@ -28,12 +28,12 @@ namespace {
 long os_tid() { return ::syscall(SYS_gettid); }
 
 // Returns 0, or the number of the first check that failed (printed with its line).
-#define EXPECT(cond)                                                      \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            printf("failed at line %d: %s\n", __LINE__, #cond);           \
-            return __LINE__;                                              \
-        }                                                                 \
+#define EXPECT(cond)                                            \
+    do {                                                        \
+        if (!(cond)) {                                          \
+            printf("failed at line %d: %s\n", __LINE__, #cond); \
+            return __LINE__;                                    \
+        }                                                       \
     } while (0)
 
 }  // namespace

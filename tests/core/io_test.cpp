@@ -345,12 +345,15 @@ TEST_CASE("StreamServer with a Pool: concurrency bounded by the pool") {
     green::Pool pool(3);
     int inside = 0, most = 0;
     {
-        green::StreamServer server(lfd, [&](int fd) {
-            most = std::max(most, ++inside);
-            green::sleep(0.02);
-            echo_handler(fd);
-            --inside;
-        }, &pool);
+        green::StreamServer server(
+            lfd,
+            [&](int fd) {
+                most = std::max(most, ++inside);
+                green::sleep(0.02);
+                echo_handler(fd);
+                --inside;
+            },
+            &pool);
         server.start();
         std::vector<green::Greenlet<bool>> clients;
         for (int i = 0; i < 10; ++i) clients.push_back(green::spawn(echo_client, server.port(), i, 1));
@@ -387,8 +390,7 @@ TEST_CASE("StreamServer: a handler that throws closes its connection; the server
 // Regression test (fixed): StreamServer::stop() only kills the greenlet start() created. A
 // serve_forever() running in the caller's own greenlet ("accept in the calling greenlet until
 // stop()") stays parked in accept() after stop(), until some client happens to connect.
-TEST_CASE("StreamServer: stop() ends a serve_forever() running in the calling greenlet"
-         ) {
+TEST_CASE("StreamServer: stop() ends a serve_forever() running in the calling greenlet") {
     int lfd = green::listen_tcp("127.0.0.1", 0);
     REQUIRE(lfd >= 0);
     {

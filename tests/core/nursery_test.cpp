@@ -83,11 +83,12 @@ TEST_CASE("Nursery: the body throwing kills the children before the exception le
 
 TEST_CASE("Nursery: a child's failure after the body returned still comes out, and nothing stays pending") {
     CHECK_THROWS_AS(green::open_nursery([](green::Nursery& n) {
-        n.spawn([] {
-            green::sleep(0.02);
-            throw std::out_of_range("late");
-        });
-    }), std::out_of_range);
+                        n.spawn([] {
+                            green::sleep(0.02);
+                            throw std::out_of_range("late");
+                        });
+                    }),
+                    std::out_of_range);
     // The failure was retrieved by the nursery: no later wait is disturbed.
     green::sleep(0.005);
 }
@@ -143,8 +144,7 @@ TEST_CASE("Nursery: an outer Timeout during the wait kills the children and is r
         green::Timeout t(0.02);
         green::open_nursery([&](green::Nursery& n) { child = n.spawn([] { green::sleep(5); }); });
         FAIL("open_nursery returned");
-    } catch (const green::TimeoutExpired&) {
-    }
+    } catch (const green::TimeoutExpired&) {}
     CHECK(sw.elapsed() < 2.0);
     CHECK(child.killed());
 }

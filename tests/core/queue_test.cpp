@@ -395,13 +395,19 @@ TEST_CASE("README example: a Channel closed by its producer, a Group's destructo
     green::GreenletBase sleeper;
     {
         green::Group group;
-        group.spawn([&] { for (const char* w : {"a", "b"}) ch.put(w); ch.close(); });
+        group.spawn([&] {
+            for (const char* w : {"a", "b"}) ch.put(w);
+            ch.close();
+        });
         sleeper = group.spawn([] { green::sleep(10); });
         while (auto w = ch.next()) out << *w << '\n';
     }
     CHECK(out.str() == "a\nb\n");
     CHECK(sleeper.killed());
-    int v = green::with_timeout(0.5, [] { green::sleep(0.01); return 1; });
+    int v = green::with_timeout(0.5, [] {
+        green::sleep(0.01);
+        return 1;
+    });
     CHECK(v == 1);
     Stopwatch sw;
     green::sleep_until(std::chrono::system_clock::now() + 20ms);

@@ -75,6 +75,7 @@ TEST_CASE("70,000 simultaneously sleeping greenlets: slabs take over, one notice
     // Exactly one notice about the switch to slab stacks (with guard regions where the kernel
     // has them, else without guard pages).
     size_t notices = 0;
-    for (size_t pos = 0; (pos = child.output.find("further stacks come from slabs", pos)) != std::string::npos; ++pos) ++notices;
+    for (size_t pos = 0; (pos = child.output.find("further stacks come from slabs", pos)) != std::string::npos; ++pos)
+        ++notices;
     CHECK(notices == 1);
 }

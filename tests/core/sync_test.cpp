@@ -16,8 +16,7 @@ using tu::Stopwatch;
 namespace {
 // Runs `n` greenlets that each hold `lockable` (via std::lock_guard) across a sleep; returns the
 // most that were ever inside at once.
-template <class L>
-int max_concurrency(L& lockable, int n) {
+template <class L> int max_concurrency(L& lockable, int n) {
     int inside = 0, most = 0;
     std::vector<green::Greenlet<void>> gs;
     for (int i = 0; i < n; ++i)
@@ -375,8 +374,7 @@ TEST_CASE("Condition with RLock: wait without holding it throws std::logic_error
 // Regression test (fixed): Condition(Lock)::wait without holding the Lock throws from
 // plain_->release() while Condition's internal SpinLock is still locked, so the next notify() or
 // wait() spins forever. Run in a child with a deadline; a hang shows as a timeout.
-TEST_CASE("Condition with Lock: wait without holding it throws and leaves the condition usable"
-         ) {
+TEST_CASE("Condition with Lock: wait without holding it throws and leaves the condition usable") {
     auto child = tu::run_in_child(
         [] {
             green::Lock lock;
@@ -384,8 +382,7 @@ TEST_CASE("Condition with Lock: wait without holding it throws and leaves the co
             try {
                 cond.wait(0.01);
                 return 2;  // should have thrown
-            } catch (const std::logic_error&) {
-            }
+            } catch (const std::logic_error&) {}
             cond.notify();  // hangs if the internal lock was left held
             return 0;
         },
@@ -397,8 +394,7 @@ TEST_CASE("Condition with Lock: wait without holding it throws and leaves the co
 // Regression test (fixed): if a greenlet notified in Condition::wait is killed while it
 // waits to get the lock back, the GreenletExit is thrown from the destructor that reacquires the
 // lock (noexcept), which calls std::terminate. Expected: it ends killed and the lock stays usable.
-TEST_CASE("Condition: a notified waiter killed while reacquiring the lock ends killed"
-         ) {
+TEST_CASE("Condition: a notified waiter killed while reacquiring the lock ends killed") {
     auto child = tu::run_in_child(
         [] {
             green::Lock lock;
@@ -452,7 +448,8 @@ TEST_CASE("Barrier(3): all three pass once the third arrives, indices 0..2; read
                 if (log[i].rfind(what, 0) == 0 && seen++ == k) return i;
             return log.size();
         };
-        size_t last_arrival = std::max({nth("arrive", 3 * round), nth("arrive", 3 * round + 1), nth("arrive", 3 * round + 2)});
+        size_t last_arrival =
+            std::max({nth("arrive", 3 * round), nth("arrive", 3 * round + 1), nth("arrive", 3 * round + 2)});
         CHECK(last_arrival < nth("pass", 3 * round));
     }
     std::vector<size_t> first(indices.begin(), indices.begin() + 3);

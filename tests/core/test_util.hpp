@@ -39,8 +39,7 @@ struct Stopwatch {
 // Burn CPU without any green call: the hub cannot run meanwhile (used to make timers come due
 // before they can be processed, deterministically).
 inline void spin_until(double t) {
-    while (now() < t) {
-    }
+    while (now() < t) {}
 }
 inline void spin_for(double s) { spin_until(now() + s); }
 
@@ -62,8 +61,7 @@ struct SockPair {
     // Read and drop whatever is buffered on `a`.
     void drain_a() const {
         char buf[4096];
-        while (::read(a, buf, sizeof buf) > 0) {
-        }
+        while (::read(a, buf, sizeof buf) > 0) {}
     }
 };
 
@@ -167,8 +165,7 @@ inline Child run_in_child(const std::function<int()>& body, double timeout = 20.
         c.output.append(buf, size_t(n));
     }
     ::close(p[0]);
-    while (::waitpid(pid, &c.status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid, &c.status, 0) < 0 && errno == EINTR) {}
     return c;
 }
 

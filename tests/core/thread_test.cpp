@@ -46,7 +46,8 @@ TEST_CASE("cross-thread: std::thread sets an AsyncResult") {
     CHECK(ar.get(2.0) == 99);
     th.join();
     green::AsyncResult<int> failing;
-    std::thread th2([failing]() mutable { failing.set_exception(std::make_exception_ptr(std::runtime_error("remote"))); });
+    std::thread th2(
+        [failing]() mutable { failing.set_exception(std::make_exception_ptr(std::runtime_error("remote"))); });
     CHECK_THROWS_WITH_AS(failing.get(2.0), "remote", std::runtime_error);
     th2.join();
 }
@@ -226,8 +227,7 @@ TEST_CASE("ThreadPool: jobs run on other OS threads, in parallel") {
         rs.push_back(pool.spawn([&] {
             int n = ++inside;
             int m = most.load();
-            while (n > m && !most.compare_exchange_weak(m, n)) {
-            }
+            while (n > m && !most.compare_exchange_weak(m, n)) {}
             std::this_thread::sleep_for(std::chrono::milliseconds(30));
             --inside;
             return std::this_thread::get_id();
@@ -268,8 +268,7 @@ TEST_CASE("ThreadPool: a waiting greenlet is not a deadlock while a job is outst
 // Regression test (fixed): Hub::interrupt() overwrites a pending exception. A kill that
 // arrives (here from another thread) in the same loop tick as the target's green::Timeout expiry
 // is replaced by TimeoutExpired; the target, which handles timeouts, survives the kill.
-TEST_CASE("kill is not lost when a green::Timeout of the target expires in the same tick"
-         ) {
+TEST_CASE("kill is not lost when a green::Timeout of the target expires in the same tick") {
     int timeouts = 0;
     auto g = green::spawn([&] {
         for (;;) {
@@ -281,10 +280,10 @@ TEST_CASE("kill is not lost when a green::Timeout of the target expires in the s
             }
         }
     });
-    green::sleep(0.02);                    // g is parked, its Timeout due in ~0.08 s
-    std::thread th([&] { g.kill(0); });   // the kill is queued for the main hub
+    green::sleep(0.02);                  // g is parked, its Timeout due in ~0.08 s
+    std::thread th([&] { g.kill(0); });  // the kill is queued for the main hub
     th.join();
-    tu::spin_for(0.15);                    // keep the hub busy until the Timeout is due as well
+    tu::spin_for(0.15);  // keep the hub busy until the Timeout is due as well
     CHECK(g.join(2.0));
     CHECK(g.killed());
     CHECK(timeouts == 0);
@@ -294,8 +293,7 @@ TEST_CASE("kill is not lost when a green::Timeout of the target expires in the s
 // report LoopExit although the wake-up is already queued: loop_main() drains the remote queue,
 // then deadlocked() counts threads; a thread that pushes its wake and exits between the two is
 // missed. Run in a child so that the stray LoopExits cannot disturb this process.
-TEST_CASE("no spurious LoopExit when the waking thread exits right after its wake"
-         ) {
+TEST_CASE("no spurious LoopExit when the waking thread exits right after its wake") {
     auto child = tu::run_in_child(
         [] {
             green::Event side;  // a greenlet woken by the thread keeps the hub cycling
@@ -437,8 +435,9 @@ struct RecordingTask final : green::detail::Task {
 };
 }  // namespace
 
-TEST_CASE("a task scheduled from another thread starts on its hub's thread; Hub::call runs there and "
-          "returns once it ran") {
+TEST_CASE(
+    "a task scheduled from another thread starts on its hub's thread; Hub::call runs there and "
+    "returns once it ran") {
     using green::detail::Hub;
     std::atomic<Hub*> hub_b{nullptr};
     std::atomic<pid_t> tid_b{0};

@@ -144,11 +144,11 @@ TEST_CASE("Timeout: per greenlet; one greenlet's Timeout does not touch another"
 namespace {
 
 enum class Waker {
-    Thread,         // another OS thread spins to deadline+offset, then wakes
-    GreenletSpin,   // a greenlet spins past the deadline (hub blocked), then wakes: the waiter's
-                    // timer is due but not yet processed when the wake arrives
-    GreenletTick,   // the waker's and the waiter's timers come due in the same loop tick (a third
-                    // greenlet blocks the hub across the deadline); offset < 0: waker first
+    Thread,        // another OS thread spins to deadline+offset, then wakes
+    GreenletSpin,  // a greenlet spins past the deadline (hub blocked), then wakes: the waiter's
+                   // timer is due but not yet processed when the wake arrives
+    GreenletTick,  // the waker's and the waiter's timers come due in the same loop tick (a third
+                   // greenlet blocks the hub across the deadline); offset < 0: waker first
 };
 
 const char* waker_name(Waker w) {
@@ -161,8 +161,7 @@ const char* waker_name(Waker w) {
 }
 
 // One race: wait(T) while a wake lands at deadline + offset.
-template <class F>
-void race_once(F& f, Waker how, double offset) {
+template <class F> void race_once(F& f, Waker how, double offset) {
     constexpr double T = 0.015;
     const double deadline = now() + T;
     std::thread th;
@@ -328,12 +327,21 @@ TEST_CASE("Timeout is [[nodiscard]]: a temporary green::Timeout{0.05}; does not 
 }
 
 TEST_CASE("with_timeout: f's result in time; Timeout::Expired (timeout null) when f overruns") {
-    CHECK(green::with_timeout(0.5, [](int x) { green::sleep(0.01); return x * 2; }, 21) == 42);
+    CHECK(green::with_timeout(
+              0.5,
+              [](int x) {
+                  green::sleep(0.01);
+                  return x * 2;
+              },
+              21) == 42);
     green::with_timeout(std::chrono::milliseconds(100), [] { green::sleep(0.01); });  // void
     Stopwatch sw;
     bool expired = false;
     try {
-        green::with_timeout(0.05, [] { green::sleep(1); return 1; });
+        green::with_timeout(0.05, [] {
+            green::sleep(1);
+            return 1;
+        });
     } catch (const green::Timeout::Expired& e) {
         expired = true;
         CHECK(e.timeout == nullptr);  // its Timeout is gone by now

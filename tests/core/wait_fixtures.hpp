@@ -260,14 +260,12 @@ struct IwaitQueueFx {
     void wake() { q.put(1); }
     bool available(double t) { return wait(t); }
     void reset() {
-        while (q.try_get()) {
-        }
+        while (q.try_get()) {}
     }
 };
 
 // A wake arranged for the fixture, then a wait(2 s) that must see it: "the primitive still works".
-template <class F>
-void check_works_normally(F& f) {
+template <class F> void check_works_normally(F& f) {
     auto waker = green::spawn([&f] {
         green::sleep(0.01);
         f.wake();
@@ -282,7 +280,6 @@ void check_works_normally(F& f) {
 }  // namespace fx
 
 // Every waiting primitive, for TEST_CASE_TEMPLATE.
-#define GREEN_WAIT_FIXTURES                                                                              \
+#define GREEN_WAIT_FIXTURES                                                                                 \
     fx::EventFx, fx::AsyncGetFx, fx::AsyncWaitFx, fx::SemaphoreFx, fx::LockFx, fx::RLockFx, fx::QueueGetFx, \
-        fx::QueuePutFx, fx::ConditionFx, fx::JoinFx, fx::GroupJoinFx, fx::ReadableFx, fx::WaitAnyFx,      \
-        fx::IwaitQueueFx
+        fx::QueuePutFx, fx::ConditionFx, fx::JoinFx, fx::GroupJoinFx, fx::ReadableFx, fx::WaitAnyFx, fx::IwaitQueueFx

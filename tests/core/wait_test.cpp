@@ -12,7 +12,9 @@
 using tu::kEps;
 using tu::Stopwatch;
 
-TEST_CASE("wait({...}, count, timeout): a greenlet, an Event, an AsyncResult, a Queue and a Channel, in the order they become ready") {
+TEST_CASE(
+    "wait({...}, count, timeout): a greenlet, an Event, an AsyncResult, a Queue and a Channel, in the order they "
+    "become ready") {
     green::Event ev;
     green::AsyncResult<int> ar;
     green::Queue<int> q;
@@ -35,7 +37,7 @@ TEST_CASE("wait({...}, count, timeout): a greenlet, an Event, an AsyncResult, a 
     auto first = green::wait({g, ev, ar, q, ch}, 1);
     CHECK(first == std::vector<size_t>{3});  // the queue
     CHECK(sw.elapsed() >= 0.01 - kEps);
-    CHECK(q.qsize() == 1);  // reported, not taken
+    CHECK(q.qsize() == 1);                       // reported, not taken
     auto all = green::wait({g, ev, ar, q, ch});  // count: all
     CHECK(all == std::vector<size_t>{3, 2, 1, 0, 4});
     CHECK(sw.elapsed() >= 0.04 - kEps);
@@ -86,10 +88,11 @@ TEST_CASE("wait: a timeout returns those ready by then; 0 polls; an empty list r
 
 TEST_CASE("iwait / as_completed over greenlets: each once, as it ends; the timeout ends the iteration") {
     std::vector<green::Greenlet<int>> gs;
-    for (int ms : {30, 10, 20}) gs.push_back(green::spawn([ms] {
-        green::sleep(ms / 1000.0);
-        return ms;
-    }));
+    for (int ms : {30, 10, 20})
+        gs.push_back(green::spawn([ms] {
+            green::sleep(ms / 1000.0);
+            return ms;
+        }));
     std::vector<int> order;
     for (size_t i : green::iwait(gs)) order.push_back(gs[i].get());
     CHECK(order == std::vector<int>{10, 20, 30});
@@ -244,9 +247,11 @@ TEST_CASE("select: cases in order when several have items; timeout 0 is Go's def
     a.put(1);
     b.put(2);
     int seen = 0;
-    CHECK(green::select(0, green::on_get(b, [&](int v) { seen = v; }), green::on_get(a, [&](int v) { seen = v; })) == 0u);
+    CHECK(green::select(0, green::on_get(b, [&](int v) { seen = v; }), green::on_get(a, [&](int v) { seen = v; })) ==
+          0u);
     CHECK(seen == 2);
-    CHECK(green::select(0, green::on_get(b, [&](int v) { seen = v; }), green::on_get(a, [&](int v) { seen = v; })) == 1u);
+    CHECK(green::select(0, green::on_get(b, [&](int v) { seen = v; }), green::on_get(a, [&](int v) { seen = v; })) ==
+          1u);
     CHECK(seen == 1);
     CHECK_FALSE(green::select(0, green::on_get(a, [](int) {}), green::on_get(b, [](int) {})));
     tu::Stopwatch sw;
@@ -262,9 +267,11 @@ TEST_CASE("select: a closed empty source never fires; all closed is green::Close
         work.put(5);
     });
     int v = 0;
-    CHECK(green::select(2.0, green::on_get(done, [](int) { FAIL("fired"); }), green::on_get(work, [&](int x) { v = x; })) == 1u);
+    CHECK(green::select(2.0, green::on_get(done, [](int) { FAIL("fired"); }),
+                        green::on_get(work, [&](int x) { v = x; })) == 1u);
     CHECK(v == 5);
     work.close();
-    CHECK_THROWS_AS(green::select(2.0, green::on_get(done, [](int) {}), green::on_get(work, [](int) {})), green::Closed);
+    CHECK_THROWS_AS(green::select(2.0, green::on_get(done, [](int) {}), green::on_get(work, [](int) {})),
+                    green::Closed);
     late.get();
 }

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <time.h>
 
-static void *work(void *arg) {
+static void* work(void* arg) {
     green_sleep(0.1);
     return arg;
 }
@@ -14,11 +14,11 @@ static void *work(void *arg) {
 int main(void) {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    green_t *g[10];
-    for (intptr_t i = 0; i < 10; ++i) g[i] = green_spawn(work, (void *)i);
+    green_t* g[10];
+    for (intptr_t i = 0; i < 10; ++i) g[i] = green_spawn(work, (void*)i);
     intptr_t sum = 0;
     for (int i = 0; i < 10; ++i) {
-        void *r = NULL;
+        void* r = NULL;
         if (green_join(g[i], -1, &r) != 0) return 1;
         sum += (intptr_t)r;
         green_release(g[i]);

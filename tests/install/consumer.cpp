@@ -9,14 +9,22 @@
 int main() {
     auto t0 = std::chrono::steady_clock::now();
     std::vector<green::Greenlet<int>> gs;
-    for (int i = 0; i < 100; ++i) gs.push_back(green::spawn([i] { green::sleep(0.1); return i; }));
+    for (int i = 0; i < 100; ++i)
+        gs.push_back(green::spawn([i] {
+            green::sleep(0.1);
+            return i;
+        }));
     green::joinall(gs);
     int sum = 0;
     for (auto& g : gs) sum += g.get();
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     green::Queue<int> q(4);
-    auto total = green::spawn([&q] { int t = 0; for (int i = 0; i < 20; ++i) t += q.get(); return t; });
+    auto total = green::spawn([&q] {
+        int t = 0;
+        for (int i = 0; i < 20; ++i) t += q.get();
+        return t;
+    });
     green::Pool pool(3);
     for (int i = 0; i < 20; ++i) pool.spawn([&q, i] { q.put(i); });
     pool.join();

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void *nap(void *arg) {
+static void* nap(void* arg) {
     usleep(1000);
     return arg;
 }
@@ -21,13 +21,13 @@ static void *nap(void *arg) {
 static void on_signal(int sig) { (void)sig; }
 
 /* What a query answers: the default, ignored, or a handler. */
-static const char *seen(int sig) {
+static const char* seen(int sig) {
     struct sigaction a;
     if (sigaction(sig, NULL, &a) != 0) return "error";
     return a.sa_handler == SIG_DFL ? "default" : a.sa_handler == SIG_IGN ? "ignored" : "handler";
 }
 
-static int wait_for(char **argv) {
+static int wait_for(char** argv) {
     pid_t pid = fork();
     if (pid == 0) {
         execvp(argv[0], argv);
@@ -40,19 +40,19 @@ static int wait_for(char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
     if (argc > 2 && strcmp(argv[1], "wait") == 0) return wait_for(argv + 2);
     if (argc != 2) return 2;
     pthread_t t;
     pthread_create(&t, NULL, nap, NULL);
     pthread_join(t, NULL);
-    const char *how = argv[1];
+    const char* how = argv[1];
     if (strcmp(how, "exit") == 0) exit(3);
     if (strcmp(how, "_exit") == 0) _exit(4);
     if (strcmp(how, "_Exit") == 0) _Exit(5);
     if (strcmp(how, "abort") == 0) abort();
     if (strcmp(how, "segv") == 0) {
-        volatile int *volatile nowhere = NULL;
+        volatile int* volatile nowhere = NULL;
         *nowhere = 1;
     }
     if (strcmp(how, "quit") == 0) raise(SIGQUIT);

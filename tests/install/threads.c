@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static void *nap(void *arg) {
+static void* nap(void* arg) {
     char link[64] = "";
     readlink("/proc/thread-self", link, sizeof link - 1); /* "PID/task/TID" */
-    const char *tid = strrchr(link, '/');
-    *(int *)arg = tid && atoi(tid + 1) == getpid();
+    const char* tid = strrchr(link, '/');
+    *(int*)arg = tid && atoi(tid + 1) == getpid();
     usleep(100 * 1000);
     return NULL;
 }
@@ -26,7 +26,7 @@ int main(void) {
         pthread_join(t[i], NULL);
         n += on_main[i];
     }
-    const char *pre = getenv("LD_PRELOAD");
+    const char* pre = getenv("LD_PRELOAD");
     printf("4 threads joined, %d on the main OS thread, LD_PRELOAD=%s\n", n, pre ? pre : "");
     return 0;
 }

@@ -57,8 +57,8 @@ int main(void)
     CHECK(write(q[1], "new", 3) == 3);
     ssize_t w = write(p[1], "old", 3);
     pthread_join(t, NULL);
-    printf("1. read: number reused at once: %s; writer: %zd; reader got %zd '%.*s'\n", reused ? "yes" : "no", w,
-           got_n, (int)(got_n > 0 ? got_n : 0), got);
+    printf("1. read: number reused at once: %s; writer: %zd; reader got %zd '%.*s'\n", reused ? "yes" : "no",
+           w, got_n, (int)(got_n > 0 ? got_n : 0), got);
     close(p[1]);
     close(q[0]);
     close(q[1]);

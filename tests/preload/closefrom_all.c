@@ -41,8 +41,7 @@ int main(void)
     read_from_thread("after close_range");
     int closed = 0;
     for (int fd = 3; fd < 1024; fd++)
-        if (close(fd) == 0)
-            closed++;
+        if (close(fd) == 0) closed++;
     printf("close() loop closed %d descriptors\n", closed);
     read_from_thread("after the close loop");
     int fd = socket(AF_INET, SOCK_STREAM, 0);

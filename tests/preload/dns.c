@@ -31,11 +31,10 @@ static void fmt_sa(const struct sockaddr *sa, char *out, size_t n)
 
 static int gai(const char *label, const char *host, const char *serv, int family, int socktype, int flags)
 {
-    struct addrinfo h = { .ai_family = family, .ai_socktype = socktype, .ai_flags = flags }, *res;
+    struct addrinfo h = {.ai_family = family, .ai_socktype = socktype, .ai_flags = flags}, *res;
     int e = getaddrinfo(host, serv, &h, &res);
     printf("getaddrinfo %s: %s\n", label, eai_name(e));
-    if (e)
-        return e;
+    if (e) return e;
     for (struct addrinfo *p = res; p; p = p->ai_next) {
         char s[128];
         fmt_sa(p->ai_addr, s, sizeof s);
@@ -54,8 +53,7 @@ static int hosts_entry(char *name, size_t nn, char *addr, size_t an)
     int found = 0;
     while (f && !found && fgets(line, sizeof line, f)) {
         char *save, *ip = strtok_r(line, " \t\n", &save);
-        if (!ip || ip[0] == '#' || !strchr(ip, '.') || strchr(ip, ':'))
-            continue;
+        if (!ip || ip[0] == '#' || !strchr(ip, '.') || strchr(ip, ':')) continue;
         for (char *n = strtok_r(NULL, " \t\n", &save); n && n[0] != '#'; n = strtok_r(NULL, " \t\n", &save))
             if (strcmp(n, "localhost") != 0 && strchr(n, '.') == NULL) {
                 snprintf(name, nn, "%s", n);
@@ -64,8 +62,7 @@ static int hosts_entry(char *name, size_t nn, char *addr, size_t an)
                 break;
             }
     }
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     return found;
 }
 
@@ -74,7 +71,7 @@ static void *resolver_thread(void *p)
     (void)p;
     int ok = 0;
     for (int i = 0; i < 20; i++) {
-        struct addrinfo h = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res;
+        struct addrinfo h = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
         if (getaddrinfo("localhost", "80", &h, &res) == 0) {
             struct sockaddr_in *s = (void *)res->ai_addr;
             ok += s->sin_addr.s_addr == htonl(INADDR_LOOPBACK) && s->sin_port == htons(80);
@@ -90,7 +87,8 @@ int main(void)
     CHECK(gai("localhost:80 UNSPEC STREAM", "localhost", "80", AF_UNSPEC, SOCK_STREAM, 0) == 0);
     CHECK(gai("localhost INET any-socktype", "localhost", NULL, AF_INET, 0, 0) == 0);
     CHECK(gai("localhost CANONNAME", "localhost", "8080", AF_INET, SOCK_DGRAM, AI_CANONNAME) == 0);
-    CHECK(gai("127.0.0.1:8080 NUMERICHOST", "127.0.0.1", "8080", AF_UNSPEC, SOCK_STREAM, AI_NUMERICHOST) == 0);
+    CHECK(gai("127.0.0.1:8080 NUMERICHOST", "127.0.0.1", "8080", AF_UNSPEC, SOCK_STREAM, AI_NUMERICHOST) ==
+          0);
     CHECK(gai("::1:443", "::1", "443", AF_UNSPEC, SOCK_STREAM, 0) == 0);
     CHECK(gai("::1 INET6 UDP", "::1", "53", AF_INET6, SOCK_DGRAM, 0) == 0);
     CHECK(gai("127.0.0.1 service http", "127.0.0.1", "http", AF_INET, SOCK_STREAM, 0) == 0);
@@ -98,8 +96,10 @@ int main(void)
     CHECK(gai("PASSIVE NULL host v6", NULL, "9000", AF_INET6, SOCK_STREAM, AI_PASSIVE) == 0);
     CHECK(gai("NULL host (loopback)", NULL, "9000", AF_INET, SOCK_STREAM, 0) == 0);
     CHECK(gai("nonexistent name", "nonexistent-host.invalid", "80", AF_UNSPEC, SOCK_STREAM, 0) == EAI_NONAME);
-    CHECK(gai("NUMERICHOST with a name", "localhost", "80", AF_UNSPEC, SOCK_STREAM, AI_NUMERICHOST) == EAI_NONAME);
-    CHECK(gai("NUMERICSERV with a name", "127.0.0.1", "http", AF_INET, SOCK_STREAM, AI_NUMERICSERV) == EAI_NONAME);
+    CHECK(gai("NUMERICHOST with a name", "localhost", "80", AF_UNSPEC, SOCK_STREAM, AI_NUMERICHOST) ==
+          EAI_NONAME);
+    CHECK(gai("NUMERICSERV with a name", "127.0.0.1", "http", AF_INET, SOCK_STREAM, AI_NUMERICSERV) ==
+          EAI_NONAME);
     CHECK(gai("bad family", "localhost", "80", 12345, SOCK_STREAM, 0) == EAI_FAMILY);
     CHECK(gai("bad socktype", "localhost", "80", AF_INET, 12345, 0) == EAI_SOCKTYPE);
     CHECK(gai("unknown service", "localhost", "no-such-service", AF_INET, SOCK_STREAM, 0) == EAI_SERVICE);
@@ -107,7 +107,7 @@ int main(void)
 
     char name[256], addr[64];
     if (hosts_entry(name, sizeof name, addr, sizeof addr)) {
-        struct addrinfo h = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res;
+        struct addrinfo h = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
         int e = getaddrinfo(name, NULL, &h, &res);
         char got[64] = "-";
         if (!e) {
@@ -124,10 +124,13 @@ int main(void)
     }
 
     /* getnameinfo */
-    struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(80), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(22), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    struct sockaddr_in s4 = {
+        .sin_family = AF_INET, .sin_port = htons(80), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in6 s6 = {
+        .sin6_family = AF_INET6, .sin6_port = htons(22), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     char host[NI_MAXHOST], serv[NI_MAXSERV];
-    int e = getnameinfo((void *)&s4, sizeof s4, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
+    int e = getnameinfo((void *)&s4, sizeof s4, host, sizeof host, serv, sizeof serv,
+                        NI_NUMERICHOST | NI_NUMERICSERV);
     printf("getnameinfo 127.0.0.1:80 numeric: %s %s %s\n", eai_name(e), host, serv);
     e = getnameinfo((void *)&s4, sizeof s4, host, sizeof host, serv, sizeof serv, 0);
     printf("getnameinfo 127.0.0.1:80: %s %s %s\n", eai_name(e), host, serv);
@@ -147,7 +150,7 @@ int main(void)
     CHECK(h_errno == HOST_NOT_FOUND);
     PRINT_HOSTENT("gethostbyname2(localhost, AF_INET)", gethostbyname2("localhost", AF_INET));
     PRINT_HOSTENT("gethostbyname2(::1, AF_INET6)", gethostbyname2("::1", AF_INET6));
-    struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+    struct in_addr lo = {htonl(INADDR_LOOPBACK)};
     PRINT_HOSTENT("gethostbyaddr(127.0.0.1)", gethostbyaddr(&lo, sizeof lo, AF_INET));
     struct hostent hb, *hr = NULL;
     char small[8], big[4096];
@@ -165,8 +168,7 @@ int main(void)
 
     /* concurrent resolution from 8 threads */
     pthread_t th[8];
-    for (int i = 0; i < 8; i++)
-        pthread_create(&th[i], NULL, resolver_thread, NULL);
+    for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, resolver_thread, NULL);
     int ok = 0;
     for (int i = 0; i < 8; i++) {
         void *r;

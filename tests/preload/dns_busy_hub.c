@@ -19,8 +19,7 @@ static void *compute(void *p)
     (void)p;
     volatile unsigned long x = 0;
     double t0 = now_s();
-    while (now_s() - t0 < 1.3)
-        x++;
+    while (now_s() - t0 < 1.3) x++;
     return NULL;
 }
 
@@ -40,14 +39,12 @@ int main(int argc, char **argv)
     }
     pthread_t t;
     CHECK(pthread_create(&t, NULL, compute, NULL) == 0); /* runs once main parks in the lookup */
-    struct addrinfo h = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
+    struct addrinfo h = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
     int e = getaddrinfo("h7.test.", "80", &h, &res);
     char s[INET_ADDRSTRLEN] = "-";
-    if (e == 0)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, s, sizeof s);
+    if (e == 0) inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, s, sizeof s);
     printf("getaddrinfo(h7.test.) while the other thread computes: %s %s\n", e ? gai_strerror(e) : "ok", s);
-    if (e == 0)
-        freeaddrinfo(res);
+    if (e == 0) freeaddrinfo(res);
     pthread_join(t, NULL);
     CHECK(e == 0);
     return t_done();

@@ -26,20 +26,18 @@ static int os_threads(pid_t pid)
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
-    if (!d)
-        return -1;
+    if (!d) return -1;
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
+        if (e->d_name[0] != '.') n++;
     closedir(d);
     return n;
 }
 
 static void lookup(const char *name)
 {
-    struct addrinfo h = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
+    struct addrinfo h = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
     int e = getaddrinfo(name, "80", &h, &res);
     printf("getaddrinfo(%s) = %s", name, e ? gai_strerror(e) : "ok");
     for (struct addrinfo *a = e ? NULL : res; a; a = a->ai_next) {
@@ -48,8 +46,7 @@ static void lookup(const char *name)
         printf(" %s", s);
     }
     printf("\n");
-    if (!e)
-        freeaddrinfo(res);
+    if (!e) freeaddrinfo(res);
 }
 
 static int beyond(int count, int allowed)
@@ -73,11 +70,9 @@ int main(void)
         int most = 0;
         for (int i = 0; i < 2000; i++) {
             int n = os_threads(parent);
-            if (n > most)
-                most = n;
-            struct pollfd p = { .fd = go[0], .events = POLLIN };
-            if (poll(&p, 1, 10) > 0)
-                break;
+            if (n > most) most = n;
+            struct pollfd p = {.fd = go[0], .events = POLLIN};
+            if (poll(&p, 1, 10) > 0) break;
         }
         (void)!write(res[1], &most, sizeof most);
         _exit(0);
@@ -100,11 +95,12 @@ int main(void)
         n = os_threads(getpid());
     }
     printf("OS threads once idle, beyond the program's own: %d\n", beyond(n, 0));
-    fprintf(stderr, "dns_os_threads: at most %d OS threads during the lookup, %d after %.1f s idle\n", most, n,
-            now_s() - t0);
+    fprintf(stderr, "dns_os_threads: at most %d OS threads during the lookup, %d after %.1f s idle\n", most,
+            n, now_s() - t0);
 
     lookup("localhost"); /* the resolver thread starts again */
-    printf("OS threads right after, beyond the program's own and 1 allowed: %d\n", beyond(os_threads(getpid()), 1));
+    printf("OS threads right after, beyond the program's own and 1 allowed: %d\n",
+           beyond(os_threads(getpid()), 1));
     CHECK(most >= 1 && most <= 2);
     CHECK(n == 1);
     return t_done();

@@ -35,8 +35,7 @@ static inline void print_hostent(const char *label, struct hostent *he, int herr
         return;
     }
     printf("%s: name=%s type=%d len=%d", label, he->h_name, he->h_addrtype, he->h_length);
-    for (char **a = he->h_aliases; *a; a++)
-        printf(" alias=%s", *a);
+    for (char **a = he->h_aliases; *a; a++) printf(" alias=%s", *a);
     for (char **a = he->h_addr_list; *a; a++) {
         char s[INET6_ADDRSTRLEN];
         inet_ntop(he->h_addrtype, *a, s, sizeof s);
@@ -46,10 +45,10 @@ static inline void print_hostent(const char *label, struct hostent *he, int herr
 }
 
 /* h_errno read after the lookup (an argument list would leave the order unspecified). */
-#define PRINT_HOSTENT(label, lookup)                      \
-    do {                                                  \
-        struct hostent *he_ = (lookup);                   \
-        print_hostent((label), he_, h_errno);             \
+#define PRINT_HOSTENT(label, lookup)                                                                         \
+    do {                                                                                                     \
+        struct hostent *he_ = (lookup);                                                                      \
+        print_hostent((label), he_, h_errno);                                                                \
     } while (0)
 
 #endif

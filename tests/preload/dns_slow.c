@@ -28,8 +28,10 @@ static void *resolver(void *p)
     switch (i % 4) {
     case 0:
     case 1: {
-        struct addrinfo h = { .ai_family = AF_UNSPEC, .ai_socktype = i % 4 ? SOCK_STREAM : 0,
-                              .ai_flags = i % 4 ? AI_CANONNAME : 0 }, *res;
+        struct addrinfo h = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = i % 4 ? SOCK_STREAM : 0,
+                             .ai_flags = i % 4 ? AI_CANONNAME : 0},
+                        *res;
         int e = getaddrinfo(name, "80", &h, &res);
         int k = snprintf(o, left, "getaddrinfo(%s) = %d", name, e);
         if (e == 0) {
@@ -37,8 +39,8 @@ static void *resolver(void *p)
                 char s[INET6_ADDRSTRLEN] = "?";
                 if (a->ai_family == AF_INET)
                     inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, s, sizeof s);
-                k += snprintf(o + k, left - k, " [%d %d %d %s %s]", a->ai_family, a->ai_socktype, a->ai_protocol, s,
-                              a->ai_canonname ? a->ai_canonname : "-");
+                k += snprintf(o + k, left - k, " [%d %d %d %s %s]", a->ai_family, a->ai_socktype,
+                              a->ai_protocol, s, a->ai_canonname ? a->ai_canonname : "-");
             }
             freeaddrinfo(res);
         }
@@ -49,17 +51,17 @@ static void *resolver(void *p)
         char buf[1024], s[INET_ADDRSTRLEN] = "-";
         int herr = 0;
         int rc = gethostbyname_r(name, &hb, buf, sizeof buf, &hr, &herr);
-        if (hr && hr->h_addr_list[0])
-            inet_ntop(AF_INET, hr->h_addr_list[0], s, sizeof s);
+        if (hr && hr->h_addr_list[0]) inet_ntop(AF_INET, hr->h_addr_list[0], s, sizeof s);
         snprintf(o, left, "gethostbyname_r(%s) = %d herr=%d name=%s addr=%s", name, rc, hr ? 0 : herr,
                  hr ? hr->h_name : "-", s);
         break;
     }
     case 3: {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(80) };
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(80)};
         char host[NI_MAXHOST] = "", serv[NI_MAXSERV] = "";
         sa.sin_addr.s_addr = htonl(0x7f000000u | (unsigned)n);
-        int e = getnameinfo((struct sockaddr *)&sa, sizeof sa, host, sizeof host, serv, sizeof serv, NI_NAMEREQD);
+        int e =
+            getnameinfo((struct sockaddr *)&sa, sizeof sa, host, sizeof host, serv, sizeof serv, NI_NAMEREQD);
         snprintf(o, left, "getnameinfo(127.0.0.%d) = %d host=%.200s serv=%.32s", n, e, host, serv);
         break;
     }
@@ -89,15 +91,12 @@ int main(void)
     int ticks = 0;
     double t0 = now_s();
     pthread_create(&tick, NULL, ticker, &ticks);
-    for (int i = 0; i < N; i++)
-        CHECK(pthread_create(&th[i], NULL, resolver, (void *)(intptr_t)i) == 0);
-    for (int i = 0; i < N; i++)
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++) CHECK(pthread_create(&th[i], NULL, resolver, (void *)(intptr_t)i) == 0);
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
     double elapsed = now_s() - t0;
     resolving = 0;
     pthread_join(tick, NULL);
-    for (int i = 0; i < N; i++)
-        printf("thread %d: %s\n", i, out[i]);
+    for (int i = 0; i < N; i++) printf("thread %d: %s\n", i, out[i]);
     printf("waited for the slow server (>= 1.5 s): %s\n", elapsed >= 1.5 ? "yes" : "no");
     printf("all %d lookups done concurrently (< 6 s): %s\n", N, elapsed < 6 ? "yes" : "no");
     printf("other threads ran meanwhile (>= 10 ticks): %s\n", ticks >= 10 ? "yes" : "no");

@@ -11,7 +11,10 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
-struct late { int fd; const char *msg; };
+struct late {
+    int fd;
+    const char *msg;
+};
 static void *late_write(void *p)
 {
     struct late *l = p;
@@ -25,15 +28,15 @@ static void blocking_read(const char *label, int rfd, int wfd, const char *msg)
 {
     char buf[64];
     pthread_t th;
-    struct late l = { wfd, msg };
+    struct late l = {wfd, msg};
     double t0 = now_s();
     pthread_create(&th, NULL, late_write, &l);
     errno = 0;
     ssize_t r = read(rfd, buf, sizeof buf);
     double el = now_s() - t0;
     pthread_join(th, NULL);
-    printf("%s: read = %zd '%.*s' errno=%s waited: %s\n", label, r, (int)(r > 0 ? r : 0), buf, en(r < 0 ? errno : 0),
-           el >= 0.09 ? "yes" : "no");
+    printf("%s: read = %zd '%.*s' errno=%s waited: %s\n", label, r, (int)(r > 0 ? r : 0), buf,
+           en(r < 0 ? errno : 0), el >= 0.09 ? "yes" : "no");
     CHECK(r == (ssize_t)strlen(msg) && !memcmp(buf, msg, strlen(msg)) && el >= 0.09);
 }
 
@@ -127,7 +130,8 @@ int main(void)
     close(sv[0]);
     close(sv[1]);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    printf("recycled fd number: %s nonblock=%d\n", sv[0] == old ? "yes" : "no", !!(fcntl(sv[0], F_GETFL) & O_NONBLOCK));
+    printf("recycled fd number: %s nonblock=%d\n", sv[0] == old ? "yes" : "no",
+           !!(fcntl(sv[0], F_GETFL) & O_NONBLOCK));
     blocking_read("recycled fd blocks", sv[0], sv[1], "fresh");
 
     /* close_range */

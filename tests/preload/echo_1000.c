@@ -30,8 +30,7 @@ static void *handler(void *p)
     char buf[4096];
     ssize_t r;
     while ((r = read(fd, buf, sizeof buf)) > 0) {
-        if (write_all(fd, buf, (size_t)r) != r)
-            break;
+        if (write_all(fd, buf, (size_t)r) != r) break;
         atomic_fetch_add(&echoed, r);
     }
     close(fd);
@@ -70,15 +69,12 @@ static void *client(void *p)
     pthread_barrier_wait(&all_connected);
     char out[CHUNK], in[CHUNK];
     for (int r = 0; ok && r < ROUNDS; r++) {
-        for (int i = 0; i < CHUNK; i++)
-            out[i] = (char)(id * 31 + r * 7 + i);
+        for (int i = 0; i < CHUNK; i++) out[i] = (char)(id * 31 + r * 7 + i);
         if (write_all(fd, out, CHUNK) != CHUNK || read_all(fd, in, CHUNK) != CHUNK || memcmp(in, out, CHUNK))
             ok = 0;
     }
-    if (fd >= 0)
-        close(fd);
-    if (ok)
-        atomic_fetch_add(&verified, 1);
+    if (fd >= 0) close(fd);
+    if (ok) atomic_fetch_add(&verified, 1);
     return NULL;
 }
 
@@ -108,16 +104,13 @@ int main(void)
     pthread_create(&acc, NULL, acceptor, NULL);
     int created = 0;
     for (int i = 0; i < CLIENTS; i++)
-        if (pthread_create(&cl[i], &attr, client, (void *)(intptr_t)i) == 0)
-            created++;
+        if (pthread_create(&cl[i], &attr, client, (void *)(intptr_t)i) == 0) created++;
     CHECK(created == CLIENTS);
-    for (int i = 0; i < created; i++)
-        pthread_join(cl[i], NULL);
+    for (int i = 0; i < created; i++) pthread_join(cl[i], NULL);
     pthread_join(acc, NULL);
-    for (int i = 0; i < 500 && atomic_load(&handled) < CLIENTS; i++)
-        usleep(10000);
-    printf("clients verified: %d/%d, handlers finished: %d, bytes echoed: %ld\n", atomic_load(&verified), CLIENTS,
-           atomic_load(&handled), atomic_load(&echoed));
+    for (int i = 0; i < 500 && atomic_load(&handled) < CLIENTS; i++) usleep(10000);
+    printf("clients verified: %d/%d, handlers finished: %d, bytes echoed: %ld\n", atomic_load(&verified),
+           CLIENTS, atomic_load(&handled), atomic_load(&echoed));
     CHECK(atomic_load(&verified) == CLIENTS && atomic_load(&handled) == CLIENTS &&
           atomic_load(&echoed) == (long)CLIENTS * ROUNDS * CHUNK);
     printf("%s\n", t_failed ? "not ok" : "ok");

@@ -45,10 +45,14 @@ static void handler(int flags)
 /* first SIGALRM after 100 ms, then every 100 ms if repeat */
 static void timer_ms(int first, int repeat)
 {
-    struct itimerval it = { { 0, repeat ? first * 1000 : 0 }, { 0, first * 1000 } };
+    struct itimerval it = {{0, repeat ? first * 1000 : 0}, {0, first * 1000}};
     setitimer(ITIMER_REAL, &it, NULL);
 }
-static void timer_off(void) { struct itimerval z = { { 0, 0 }, { 0, 0 } }; setitimer(ITIMER_REAL, &z, NULL); }
+static void timer_off(void)
+{
+    struct itimerval z = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &z, NULL);
+}
 
 /* child that writes `n` bytes to fd after ms, then exits */
 static pid_t later_write(int fd, int ms)
@@ -63,18 +67,18 @@ static pid_t later_write(int fd, int ms)
     return pid;
 }
 
-#define EXPECT_EINTR(label, call)                                                 \
-    do {                                                                          \
-        timer_ms(100, 0);                                                         \
-        double t0_ = now_s();                                                     \
-        errno = 0;                                                                \
-        long r_ = (long)(call);                                                   \
-        int e_ = errno;                                                           \
-        double el_ = now_s() - t0_;                                               \
-        timer_off();                                                              \
-        printf("%s = %ld %s hits=%d\n", label, r_, en(e_), (int)hits);            \
-        CHECK(r_ == -1 && e_ == EINTR && hits == 1 && el_ >= 0.09 && el_ < 1.5); \
-        hits = 0;                                                                 \
+#define EXPECT_EINTR(label, call)                                                                            \
+    do {                                                                                                     \
+        timer_ms(100, 0);                                                                                    \
+        double t0_ = now_s();                                                                                \
+        errno = 0;                                                                                           \
+        long r_ = (long)(call);                                                                              \
+        int e_ = errno;                                                                                      \
+        double el_ = now_s() - t0_;                                                                          \
+        timer_off();                                                                                         \
+        printf("%s = %ld %s hits=%d\n", label, r_, en(e_), (int)hits);                                       \
+        CHECK(r_ == -1 && e_ == EINTR && hits == 1 && el_ >= 0.09 && el_ < 1.5);                             \
+        hits = 0;                                                                                            \
     } while (0)
 
 int main(void)
@@ -83,9 +87,9 @@ int main(void)
     /* ITIMER_REAL is used below, so instead of alarm(30) a POSIX timer
      * delivers SIGKILL after 30 s */
     alarm(0);
-    struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGKILL };
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGKILL};
     timer_t wd;
-    struct itimerspec wdt = { { 0, 0 }, { 30, 0 } };
+    struct itimerspec wdt = {{0, 0}, {30, 0}};
     CHECK(timer_create(CLOCK_MONOTONIC, &sev, &wd) == 0 && timer_settime(wd, 0, &wdt, NULL) == 0);
     int sv[2], p[2], st;
     char buf[64];
@@ -100,7 +104,7 @@ int main(void)
     EXPECT_EINTR("read(pipe) no-restart", read(p[0], buf, sizeof buf));
     EXPECT_EINTR("recv no-restart", recv(sv[0], buf, sizeof buf, 0));
     int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bind(l, (struct sockaddr *)&a, sizeof a);
     socklen_t al = sizeof a;
     getsockname(l, (struct sockaddr *)&a, &al);
@@ -167,25 +171,26 @@ int main(void)
     timer_ms(100, 1);
     r = waitpid(pid, &st, 0);
     timer_off();
-    printf("waitpid SA_RESTART = child: %s restarted: %s\n", r == pid ? "yes" : "no", hits >= 2 ? "yes" : "no");
+    printf("waitpid SA_RESTART = child: %s restarted: %s\n", r == pid ? "yes" : "no",
+           hits >= 2 ? "yes" : "no");
     CHECK(r == pid && hits >= 2);
     read(sv[0], buf, sizeof buf);
     hits = 0;
 
     /* ---- never restarted, even with SA_RESTART ---- */
-    struct pollfd pf = { sv[0], POLLIN, 0 };
+    struct pollfd pf = {sv[0], POLLIN, 0};
     EXPECT_EINTR("poll SA_RESTART", poll(&pf, 1, 5000));
     fd_set rs;
     FD_ZERO(&rs);
     FD_SET(sv[0], &rs);
-    struct timeval tv = { 5, 0 };
+    struct timeval tv = {5, 0};
     EXPECT_EINTR("select SA_RESTART", select(sv[0] + 1, &rs, NULL, NULL, &tv));
     int ep = epoll_create1(0);
-    struct epoll_event ev = { .events = EPOLLIN }, out;
+    struct epoll_event ev = {.events = EPOLLIN}, out;
     epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
     EXPECT_EINTR("epoll_wait SA_RESTART", epoll_wait(ep, &out, 1, 5000));
     close(ep);
-    struct timeval rto = { 5, 0 };
+    struct timeval rto = {5, 0};
     setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &rto, sizeof rto);
     EXPECT_EINTR("recv with SO_RCVTIMEO SA_RESTART", recv(sv[0], buf, sizeof buf, 0));
 
@@ -194,11 +199,12 @@ int main(void)
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    struct timespec to = { 0, 100000000 };
+    struct timespec to = {0, 100000000};
     double t0 = now_s();
     errno = 0;
     r = sigtimedwait(&set, NULL, &to);
-    printf("sigtimedwait(idle, 100ms) = %ld %s waited: %s\n", r, en(errno), now_s() - t0 >= 0.09 ? "yes" : "no");
+    printf("sigtimedwait(idle, 100ms) = %ld %s waited: %s\n", r, en(errno),
+           now_s() - t0 >= 0.09 ? "yes" : "no");
     CHECK(r == -1 && errno == EAGAIN);
     kill(getpid(), SIGUSR1);
     siginfo_t si;

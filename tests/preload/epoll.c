@@ -18,14 +18,13 @@ static void *late_write(void *p)
     return NULL;
 }
 
-#define EXPIRY(label, call)                                                         \
-    do {                                                                            \
-        double t0_ = now_s();                                                       \
-        int r_ = (call);                                                            \
-        double el_ = now_s() - t0_;                                                 \
-        printf("%s = %d expired after timeout: %s\n", label, r_,                    \
-               el_ >= 0.099 && el_ < 1.5 ? "yes" : "no");                           \
-        CHECK(r_ == 0 && el_ >= 0.099 && el_ < 1.5);                                \
+#define EXPIRY(label, call)                                                                                  \
+    do {                                                                                                     \
+        double t0_ = now_s();                                                                                \
+        int r_ = (call);                                                                                     \
+        double el_ = now_s() - t0_;                                                                          \
+        printf("%s = %d expired after timeout: %s\n", label, r_, el_ >= 0.099 && el_ < 1.5 ? "yes" : "no");  \
+        CHECK(r_ == 0 && el_ >= 0.099 && el_ < 1.5);                                                         \
     } while (0)
 
 int main(void)
@@ -38,7 +37,7 @@ int main(void)
     int a = sv[0], b = sv[1];
     int ep = epoll_create1(EPOLL_CLOEXEC);
     CHECK(ep >= 0);
-    struct epoll_event e = { .events = EPOLLIN, .data.u64 = 42 }, out[8];
+    struct epoll_event e = {.events = EPOLLIN, .data.u64 = 42}, out[8];
     CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, a, &e) == 0);
     errno = 0;
     int r = epoll_ctl(ep, EPOLL_CTL_ADD, a, &e);
@@ -86,7 +85,7 @@ int main(void)
     read(a, &c, 1);
 
     /* edge-triggered */
-    struct epoll_event et = { .events = EPOLLIN | EPOLLET, .data.u64 = 7 };
+    struct epoll_event et = {.events = EPOLLIN | EPOLLET, .data.u64 = 7};
     CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, sv2[0], &et) == 0);
     write(sv2[1], "ab", 2);
     r = epoll_wait(ep, out, 8, 1000);
@@ -113,7 +112,7 @@ int main(void)
     read(sv2[0], buf, sizeof buf);
 
     /* the epoll fd is itself pollable */
-    struct pollfd pf = { ep, POLLIN, 0 };
+    struct pollfd pf = {ep, POLLIN, 0};
     r = poll(&pf, 1, 100);
     printf("poll(epfd) idle = %d\n", r);
     CHECK(r == 0);
@@ -135,8 +134,7 @@ int main(void)
     write(sv2[1], "z", 1);
     r = epoll_wait(ep, out, 8, 1000);
     unsigned long long sum = 0;
-    for (int i = 0; i < r; i++)
-        sum += out[i].data.u64;
+    for (int i = 0; i < r; i++) sum += out[i].data.u64;
     printf("two ready fds = %d data sum=%llu\n", r, sum);
     CHECK(r == 2 && sum == 47);
     close(ep);

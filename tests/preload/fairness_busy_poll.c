@@ -31,14 +31,14 @@ int main(void)
         int n = poll(&pf, 1, 0);
         waitpid(-1, NULL, WNOHANG); /* ECHILD: no children, returns at once */
         ++polls;
-        if (n == 1)
-            break;
+        if (n == 1) break;
     }
     double el = now_s() - t0;
     char c;
     CHECK(read(p[0], &c, 1) == 1 && c == 'x');
     pthread_join(th, NULL);
-    printf("busy poller saw the writer's byte: yes, after >= 20 ms: %s, within 2 s: %s, polled more than once: %s\n",
+    printf("busy poller saw the writer's byte: yes, after >= 20 ms: %s, within 2 s: %s, polled more than "
+           "once: %s\n",
            el >= 0.019 ? "yes" : "no", el < 2 ? "yes" : "no", polls > 1 ? "yes" : "no");
     CHECK(el >= 0.019 && el < 2);
     return t_done();

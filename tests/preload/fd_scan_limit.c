@@ -25,15 +25,13 @@ int main(void)
     setrlimit(RLIMIT_NOFILE, &rl);
     t_init();
     int before = 0;
-    for (int fd = 3; fd < 1024; fd++)
-        before += fcntl(fd, F_GETFD) >= 0;
+    for (int fd = 3; fd < 1024; fd++) before += fcntl(fd, F_GETFD) >= 0;
     pthread_t th;
     pthread_create(&th, NULL, worker, NULL);
     usleep(5000);
     pthread_join(th, NULL);
     int after = 0;
-    for (int fd = 3; fd < 1024; fd++)
-        after += fcntl(fd, F_GETFD) >= 0;
+    for (int fd = 3; fd < 1024; fd++) after += fcntl(fd, F_GETFD) >= 0;
     printf("descriptors in 3..1023 beyond those open at the start: %d\n", after - before);
     CHECK(after == before);
     return t_done();

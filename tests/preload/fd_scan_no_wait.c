@@ -25,8 +25,7 @@ static int child(int inherited)
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     int open_fds = 0;
-    for (int fd = 3; fd < (int)rl.rlim_cur; fd++)
-        open_fds += fcntl(fd, F_GETFD) >= 0;
+    for (int fd = 3; fd < (int)rl.rlim_cur; fd++) open_fds += fcntl(fd, F_GETFD) >= 0;
     printf("limits equal: %s, descriptors open in 3..%d beyond the inherited: %d (the socket pair)\n",
            rl.rlim_cur == rl.rlim_max ? "yes" : "no", (int)rl.rlim_cur - 1, open_fds - inherited);
     CHECK(open_fds - inherited == 2);
@@ -35,8 +34,7 @@ static int child(int inherited)
 
 int main(int argc, char **argv)
 {
-    if (argc > 2 && strcmp(argv[1], "child") == 0)
-        return child(atoi(argv[2]));
+    if (argc > 2 && strcmp(argv[1], "child") == 0) return child(atoi(argv[2]));
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < LIMIT) {

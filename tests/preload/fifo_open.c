@@ -29,15 +29,15 @@ static void *opener_after(void *p)
     msleep(100);
     if ((intptr_t)p == 1) {
         int fd = open(fifo1, O_WRONLY);
-        if (fd < 0 || write(fd, "hello\n", 6) != 6)
-            printf("FAIL writer: %s\n", en(errno)), t_failed = 1;
+        if (fd < 0 || write(fd, "hello\n", 6) != 6) printf("FAIL writer: %s\n", en(errno)), t_failed = 1;
         close(fd);
     } else {
         int fd = open(fifo1, O_RDONLY);
-        char buf[16] = { 0 };
+        char buf[16] = {0};
         ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
         ssize_t n2 = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-        printf("reader (opened second) read %zd bytes: %s, then %zd\n", n, n == 6 && !memcmp(buf, "hello\n", 6) ? "hello" : "?", n2);
+        printf("reader (opened second) read %zd bytes: %s, then %zd\n", n,
+               n == 6 && !memcmp(buf, "hello\n", 6) ? "hello" : "?", n2);
         close(fd);
     }
     return NULL;
@@ -54,29 +54,31 @@ static void reader_first(void)
     double waited = now_s() - s0;
     int t1 = atomic_load(&ticks) - t0;
     int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
-    char buf[16] = { 0 };
+    char buf[16] = {0};
     ssize_t n = read(fd, buf, sizeof buf - 1);
     ssize_t n2 = read(fd, buf + 6, sizeof buf - 7);
     CHECK(pthread_join(th, NULL) == 0);
     ticker_stop();
-    printf("open(O_RDONLY) before the writer: fd ok %s, waited for it: %s, ticker ran: %s\n", fd >= 0 ? "yes" : "no",
-           waited >= 0.09 ? "yes" : "no", t1 >= 3 ? "yes" : "no");
+    printf("open(O_RDONLY) before the writer: fd ok %s, waited for it: %s, ticker ran: %s\n",
+           fd >= 0 ? "yes" : "no", waited >= 0.09 ? "yes" : "no", t1 >= 3 ? "yes" : "no");
     printf("  flags: O_NONBLOCK %s, accmode O_RDONLY %s, FD_CLOEXEC %s; read %zd: %s, then %zd (EOF)\n",
-           fl & O_NONBLOCK ? "set" : "clear", (fl & O_ACCMODE) == O_RDONLY ? "yes" : "no", fdfl & FD_CLOEXEC ? "yes" : "no",
-           n, n == 6 && !memcmp(buf, "hello\n", 6) ? "hello" : "?", n2);
+           fl & O_NONBLOCK ? "set" : "clear", (fl & O_ACCMODE) == O_RDONLY ? "yes" : "no",
+           fdfl & FD_CLOEXEC ? "yes" : "no", n, n == 6 && !memcmp(buf, "hello\n", 6) ? "hello" : "?", n2);
     CHECK(fd >= 0 && waited >= 0.09 && t1 >= 3 && !(fl & O_NONBLOCK) && n == 6 && n2 == 0);
     close(fd);
 }
 
 static void writer_first(int how)
 {
-    static const char *names[] = { "open(O_WRONLY)", "openat(AT_FDCWD, O_WRONLY)", "creat" };
+    static const char *names[] = {"open(O_WRONLY)", "openat(AT_FDCWD, O_WRONLY)", "creat"};
     ticker_start();
     pthread_t th;
     CHECK(pthread_create(&th, NULL, opener_after, (void *)2) == 0);
     int t0 = atomic_load(&ticks);
     double s0 = now_s();
-    int fd = how == 0 ? open(fifo1, O_WRONLY) : how == 1 ? openat(AT_FDCWD, fifo1, O_WRONLY) : creat(fifo1, 0600);
+    int fd = how == 0   ? open(fifo1, O_WRONLY)
+             : how == 1 ? openat(AT_FDCWD, fifo1, O_WRONLY)
+                        : creat(fifo1, 0600);
     double waited = now_s() - s0;
     int t1 = atomic_load(&ticks) - t0;
     int fl = fcntl(fd, F_GETFL);
@@ -97,14 +99,13 @@ static void *server(void *p)
     (void)p;
     int req = open(fifo1, O_RDONLY);
     int resp = open(fifo2, O_WRONLY);
-    char buf[32] = { 0 };
+    char buf[32] = {0};
     ssize_t n = read(req, buf, sizeof buf - 1);
     if (n > 0) {
         snprintf(srv_line, sizeof srv_line, "got %.*s", (int)n, buf);
         char out[40];
         int l = snprintf(out, sizeof out, "re: %.*s", (int)n, buf);
-        if (write(resp, out, (size_t)l) != l)
-            t_failed = 1;
+        if (write(resp, out, (size_t)l) != l) t_failed = 1;
     }
     close(req);
     close(resp);
@@ -120,7 +121,7 @@ static void handshake(void)
     int resp = open(fifo2, O_RDONLY);
     CHECK(req >= 0 && resp >= 0);
     CHECK(write(req, "ping", 4) == 4);
-    char buf[32] = { 0 };
+    char buf[32] = {0};
     ssize_t n = read(resp, buf, sizeof buf - 1);
     CHECK(pthread_join(th, NULL) == 0);
     printf("two-FIFO handshake: server %s, client read %zd: %s\n", srv_line, n, buf);
@@ -172,9 +173,10 @@ static void unchanged(void)
     errno = 0;
     int nx = open("/nonexistent/fifo", O_RDONLY);
     int e4 = errno;
-    printf("O_RDONLY|O_NONBLOCK: ok %s, O_NONBLOCK %s; then O_WRONLY|O_NONBLOCK: ok %s %s\n", r >= 0 ? "yes" : "no",
-           fl & O_NONBLOCK ? "set" : "clear", w >= 0 ? "yes" : "no", en(e));
-    printf("O_WRONLY|O_NONBLOCK without a reader: %d %s; O_RDWR: ok %s; O_CREAT|O_EXCL: %d %s; missing: %d %s; at once: %s\n",
+    printf("O_RDONLY|O_NONBLOCK: ok %s, O_NONBLOCK %s; then O_WRONLY|O_NONBLOCK: ok %s %s\n",
+           r >= 0 ? "yes" : "no", fl & O_NONBLOCK ? "set" : "clear", w >= 0 ? "yes" : "no", en(e));
+    printf("O_WRONLY|O_NONBLOCK without a reader: %d %s; O_RDWR: ok %s; O_CREAT|O_EXCL: %d %s; missing: %d "
+           "%s; at once: %s\n",
            w2, en(e2), rw >= 0 ? "yes" : "no", ex, en(e3), nx, en(e4), now_s() - s0 < 1 ? "yes" : "no");
 }
 
@@ -197,7 +199,7 @@ static void *late_acceptor(void *p)
 
 static void unix_backlog(void)
 {
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s/sock", dir);
     lfd = socket(AF_UNIX, SOCK_STREAM, 0);
     CHECK(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0);
@@ -224,11 +226,11 @@ static void unix_backlog(void)
     int r2 = connect(c[2], (struct sockaddr *)&a, sizeof a);
     CHECK(pthread_join(th, NULL) == 0);
     ticker_stop();
-    printf("blocking connect on the full backlog: %d, waited for the accept: %s, ticker ran: %s; next: %d; accepted %d\n", r,
-           waited >= 0.09 ? "yes" : "no", t1 >= 3 ? "yes" : "no", r2, accepted);
+    printf("blocking connect on the full backlog: %d, waited for the accept: %s, ticker ran: %s; next: %d; "
+           "accepted %d\n",
+           r, waited >= 0.09 ? "yes" : "no", t1 >= 3 ? "yes" : "no", r2, accepted);
     CHECK(r == 0 && waited >= 0.09 && t1 >= 3 && r2 == 0 && accepted == 3);
-    for (int i = 0; i < 3; i++)
-        close(c[i]);
+    for (int i = 0; i < 3; i++) close(c[i]);
     close(lfd);
     unlink(a.sun_path);
 }

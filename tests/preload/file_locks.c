@@ -41,7 +41,10 @@ static void unlock_fd(int fd, enum kind k)
     else lockf(fd, F_ULOCK, 0);
 }
 
-struct holder { int fd; enum kind k; };
+struct holder {
+    int fd;
+    enum kind k;
+};
 
 static void *hold(void *arg)
 {
@@ -85,7 +88,8 @@ static void contend(const char *name, enum kind k)
     pthread_join(tk, NULL);
     if (k == LOCKF) waitpid(child, NULL, 0);
     else pthread_join(th, NULL);
-    printf("%s: busy while held: %s, blocking lock -> %d, got it after the release: %s, others ran meanwhile: %s\n",
+    printf("%s: busy while held: %s, blocking lock -> %d, got it after the release: %s, others ran "
+           "meanwhile: %s\n",
            name, busy ? "yes" : "no", r, after ? "yes" : "no", t >= 5 ? "yes" : "no");
     CHECK(busy && r == 0 && after && t >= 5);
     close(fd1);

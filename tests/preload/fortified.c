@@ -20,18 +20,19 @@
 static volatile size_t len = 32;
 static volatile nfds_t nfds = 1;
 
-struct late { int fd; struct sockaddr_in to; int udp; };
+struct late {
+    int fd;
+    struct sockaddr_in to;
+    int udp;
+};
 static void *late_write(void *p)
 {
     struct late *l = p;
     msleep(100);
     ssize_t r;
-    if (l->udp)
-        r = sendto(l->fd, "dgram", 5, 0, (struct sockaddr *)&l->to, sizeof l->to);
-    else
-        r = write(l->fd, "hello", 5);
-    if (r != 5)
-        perror("late_write");
+    if (l->udp) r = sendto(l->fd, "dgram", 5, 0, (struct sockaddr *)&l->to, sizeof l->to);
+    else r = write(l->fd, "hello", 5);
+    if (r != 5) perror("late_write");
     return NULL;
 }
 
@@ -42,11 +43,11 @@ static pthread_t later(struct late *l)
     return th;
 }
 
-#define WAITED(label, r, expect, t0)                                                       \
-    do {                                                                                   \
-        double el_ = now_s() - (t0);                                                       \
-        printf("%s = %ld waited: %s\n", label, (long)(r), el_ >= 0.09 ? "yes" : "no");     \
-        CHECK((r) == (expect) && el_ >= 0.09 && el_ < 5);                                  \
+#define WAITED(label, r, expect, t0)                                                                         \
+    do {                                                                                                     \
+        double el_ = now_s() - (t0);                                                                         \
+        printf("%s = %ld waited: %s\n", label, (long)(r), el_ >= 0.09 ? "yes" : "no");                       \
+        CHECK((r) == (expect) && el_ >= 0.09 && el_ < 5);                                                    \
     } while (0)
 
 int main(void)
@@ -55,7 +56,7 @@ int main(void)
     int sv[2];
     char buf[64];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    struct late l = { sv[1], { 0 }, 0 };
+    struct late l = {sv[1], {0}, 0};
     pthread_t th;
     double t0;
     long r;
@@ -70,7 +71,7 @@ int main(void)
     pthread_join(th, NULL);
     WAITED("__recv_chk", r, 5, t0);
 
-    struct pollfd pf[1] = { { sv[0], POLLIN, 0 } };
+    struct pollfd pf[1] = {{sv[0], POLLIN, 0}};
     t0 = now_s();
     th = later(&l);
     r = poll(pf, nfds, 5000);
@@ -78,7 +79,7 @@ int main(void)
     WAITED("__poll_chk", r, 1, t0);
     CHECK(read(sv[0], buf, len) == 5);
 
-    struct timespec ts = { 5, 0 };
+    struct timespec ts = {5, 0};
     t0 = now_s();
     th = later(&l);
     r = ppoll(pf, nfds, &ts, NULL);
@@ -88,11 +89,11 @@ int main(void)
 
     /* recvfrom on UDP */
     int u = socket(AF_INET, SOCK_DGRAM, 0), v = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) }, from;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)}, from;
     bind(u, (struct sockaddr *)&a, sizeof a);
     socklen_t al = sizeof a;
     getsockname(u, (struct sockaddr *)&a, &al);
-    struct late lu = { v, a, 1 };
+    struct late lu = {v, a, 1};
     t0 = now_s();
     th = later(&lu);
     socklen_t fl = sizeof from;

@@ -42,13 +42,18 @@
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-static double since(Clock::time_point t0) {
+static double since(Clock::time_point t0)
+{
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
-static const char* yn(bool b) { return b ? "yes" : "no"; }
+static const char *yn(bool b)
+{
+    return b ? "yes" : "no";
+}
 
 // ---- 1. std::async
-static void async_tasks() {
+static void async_tasks()
+{
     std::vector<std::future<int>> fs;
     for (int i = 1; i <= 8; i++)
         fs.push_back(std::async(std::launch::async, [i] {
@@ -81,7 +86,8 @@ static void async_tasks() {
 }
 
 // ---- 2. std::latch
-static void latch_test() {
+static void latch_test()
+{
     std::latch l(5);
     std::atomic<int> counted{0}, passed_early{0}, passed{0};
     std::vector<std::thread> ts;
@@ -97,7 +103,7 @@ static void latch_test() {
     auto t0 = Clock::now();
     l.arrive_and_wait();
     double el = since(t0);
-    for (auto& t : ts) t.join();
+    for (auto &t : ts) t.join();
     std::printf("std::latch(5), 4 threads + main: passed %d, passed before the last count-down %d, "
                 "main waited for them: %s\n",
                 passed.load(), passed_early.load(), yn(el >= 0.015));
@@ -105,7 +111,8 @@ static void latch_test() {
 }
 
 // ---- 3. std::counting_semaphore ping-pong
-static void semaphore_test() {
+static void semaphore_test()
+{
     std::counting_semaphore<1> ping(0), pong(0);
     constexpr int kRounds = 200;
     std::atomic<int> turn{0};
@@ -131,8 +138,7 @@ static void semaphore_test() {
     });
     a.join();
     b.join();
-    std::printf("std::counting_semaphore ping-pong: %d turns, out of order %d\n", turn.load(),
-                bad + bad_b);
+    std::printf("std::counting_semaphore ping-pong: %d turns, out of order %d\n", turn.load(), bad + bad_b);
     CHECK(turn == 2 * kRounds && bad == 0 && bad_b == 0);
 
     std::counting_semaphore<4> empty(0);
@@ -145,7 +151,8 @@ static void semaphore_test() {
 }
 
 // ---- 4. std::barrier
-static void barrier_test() {
+static void barrier_test()
+{
     constexpr int kThreads = 4, kPhases = 10;
     int completions = 0;
     std::atomic<int> arrived[kPhases] = {};
@@ -162,7 +169,7 @@ static void barrier_test() {
                 if (arrived[p].load() == kThreads) saw_all++;
             }
         });
-    for (auto& t : ts) t.join();
+    for (auto &t : ts) t.join();
     std::printf("std::barrier(4), 10 phases: completion ran %d times, threads that saw all 4 "
                 "arrivals after the wait: %d/40\n",
                 completions, saw_all.load());
@@ -170,7 +177,8 @@ static void barrier_test() {
 }
 
 // ---- 5. std::atomic<int>::wait / notify_one
-static void atomic_wait_test() {
+static void atomic_wait_test()
+{
     std::atomic<int> a{0};
     double waited = 0;
     int seen = -1;
@@ -191,7 +199,8 @@ static void atomic_wait_test() {
 }
 
 // ---- 6. std::jthread stopped through condition_variable_any::wait(stop_token)
-static void jthread_test() {
+static void jthread_test()
+{
     std::mutex m;
     std::condition_variable_any cv;
     int ret = -1, stop_seen = -1;
@@ -207,17 +216,20 @@ static void jthread_test() {
         });
         while (!waiting.load()) std::this_thread::sleep_for(1ms);
         std::this_thread::sleep_for(20ms);
-    }  // ~jthread: request_stop(), join()
+    } // ~jthread: request_stop(), join()
     double el = since(t0);
     std::printf("std::jthread in condition_variable_any::wait(stop_token) stopped by ~jthread: "
                 "wait returned %s, stop requested: %s, took: %s\n",
-                ret == 0 ? "false" : ret == 1 ? "true" : "?", yn(stop_seen == 1),
-                el >= 0.019 && el < 1.5 ? "ok" : "wrong");
+                ret == 0   ? "false"
+                : ret == 1 ? "true"
+                           : "?",
+                yn(stop_seen == 1), el >= 0.019 && el < 1.5 ? "ok" : "wrong");
     CHECK(ret == 0 && stop_seen == 1 && el >= 0.019 && el < 1.5);
 }
 
 // ---- 7. std::shared_future
-static void shared_future_test() {
+static void shared_future_test()
+{
     std::promise<int> p;
     std::shared_future<int> sf = p.get_future().share();
     std::atomic<int> got{0}, waited{0};
@@ -231,14 +243,15 @@ static void shared_future_test() {
         });
     std::this_thread::sleep_for(20ms);
     p.set_value(42);
-    for (auto& t : ts) t.join();
+    for (auto &t : ts) t.join();
     std::printf("std::shared_future, 4 waiting threads, set 20 ms later: got the value %d/4, "
                 "waited for it %d/4\n",
                 got.load(), waited.load());
     CHECK(got == 4 && waited == 4);
 }
 
-int main() {
+int main()
+{
     setvbuf(stdout, nullptr, _IOLBF, 0);
     alarm(30);
     async_tasks();

@@ -23,18 +23,15 @@ int main(void)
     for (int rep = 0; rep < 20; rep++) {
         long long sum = 0;
 #pragma omp parallel for reduction(+ : sum)
-        for (int i = 1; i <= 1000000; i++)
-            sum += i;
+        for (int i = 1; i <= 1000000; i++) sum += i;
         right += sum == want;
-        if (rep % 5 == 4)
-            usleep(5000); /* the idle workers get past their spin, into futex waits */
+        if (rep % 5 == 4) usleep(5000); /* the idle workers get past their spin, into futex waits */
     }
     printf("parallel for reduction 1..1000000: %lld, right %d/20\n", want, right);
     CHECK(right == 20);
 
     atomic_int arrived[10];
-    for (int r = 0; r < 10; r++)
-        atomic_init(&arrived[r], 0);
+    for (int r = 0; r < 10; r++) atomic_init(&arrived[r], 0);
     atomic_int saw_all = 0, saw_some = 0, regions = 0;
 #pragma omp parallel
     {
@@ -42,20 +39,16 @@ int main(void)
 #pragma omp single
         atomic_fetch_add(&regions, 1);
         for (int r = 0; r < 10; r++) {
-            if ((r + omp_get_thread_num()) % 4 == 0)
-                usleep(1000);
+            if ((r + omp_get_thread_num()) % 4 == 0) usleep(1000);
             atomic_fetch_add(&arrived[r], 1);
 #pragma omp barrier
-            if (atomic_load(&arrived[r]) == n)
-                atomic_fetch_add(&saw_all, 1);
-            else
-                atomic_fetch_add(&saw_some, 1);
+            if (atomic_load(&arrived[r]) == n) atomic_fetch_add(&saw_all, 1);
+            else atomic_fetch_add(&saw_some, 1);
         }
     }
     printf("parallel region, 10 barriers: the single ran %d time(s), every thread saw all "
            "arrivals: %s (short %d)\n",
-           atomic_load(&regions),
-           atomic_load(&saw_some) == 0 && atomic_load(&saw_all) >= 10 ? "yes" : "no",
+           atomic_load(&regions), atomic_load(&saw_some) == 0 && atomic_load(&saw_all) >= 10 ? "yes" : "no",
            atomic_load(&saw_some));
     CHECK(atomic_load(&regions) == 1 && atomic_load(&saw_some) == 0 && atomic_load(&saw_all) >= 10);
     return t_done();

@@ -35,8 +35,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts,
-                  uint32_t *uaddr2, uint32_t val3)
+static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts, uint32_t *uaddr2,
+                  uint32_t val3)
 {
     return syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
 }
@@ -77,24 +77,21 @@ static void start_waiters(struct waiter *ws, int n)
         CHECK(pthread_create(&ws[i].th, NULL, waiter_main, &ws[i]) == 0);
     }
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < 2000 && !atomic_load(&ws[i].started); k++)
-            usleep(1000);
+        for (int k = 0; k < 2000 && !atomic_load(&ws[i].started); k++) usleep(1000);
     msleep(50);
 }
 
 static int count_done(struct waiter *ws, int n)
 {
     int c = 0;
-    for (int i = 0; i < n; i++)
-        c += atomic_load(&ws[i].done);
+    for (int i = 0; i < n; i++) c += atomic_load(&ws[i].done);
     return c;
 }
 
 /* Waits (at most 2 s) until at least `want` of the n waiters have returned. */
 static int wait_done(struct waiter *ws, int n, int want)
 {
-    for (int k = 0; k < 2000 && count_done(ws, n) < want; k++)
-        usleep(1000);
+    for (int k = 0; k < 2000 && count_done(ws, n) < want; k++) usleep(1000);
     return count_done(ws, n);
 }
 
@@ -156,9 +153,9 @@ static void cross_process(uint32_t *shm)
         __atomic_store_n(to_parent, 1, __ATOMIC_SEQ_CST);
         long n = futex(to_parent, FUTEX_WAKE, 1, NULL, NULL, 0);
         /* then wait for the parent's wake (5 s at most) */
-        struct timespec ts = { 5, 0 };
+        struct timespec ts = {5, 0};
         long r = futex(to_child, FUTEX_WAIT, 0, &ts, NULL, 0);
-        shm[2] = (uint32_t)n; /* what the child's WAKE returned */
+        shm[2] = (uint32_t)n;                  /* what the child's WAKE returned */
         shm[3] = r == 0 ? 0 : (uint32_t)errno; /* how its wait ended */
         _exit(0);
     }
@@ -171,8 +168,7 @@ static void cross_process(uint32_t *shm)
     while (__atomic_load_n(to_parent, __ATOMIC_SEQ_CST) == 0) {
         r = futex(to_parent, FUTEX_WAIT, 0, NULL, NULL, 0);
         err = r == -1 ? errno : 0;
-        if (r == -1 && err != EAGAIN && err != EINTR)
-            break;
+        if (r == -1 && err != EAGAIN && err != EINTR) break;
     }
     double el = now_s() - s0;
     int t1 = atomic_load(&ticks);
@@ -186,8 +182,7 @@ static void cross_process(uint32_t *shm)
     int child_err = (int)shm[3];
     printf("shared, across fork: parent's wait woken by the child's WAKE: %s (wait -> %ld, errno %s), "
            "waited: %s, ticker ran meanwhile: %s\n",
-           r == 0 ? "yes" : "no", r, en(err), el >= 0.08 ? "yes" : "no",
-           t1 - t0 >= 3 ? "yes" : "no");
+           r == 0 ? "yes" : "no", r, en(err), el >= 0.08 ? "yes" : "no", t1 - t0 >= 3 ? "yes" : "no");
     printf("shared, across fork: the child's WAKE -> %ld; the parent's WAKE -> %ld, "
            "child's wait ended by it: %s (errno %s)\n",
            child_n, n, child_err == 0 ? "yes" : "no", child_err == 99 ? "?" : en(child_err));
@@ -199,7 +194,7 @@ static void cross_process(uint32_t *shm)
 static void wait_timeout(void)
 {
     uint32_t w = 0;
-    struct timespec rel = { 0, 100 * 1000000L };
+    struct timespec rel = {0, 100 * 1000000L};
     ticker_start();
     int t0 = atomic_load(&ticks);
     double s0 = now_s();
@@ -209,8 +204,8 @@ static void wait_timeout(void)
     double el = now_s() - s0;
     int t1 = atomic_load(&ticks);
     ticker_stop();
-    printf("FUTEX_WAIT +100 ms relative: %ld %s, after the timeout: %s, ticker ran meanwhile: %s\n",
-           r, en(e), el >= 0.099 && el < 2 ? "yes" : "no", t1 - t0 >= 3 ? "yes" : "no");
+    printf("FUTEX_WAIT +100 ms relative: %ld %s, after the timeout: %s, ticker ran meanwhile: %s\n", r, en(e),
+           el >= 0.099 && el < 2 ? "yes" : "no", t1 - t0 >= 3 ? "yes" : "no");
     CHECK(r == -1 && e == ETIMEDOUT && el >= 0.099 && el < 2 && t1 - t0 >= 3);
 
     w = 5;
@@ -287,11 +282,10 @@ static void wake_bitset(void)
 {
     static uint32_t w;
     struct waiter ws[3];
-    const uint32_t bits[3] = { 0x1, 0x2, 0x4 };
+    const uint32_t bits[3] = {0x1, 0x2, 0x4};
     w = 0;
     plain_waiters(ws, 3, &w, FUTEX_WAIT_BITSET_PRIVATE);
-    for (int i = 0; i < 3; i++)
-        ws[i].bitset = bits[i];
+    for (int i = 0; i < 3; i++) ws[i].bitset = bits[i];
     start_waiters(ws, 3);
     long r1 = futex(&w, FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, NULL, NULL, 0x2);
     wait_done(ws, 3, 1);
@@ -389,14 +383,12 @@ int main(void)
     wait_wake("private", &priv, FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE);
     uint32_t *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(shm != MAP_FAILED);
-    if (shm == MAP_FAILED)
-        return t_done();
+    if (shm == MAP_FAILED) return t_done();
     wait_wake("shared, in-process", &shm[0], FUTEX_WAIT, FUTEX_WAKE);
     cross_process(shm);
     wait_timeout();
     bitset_deadline("CLOCK_MONOTONIC", FUTEX_WAIT_BITSET_PRIVATE, CLOCK_MONOTONIC);
-    bitset_deadline("FUTEX_CLOCK_REALTIME", FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME,
-                    CLOCK_REALTIME);
+    bitset_deadline("FUTEX_CLOCK_REALTIME", FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, CLOCK_REALTIME);
     bitset_misc();
     wake_bitset();
     requeue();

@@ -35,8 +35,8 @@
 #define PRIV (FUTEX_32 | FUTEX_PRIVATE_FLAG)
 #define NMAX 128
 
-static long waitv(struct futex_waitv *v, unsigned long nr, unsigned long flags,
-                  const struct timespec *ts, long clk)
+static long waitv(struct futex_waitv *v, unsigned long nr, unsigned long flags, const struct timespec *ts,
+                  long clk)
 {
     return syscall(SYS_futex_waitv, v, nr, flags, ts, clk);
 }
@@ -48,7 +48,7 @@ static long wake(uint32_t *w, int op, int n)
 
 static struct futex_waitv ent(uint32_t *w, uint64_t val, uint32_t flags)
 {
-    struct futex_waitv e = { val, (uint64_t)(uintptr_t)w, flags, 0 };
+    struct futex_waitv e = {val, (uint64_t)(uintptr_t)w, flags, 0};
     return e;
 }
 
@@ -80,15 +80,13 @@ static void start(struct vwaiter *w)
     atomic_store(&w->started, 0);
     atomic_store(&w->done, 0);
     CHECK(pthread_create(&w->th, NULL, vwaiter_main, w) == 0);
-    for (int k = 0; k < 2000 && !atomic_load(&w->started); k++)
-        usleep(1000);
+    for (int k = 0; k < 2000 && !atomic_load(&w->started); k++) usleep(1000);
 }
 
 /* Waits (at most 2 s) until w has returned; 1 if it did. */
 static int wait_done(struct vwaiter *w)
 {
-    for (int k = 0; k < 2000 && !atomic_load(&w->done); k++)
-        usleep(1000);
+    for (int k = 0; k < 2000 && !atomic_load(&w->done); k++) usleep(1000);
     return atomic_load(&w->done);
 }
 
@@ -129,27 +127,24 @@ static void sets(void)
     w[3].v[0] = ent(&a[5], 0, PRIV);
     w[3].v[1] = ent(&a[5], 0, PRIV);
     w[3].nr = 2;
-    for (int i = 0; i < NMAX; i++)
-        w[4].v[i] = ent(&b[i], 0, PRIV);
+    for (int i = 0; i < NMAX; i++) w[4].v[i] = ent(&b[i], 0, PRIV);
     w[4].nr = NMAX;
 
     ticker_start();
     int t0 = atomic_load(&ticks);
-    for (int i = 0; i < 5; i++)
-        start(&w[i]);
+    for (int i = 0; i < 5; i++) start(&w[i]);
     msleep(60);
     int t1 = atomic_load(&ticks);
     int none = 1;
-    for (int i = 0; i < 5; i++)
-        none &= !atomic_load(&w[i].done);
+    for (int i = 0; i < 5; i++) none &= !atomic_load(&w[i].done);
     printf("5 futex_waitv waiters asleep: %s, ticker ran meanwhile: %s\n", yesno(none), yesno(t1 - t0 >= 3));
     CHECK(none && t1 - t0 >= 3);
 
     long r1 = wake(&a[2], FUTEX_WAKE_PRIVATE, 1);
     int d1 = wait_done(&w[1]);
     msleep(10);
-    int others1 = atomic_load(&w[0].done) + atomic_load(&w[2].done) + atomic_load(&w[3].done) +
-                  atomic_load(&w[4].done);
+    int others1 =
+        atomic_load(&w[0].done) + atomic_load(&w[2].done) + atomic_load(&w[3].done) + atomic_load(&w[4].done);
     printf("WAKE a2 (1) -> %ld; waiter {a1,a2,a3} -> %ld (errno %s), returned: %s, others still "
            "waiting: %s\n",
            r1, w[1].ret, en(w[1].err), yesno(d1), yesno(others1 == 0));
@@ -158,8 +153,8 @@ static void sets(void)
     long r2 = wake(&a[1], FUTEX_WAKE_PRIVATE, INT_MAX);
     int d2 = wait_done(&w[0]);
     long r3 = wake(&a[0], FUTEX_WAKE_PRIVATE, INT_MAX);
-    printf("WAKE a1 (all) -> %ld; waiter {a0,a1} -> %ld, returned: %s; WAKE a0 -> %ld\n", r2,
-           w[0].ret, yesno(d2), r3);
+    printf("WAKE a1 (all) -> %ld; waiter {a0,a1} -> %ld, returned: %s; WAKE a0 -> %ld\n", r2, w[0].ret,
+           yesno(d2), r3);
     CHECK(r2 == 1 && d2 && w[0].ret == 1 && r3 == 0);
 
     double s0 = now_s();
@@ -175,8 +170,8 @@ static void sets(void)
     long r4 = wake(&a[5], FUTEX_WAKE_PRIVATE, 1);
     int d4 = wait_done(&w[3]);
     long r5 = wake(&a[5], FUTEX_WAKE_PRIVATE, INT_MAX);
-    printf("WAKE a5 (1) -> %ld; waiter {a5,a5} -> %ld, returned: %s; WAKE a5 again -> %ld\n", r4,
-           w[3].ret, yesno(d4), r5);
+    printf("WAKE a5 (1) -> %ld; waiter {a5,a5} -> %ld, returned: %s; WAKE a5 again -> %ld\n", r4, w[3].ret,
+           yesno(d4), r5);
     CHECK(r4 == 1 && d4 && w[3].ret == 0 && r5 == 0);
 
     long r6 = wake(&b[NMAX - 1], FUTEX_WAKE_PRIVATE, 1);
@@ -184,8 +179,7 @@ static void sets(void)
     printf("WAKE b[127] (1) -> %ld; waiter on 128 words -> %ld, returned: %s\n", r6, w[4].ret, yesno(d5));
     CHECK(r6 == 1 && d5 && w[4].ret == NMAX - 1);
 
-    for (int i = 0; i < 5; i++)
-        pthread_join(w[i].th, NULL);
+    for (int i = 0; i < 5; i++) pthread_join(w[i].th, NULL);
     ticker_stop();
 }
 
@@ -206,7 +200,7 @@ static void shared_across_fork(uint32_t *shm)
     CHECK(pid > 0);
     ticker_start();
     int t0 = atomic_load(&ticks);
-    struct futex_waitv v[2] = { ent(&priv, 0, PRIV), ent(&shm[0], 0, FUTEX_32) };
+    struct futex_waitv v[2] = {ent(&priv, 0, PRIV), ent(&shm[0], 0, FUTEX_32)};
     errno = 0;
     long r = waitv(v, 2, 0, NULL, 0);
     int e = r == -1 ? errno : 0;
@@ -224,7 +218,7 @@ static void shared_across_fork(uint32_t *shm)
 static void timeout(const char *label, clockid_t clk)
 {
     static uint32_t c[2];
-    struct futex_waitv v[2] = { ent(&c[0], 0, PRIV), ent(&c[1], 0, PRIV) };
+    struct futex_waitv v[2] = {ent(&c[0], 0, PRIV), ent(&c[1], 0, PRIV)};
     struct timespec dl = abs_in(clk, 100);
     ticker_start();
     int t0 = atomic_load(&ticks);
@@ -235,8 +229,8 @@ static void timeout(const char *label, clockid_t clk)
     double el = now_s() - s0;
     int t1 = atomic_load(&ticks);
     ticker_stop();
-    printf("%s deadline +100 ms: %ld %s, after the deadline: %s, ticker ran meanwhile: %s\n", label,
-           r, en(e), yesno(el >= 0.099 && el < 2), yesno(t1 - t0 >= 3));
+    printf("%s deadline +100 ms: %ld %s, after the deadline: %s, ticker ran meanwhile: %s\n", label, r, en(e),
+           yesno(el >= 0.099 && el < 2), yesno(t1 - t0 >= 3));
     CHECK(r == -1 && e == ETIMEDOUT && el >= 0.099 && el < 2 && t1 - t0 >= 3);
 }
 
@@ -244,7 +238,7 @@ static void past_and_eagain(void)
 {
     static uint32_t c[2];
     c[1] = 5;
-    struct futex_waitv v[2] = { ent(&c[0], 0, PRIV), ent(&c[1], 5, PRIV) };
+    struct futex_waitv v[2] = {ent(&c[0], 0, PRIV), ent(&c[1], 5, PRIV)};
     struct timespec past;
     clock_gettime(CLOCK_MONOTONIC, &past);
     past.tv_sec -= 1;
@@ -298,8 +292,7 @@ static void eintr(void)
     printf("SIGUSR1 (no SA_RESTART) to a waiter: returned: %s, -> %ld %s\n", yesno(d && !early), w.ret,
            en(w.err));
     CHECK(d && !early && w.ret == -1 && w.err == EINTR);
-    if (!d)
-        wake(&c, FUTEX_WAKE_PRIVATE, INT_MAX);
+    if (!d) wake(&c, FUTEX_WAKE_PRIVATE, INT_MAX);
     pthread_join(w.th, NULL);
 }
 
@@ -317,16 +310,16 @@ static void args(void)
     c[0] = 0;
     c[1] = 3;
     struct futex_waitv v[2];
-    struct timespec soon = { 0, 0 };
+    struct timespec soon = {0, 0};
     void *unmapped = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(unmapped != MAP_FAILED);
     munmap(unmapped, 4096);
 #define RESET() (v[0] = ent(&c[0], 0, PRIV), v[1] = ent(&c[1], 3, PRIV))
-#define TRY(what, call)         \
-    do {                        \
-        errno = 0;              \
-        long r_ = (call);       \
-        report(what, r_);       \
+#define TRY(what, call)                                                                                      \
+    do {                                                                                                     \
+        errno = 0;                                                                                           \
+        long r_ = (call);                                                                                    \
+        report(what, r_);                                                                                    \
     } while (0)
     ticker_start();
     printf("argument errors (a deadline already passed, so valid ones time out):\n");
@@ -340,7 +333,8 @@ static void args(void)
     TRY("flags 1, nr 0", waitv(v, 0, 1, &soon, CLOCK_MONOTONIC));
     TRY("vector NULL", waitv(NULL, 2, 0, &soon, CLOCK_MONOTONIC));
     TRY("vector unmapped", waitv(unmapped, 2, 0, &soon, CLOCK_MONOTONIC));
-    TRY("vector unmapped, tv_nsec 1e9", waitv(unmapped, 2, 0, &(struct timespec){ 0, 1000000000L }, CLOCK_MONOTONIC));
+    TRY("vector unmapped, tv_nsec 1e9",
+        waitv(unmapped, 2, 0, &(struct timespec){0, 1000000000L}, CLOCK_MONOTONIC));
     v[1].__reserved = 1;
     TRY("reserved 1", waitv(v, 2, 0, &soon, CLOCK_MONOTONIC));
     RESET();
@@ -371,13 +365,12 @@ static void args(void)
     v[0].val = 1;
     TRY("clock CLOCK_BOOTTIME, no timeout, differs", waitv(v, 2, 0, NULL, CLOCK_BOOTTIME));
     RESET();
-    TRY("tv_nsec 1e9", waitv(v, 2, 0, &(struct timespec){ 0, 1000000000L }, CLOCK_MONOTONIC));
-    TRY("tv_sec -1", waitv(v, 2, 0, &(struct timespec){ -1, 0 }, CLOCK_MONOTONIC));
+    TRY("tv_nsec 1e9", waitv(v, 2, 0, &(struct timespec){0, 1000000000L}, CLOCK_MONOTONIC));
+    TRY("tv_sec -1", waitv(v, 2, 0, &(struct timespec){-1, 0}, CLOCK_MONOTONIC));
     TRY("timeout unmapped", waitv(v, 2, 0, unmapped, CLOCK_MONOTONIC));
     TRY("CLOCK_REALTIME, timeout unmapped, nr 0", waitv(v, 0, 0, unmapped, CLOCK_REALTIME));
     static uint32_t bw[NMAX];
-    for (int i = 0; i < NMAX; i++)
-        big[i] = ent(&bw[i], 0, PRIV);
+    for (int i = 0; i < NMAX; i++) big[i] = ent(&bw[i], 0, PRIV);
     TRY("128 waiters, valid", waitv(big, NMAX, 0, &soon, CLOCK_MONOTONIC));
     big[NMAX - 1].flags = 0;
     TRY("128 waiters, index 127 flags 0", waitv(big, NMAX, 0, &soon, CLOCK_MONOTONIC));
@@ -385,7 +378,7 @@ static void args(void)
     big[0].val = 1;
     TRY("128 waiters, index 0 differs", waitv(big, NMAX, 0, &soon, CLOCK_MONOTONIC));
     TRY("128 waiters, index 0 differs, tv_nsec -1",
-        waitv(big, NMAX, 0, &(struct timespec){ 0, -1 }, CLOCK_MONOTONIC));
+        waitv(big, NMAX, 0, &(struct timespec){0, -1}, CLOCK_MONOTONIC));
     ticker_stop();
 }
 
@@ -403,8 +396,7 @@ int main(void)
     sets();
     uint32_t *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(shm != MAP_FAILED);
-    if (shm != MAP_FAILED)
-        shared_across_fork(shm);
+    if (shm != MAP_FAILED) shared_across_fork(shm);
     timeout("CLOCK_MONOTONIC", CLOCK_MONOTONIC);
     timeout("CLOCK_REALTIME", CLOCK_REALTIME);
     past_and_eagain();

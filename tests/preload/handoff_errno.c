@@ -17,7 +17,10 @@
 static atomic_int stop;
 static volatile unsigned long sink;
 
-static void on_alarm(int sig) { (void)sig; }
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
 
 static void *compute(void *arg)
 {
@@ -28,8 +31,7 @@ static void *compute(void *arg)
     pthread_sigmask(SIG_BLOCK, &alrm, NULL);
     while (!atomic_load(&stop)) {
         unsigned long x = 1;
-        for (long i = 0; i < 20000000; i++)
-            x = x * 6364136223846793005UL + 1;
+        for (long i = 0; i < 20000000; i++) x = x * 6364136223846793005UL + 1;
         sink += x;
         usleep(100);
     }
@@ -37,7 +39,8 @@ static void *compute(void *arg)
 }
 
 enum { READ, NANOSLEEP, POLL, SEM_TIMEDWAIT, RECV, SELECT, SEM_WAIT, NOPS };
-static const char *const names[NOPS] = {"read", "nanosleep", "poll", "sem_timedwait", "recv", "select", "sem_wait"};
+static const char *const names[NOPS] = {"read", "nanosleep", "poll",    "sem_timedwait",
+                                        "recv", "select",    "sem_wait"};
 
 int main(void)
 {
@@ -47,8 +50,7 @@ int main(void)
     sa.sa_handler = on_alarm; /* no SA_RESTART: the calls end with EINTR */
     CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
     pthread_t th[2];
-    for (int i = 0; i < 2; i++)
-        CHECK(pthread_create(&th[i], NULL, compute, NULL) == 0);
+    for (int i = 0; i < 2; i++) CHECK(pthread_create(&th[i], NULL, compute, NULL) == 0);
     int p[2], sv[2];
     CHECK(pipe(p) == 0);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
@@ -86,14 +88,12 @@ int main(void)
         int e = errno;
         int ok = (r == -1 && (e == EINTR || (op == SEM_TIMEDWAIT && e == ETIMEDOUT))) ||
                  (r == 0 && (op == NANOSLEEP || op == POLL || op == SELECT));
-        if (!ok && wrong[op]++ == 0)
-            fprintf(stderr, "%s returned %d with errno %d\n", names[op], r, e);
+        if (!ok && wrong[op]++ == 0) fprintf(stderr, "%s returned %d with errno %d\n", names[op], r, e);
     }
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_REAL, &off, NULL);
     atomic_store(&stop, 1);
-    for (int i = 0; i < 2; i++)
-        CHECK(pthread_join(th[i], NULL) == 0);
+    for (int i = 0; i < 2; i++) CHECK(pthread_join(th[i], NULL) == 0);
     for (int op = 0; op < NOPS; op++) {
         printf("%s: errno right after every call: %s\n", names[op], wrong[op] ? "no" : "yes");
         CHECK(wrong[op] == 0);

@@ -15,8 +15,7 @@ static void *compute(void *arg)
     long n = (long)arg;
     while (!atomic_load(&stop)) {
         unsigned long x = 1;
-        for (long i = 0; i < n; i++)
-            x = x * 6364136223846793005UL + 1;
+        for (long i = 0; i < n; i++) x = x * 6364136223846793005UL + 1;
         sink += x;
         usleep(50);
     }
@@ -29,11 +28,9 @@ static void *forker(void *arg)
     long wrong = 0;
     for (int k = 0; k < 200; k++) {
         pid_t p = fork();
-        if (p == 0)
-            _exit(k % 7);
+        if (p == 0) _exit(k % 7);
         int st = 0;
-        if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != k % 7)
-            wrong++;
+        if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != k % 7) wrong++;
     }
     return (void *)wrong;
 }
@@ -44,8 +41,7 @@ int main(void)
     pthread_t c[3], f[2];
     for (long i = 0; i < 3; i++)
         CHECK(pthread_create(&c[i], NULL, compute, (void *)(3000000L * (i + 1))) == 0);
-    for (int i = 0; i < 2; i++)
-        CHECK(pthread_create(&f[i], NULL, forker, NULL) == 0);
+    for (int i = 0; i < 2; i++) CHECK(pthread_create(&f[i], NULL, forker, NULL) == 0);
     long wrong = 0;
     for (int i = 0; i < 2; i++) {
         void *r;
@@ -53,9 +49,9 @@ int main(void)
         wrong += (long)r;
     }
     atomic_store(&stop, 1);
-    for (int i = 0; i < 3; i++)
-        CHECK(pthread_join(c[i], NULL) == 0);
-    printf("400 children forked beside computing threads, each reaped with its status: %s\n", wrong ? "no" : "yes");
+    for (int i = 0; i < 3; i++) CHECK(pthread_join(c[i], NULL) == 0);
+    printf("400 children forked beside computing threads, each reaped with its status: %s\n",
+           wrong ? "no" : "yes");
     CHECK(wrong == 0);
     return t_done();
 }

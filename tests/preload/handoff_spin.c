@@ -15,19 +15,26 @@ static atomic_int flag;
 static atomic_int ticks;
 static int pipefd[2];
 
-static void* spinner(void* a) {
+static void *spinner(void *a)
+{
     (void)a;
-    while (!atomic_load(&flag)) {}
+    while (!atomic_load(&flag)) {
+    }
     return NULL;
 }
 
-static long raw_read(int fd, void* buf, size_t n) {
+static long raw_read(int fd, void *buf, size_t n)
+{
     long ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"((long)SYS_read), "D"((long)fd), "S"(buf), "d"(n) : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"((long)SYS_read), "D"((long)fd), "S"(buf), "d"(n)
+                     : "rcx", "r11", "memory");
     return ret;
 }
 
-static void* raw_reader(void* a) {
+static void *raw_reader(void *a)
+{
     (void)a;
     char c = 0;
     long n = raw_read(pipefd[0], &c, 1);
@@ -35,7 +42,8 @@ static void* raw_reader(void* a) {
     return NULL;
 }
 
-static void* ticker(void* a) {
+static void *ticker(void *a)
+{
     (void)a;
     for (int i = 0; i < 10; ++i) {
         usleep(10000);
@@ -44,7 +52,8 @@ static void* ticker(void* a) {
     return NULL;
 }
 
-int main(void) {
+int main(void)
+{
     if (pipe(pipefd) != 0) return 1;
     pthread_t s, r, t[4];
     pthread_create(&s, NULL, spinner, NULL);

@@ -22,7 +22,10 @@ static void raw_sleep_ms(long ms)
 {
     struct timespec ts = {0, ms * 1000000L};
     long rc;
-    __asm__ volatile("syscall" : "=a"(rc) : "0"(35L /* SYS_nanosleep */), "D"(&ts), "S"(0L) : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "=a"(rc)
+                     : "0"(35L /* SYS_nanosleep */), "D"(&ts), "S"(0L)
+                     : "rcx", "r11", "memory");
     (void)rc;
 }
 

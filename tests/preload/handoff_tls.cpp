@@ -11,21 +11,23 @@
 #include <thread>
 #include <vector>
 
-namespace {
+namespace
+{
 
 constexpr int kWorkers = 3;
 constexpr int kRounds = 40;
 
 std::atomic<int> turn{0};
 thread_local int tls_id = -1;
-thread_local std::string tls_log;  // grows with each turn: allocations owned by this thread
+thread_local std::string tls_log; // grows with each turn: allocations owned by this thread
 std::atomic<int> tls_errors{0};
 
-void worker(int id) {
+void worker(int id)
+{
     tls_id = id;
     for (int r = 0; r < kRounds; ++r) {
         while (turn.load(std::memory_order_acquire) % kWorkers != id) __builtin_ia32_pause();
-        std::vector<std::string> garbage;  // churn the allocator on whichever OS thread this is
+        std::vector<std::string> garbage; // churn the allocator on whichever OS thread this is
         for (int i = 0; i < 200; ++i) garbage.emplace_back(64 + i % 200, char('a' + id));
         tls_log += char('0' + id);
         if (tls_id != id) tls_errors.fetch_add(1);
@@ -35,14 +37,15 @@ void worker(int id) {
         tls_errors.fetch_add(1);
 }
 
-}  // namespace
+} // namespace
 
-int main() {
+int main()
+{
     tls_id = 100;
     tls_log = "main";
     std::vector<std::thread> threads;
     for (int i = 0; i < kWorkers; ++i) threads.emplace_back(worker, i);
-    for (auto& t : threads) t.join();
+    for (auto &t : threads) t.join();
     std::printf("turns: %d\n", turn.load());
     std::printf("worker TLS errors: %d\n", tls_errors.load());
     std::printf("main TLS: %s\n", tls_id == 100 && tls_log == "main" ? "its own" : "LOST");

@@ -22,7 +22,10 @@ static unsigned long long sum_read, sum_written;
 static long n_read;
 static int churn_errors;
 
-static unsigned char pattern(long i) { return (unsigned char)(i * 131 + (i >> 9)); }
+static unsigned char pattern(long i)
+{
+    return (unsigned char)(i * 131 + (i >> 9));
+}
 
 static void *reader_a(void *a)
 {
@@ -31,10 +34,8 @@ static void *reader_a(void *a)
     unsigned long long h = FNV0;
     for (;;) {
         ssize_t r = read(sp[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
         h = fnv(h, buf, (size_t)r);
         n_read += r;
     }
@@ -61,19 +62,15 @@ static void *writer_c(void *a)
 {
     (void)a;
     static unsigned char buf[kTotal];
-    for (long i = 0; i < kTotal; i++)
-        buf[i] = pattern(i);
+    for (long i = 0; i < kTotal; i++) buf[i] = pattern(i);
     sum_written = fnv(FNV0, buf, kTotal);
     long off = 0;
     for (int k = 0; off < kTotal; k++) {
         long n = 1000 + (k * 7919) % 30000;
-        if (n > kTotal - off)
-            n = kTotal - off;
-        if (write_all(sp[1], buf + off, (size_t)n) != n)
-            break;
+        if (n > kTotal - off) n = kTotal - off;
+        if (write_all(sp[1], buf + off, (size_t)n) != n) break;
         off += n;
-        if (k % 8 == 0)
-            usleep(1000);
+        if (k % 8 == 0) usleep(1000);
     }
     shutdown(sp[1], SHUT_WR); /* EOF for A */
     return NULL;
@@ -88,8 +85,7 @@ static void *acceptor_a2(void *a)
 {
     (void)a;
     int c = accept(lsock, NULL, NULL);
-    if (c < 0)
-        return NULL;
+    if (c < 0) return NULL;
     static unsigned char buf[4096];
     unsigned long long h = FNV0;
     ssize_t r;
@@ -107,15 +103,13 @@ static void *connector_b2(void *a)
 {
     (void)a;
     static unsigned char buf[kNet];
-    for (long i = 0; i < kNet; i++)
-        buf[i] = pattern(i * 3);
+    for (long i = 0; i < kNet; i++) buf[i] = pattern(i * 3);
     net_sent = fnv(FNV0, buf, kNet);
     usleep(20000);
     int c = socket(AF_INET, SOCK_STREAM, 0);
     if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof addr) != 0 || write_all(c, buf, kNet) != kNet)
         net_sent = 0;
-    if (c >= 0)
-        close(c);
+    if (c >= 0) close(c);
     return NULL;
 }
 
@@ -141,7 +135,7 @@ int main(void)
     close(sp[1]);
 
     lsock = socket(AF_INET, SOCK_STREAM, 0);
-    addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof addr;
     CHECK(lsock >= 0 && bind(lsock, (struct sockaddr *)&addr, sizeof addr) == 0 && listen(lsock, 4) == 0);
     CHECK(getsockname(lsock, (struct sockaddr *)&addr, &al) == 0);

@@ -35,11 +35,9 @@ static void *worker(void *arg)
         pthread_mutex_lock(&mu);
         counter++;
         pthread_mutex_unlock(&mu);
-        if (i % (kIncs / kTurns) != 0)
-            continue;
+        if (i % (kIncs / kTurns) != 0) continue;
         pthread_mutex_lock(&p->mu);
-        while ((p->ticket & 1) != parity)
-            pthread_cond_wait(&p->cv, &p->mu);
+        while ((p->ticket & 1) != parity) pthread_cond_wait(&p->cv, &p->mu);
         int t = p->ticket++;
         pthread_cond_signal(&p->cv);
         pthread_mutex_unlock(&p->mu);
@@ -70,10 +68,8 @@ int main(void)
             pairs[i].ticket = 0;
         }
         for (int i = 0; i < kBatch; i++)
-            if (pthread_create(&th[i], &attr, worker, (void *)(intptr_t)(base + i)) != 0)
-                create_failures++;
-        for (int i = 0; i < kBatch; i++)
-            CHECK(pthread_join(th[i], NULL) == 0);
+            if (pthread_create(&th[i], &attr, worker, (void *)(intptr_t)(base + i)) != 0) create_failures++;
+        for (int i = 0; i < kBatch; i++) CHECK(pthread_join(th[i], NULL) == 0);
         int done_tickets = 1;
         for (int i = 0; i < kBatch / 2; i++) {
             done_tickets &= pairs[i].ticket == 2 * kTurns;
@@ -87,8 +83,7 @@ int main(void)
 
     uint64_t want = 0;
     for (int id = 0; id < kThreads; id++)
-        for (int n = 0; n < kTurns; n++)
-            want += (uint64_t)(id + 1) * (uint64_t)(2 * n + (id & 1) + 1);
+        for (int n = 0; n < kTurns; n++) want += (uint64_t)(id + 1) * (uint64_t)(2 * n + (id & 1) + 1);
     printf("threads: %d, counter: %ld (expected %ld)\n", kThreads, counter, (long)kThreads * kIncs);
     printf("ticket checksum: %llu (expected %llu), out-of-turn tickets: %d\n", (unsigned long long)checksum,
            (unsigned long long)want, bad_tickets);

@@ -28,14 +28,11 @@ static void *tls_worker(void *arg)
     snprintf(tl_name, sizeof tl_name, "worker-%d", i);
     pthread_barrier_wait(&barrier);
     for (int k = 0; k < 5; k++) {
-        if (i % 2)
-            usleep(1000);
-        else
-            sched_yield();
+        if (i % 2) usleep(1000);
+        else sched_yield();
         char want[16];
         snprintf(want, sizeof want, "worker-%d", i);
-        if (tl_index != i || strcmp(tl_name, want) != 0)
-            atomic_fetch_add(&tls_bad, 1);
+        if (tl_index != i || strcmp(tl_name, want) != 0) atomic_fetch_add(&tls_bad, 1);
     }
     return NULL;
 }
@@ -49,17 +46,14 @@ static void *detached(void *arg)
     int i = (int)(intptr_t)arg;
     tl_index = 100 + i;
     pthread_mutex_lock(&mu);
-    while (turn != i)
-        pthread_cond_wait(&cv, &mu);
+    while (turn != i) pthread_cond_wait(&cv, &mu);
     printf("detached thread %d: turn %d, own thread-local %s\n", i, turn, tl_index == 100 + i ? "yes" : "NO");
     int ok = tl_index == 100 + i;
     turn++;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
-    if (!ok)
-        exit(1);
-    if (i == kDetached - 1)
-        printf("RESULT: ok\n"); /* the process exits 0 when this thread returns */
+    if (!ok) exit(1);
+    if (i == kDetached - 1) printf("RESULT: ok\n"); /* the process exits 0 when this thread returns */
     return NULL;
 }
 
@@ -71,16 +65,13 @@ int main(void)
     pthread_t th[kTls];
     CHECK(pthread_barrier_init(&barrier, NULL, kTls) == 0);
     tl_index = 1000;
-    for (int i = 0; i < kTls; i++)
-        CHECK(pthread_create(&th[i], NULL, tls_worker, (void *)(intptr_t)i) == 0);
-    for (int i = 0; i < kTls; i++)
-        CHECK(pthread_join(th[i], NULL) == 0);
+    for (int i = 0; i < kTls; i++) CHECK(pthread_create(&th[i], NULL, tls_worker, (void *)(intptr_t)i) == 0);
+    for (int i = 0; i < kTls; i++) CHECK(pthread_join(th[i], NULL) == 0);
     pthread_barrier_destroy(&barrier);
     printf("1. %d threads, thread-local mismatches: %d, main's own: %s\n", kTls, atomic_load(&tls_bad),
            tl_index == 1000 && tl_name[0] == 0 ? "yes" : "NO");
     CHECK(atomic_load(&tls_bad) == 0 && tl_index == 1000 && tl_name[0] == 0);
-    if (t_failed)
-        return t_done();
+    if (t_failed) return t_done();
 
     pthread_attr_t attr;
     CHECK(pthread_attr_init(&attr) == 0);
@@ -90,8 +81,7 @@ int main(void)
         CHECK(pthread_create(&t, &attr, detached, (void *)(intptr_t)i) == 0);
     }
     pthread_attr_destroy(&attr);
-    if (t_failed)
-        return t_done();
+    if (t_failed) return t_done();
     printf("2. main leaves with pthread_exit\n");
     pthread_mutex_lock(&mu);
     turn = 0;

@@ -39,17 +39,15 @@ static void exercise(void)
     pthread_sigmask(SIG_BLOCK, &s, NULL);
     pthread_sigmask(SIG_UNBLOCK, &s, NULL);
     pthread_t t;
-    if (pthread_create(&t, NULL, nothing, NULL) == 0)
-        pthread_join(t, NULL);
-    struct sigaction sa = { .sa_handler = on_usr1 };
+    if (pthread_create(&t, NULL, nothing, NULL) == 0) pthread_join(t, NULL);
+    struct sigaction sa = {.sa_handler = on_usr1};
     sigaction(SIGUSR1, &sa, NULL);
 }
 
 static void *looper(void *a)
 {
     (void)a;
-    while (!atomic_load(&stop))
-        exercise();
+    while (!atomic_load(&stop)) exercise();
     return NULL;
 }
 
@@ -57,8 +55,7 @@ int main(void)
 {
     t_init();
     pthread_t th[LOOPERS];
-    for (int i = 0; i < LOOPERS; i++)
-        CHECK(pthread_create(&th[i], NULL, looper, NULL) == 0);
+    for (int i = 0; i < LOOPERS; i++) CHECK(pthread_create(&th[i], NULL, looper, NULL) == 0);
     int ok = 0, failed = 0, stuck = 0;
     for (int i = 0; i < CHILDREN; i++) {
         pid_t pid = fork();
@@ -71,16 +68,12 @@ int main(void)
         int st = 0;
         while (waitpid(pid, &st, 0) < 0)
             ;
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-            ok++;
-        else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
-            stuck++;
-        else
-            failed++;
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) ok++;
+        else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM) stuck++;
+        else failed++;
     }
     atomic_store(&stop, 1);
-    for (int i = 0; i < LOOPERS; i++)
-        CHECK(pthread_join(th[i], NULL) == 0);
+    for (int i = 0; i < LOOPERS; i++) CHECK(pthread_join(th[i], NULL) == 0);
     printf("children that exited 0: %d of %d\n", ok, CHILDREN);
     printf("children stuck on a lock: %d, failed otherwise: %d\n", stuck, failed);
     CHECK(ok == CHILDREN);

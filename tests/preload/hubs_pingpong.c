@@ -13,32 +13,33 @@
 
 enum { kPairs = 8, kRounds = 20000 };
 enum kind { PIPE, SEM, COND, SPIN };
-static const char *kind_name[] = { "pipe", "semaphore", "condvar", "spin+yield" };
+static const char *kind_name[] = {"pipe", "semaphore", "condvar", "spin+yield"};
 
 struct pair {
     enum kind kind;
-    int pipes[2][2];       /* PIPE: pipes[s] carries side s's sends */
-    sem_t sem[2];          /* SEM: sem[s] is posted when side s has the token */
-    pthread_mutex_t mu;    /* COND */
+    int pipes[2][2];    /* PIPE: pipes[s] carries side s's sends */
+    sem_t sem[2];       /* SEM: sem[s] is posted when side s has the token */
+    pthread_mutex_t mu; /* COND */
     pthread_cond_t cv;
-    int value;             /* SEM, COND: the token */
-    atomic_int spin;       /* SPIN: the token */
-    int got[2], bad[2];    /* passes received by each side; received values out of order */
+    int value;          /* SEM, COND: the token */
+    atomic_int spin;    /* SPIN: the token */
+    int got[2], bad[2]; /* passes received by each side; received values out of order */
 };
 static struct pair pairs[kPairs];
-struct end { struct pair *p; int side; };
+struct end {
+    struct pair *p;
+    int side;
+};
 
 static void send_token(struct pair *p, int side, int v)
 {
     switch (p->kind) {
     case PIPE:
-        if (write_all(p->pipes[side][1], &v, sizeof v) != sizeof v)
-            p->bad[side]++;
+        if (write_all(p->pipes[side][1], &v, sizeof v) != sizeof v) p->bad[side]++;
         break;
     case SEM:
         p->value = v;
-        if (sem_post(&p->sem[!side]) != 0)
-            p->bad[side]++;
+        if (sem_post(&p->sem[!side]) != 0) p->bad[side]++;
         break;
     case COND:
         pthread_mutex_lock(&p->mu);
@@ -46,9 +47,7 @@ static void send_token(struct pair *p, int side, int v)
         pthread_cond_signal(&p->cv);
         pthread_mutex_unlock(&p->mu);
         break;
-    case SPIN:
-        atomic_store(&p->spin, v);
-        break;
+    case SPIN: atomic_store(&p->spin, v); break;
     }
 }
 
@@ -57,23 +56,21 @@ static int recv_token(struct pair *p, int side, int want)
     int v = -1;
     switch (p->kind) {
     case PIPE:
-        if (read_all(p->pipes[!side][0], &v, sizeof v) != sizeof v)
-            v = -2;
+        if (read_all(p->pipes[!side][0], &v, sizeof v) != sizeof v) v = -2;
         break;
     case SEM:
-        while (sem_wait(&p->sem[side]) != 0 && errno == EINTR) {}
+        while (sem_wait(&p->sem[side]) != 0 && errno == EINTR) {
+        }
         v = p->value;
         break;
     case COND:
         pthread_mutex_lock(&p->mu);
-        while (p->value != want)
-            pthread_cond_wait(&p->cv, &p->mu);
+        while (p->value != want) pthread_cond_wait(&p->cv, &p->mu);
         v = p->value;
         pthread_mutex_unlock(&p->mu);
         break;
     case SPIN:
-        while ((v = atomic_load(&p->spin)) != want)
-            sched_yield();
+        while ((v = atomic_load(&p->spin)) != want) sched_yield();
         break;
     }
     return v;
@@ -85,14 +82,11 @@ static void *run_end(void *arg)
     struct end *e = arg;
     struct pair *p = e->p;
     for (int r = 0; r < kRounds; r++) {
-        if (e->side == 0)
-            send_token(p, 0, 2 * r);
+        if (e->side == 0) send_token(p, 0, 2 * r);
         int want = 2 * r + !e->side;
-        if (recv_token(p, e->side, want) != want)
-            p->bad[e->side]++;
+        if (recv_token(p, e->side, want) != want) p->bad[e->side]++;
         p->got[e->side]++;
-        if (e->side == 1)
-            send_token(p, 1, 2 * r + 1);
+        if (e->side == 1) send_token(p, 1, 2 * r + 1);
     }
     return NULL;
 }
@@ -114,16 +108,15 @@ int main(void)
     }
     for (int i = 0; i < kPairs; i++)
         for (int s = 0; s < 2; s++) {
-            ends[i][s] = (struct end){ &pairs[i], s };
+            ends[i][s] = (struct end){&pairs[i], s};
             CHECK(pthread_create(&th[i][s], NULL, run_end, &ends[i][s]) == 0);
         }
     for (int i = 0; i < kPairs; i++)
-        for (int s = 0; s < 2; s++)
-            CHECK(pthread_join(th[i][s], NULL) == 0);
+        for (int s = 0; s < 2; s++) CHECK(pthread_join(th[i][s], NULL) == 0);
     for (int i = 0; i < kPairs; i++) {
         struct pair *p = &pairs[i];
-        printf("pair %d (%s): passes %d+%d, out of order %d+%d\n", i, kind_name[p->kind], p->got[0], p->got[1],
-               p->bad[0], p->bad[1]);
+        printf("pair %d (%s): passes %d+%d, out of order %d+%d\n", i, kind_name[p->kind], p->got[0],
+               p->got[1], p->bad[0], p->bad[1]);
         CHECK(p->got[0] == kRounds && p->got[1] == kRounds && p->bad[0] == 0 && p->bad[1] == 0);
         for (int k = 0; k < 2; k++) {
             close(p->pipes[k][0]);

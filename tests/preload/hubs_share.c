@@ -25,7 +25,7 @@ static long tids[WORKERS];
 static int is_long[WORKERS];
 static int moved[WORKERS];
 static uint64_t sums[WORKERS];
-static int use_usleep;  /* the round's call: sched_yield (0) or usleep(0) (1) */
+static int use_usleep; /* the round's call: sched_yield (0) or usleep(0) (1) */
 
 /* The OS thread's id from the kernel itself: no hook sees a raw system call. */
 static long real_tid(void)
@@ -42,17 +42,13 @@ static void *worker(void *p)
     pthread_barrier_wait(&start);
     long mine = real_tid();
     is_long[i] = mine == tids[0];
-    if (!is_long[i])
-        return NULL;
+    if (!is_long[i]) return NULL;
     uint64_t s = (uint64_t)i;
     for (int r = 0; r < ROUNDS; r++) {
         s = s * 6364136223846793005ull + (uint64_t)r;
-        if (use_usleep)
-            usleep(0);
-        else
-            sched_yield();
-        if (real_tid() != mine)
-            moved[i] = 1;
+        if (use_usleep) usleep(0);
+        else sched_yield();
+        if (real_tid() != mine) moved[i] = 1;
     }
     sums[i] = s;
     return NULL;
@@ -65,20 +61,16 @@ static int run(const char *what)
     memset(moved, 0, sizeof moved);
     memset(is_long, 0, sizeof is_long);
     CHECK(pthread_barrier_init(&start, NULL, WORKERS) == 0);
-    for (int i = 0; i < WORKERS; i++)
-        CHECK(pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i) == 0);
-    for (int i = 0; i < WORKERS; i++)
-        CHECK(pthread_join(th[i], NULL) == 0);
+    for (int i = 0; i < WORKERS; i++) CHECK(pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i) == 0);
+    for (int i = 0; i < WORKERS; i++) CHECK(pthread_join(th[i], NULL) == 0);
     pthread_barrier_destroy(&start);
     int longs = 0, moves = 0, exact = 1;
     for (int i = 0; i < WORKERS; i++) {
-        if (!is_long[i])
-            continue;
+        if (!is_long[i]) continue;
         longs++;
         moves += moved[i];
         uint64_t s = (uint64_t)i;
-        for (int r = 0; r < ROUNDS; r++)
-            s = s * 6364136223846793005ull + (uint64_t)r;
+        for (int r = 0; r < ROUNDS; r++) s = s * 6364136223846793005ull + (uint64_t)r;
         exact &= sums[i] == s;
     }
     printf("%s: worker 0 is long: %s\n", what, is_long[0] ? "yes" : "no");
@@ -87,8 +79,7 @@ static int run(const char *what)
     CHECK(exact);
     /* Several long workers share an OS thread only under the preload; with a second hub, that
      * hub had nothing else to do while they ran. */
-    if (longs > 1 && longs < WORKERS && t_extra_hubs() > 0)
-        CHECK(moves > 0);
+    if (longs > 1 && longs < WORKERS && t_extra_hubs() > 0) CHECK(moves > 0);
     fprintf(stderr, "hubs_share: %s: %d long workers, %d moved to another OS thread\n", what, longs, moves);
     return 0;
 }

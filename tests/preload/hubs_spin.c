@@ -18,7 +18,8 @@ static int spinner_saw = -1;
 static void *spinner(void *a)
 {
     (void)a;
-    while (!atomic_load_explicit(&flag, memory_order_acquire)) {}
+    while (!atomic_load_explicit(&flag, memory_order_acquire)) {
+    }
     spinner_saw = published;
     return NULL;
 }
@@ -35,8 +36,8 @@ static void *setter(void *a)
 /* 2 */
 enum { kSpinners = 3, kLoops = 10000 };
 static pthread_spinlock_t sl;
-static atomic_int held;             /* the holder has the lock */
-static atomic_int inside;           /* threads inside the critical section now */
+static atomic_int held;   /* the holder has the lock */
+static atomic_int inside; /* threads inside the critical section now */
 static int value, overlaps, counter;
 static int saw[kSpinners];
 
@@ -54,16 +55,15 @@ static void *holder(void *a)
 static void *lock_spinner(void *a)
 {
     int i = (int)(intptr_t)a;
-    while (!atomic_load(&held)) {}
+    while (!atomic_load(&held)) {
+    }
     for (int n = 0; n < kLoops; n++) {
         if (pthread_spin_lock(&sl) != 0) {
             saw[i] = -2;
             return NULL;
         }
-        if (atomic_fetch_add(&inside, 1) != 0)
-            overlaps++;
-        if (n == 0)
-            saw[i] = value;
+        if (atomic_fetch_add(&inside, 1) != 0) overlaps++;
+        if (n == 0) saw[i] = value;
         counter++;
         atomic_fetch_sub(&inside, 1);
         pthread_spin_unlock(&sl);
@@ -89,8 +89,7 @@ int main(void)
     for (int i = 0; i < kSpinners; i++)
         CHECK(pthread_create(&w[i], NULL, lock_spinner, (void *)(intptr_t)i) == 0);
     CHECK(pthread_join(h, NULL) == 0);
-    for (int i = 0; i < kSpinners; i++)
-        CHECK(pthread_join(w[i], NULL) == 0);
+    for (int i = 0; i < kSpinners; i++) CHECK(pthread_join(w[i], NULL) == 0);
     for (int i = 0; i < kSpinners; i++) {
         printf("2. lock spinner %d first saw value %d\n", i, saw[i]);
         CHECK(saw[i] == 7);

@@ -31,25 +31,20 @@ static int ring_init(struct ring *r, unsigned entries)
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
     r->fd = (int)syscall(SYS_io_uring_setup, entries, &p);
-    if (r->fd < 0)
-        return -1;
+    if (r->fd < 0) return -1;
     size_t sqsz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
     size_t cqsz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-    if (p.features & IORING_FEAT_SINGLE_MMAP)
-        sqsz = cqsz = sqsz > cqsz ? sqsz : cqsz;
+    if (p.features & IORING_FEAT_SINGLE_MMAP) sqsz = cqsz = sqsz > cqsz ? sqsz : cqsz;
     char *sq = mmap(NULL, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
-    if (sq == MAP_FAILED)
-        return -1;
+    if (sq == MAP_FAILED) return -1;
     char *cq = sq;
     if (!(p.features & IORING_FEAT_SINGLE_MMAP)) {
         cq = mmap(NULL, cqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
-        if (cq == MAP_FAILED)
-            return -1;
+        if (cq == MAP_FAILED) return -1;
     }
     r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
-    if (r->sqes == MAP_FAILED)
-        return -1;
+    if (r->sqes == MAP_FAILED) return -1;
     r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
     r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
     r->sq_array = (unsigned *)(sq + p.sq_off.array);
@@ -73,8 +68,7 @@ static struct io_uring_sqe *sqe_next(struct ring *r)
 static int cqe_take(struct ring *r, struct io_uring_cqe *out)
 {
     unsigned head = *r->cq_head;
-    if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
-        return 0;
+    if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE)) return 0;
     *out = r->cqes[head & *r->cq_mask];
     __atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
     return 1;
@@ -117,7 +111,10 @@ static void *signaller(void *a)
     return NULL;
 }
 
-static void on_usr1(int sig) { (void)sig; }
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
 
 /* The ticker ticked at least `n` times since `*mark`: the wait let other threads run. */
 static const char *ticked(int *mark, int n)
@@ -145,7 +142,7 @@ int main(void)
 
     /* 1 */
     CHECK(pipe(pipefd) == 0);
-    char buf[16] = { 0 };
+    char buf[16] = {0};
     struct io_uring_sqe *q = sqe_next(&r);
     q->opcode = IORING_OP_READ;
     q->fd = pipefd[0];
@@ -164,7 +161,7 @@ int main(void)
     pthread_join(w, NULL);
 
     /* 2 */
-    struct __kernel_timespec ts30 = { 0, 30 * 1000000L };
+    struct __kernel_timespec ts30 = {0, 30 * 1000000L};
     q = sqe_next(&r);
     q->opcode = IORING_OP_TIMEOUT;
     q->addr = (uintptr_t)&ts30;
@@ -179,7 +176,7 @@ int main(void)
            (unsigned long long)c.user_data, en(-c.res), dt >= 0.025 ? "yes" : "no", ticked(&mark, 3));
 
     /* 3 */
-    struct __kernel_timespec ts20 = { 0, 20 * 1000000L };
+    struct __kernel_timespec ts20 = {0, 20 * 1000000L};
     struct io_uring_getevents_arg ga;
     memset(&ga, 0, sizeof ga);
     ga.ts = (uintptr_t)&ts20;
@@ -191,7 +188,7 @@ int main(void)
            dt >= 0.018 ? "yes" : "no", ticked(&mark, 2));
 
     /* 4 */
-    struct __kernel_timespec ts40 = { 0, 40 * 1000000L };
+    struct __kernel_timespec ts40 = {0, 40 * 1000000L};
     q = sqe_next(&r);
     q->opcode = IORING_OP_TIMEOUT;
     q->addr = (uintptr_t)&ts20;
@@ -206,8 +203,7 @@ int main(void)
     rc = enter(&r, 2, 2, IORING_ENTER_GETEVENTS, NULL, 0);
     dt = now_s() - t0;
     int n4 = 0;
-    while (cqe_take(&r, &c))
-        n4++;
+    while (cqe_take(&r, &c)) n4++;
     printf("4. min_complete 2: %ld, completions %d (last %llu), >= 15 ms: %s, < 35 ms: %s\n", rc, n4,
            (unsigned long long)c.user_data, dt >= 0.015 ? "yes" : "no", dt < 0.035 ? "yes" : "no");
     mark = atomic_load(&ticks);
@@ -236,7 +232,8 @@ int main(void)
     msleep(5);
     long rc2 = enter(&r, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0);
     CHECK(cqe_take(&r, &c) == 1);
-    printf("6. nop: submit %ld, wait %ld, cqe %llu res %d\n", rc, rc2, (unsigned long long)c.user_data, c.res);
+    printf("6. nop: submit %ld, wait %ld, cqe %llu res %d\n", rc, rc2, (unsigned long long)c.user_data,
+           c.res);
 
     atomic_store(&stop, 1);
     pthread_join(tk, NULL);

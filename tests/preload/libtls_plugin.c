@@ -10,10 +10,22 @@
 __thread int plugin_gd __attribute__((tls_model("global-dynamic"))) = PLUGIN_GD_INIT;
 __thread int plugin_ie __attribute__((tls_model("initial-exec"))) = PLUGIN_IE_INIT;
 
-int plugin_gd_init(void) { return PLUGIN_GD_INIT; }
-int plugin_ie_init(void) { return PLUGIN_IE_INIT; }
-int plugin_get_gd(void) { return plugin_gd; }
-int plugin_get_ie(void) { return plugin_ie; }
+int plugin_gd_init(void)
+{
+    return PLUGIN_GD_INIT;
+}
+int plugin_ie_init(void)
+{
+    return PLUGIN_IE_INIT;
+}
+int plugin_get_gd(void)
+{
+    return plugin_gd;
+}
+int plugin_get_ie(void)
+{
+    return plugin_ie;
+}
 void plugin_incr(void)
 {
     plugin_gd++;

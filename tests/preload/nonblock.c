@@ -14,7 +14,10 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-static int nb(int fd) { return !!(fcntl(fd, F_GETFL) & O_NONBLOCK); }
+static int nb(int fd)
+{
+    return !!(fcntl(fd, F_GETFL) & O_NONBLOCK);
+}
 
 static void expect_eagain(const char *label, int fd)
 {
@@ -24,12 +27,15 @@ static void expect_eagain(const char *label, int fd)
     ssize_t r = read(fd, buf, sizeof buf);
     int e = errno;
     double el = now_s() - t0;
-    printf("%s: read = %zd %s immediate: %s F_GETFL nonblock=%d\n", label, r, en(e),
-           el < 0.05 ? "yes" : "no", nb(fd));
+    printf("%s: read = %zd %s immediate: %s F_GETFL nonblock=%d\n", label, r, en(e), el < 0.05 ? "yes" : "no",
+           nb(fd));
     CHECK(r == -1 && e == EAGAIN && el < 0.05 && nb(fd) == 1);
 }
 
-struct late { int fd; int ms; };
+struct late {
+    int fd;
+    int ms;
+};
 static void *late_write(void *p)
 {
     struct late *l = p;
@@ -46,7 +52,7 @@ static void expect_blocks(const char *label, int rfd, int wfd)
 {
     char buf[64];
     pthread_t th;
-    struct late l = { wfd, 100 };
+    struct late l = {wfd, 100};
     double t0 = now_s();
     pthread_create(&th, NULL, late_write, &l);
     errno = 0;
@@ -98,17 +104,16 @@ int main(void)
     expect_eagain("socketpair(SOCK_NONBLOCK)", sv[0]);
     /* non-blocking write into a full buffer: bytes, then EAGAIN */
     long total = 0;
-    while ((r = write(sv[1], buf, sizeof buf)) > 0)
-        total += r;
-    printf("non-blocking write until full: wrote some: %s then %zd %s\n", total > 0 ? "yes" : "no",
-           r, en(errno));
+    while ((r = write(sv[1], buf, sizeof buf)) > 0) total += r;
+    printf("non-blocking write until full: wrote some: %s then %zd %s\n", total > 0 ? "yes" : "no", r,
+           en(errno));
     CHECK(r == -1 && errno == EAGAIN);
     close(sv[0]);
     close(sv[1]);
 
     /* socket(SOCK_NONBLOCK): accept -> EAGAIN, connect -> 0 or EINPROGRESS */
     int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0);
     socklen_t al = sizeof a;
     getsockname(l, (struct sockaddr *)&a, &al);
@@ -120,7 +125,7 @@ int main(void)
     int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int rc = connect(c, (struct sockaddr *)&a, sizeof a);
     int started = rc == 0 || errno == EINPROGRESS;
-    struct pollfd pf = { c, POLLOUT, 0 };
+    struct pollfd pf = {c, POLLOUT, 0};
     poll(&pf, 1, 2000);
     int soerr = -1;
     socklen_t sl = sizeof soerr;

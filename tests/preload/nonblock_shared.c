@@ -11,7 +11,10 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
-static int nb(int fd) { return !!(fcntl(fd, F_GETFL) & O_NONBLOCK); }
+static int nb(int fd)
+{
+    return !!(fcntl(fd, F_GETFL) & O_NONBLOCK);
+}
 
 static void *late_write(void *p)
 {
@@ -47,13 +50,14 @@ int main(void)
     }
     int st;
     waitpid(pid, &st, 0);
-    printf("child saw inherited O_NONBLOCK + EAGAIN: %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "no");
+    printf("child saw inherited O_NONBLOCK + EAGAIN: %s\n",
+           WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "no");
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     printf("parent sees O_NONBLOCK set by child on peer: %d\n", nb(sv[1]));
     CHECK(nb(sv[1]) == 1);
     /* fill the peer: its writes must now fail with EAGAIN at once instead of
      * blocking (SO_SNDTIMEO bounds the wait if the flag is not honoured) */
-    struct timeval tv = { 2, 0 };
+    struct timeval tv = {2, 0};
     setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     static char chunk[4096];
     double t0 = now_s();

@@ -28,8 +28,7 @@ static void *reader(void *p)
     r_hash = FNV0;
     for (;;) {
         ssize_t n = read(rfd, buf, sizeof buf);
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         r_hash = fnv(r_hash, buf, (size_t)n);
         r_total += (size_t)n;
     }
@@ -90,8 +89,7 @@ static void *slow_drain(void *p)
     size_t got = 0;
     while (got < 65536 - 100 + 4096) {
         ssize_t n = read(atomic_rfd, buf, sizeof buf);
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         got += (size_t)n;
     }
     return NULL;
@@ -121,8 +119,7 @@ int main(void)
     t_init();
     signal(SIGPIPE, SIG_IGN);
     src = malloc(BIG);
-    for (size_t i = 0; i < BIG; i++)
-        src[i] = (unsigned char)(i * 2654435761u >> 13);
+    for (size_t i = 0; i < BIG; i++) src[i] = (unsigned char)(i * 2654435761u >> 13);
 
     int p[2];
     CHECK(pipe(p) == 0);

@@ -27,14 +27,14 @@ static void *late_write(void *p)
     return NULL;
 }
 
-#define IMMEDIATE_ERR(label, call, err)                                                   \
-    do {                                                                                  \
-        double t0_ = now_s();                                                             \
-        errno = 0;                                                                        \
-        long r_ = (long)(call);                                                           \
-        int e_ = errno;                                                                   \
-        printf("%s = %ld %s immediate: %s\n", label, r_, en(e_), now_s() - t0_ < 0.05 ? "yes" : "no"); \
-        CHECK(r_ == -1 && e_ == (err) && now_s() - t0_ < 0.05);                           \
+#define IMMEDIATE_ERR(label, call, err)                                                                      \
+    do {                                                                                                     \
+        double t0_ = now_s();                                                                                \
+        errno = 0;                                                                                           \
+        long r_ = (long)(call);                                                                              \
+        int e_ = errno;                                                                                      \
+        printf("%s = %ld %s immediate: %s\n", label, r_, en(e_), now_s() - t0_ < 0.05 ? "yes" : "no");       \
+        CHECK(r_ == -1 && e_ == (err) && now_s() - t0_ < 0.05);                                              \
     } while (0)
 
 int main(void)
@@ -42,21 +42,21 @@ int main(void)
     t_init();
     int p[2];
     CHECK(pipe(p) == 0);
-    struct pollfd pf = { p[0], POLLIN, 0 };
+    struct pollfd pf = {p[0], POLLIN, 0};
     fd_set rs;
     int ep = epoll_create1(0);
-    struct epoll_event ev = { .events = EPOLLIN }, out[4];
+    struct epoll_event ev = {.events = EPOLLIN}, out[4];
     epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
 
     /* ---- invalid timeouts ---- */
-    struct timespec bad_ns = { 1, 1000000000L }, neg = { -1, 0 };
+    struct timespec bad_ns = {1, 1000000000L}, neg = {-1, 0};
     IMMEDIATE_ERR("ppoll(tv_nsec = 1e9)", ppoll(&pf, 1, &bad_ns, NULL), EINVAL);
     IMMEDIATE_ERR("ppoll(tv_sec = -1)", ppoll(&pf, 1, &neg, NULL), EINVAL);
     FD_ZERO(&rs);
     FD_SET(p[0], &rs);
     IMMEDIATE_ERR("pselect(tv_nsec = 1e9)", pselect(p[0] + 1, &rs, NULL, NULL, &bad_ns, NULL), EINVAL);
     IMMEDIATE_ERR("epoll_pwait2(tv_sec = -1)", epoll_pwait2(ep, out, 4, &neg, NULL), EINVAL);
-    struct timeval tv = { 1, -1 };
+    struct timeval tv = {1, -1};
     FD_ZERO(&rs);
     FD_SET(p[0], &rs);
     IMMEDIATE_ERR("select(tv_usec = -1)", select(p[0] + 1, &rs, NULL, NULL, &tv), EINVAL);
@@ -67,7 +67,7 @@ int main(void)
     IMMEDIATE_ERR("poll(nfds > RLIMIT_NOFILE)", poll(&pf, (nfds_t)rl.rlim_cur + 1, 100), EINVAL);
 
     /* ---- select's timeout ---- */
-    tv = (struct timeval){ 0, 1500000 };
+    tv = (struct timeval){0, 1500000};
     write(p[1], "a", 1);
     FD_ZERO(&rs);
     FD_SET(p[0], &rs);
@@ -83,13 +83,13 @@ int main(void)
     close(dead[1]);
     FD_ZERO(&rs);
     FD_SET(dead[0], &rs);
-    tv = (struct timeval){ 3, 0 };
+    tv = (struct timeval){3, 0};
     errno = 0;
     r = select(dead[0] + 1, &rs, NULL, NULL, &tv);
-    printf("select(closed fd) = %d %s left > 2 s: %s set kept: %d\n", r, en(errno), tv.tv_sec >= 2 ? "yes" : "no",
-           FD_ISSET(dead[0], &rs));
+    printf("select(closed fd) = %d %s left > 2 s: %s set kept: %d\n", r, en(errno),
+           tv.tv_sec >= 2 ? "yes" : "no", FD_ISSET(dead[0], &rs));
     CHECK(r == -1 && errno == EBADF && tv.tv_sec == 2 && FD_ISSET(dead[0], &rs));
-    tv = (struct timeval){ 0, 100000 };
+    tv = (struct timeval){0, 100000};
     double t0 = now_s();
     r = select(0, NULL, NULL, NULL, &tv);
     printf("select(0, 100 ms) = %d waited: %s left %ld.%06ld\n", r, now_s() - t0 >= 0.099 ? "yes" : "no",
@@ -99,7 +99,7 @@ int main(void)
     /* ---- nfds beyond the descriptor table, descriptors beyond FD_SETSIZE ---- */
     FD_ZERO(&rs);
     FD_SET(p[0], &rs);
-    tv = (struct timeval){ 0, 50000 };
+    tv = (struct timeval){0, 50000};
     r = select(1 << 20, &rs, NULL, NULL, &tv);
     printf("select(nfds = 1M, idle, 50 ms) = %d\n", r);
     CHECK(r == 0);
@@ -112,7 +112,7 @@ int main(void)
         pthread_t th;
         pthread_create(&th, NULL, late_write, &p[1]);
         t0 = now_s();
-        r = select(hi + 1, (fd_set *)big, NULL, NULL, &(struct timeval){ 3, 0 });
+        r = select(hi + 1, (fd_set *)big, NULL, NULL, &(struct timeval){3, 0});
         double el = now_s() - t0;
         pthread_join(th, NULL);
         printf("select(fd 1500 in a program-allocated set) = %d set: %s waited: %s\n", r,

@@ -26,9 +26,9 @@
 
 static int idle_wait(int kind, int fd)
 {
-    struct pollfd p = { fd, POLLIN, 0 };
-    struct timespec ts = { 0, 300000000 };
-    struct timeval tv = { 0, 300000 };
+    struct pollfd p = {fd, POLLIN, 0};
+    struct timespec ts = {0, 300000000};
+    struct timeval tv = {0, 300000};
     fd_set rs;
     FD_ZERO(&rs);
     FD_SET(fd, &rs);
@@ -39,7 +39,7 @@ static int idle_wait(int kind, int fd)
     case 3: return pselect(fd + 1, &rs, NULL, NULL, &ts, NULL);
     case 4: {
         int ep = epoll_create1(0);
-        struct epoll_event e = { .events = EPOLLIN }, out;
+        struct epoll_event e = {.events = EPOLLIN}, out;
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
         int r = epoll_wait(ep, &out, 1, 300);
         close(ep);
@@ -47,7 +47,7 @@ static int idle_wait(int kind, int fd)
     }
     default: {
         int ep = epoll_create1(0);
-        struct epoll_event e = { .events = EPOLLIN }, out;
+        struct epoll_event e = {.events = EPOLLIN}, out;
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
         int r = epoll_pwait2(ep, &out, 1, &ts, NULL);
         close(ep);
@@ -70,28 +70,32 @@ static void *idle_worker(void *arg)
     return NULL;
 }
 
-
-struct shared { int fd; int r; short rev; };
+struct shared {
+    int fd;
+    int r;
+    short rev;
+};
 static void *poll_shared(void *arg)
 {
     struct shared *s = arg;
-    struct pollfd p = { s->fd, POLLIN, 0 };
+    struct pollfd p = {s->fd, POLLIN, 0};
     s->r = poll(&p, 1, 3000);
     s->rev = p.revents;
     return NULL;
 }
 
-struct late { int fd; int ms; int how; };
+struct late {
+    int fd;
+    int ms;
+    int how;
+};
 static void *late_act(void *arg)
 {
     struct late *l = arg;
     msleep(l->ms);
-    if (l->how == 0)
-        write(l->fd, "x", 1);
-    else if (l->how == 1)
-        send(l->fd, "!", 1, MSG_OOB);
-    else
-        close(l->fd);
+    if (l->how == 0) write(l->fd, "x", 1);
+    else if (l->how == 1) send(l->fd, "!", 1, MSG_OOB);
+    else close(l->fd);
     return NULL;
 }
 static pthread_t later(struct late *l)
@@ -104,7 +108,7 @@ static pthread_t later(struct late *l)
 static void tcp_pair(int sv[2])
 {
     int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
     bind(l, (struct sockaddr *)&a, sizeof a);
     getsockname(l, (struct sockaddr *)&a, &al);
@@ -131,10 +135,8 @@ int main(void)
 
     /* ---- 20 idle waits at once ---- */
     t0 = now_s();
-    for (int i = 0; i < NT; i++)
-        pthread_create(&th[i], NULL, idle_worker, (void *)(intptr_t)i);
-    for (int i = 0; i < NT; i++)
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < NT; i++) pthread_create(&th[i], NULL, idle_worker, (void *)(intptr_t)i);
+    for (int i = 0; i < NT; i++) pthread_join(th[i], NULL);
     el = now_s() - t0;
     int zeros = 0, timed = 0;
     for (int i = 0; i < NT; i++) {
@@ -149,14 +151,14 @@ int main(void)
     int p[2];
     pipe(p);
     ticker_start();
-    struct pollfd pf = { p[0], POLLIN, 0 };
+    struct pollfd pf = {p[0], POLLIN, 0};
     r = poll(&pf, 1, 300);
     int during = ticker_stop();
     printf("poll(300) = %d; other thread ran meanwhile: %s\n", r, during >= 10 ? "yes" : "no");
     CHECK(r == 0 && during >= 10);
 
     /* ---- two pollers, one write ---- */
-    struct shared s1 = { p[0], -9, 0 }, s2 = { p[0], -9, 0 };
+    struct shared s1 = {p[0], -9, 0}, s2 = {p[0], -9, 0};
     pthread_t a, b;
     pthread_create(&a, NULL, poll_shared, &s1);
     pthread_create(&b, NULL, poll_shared, &s2);
@@ -174,17 +176,17 @@ int main(void)
     tcp_pair(tcp);
     write(tcp[1], "normal", 6);
     msleep(20);
-    struct pollfd pp = { tcp[0], POLLPRI, 0 };
+    struct pollfd pp = {tcp[0], POLLPRI, 0};
     double c0 = cpu_s();
     t0 = now_s();
     r = poll(&pp, 1, 300);
     el = now_s() - t0;
     double cpu = cpu_s() - c0;
-    printf("poll(POLLPRI, normal data only, 300) = %d revents=%#x waited: %s, no spinning: %s\n", r, pp.revents,
-           el >= 0.29 && el < 1.5 ? "yes" : "no", cpu < 0.15 ? "yes" : "no");
+    printf("poll(POLLPRI, normal data only, 300) = %d revents=%#x waited: %s, no spinning: %s\n", r,
+           pp.revents, el >= 0.29 && el < 1.5 ? "yes" : "no", cpu < 0.15 ? "yes" : "no");
     CHECK(r == 0 && el >= 0.29 && el < 1.5 && cpu < 0.15);
     /* urgent data from another thread ends it */
-    struct late oob = { tcp[1], 100, 1 };
+    struct late oob = {tcp[1], 100, 1};
     pthread_t lt = later(&oob);
     t0 = now_s();
     r = poll(&pp, 1, 3000);
@@ -197,7 +199,7 @@ int main(void)
     fd_set es;
     FD_ZERO(&es);
     FD_SET(tcp[0], &es);
-    r = select(tcp[0] + 1, NULL, NULL, &es, &(struct timeval){ 1, 0 });
+    r = select(tcp[0] + 1, NULL, NULL, &es, &(struct timeval){1, 0});
     printf("select(exceptfds) with urgent data pending = %d set: %d\n", r, FD_ISSET(tcp[0], &es));
     CHECK(r == 1 && FD_ISSET(tcp[0], &es));
     char buf[64];
@@ -206,7 +208,7 @@ int main(void)
     FD_SET(tcp[0], &es);
     c0 = cpu_s();
     t0 = now_s();
-    r = select(tcp[0] + 1, NULL, NULL, &es, &(struct timeval){ 0, 300000 });
+    r = select(tcp[0] + 1, NULL, NULL, &es, &(struct timeval){0, 300000});
     el = now_s() - t0;
     cpu = cpu_s() - c0;
     printf("select(exceptfds, normal data only, 300ms) = %d waited: %s, no spinning: %s\n", r,
@@ -220,8 +222,8 @@ int main(void)
     int u[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, u);
     write(u[1], "data", 4);
-    struct pollfd pz = { u[0], 0, 0 };
-    struct late hup = { u[1], 150, 2 };
+    struct pollfd pz = {u[0], 0, 0};
+    struct late hup = {u[1], 150, 2};
     lt = later(&hup);
     c0 = cpu_s();
     t0 = now_s();
@@ -236,7 +238,7 @@ int main(void)
 
     /* ---- a regular file is always ready ---- */
     int f = open("/proc/self/exe", O_RDONLY);
-    struct pollfd pr[2] = { { p[0], POLLIN, 0 }, { f, POLLIN | POLLOUT, 0 } };
+    struct pollfd pr[2] = {{p[0], POLLIN, 0}, {f, POLLIN | POLLOUT, 0}};
     t0 = now_s();
     r = poll(pr, 2, 2000);
     printf("poll(pipe, regular file) = %d revents=%#x,%#x immediate: %s\n", r, pr[0].revents, pr[1].revents,
@@ -244,7 +246,7 @@ int main(void)
     CHECK(r == 1 && pr[1].revents == (POLLIN | POLLOUT));
     /* ...but never urgent: the wait goes on for the pipe */
     pr[1].events = POLLPRI;
-    struct late w = { p[1], 100, 0 };
+    struct late w = {p[1], 100, 0};
     lt = later(&w);
     t0 = now_s();
     r = poll(pr, 2, 3000);
@@ -259,13 +261,13 @@ int main(void)
     FD_ZERO(&ws);
     FD_SET(p[0], &rs);
     FD_SET(f, &ws);
-    r = select((f > p[0] ? f : p[0]) + 1, &rs, &ws, NULL, &(struct timeval){ 2, 0 });
+    r = select((f > p[0] ? f : p[0]) + 1, &rs, &ws, NULL, &(struct timeval){2, 0});
     printf("select(pipe, regular file) = %d pipe %d file %d\n", r, FD_ISSET(p[0], &rs), FD_ISSET(f, &ws));
     CHECK(r == 1 && !FD_ISSET(p[0], &rs) && FD_ISSET(f, &ws));
     close(f);
 
     /* ---- the same descriptor twice ---- */
-    struct pollfd pd[3] = { { p[0], POLLIN, 0 }, { p[0], POLLIN, 0 }, { p[1], 0, 0 } };
+    struct pollfd pd[3] = {{p[0], POLLIN, 0}, {p[0], POLLIN, 0}, {p[1], 0, 0}};
     lt = later(&w);
     r = poll(pd, 3, 3000);
     pthread_join(lt, NULL);
@@ -282,20 +284,18 @@ int main(void)
     int maxfd = 0;
     for (int i = 0; i < N; i++) {
         pipe(pipes[i]);
-        many[2 * i] = (struct pollfd){ pipes[i][0], POLLIN, 0 };
-        many[2 * i + 1] = (struct pollfd){ pipes[i][1], POLLIN, 0 };
+        many[2 * i] = (struct pollfd){pipes[i][0], POLLIN, 0};
+        many[2 * i + 1] = (struct pollfd){pipes[i][1], POLLIN, 0};
         FD_SET(pipes[i][0], &mr);
-        if (pipes[i][0] > maxfd)
-            maxfd = pipes[i][0];
+        if (pipes[i][0] > maxfd) maxfd = pipes[i][0];
     }
-    struct late wl = { pipes[N - 1][1], 100, 0 };
+    struct late wl = {pipes[N - 1][1], 100, 0};
     lt = later(&wl);
     r = poll(many, 2 * N, 3000);
     pthread_join(lt, NULL);
     int which = -1;
     for (int i = 0; i < 2 * N; i++)
-        if (many[i].revents)
-            which = i;
+        if (many[i].revents) which = i;
     printf("poll(200 fds) = %d ready index %d revents=%#x\n", r, which, which >= 0 ? many[which].revents : 0);
     CHECK(r == 1 && which == 2 * N - 2);
     read(pipes[N - 1][0], &c, 1);
@@ -304,8 +304,7 @@ int main(void)
     r = select(maxfd + 1, &mr, NULL, NULL, NULL);
     pthread_join(lt, NULL);
     int set = 0;
-    for (int i = 0; i < N; i++)
-        set += FD_ISSET(pipes[i][0], &mr) ? 1 : 0;
+    for (int i = 0; i < N; i++) set += FD_ISSET(pipes[i][0], &mr) ? 1 : 0;
     printf("select(100 fds) = %d sets left: %d the right one: %d\n", r, set, FD_ISSET(pipes[N / 2][0], &mr));
     CHECK(r == 1 && set == 1 && FD_ISSET(pipes[N / 2][0], &mr));
     for (int i = 0; i < N; i++) {

@@ -27,21 +27,21 @@ static void on_alrm(int s)
 
 static void timer_ms(int ms)
 {
-    struct itimerval it = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } };
+    struct itimerval it = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
-#define EXPECT_EINTR(label, call)                                                   \
-    do {                                                                            \
-        hits = 0;                                                                   \
-        timer_ms(100);                                                              \
-        double t0_ = now_s();                                                       \
-        errno = 0;                                                                  \
-        int r_ = (call);                                                            \
-        int e_ = errno;                                                             \
-        double el_ = now_s() - t0_;                                                 \
-        printf("%s = %d %s hits=%d\n", label, r_, en(e_), (int)hits);               \
-        CHECK(r_ == -1 && e_ == EINTR && hits == 1 && el_ >= 0.09 && el_ < 1.5);    \
+#define EXPECT_EINTR(label, call)                                                                            \
+    do {                                                                                                     \
+        hits = 0;                                                                                            \
+        timer_ms(100);                                                                                       \
+        double t0_ = now_s();                                                                                \
+        errno = 0;                                                                                           \
+        int r_ = (call);                                                                                     \
+        int e_ = errno;                                                                                      \
+        double el_ = now_s() - t0_;                                                                          \
+        printf("%s = %d %s hits=%d\n", label, r_, en(e_), (int)hits);                                        \
+        CHECK(r_ == -1 && e_ == EINTR && hits == 1 && el_ >= 0.09 && el_ < 1.5);                             \
     } while (0)
 
 int main(void)
@@ -58,12 +58,12 @@ int main(void)
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     int a = sv[0];
     int ep = epoll_create1(0);
-    struct epoll_event ev = { .events = EPOLLIN }, out[2];
+    struct epoll_event ev = {.events = EPOLLIN}, out[2];
     epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev);
-    struct timespec ts5 = { 5, 0 };
+    struct timespec ts5 = {5, 0};
 
     /* ---- EINTR, and what each call leaves behind ---- */
-    struct pollfd pf[2] = { { a, POLLIN, 0x7f }, { sv[1], POLLIN, 0x7f } };
+    struct pollfd pf[2] = {{a, POLLIN, 0x7f}, {sv[1], POLLIN, 0x7f}};
     EXPECT_EINTR("poll", poll(pf, 2, 5000));
     printf("poll revents after EINTR: %#x %#x\n", pf[0].revents, pf[1].revents);
     CHECK(pf[0].revents == 0 && pf[1].revents == 0);
@@ -74,16 +74,16 @@ int main(void)
     FD_ZERO(&rs);
     FD_SET(a, &rs);
     FD_SET(sv[1], &rs);
-    struct timeval tv = { 5, 0 };
+    struct timeval tv = {5, 0};
     EXPECT_EINTR("select", select(sv[1] + 1, &rs, NULL, NULL, &tv));
     printf("select sets after EINTR unchanged: %s; time left between 3.5 and 5 s: %s\n",
            FD_ISSET(a, &rs) && FD_ISSET(sv[1], &rs) ? "yes" : "no",
            tv.tv_sec >= 3 && tv.tv_sec < 5 && (tv.tv_sec > 3 || tv.tv_usec >= 500000) ? "yes" : "no");
     CHECK(FD_ISSET(a, &rs) && FD_ISSET(sv[1], &rs));
     CHECK(tv.tv_sec >= 3 && tv.tv_sec < 5);
-    tv = (struct timeval){ 5, 0 };
+    tv = (struct timeval){5, 0};
     EXPECT_EINTR("select(no fds)", select(0, NULL, NULL, NULL, &tv));
-    struct timespec pts = { 5, 0 };
+    struct timespec pts = {5, 0};
     FD_ZERO(&rs);
     FD_SET(a, &rs);
     EXPECT_EINTR("pselect", pselect(a + 1, &rs, NULL, NULL, &pts, NULL));
@@ -103,17 +103,17 @@ int main(void)
 
     /* pending before the call: delivered at once */
     double t0;
-#define PENDING(label, call)                                                               \
-    do {                                                                                   \
-        hits = 0;                                                                          \
-        raise(SIGALRM);                                                                    \
-        t0 = now_s();                                                                      \
-        errno = 0;                                                                         \
-        int r_ = (call);                                                                   \
-        int e_ = errno;                                                                    \
-        printf("%s with a pending signal it unblocks = %d %s hits=%d immediate: %s\n", label, r_, \
-               en(e_), (int)hits, now_s() - t0 < 0.5 ? "yes" : "no");                      \
-        CHECK(r_ == -1 && e_ == EINTR && hits == 1 && now_s() - t0 < 0.5);                 \
+#define PENDING(label, call)                                                                                 \
+    do {                                                                                                     \
+        hits = 0;                                                                                            \
+        raise(SIGALRM);                                                                                      \
+        t0 = now_s();                                                                                        \
+        errno = 0;                                                                                           \
+        int r_ = (call);                                                                                     \
+        int e_ = errno;                                                                                      \
+        printf("%s with a pending signal it unblocks = %d %s hits=%d immediate: %s\n", label, r_, en(e_),    \
+               (int)hits, now_s() - t0 < 0.5 ? "yes" : "no");                                                \
+        CHECK(r_ == -1 && e_ == EINTR && hits == 1 && now_s() - t0 < 0.5);                                   \
     } while (0)
     PENDING("ppoll", ppoll(pf, 1, &ts5, &empty));
     FD_ZERO(&rs);
@@ -136,7 +136,7 @@ int main(void)
 
     /* blocked by the call's mask: the wait goes on; the handler runs afterwards */
     sigprocmask(SIG_SETMASK, &old, NULL);
-    struct timespec ts300 = { 0, 300000000 };
+    struct timespec ts300 = {0, 300000000};
     hits = 0;
     timer_ms(100);
     t0 = now_s();

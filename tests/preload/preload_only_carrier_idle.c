@@ -39,15 +39,13 @@ int main(void)
     int after = os_threads();
     sleep(11);
     int idle = os_threads();
-    printf("ticker ran during the spin: %s; OS threads after it: %d, 11 s later: %d\n", ticks >= 5 ? "yes" : "no",
-           after, idle);
+    printf("ticker ran during the spin: %s; OS threads after it: %d, 11 s later: %d\n",
+           ticks >= 5 ? "yes" : "no", after, idle);
     CHECK(ticks >= 5);
     /* With GREEN_HUBS=N the spinner may have a hub of its own (no hand-off, no pool thread),
      * and each hub beyond the first is an OS thread: the pool thread, if any, still ends. */
     int extra = t_extra_hubs();
-    if (extra == 0)
-        CHECK(after == 3 && idle == 2);
-    else
-        CHECK(after >= 2 + extra && after <= 3 + extra && idle == 2 + extra);
+    if (extra == 0) CHECK(after == 3 && idle == 2);
+    else CHECK(after >= 2 + extra && after <= 3 + extra && idle == 2 + extra);
     return t_done();
 }

@@ -40,7 +40,7 @@ static struct sock_filter insns[] = {
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 };
-static struct sock_fprog prog = { sizeof insns / sizeof insns[0], insns };
+static struct sock_fprog prog = {sizeof insns / sizeof insns[0], insns};
 
 int main(void)
 {
@@ -77,20 +77,20 @@ int main(void)
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-            _exit(3);
+        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(3);
         msleep(10);
         (void)!write(sv[1], "child: sandboxed\n", 17);
         _exit(0);
     }
     close(sv[1]);
-    char buf[64] = { 0 };
+    char buf[64] = {0};
     ssize_t n = read(sv[0], buf, sizeof buf - 1);
     printf("%s", n > 0 ? buf : "child: nothing\n");
     CHECK(n == 17);
     int st = 0;
     CHECK(waitpid(pid, &st, 0) == pid);
-    printf("child: %s %d\n", WIFEXITED(st) ? "exited" : "killed by", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    printf("child: %s %d\n", WIFEXITED(st) ? "exited" : "killed by",
+           WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     atomic_store(&stop, 1);
     pthread_join(t, NULL);

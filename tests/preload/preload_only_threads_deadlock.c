@@ -42,8 +42,7 @@ static int deadlock_child(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        return deadlock_child();
+    if (argc > 1) return deadlock_child();
     t_init();
     int pe[2];
     CHECK(pipe(pe) == 0);

@@ -15,8 +15,7 @@ static void *worker(void *arg)
 {
     mine = (int)(intptr_t)arg;
     pthread_mutex_lock(&m);
-    while (!go)
-        pthread_cond_wait(&c, &m);
+    while (!go) pthread_cond_wait(&c, &m);
     pthread_mutex_unlock(&m);
     return (void *)(intptr_t)(mine == (int)(intptr_t)arg);
 }
@@ -30,8 +29,7 @@ int main(void)
     pthread_attr_init(&a);
     pthread_attr_setstacksize(&a, 64 * 1024);
     int created = 0;
-    for (int i = 0; i < N; i++)
-        created += pthread_create(&th[i], &a, worker, (void *)(intptr_t)i) == 0;
+    for (int i = 0; i < N; i++) created += pthread_create(&th[i], &a, worker, (void *)(intptr_t)i) == 0;
     usleep(10000);
     pthread_mutex_lock(&m);
     go = 1;

@@ -38,8 +38,7 @@ static pid_t spawn_exit(int code, int delay_ms)
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        if (delay_ms)
-            msleep(delay_ms);
+        if (delay_ms) msleep(delay_ms);
         _exit(code);
     }
     return pid;
@@ -53,7 +52,8 @@ int main(void)
 
     pid = spawn_exit(7, 0);
     r = waitpid(pid, &st, 0);
-    printf("waitpid: same pid: %s exited=%d status=%d\n", r == pid ? "yes" : "no", WIFEXITED(st), WEXITSTATUS(st));
+    printf("waitpid: same pid: %s exited=%d status=%d\n", r == pid ? "yes" : "no", WIFEXITED(st),
+           WEXITSTATUS(st));
     CHECK(r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 7);
 
     fflush(stdout);
@@ -97,8 +97,8 @@ int main(void)
     siginfo_t si;
     memset(&si, 0, sizeof si);
     int rc = waitid(P_PID, (id_t)pid, &si, WEXITED);
-    printf("waitid = %d code=%s status=%d pid matches: %s\n", rc, si.si_code == CLD_EXITED ? "CLD_EXITED" : "?",
-           si.si_status, si.si_pid == pid ? "yes" : "no");
+    printf("waitid = %d code=%s status=%d pid matches: %s\n", rc,
+           si.si_code == CLD_EXITED ? "CLD_EXITED" : "?", si.si_status, si.si_pid == pid ? "yes" : "no");
     CHECK(rc == 0 && si.si_code == CLD_EXITED && si.si_status == 6);
 
     errno = 0;
@@ -118,7 +118,7 @@ int main(void)
     CHECK(WEXITSTATUS(st) == 5);
 
     /* posix_spawnp */
-    char *argv[] = { "sh", "-c", "echo spawned; exit 4", NULL };
+    char *argv[] = {"sh", "-c", "echo spawned; exit 4", NULL};
     fflush(stdout);
     rc = posix_spawnp(&pid, "sh", NULL, NULL, argv, environ);
     waitpid(pid, &st, 0);

@@ -17,7 +17,6 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 
-
 static int sys_status;
 static void *run_system(void *arg)
 {
@@ -50,7 +49,8 @@ int main(void)
            WEXITSTATUS(sys_status), n >= 10 ? "yes" : "no");
     CHECK(WIFEXITED(sys_status) && WEXITSTATUS(sys_status) == 3 && n >= 10);
     rc = system("kill -TERM $$");
-    printf("system(kill -TERM $$): signaled %d by %s\n", WIFSIGNALED(rc), WIFSIGNALED(rc) ? sigabbrev_np(WTERMSIG(rc)) : "-");
+    printf("system(kill -TERM $$): signaled %d by %s\n", WIFSIGNALED(rc),
+           WIFSIGNALED(rc) ? sigabbrev_np(WTERMSIG(rc)) : "-");
     CHECK(WIFSIGNALED(rc) && WTERMSIG(rc) == SIGTERM);
     rc = system("/nonexistent/command 2>/dev/null");
     printf("system(unknown command) = exited %d status %d\n", WIFEXITED(rc), WEXITSTATUS(rc));
@@ -99,7 +99,8 @@ int main(void)
     CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 4);
     f = popen("kill -KILL $$", "r");
     rc = pclose(f);
-    printf("pclose(killed child) = signaled %d by %s\n", WIFSIGNALED(rc), WIFSIGNALED(rc) ? sigabbrev_np(WTERMSIG(rc)) : "-");
+    printf("pclose(killed child) = signaled %d by %s\n", WIFSIGNALED(rc),
+           WIFSIGNALED(rc) ? sigabbrev_np(WTERMSIG(rc)) : "-");
     CHECK(WIFSIGNALED(rc) && WTERMSIG(rc) == SIGKILL);
     errno = 0;
     f = popen("true", "x");

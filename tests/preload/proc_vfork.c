@@ -47,10 +47,11 @@ int main(void)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3);
     double t0 = now_s();
     usleep(20000);
-    struct pollfd pf = { p[0], POLLIN, 0 };
+    struct pollfd pf = {p[0], POLLIN, 0};
     int r = poll(&pf, 1, 1000);
     CHECK(read(p[0], &c, 1) == 1 && c == 'v');
-    printf("parent after the child: slept %s, poll = %d, read the child's byte\n", now_s() - t0 >= 0.019 ? "yes" : "no", r);
+    printf("parent after the child: slept %s, poll = %d, read the child's byte\n",
+           now_s() - t0 >= 0.019 ? "yes" : "no", r);
     CHECK(r == 1);
 
     /* the parent's socket pair is intact: a blocking read woken by a thread */
@@ -60,7 +61,7 @@ int main(void)
     pthread_join(th, NULL);
     printf("parent's socket after the child's dup2/close: read %zd '%c'\n", k, k == 1 ? c : '?');
     CHECK(k == 1 && c == 't');
-    struct pollfd sp = { sv[0], POLLIN, 0 };
+    struct pollfd sp = {sv[0], POLLIN, 0};
     r = poll(&sp, 1, 100);
     printf("poll on it, idle = %d\n", r);
     CHECK(r == 0);
@@ -83,8 +84,7 @@ int main(void)
     int bad = 0;
     for (int i = 0; i < 50; i++) {
         int rc = system("/nonexistent/command 2>/dev/null");
-        if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 127)
-            bad++;
+        if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 127) bad++;
     }
     printf("50 x system(unknown command): all 127: %s\n", bad ? "no" : "yes");
     CHECK(bad == 0);

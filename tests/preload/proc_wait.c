@@ -20,7 +20,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-
 static pid_t child_exit(int code, int ms)
 {
     fflush(stdout);
@@ -33,7 +32,10 @@ static pid_t child_exit(int code, int ms)
 }
 
 /* ---- fork from a thread ---- */
-struct forked { int status; pid_t r, pid; };
+struct forked {
+    int status;
+    pid_t r, pid;
+};
 static void *fork_in_thread(void *arg)
 {
     struct forked *f = arg;
@@ -42,8 +44,7 @@ static void *fork_in_thread(void *arg)
     if (pid == 0) {
         /* Only this thread exists here: the sibling's counter must not move. */
         int before = atomic_load(&ticks);
-        for (int i = 0; i < 10; i++)
-            usleep(20000);
+        for (int i = 0; i < 10; i++) usleep(20000);
         _exit(atomic_load(&ticks) == before ? 42 : 1);
     }
     f->pid = pid;
@@ -59,8 +60,7 @@ static void *underscore_fork_in_thread(void *arg)
     pid_t pid = _Fork();
     if (pid == 0) {
         int before = atomic_load(&ticks);
-        for (int i = 0; i < 10; i++)
-            usleep(20000);
+        for (int i = 0; i < 10; i++) usleep(20000);
         _exit(atomic_load(&ticks) == before ? 43 : 1);
     }
     f->pid = pid;
@@ -97,16 +97,17 @@ int main(void)
 
     /* ---- fork in a thread, sibling running ---- */
     ticker_start();
-    struct forked f = { 0, 0, 0 };
+    struct forked f = {0, 0, 0};
     pthread_t th;
     t0 = now_s();
     pthread_create(&th, NULL, fork_in_thread, &f);
     pthread_join(th, NULL);
     el = now_s() - t0;
     int n = ticker_stop();
-    printf("fork in a thread: waitpid same pid: %s, child saw no other thread: %s, sibling ran meanwhile: %s\n",
-           f.r == f.pid ? "yes" : "no", WIFEXITED(f.status) && WEXITSTATUS(f.status) == 42 ? "yes" : "no",
-           n >= 10 ? "yes" : "no");
+    printf(
+        "fork in a thread: waitpid same pid: %s, child saw no other thread: %s, sibling ran meanwhile: %s\n",
+        f.r == f.pid ? "yes" : "no", WIFEXITED(f.status) && WEXITSTATUS(f.status) == 42 ? "yes" : "no",
+        n >= 10 ? "yes" : "no");
     CHECK(f.r == f.pid && WIFEXITED(f.status) && WEXITSTATUS(f.status) == 42 && n >= 10 && el >= 0.19);
 
     ticker_start();
@@ -114,9 +115,10 @@ int main(void)
     pthread_create(&th, NULL, underscore_fork_in_thread, &f);
     pthread_join(th, NULL);
     n = ticker_stop();
-    printf("_Fork in a thread: waitpid same pid: %s, child saw no other thread: %s, sibling ran meanwhile: %s\n",
-           f.r == f.pid ? "yes" : "no", WIFEXITED(f.status) && WEXITSTATUS(f.status) == 43 ? "yes" : "no",
-           n >= 10 ? "yes" : "no");
+    printf(
+        "_Fork in a thread: waitpid same pid: %s, child saw no other thread: %s, sibling ran meanwhile: %s\n",
+        f.r == f.pid ? "yes" : "no", WIFEXITED(f.status) && WEXITSTATUS(f.status) == 43 ? "yes" : "no",
+        n >= 10 ? "yes" : "no");
     CHECK(f.r == f.pid && WIFEXITED(f.status) && WEXITSTATUS(f.status) == 43 && n >= 10);
 
     /* ---- the child's only thread returns ---- */
@@ -126,8 +128,7 @@ int main(void)
     r = 0;
     for (int i = 0; i < 300 && r == 0; i++) {
         r = waitpid(rp, &st, WNOHANG);
-        if (r == 0)
-            msleep(10);
+        if (r == 0) msleep(10);
     }
     if (r == 0) {
         kill(rp, SIGKILL);
@@ -161,8 +162,7 @@ int main(void)
 
     enum { NC = 20 };
     t0 = now_s();
-    for (int i = 0; i < NC; i++)
-        child_exit(i, 20);
+    for (int i = 0; i < NC; i++) child_exit(i, 20);
     int sum = 0, got = 0;
     while ((r = wait(&st)) > 0) {
         got++;
@@ -228,8 +228,8 @@ int main(void)
     kill(sp, SIGCONT);
     memset(&si, 0, sizeof si);
     rc = waitid(P_ALL, 0, &si, WEXITED);
-    printf("waitid(P_ALL, WEXITED) = %d code %s status %d\n", rc, si.si_code == CLD_EXITED ? "CLD_EXITED" : "?",
-           si.si_status);
+    printf("waitid(P_ALL, WEXITED) = %d code %s status %d\n", rc,
+           si.si_code == CLD_EXITED ? "CLD_EXITED" : "?", si.si_status);
     CHECK(rc == 0 && si.si_code == CLD_EXITED && si.si_status == 14 && si.si_pid == sp);
 
     /* ---- pidfds ---- */
@@ -238,7 +238,8 @@ int main(void)
     memset(&si, 0, sizeof si);
     t0 = now_s();
     rc = waitid(P_PIDFD, (id_t)pfd, &si, WEXITED);
-    printf("waitid(P_PIDFD) = %d status %d waited: %s\n", rc, si.si_status, now_s() - t0 >= 0.05 ? "yes" : "no");
+    printf("waitid(P_PIDFD) = %d status %d waited: %s\n", rc, si.si_status,
+           now_s() - t0 >= 0.05 ? "yes" : "no");
     CHECK(rc == 0 && si.si_status == 15 && si.si_pid == pp);
     close(pfd);
     pp = child_exit(16, 100);
@@ -253,13 +254,15 @@ int main(void)
     memset(&si, 0, sizeof si);
     rc = waitid(P_PID, (id_t)pp, &si, WEXITED | WNOWAIT);
     r = waitpid(pp, &st, WNOHANG);
-    printf("waitid(WNOWAIT) = %d status %d, still there to reap: %s\n", rc, si.si_status, r == pp ? "yes" : "no");
+    printf("waitid(WNOWAIT) = %d status %d, still there to reap: %s\n", rc, si.si_status,
+           r == pp ? "yes" : "no");
     CHECK(rc == 0 && si.si_status == 16 && r == pp && WEXITSTATUS(st) == 16);
     pp = child_exit(17, 50);
     rc = waitid(P_ALL, 0, NULL, WEXITED);
     errno = 0;
     r = waitpid(pp, &st, WNOHANG);
-    printf("waitid(NULL infop) = %d, child reaped by it: %s\n", rc, r == -1 && errno == ECHILD ? "yes" : "no");
+    printf("waitid(NULL infop) = %d, child reaped by it: %s\n", rc,
+           r == -1 && errno == ECHILD ? "yes" : "no");
     CHECK(rc == 0 && r == -1 && errno == ECHILD);
 
     /* ---- SIGCHLD handler without SA_RESTART ---- */

@@ -19,7 +19,11 @@ static int sv[2], lfd;
 static sem_t sem;
 static atomic_int mutex_held_in_cleanup;
 
-static void cleanup(void *p) { (void)p; atomic_fetch_add(&cleanups, 1); }
+static void cleanup(void *p)
+{
+    (void)p;
+    atomic_fetch_add(&cleanups, 1);
+}
 static void unlock_cleanup(void *p)
 {
     if (pthread_mutex_trylock(&mu) == EBUSY) /* we hold it: trylock on held normal mutex */
@@ -50,8 +54,7 @@ static void *in_cond(void *p)
     (void)p;
     pthread_mutex_lock(&mu);
     pthread_cleanup_push(unlock_cleanup, &mu);
-    for (;;)
-        pthread_cond_wait(&cv, &mu);
+    for (;;) pthread_cond_wait(&cv, &mu);
     pthread_cleanup_pop(1);
     return (void *)1;
 }
@@ -66,7 +69,7 @@ static void *in_accept(void *p)
 static void *in_poll(void *p)
 {
     (void)p;
-    struct pollfd pf = { sv[0], POLLIN, 0 };
+    struct pollfd pf = {sv[0], POLLIN, 0};
     pthread_cleanup_push(cleanup, NULL);
     poll(&pf, 1, 10000);
     pthread_cleanup_pop(0);
@@ -111,8 +114,7 @@ static void cancel_case(const char *label, void *(*fn)(void *))
     int rc = pthread_cancel(th);
     /* wait (bounded, green-friendly) for the cleanup handler before joining,
      * so one stuck case does not hide the others */
-    while (atomic_load(&cleanups) == before && now_s() - t0 < 2.0)
-        usleep(5000);
+    while (atomic_load(&cleanups) == before && now_s() - t0 < 2.0) usleep(5000);
     if (atomic_load(&cleanups) == before) {
         printf("cancel %s: thread not cancelled within 2 s\n", label);
         CHECK(!"cancelled");
@@ -133,7 +135,7 @@ int main(void)
     t_init();
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bind(lfd, (struct sockaddr *)&a, sizeof a);
     listen(lfd, 4);
     sem_init(&sem, 0, 0);
@@ -141,7 +143,8 @@ int main(void)
     cancel_case("read", in_read);
     cancel_case("sleep", in_sleep);
     cancel_case("cond_wait", in_cond);
-    printf("cond_wait cleanup ran with mutex re-acquired: %s\n", atomic_load(&mutex_held_in_cleanup) ? "yes" : "no");
+    printf("cond_wait cleanup ran with mutex re-acquired: %s\n",
+           atomic_load(&mutex_held_in_cleanup) ? "yes" : "no");
     CHECK(atomic_load(&mutex_held_in_cleanup));
     printf("mutex free afterwards: %s\n", pthread_mutex_trylock(&mu) == 0 ? "yes" : "no");
     pthread_mutex_unlock(&mu);

@@ -21,8 +21,7 @@ static void *producer(void *p)
     int id = (int)(intptr_t)p;
     for (int i = 0; i < PER; i++) {
         pthread_mutex_lock(&mu);
-        while (qn == CAP)
-            pthread_cond_wait(&not_full, &mu);
+        while (qn == CAP) pthread_cond_wait(&not_full, &mu);
         q[(qh + qn++) % CAP] = id * PER + i;
         pthread_cond_signal(&not_empty);
         pthread_mutex_unlock(&mu);
@@ -38,8 +37,7 @@ static void *consumer(void *p)
         while (qn == 0 && consumed < 8 * PER) {
             if (timed) {
                 struct timespec ts = abs_in(CLOCK_REALTIME, 5);
-                if (pthread_cond_timedwait(&not_empty, &mu, &ts) == ETIMEDOUT)
-                    timedwait_timeouts++;
+                if (pthread_cond_timedwait(&not_empty, &mu, &ts) == ETIMEDOUT) timedwait_timeouts++;
             } else {
                 pthread_cond_wait(&not_empty, &mu);
             }
@@ -54,11 +52,9 @@ static void *consumer(void *p)
         qn--;
         consumed++;
         sum += v;
-        if (timed)
-            timed_consumer_items++;
+        if (timed) timed_consumer_items++;
         pthread_cond_signal(&not_full);
-        if (consumed == 8 * PER)
-            pthread_cond_broadcast(&not_empty);
+        if (consumed == 8 * PER) pthread_cond_broadcast(&not_empty);
         pthread_mutex_unlock(&mu);
     }
 }
@@ -70,8 +66,7 @@ static void *bwaiter(void *p)
     (void)p;
     pthread_mutex_lock(&mu);
     waiting++;
-    while (!go)
-        pthread_cond_wait(&bc, &mu);
+    while (!go) pthread_cond_wait(&bc, &mu);
     woken++;
     pthread_mutex_unlock(&mu);
     return NULL;
@@ -85,8 +80,8 @@ static void timed_expiry(const char *label, pthread_cond_t *c, clockid_t clk, in
     int rc = use_clockwait ? pthread_cond_clockwait(c, &mu, clk, &ts) : pthread_cond_timedwait(c, &mu, &ts);
     double el = now_s() - t0;
     int relock = pthread_mutex_trylock(&mu); /* EBUSY/EDEADLK-free check: we own it */
-    printf("%s = %s after timeout: %s mutex held: %s\n", label, en(rc), el >= 0.099 && el < 1.5 ? "yes" : "no",
-           relock == EBUSY ? "yes" : "no");
+    printf("%s = %s after timeout: %s mutex held: %s\n", label, en(rc),
+           el >= 0.099 && el < 1.5 ? "yes" : "no", relock == EBUSY ? "yes" : "no");
     CHECK(rc == ETIMEDOUT && el >= 0.099 && el < 1.5 && relock == EBUSY);
     pthread_mutex_unlock(&mu);
 }
@@ -95,36 +90,29 @@ int main(void)
 {
     t_init();
     pthread_t p[8], c[8];
-    for (int i = 0; i < 8; i++)
-        pthread_create(&c[i], NULL, consumer, (void *)(intptr_t)(i == 0));
-    for (int i = 0; i < 8; i++)
-        pthread_create(&p[i], NULL, producer, (void *)(intptr_t)i);
-    for (int i = 0; i < 8; i++)
-        pthread_join(p[i], NULL);
-    for (int i = 0; i < 8; i++)
-        pthread_join(c[i], NULL);
+    for (int i = 0; i < 8; i++) pthread_create(&c[i], NULL, consumer, (void *)(intptr_t)(i == 0));
+    for (int i = 0; i < 8; i++) pthread_create(&p[i], NULL, producer, (void *)(intptr_t)i);
+    for (int i = 0; i < 8; i++) pthread_join(p[i], NULL);
+    for (int i = 0; i < 8; i++) pthread_join(c[i], NULL);
     long long want = (long long)(8 * PER) * (8 * PER - 1) / 2;
     printf("bounded buffer: consumed=%d checksum=%lld expected=%lld\n", consumed, sum, want);
     CHECK(consumed == 8 * PER && sum == want);
 
     /* broadcast wakes all 5 */
     pthread_t w[5];
-    for (int i = 0; i < 5; i++)
-        pthread_create(&w[i], NULL, bwaiter, NULL);
+    for (int i = 0; i < 5; i++) pthread_create(&w[i], NULL, bwaiter, NULL);
     for (;;) {
         pthread_mutex_lock(&mu);
         int n = waiting;
         pthread_mutex_unlock(&mu);
-        if (n == 5)
-            break;
+        if (n == 5) break;
         usleep(1000);
     }
     pthread_mutex_lock(&mu);
     go = 1;
     pthread_cond_broadcast(&bc);
     pthread_mutex_unlock(&mu);
-    for (int i = 0; i < 5; i++)
-        pthread_join(w[i], NULL);
+    for (int i = 0; i < 5; i++) pthread_join(w[i], NULL);
     printf("broadcast woke %d/5\n", woken);
     CHECK(woken == 5);
 
@@ -141,12 +129,12 @@ int main(void)
     timed_expiry("clockwait MONOTONIC +100ms", &rc, CLOCK_MONOTONIC, 1);
 
     pthread_mutex_lock(&mu);
-    struct timespec past = { 1, 0 };
+    struct timespec past = {1, 0};
     double t0 = now_s();
     int r = pthread_cond_timedwait(&rc, &mu, &past);
     printf("timedwait past abstime = %s immediate: %s\n", en(r), now_s() - t0 < 0.05 ? "yes" : "no");
     CHECK(r == ETIMEDOUT);
-    struct timespec bad = { 0, 1000000000L };
+    struct timespec bad = {0, 1000000000L};
     r = pthread_cond_timedwait(&rc, &mu, &bad);
     printf("timedwait tv_nsec=1e9 = %s\n", en(r));
     CHECK(r == EINVAL);

@@ -20,10 +20,8 @@ static void *bar_worker(void *p)
     (void)p;
     for (int r = 0; r < 3; r++) {
         int rc = pthread_barrier_wait(&bar);
-        if (rc == PTHREAD_BARRIER_SERIAL_THREAD)
-            atomic_fetch_add(&serial[r], 1);
-        else if (rc != 0)
-            printf("barrier_wait error %s\n", en(rc));
+        if (rc == PTHREAD_BARRIER_SERIAL_THREAD) atomic_fetch_add(&serial[r], 1);
+        else if (rc != 0) printf("barrier_wait error %s\n", en(rc));
     }
     return NULL;
 }
@@ -51,13 +49,38 @@ static void *key_worker(void *p)
 /* once */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static atomic_int once_runs;
-static void once_init(void) { usleep(10000); atomic_fetch_add(&once_runs, 1); }
-static void *once_worker(void *p) { (void)p; pthread_once(&once, once_init); return (void *)(intptr_t)atomic_load(&once_runs); }
+static void once_init(void)
+{
+    usleep(10000);
+    atomic_fetch_add(&once_runs, 1);
+}
+static void *once_worker(void *p)
+{
+    (void)p;
+    pthread_once(&once, once_init);
+    return (void *)(intptr_t)atomic_load(&once_runs);
+}
 
-static void *ret42(void *p) { (void)p; return (void *)42; }
-static void *exit7(void *p) { (void)p; usleep(1000); pthread_exit((void *)7); return NULL; }
+static void *ret42(void *p)
+{
+    (void)p;
+    return (void *)42;
+}
+static void *exit7(void *p)
+{
+    (void)p;
+    usleep(1000);
+    pthread_exit((void *)7);
+    return NULL;
+}
 static atomic_int detached_ran;
-static void *detached(void *p) { (void)p; usleep(10000); atomic_store(&detached_ran, 1); return NULL; }
+static void *detached(void *p)
+{
+    (void)p;
+    usleep(10000);
+    atomic_store(&detached_ran, 1);
+    return NULL;
+}
 static pthread_t created_id;
 static pthread_mutex_t created_mu = PTHREAD_MUTEX_INITIALIZER; /* held until created_id is stored */
 static void *self_check(void *p)
@@ -83,8 +106,7 @@ static void *stack_probe(void *p)
     void *addr;
     size_t size;
     int local;
-    if (pthread_getattr_np(pthread_self(), &a) != 0)
-        return (void *)0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0) return (void *)0;
     pthread_attr_getstack(&a, &addr, &size);
     pthread_attr_destroy(&a);
     int ok = size >= want;
@@ -92,8 +114,16 @@ static void *stack_probe(void *p)
     return (void *)(intptr_t)ok;
 }
 static atomic_int stop_waiter;
-static void *waiter(void *p) { (void)p; while (!atomic_load(&stop_waiter)) usleep(5000); return NULL; }
-static void *tiny(void *p) { return (void *)((intptr_t)p * 2); }
+static void *waiter(void *p)
+{
+    (void)p;
+    while (!atomic_load(&stop_waiter)) usleep(5000);
+    return NULL;
+}
+static void *tiny(void *p)
+{
+    return (void *)((intptr_t)p * 2);
+}
 
 int main(void)
 {
@@ -102,19 +132,16 @@ int main(void)
     pthread_t th[10];
 
     pthread_barrier_init(&bar, NULL, 5);
-    for (int i = 0; i < 4; i++)
-        pthread_create(&th[i], NULL, bar_worker, NULL);
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, bar_worker, NULL);
     bar_worker(NULL);
-    for (int i = 0; i < 4; i++)
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
     printf("barrier serial threads per round: %d %d %d\n", serial[0], serial[1], serial[2]);
     CHECK(serial[0] == 1 && serial[1] == 1 && serial[2] == 1);
     pthread_barrier_destroy(&bar);
 
     CHECK(pthread_key_create(&key, dtor) == 0);
     int vals_ok = 0;
-    for (int i = 0; i < 3; i++)
-        pthread_create(&th[i], NULL, key_worker, (void *)(intptr_t)(i + 10));
+    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, key_worker, (void *)(intptr_t)(i + 10));
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], &rv);
         vals_ok += (int)(intptr_t)rv;
@@ -124,14 +151,14 @@ int main(void)
     CHECK(vals_ok == 3 && dtor_calls == 3 && dtor_sum == 33);
     pthread_key_delete(key);
 
-    for (int i = 0; i < 10; i++)
-        pthread_create(&th[i], NULL, once_worker, NULL);
+    for (int i = 0; i < 10; i++) pthread_create(&th[i], NULL, once_worker, NULL);
     int saw_one = 0;
     for (int i = 0; i < 10; i++) {
         pthread_join(th[i], &rv);
         saw_one += (intptr_t)rv == 1;
     }
-    printf("pthread_once: init runs=%d, all callers saw it done: %s\n", atomic_load(&once_runs), saw_one == 10 ? "yes" : "no");
+    printf("pthread_once: init runs=%d, all callers saw it done: %s\n", atomic_load(&once_runs),
+           saw_one == 10 ? "yes" : "no");
     CHECK(once_runs == 1 && saw_one == 10);
 
     pthread_create(&th[0], NULL, ret42, NULL);
@@ -147,8 +174,7 @@ int main(void)
     pthread_t d;
     pthread_create(&d, NULL, detached, NULL);
     printf("detach = %s\n", en(pthread_detach(d)));
-    for (int i = 0; i < 200 && !atomic_load(&detached_ran); i++)
-        usleep(5000);
+    for (int i = 0; i < 200 && !atomic_load(&detached_ran); i++) usleep(5000);
     printf("detached thread ran: %s\n", atomic_load(&detached_ran) ? "yes" : "no");
 
     printf("equal(self, self)=%d\n", pthread_equal(pthread_self(), pthread_self()) != 0);
@@ -202,8 +228,7 @@ int main(void)
     /* many short-lived threads, joined in creation order */
     long sum = 0;
     for (int round = 0; round < 20; round++) {
-        for (int i = 0; i < 10; i++)
-            pthread_create(&th[i], NULL, tiny, (void *)(intptr_t)(round * 10 + i));
+        for (int i = 0; i < 10; i++) pthread_create(&th[i], NULL, tiny, (void *)(intptr_t)(round * 10 + i));
         for (int i = 0; i < 10; i++) {
             pthread_join(th[i], &rv);
             sum += (intptr_t)rv;

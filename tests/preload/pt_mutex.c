@@ -19,8 +19,7 @@ static void *incr(void *p)
     for (int i = 0; i < 20000; i++) {
         pthread_mutex_lock(&m);
         counter++;
-        if (i % 5000 == 0)
-            usleep(1000); /* sleep while holding: others must block */
+        if (i % 5000 == 0) usleep(1000); /* sleep while holding: others must block */
         pthread_mutex_unlock(&m);
     }
     return NULL;
@@ -33,16 +32,23 @@ static void in_thread(void *(*fn)(void *), void *arg)
     pthread_create(&th, NULL, fn, arg);
     pthread_join(th, NULL);
 }
-static void *foreign_unlock(void *p) { op_result = pthread_mutex_unlock(p); return NULL; }
-static void *foreign_trylock(void *p) { op_result = pthread_mutex_trylock(p); return NULL; }
+static void *foreign_unlock(void *p)
+{
+    op_result = pthread_mutex_unlock(p);
+    return NULL;
+}
+static void *foreign_trylock(void *p)
+{
+    op_result = pthread_mutex_trylock(p);
+    return NULL;
+}
 static void *foreign_timedlock(void *p)
 {
     struct timespec ts = abs_in(CLOCK_REALTIME, 150);
     double t0 = now_s();
     op_result = pthread_mutex_timedlock(p, &ts);
     double el = now_s() - t0;
-    if (el < 0.14 || el > 1.5)
-        op_result = -1;
+    if (el < 0.14 || el > 1.5) op_result = -1;
     return NULL;
 }
 static void *foreign_clocklock(void *p)
@@ -51,13 +57,12 @@ static void *foreign_clocklock(void *p)
     double t0 = now_s();
     op_result = pthread_mutex_clocklock(p, CLOCK_MONOTONIC, &ts);
     double el = now_s() - t0;
-    if (el < 0.14 || el > 1.5)
-        op_result = -1;
+    if (el < 0.14 || el > 1.5) op_result = -1;
     return NULL;
 }
 static void *bad_abstime(void *p)
 {
-    struct timespec ts = { 0, 2000000000L };
+    struct timespec ts = {0, 2000000000L};
     op_result = pthread_mutex_timedlock(p, &ts);
     return NULL;
 }
@@ -86,10 +91,8 @@ int main(void)
     t_init();
     pthread_t th[8];
     double t0 = now_s();
-    for (int i = 0; i < 8; i++)
-        pthread_create(&th[i], NULL, incr, NULL);
-    for (int i = 0; i < 8; i++)
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, incr, NULL);
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
     printf("contended counter = %ld\n", counter);
     CHECK(counter == 160000 && now_s() - t0 < 20);
 
@@ -98,8 +101,7 @@ int main(void)
     volatile int got = 0;
     pthread_t h;
     pthread_create(&h, NULL, holder, (void *)&got);
-    while (!got)
-        usleep(1000);
+    while (!got) usleep(1000);
     t0 = now_s();
     pthread_mutex_lock(&held);
     double el = now_s() - t0;
@@ -116,10 +118,12 @@ int main(void)
     printf("normal trylock from other thread = %s\n", en(op_result));
     CHECK(op_result == EBUSY);
     in_thread(foreign_timedlock, &n);
-    printf("timedlock (REALTIME +150ms) from other thread = %s\n", op_result < 0 ? "bad timing" : en(op_result));
+    printf("timedlock (REALTIME +150ms) from other thread = %s\n",
+           op_result < 0 ? "bad timing" : en(op_result));
     CHECK(op_result == ETIMEDOUT);
     in_thread(foreign_clocklock, &n);
-    printf("clocklock (MONOTONIC +150ms) from other thread = %s\n", op_result < 0 ? "bad timing" : en(op_result));
+    printf("clocklock (MONOTONIC +150ms) from other thread = %s\n",
+           op_result < 0 ? "bad timing" : en(op_result));
     CHECK(op_result == ETIMEDOUT);
     in_thread(bad_abstime, &n);
     printf("timedlock with tv_nsec=2e9 = %s\n", en(op_result));

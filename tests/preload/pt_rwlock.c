@@ -18,8 +18,7 @@ static void note_reader(void)
     int m = atomic_load(&max_readers);
     while (n > m && !atomic_compare_exchange_weak(&max_readers, &m, n))
         ;
-    if (atomic_load(&writers))
-        atomic_fetch_add(&violations, 1);
+    if (atomic_load(&writers)) atomic_fetch_add(&violations, 1);
 }
 
 static void *sleepy_reader(void *p)
@@ -38,16 +37,13 @@ static void *writer(void *p)
     (void)p;
     for (int i = 0; i < 200; i++) {
         pthread_rwlock_wrlock(&rw);
-        if (atomic_fetch_add(&writers, 1) != 0 || atomic_load(&readers))
-            atomic_fetch_add(&violations, 1);
+        if (atomic_fetch_add(&writers, 1) != 0 || atomic_load(&readers)) atomic_fetch_add(&violations, 1);
         long v = shared_value;
-        if (i % 50 == 0)
-            usleep(1000);
+        if (i % 50 == 0) usleep(1000);
         shared_value = v + 1;
         atomic_fetch_sub(&writers, 1);
         pthread_rwlock_unlock(&rw);
-        if (i % 20 == 0)
-            usleep(100);
+        if (i % 20 == 0) usleep(100);
     }
     return NULL;
 }
@@ -58,16 +54,27 @@ static void *reader(void *p)
     for (int i = 0; i < 200; i++) {
         pthread_rwlock_rdlock(&rw);
         note_reader();
-        if (i % 50 == 0)
-            usleep(1000);
+        if (i % 50 == 0) usleep(1000);
         atomic_fetch_sub(&readers, 1);
         pthread_rwlock_unlock(&rw);
     }
     return NULL;
 }
 
-static void *try_rd(void *p) { (void)p; op = pthread_rwlock_tryrdlock(&rw); if (!op) pthread_rwlock_unlock(&rw); return NULL; }
-static void *try_wr(void *p) { (void)p; op = pthread_rwlock_trywrlock(&rw); if (!op) pthread_rwlock_unlock(&rw); return NULL; }
+static void *try_rd(void *p)
+{
+    (void)p;
+    op = pthread_rwlock_tryrdlock(&rw);
+    if (!op) pthread_rwlock_unlock(&rw);
+    return NULL;
+}
+static void *try_wr(void *p)
+{
+    (void)p;
+    op = pthread_rwlock_trywrlock(&rw);
+    if (!op) pthread_rwlock_unlock(&rw);
+    return NULL;
+}
 static double timed_el;
 static void *timed_rd(void *p)
 {
@@ -107,10 +114,8 @@ int main(void)
 {
     t_init();
     pthread_t th[8];
-    for (int i = 0; i < 4; i++)
-        pthread_create(&th[i], NULL, sleepy_reader, NULL);
-    for (int i = 0; i < 4; i++)
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, sleepy_reader, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
     printf("max simultaneous readers >= 2: %s\n", atomic_load(&max_readers) >= 2 ? "yes" : "no");
     CHECK(atomic_load(&max_readers) >= 2);
 
@@ -118,8 +123,7 @@ int main(void)
         pthread_create(&th[i], NULL, writer, NULL);
         pthread_create(&th[4 + i], NULL, reader, NULL);
     }
-    for (int i = 0; i < 8; i++)
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
     printf("writers: value=%ld exclusion violations=%d\n", shared_value, atomic_load(&violations));
     CHECK(shared_value == 800 && atomic_load(&violations) == 0);
 
@@ -128,7 +132,8 @@ int main(void)
     printf("tryrdlock while write-locked = %s\n", en(op));
     CHECK(op == EBUSY);
     run(timed_rd);
-    printf("timedrdlock while write-locked = %s after timeout: %s\n", en(op), timed_el >= 0.099 && timed_el < 1.5 ? "yes" : "no");
+    printf("timedrdlock while write-locked = %s after timeout: %s\n", en(op),
+           timed_el >= 0.099 && timed_el < 1.5 ? "yes" : "no");
     CHECK(op == ETIMEDOUT && timed_el >= 0.099);
     int rl = pthread_rwlock_wrlock(&rw);
     printf("wrlock relock by owner = %s\n", en(rl));
@@ -143,10 +148,12 @@ int main(void)
     printf("tryrdlock while read-locked = %s\n", en(op));
     CHECK(op == 0);
     run(timed_wr);
-    printf("timedwrlock while read-locked = %s after timeout: %s\n", en(op), timed_el >= 0.099 && timed_el < 1.5 ? "yes" : "no");
+    printf("timedwrlock while read-locked = %s after timeout: %s\n", en(op),
+           timed_el >= 0.099 && timed_el < 1.5 ? "yes" : "no");
     CHECK(op == ETIMEDOUT && timed_el >= 0.099);
     run(clock_wr);
-    printf("clockwrlock(MONOTONIC) while read-locked = %s after timeout: %s\n", en(op), timed_el >= 0.099 && timed_el < 1.5 ? "yes" : "no");
+    printf("clockwrlock(MONOTONIC) while read-locked = %s after timeout: %s\n", en(op),
+           timed_el >= 0.099 && timed_el < 1.5 ? "yes" : "no");
     CHECK(op == ETIMEDOUT && timed_el >= 0.099);
     pthread_rwlock_unlock(&rw);
     run(try_wr);

@@ -50,16 +50,18 @@ int main(void)
     errno = 0;
     rc = sem_timedwait(&s, &ts);
     double el = now_s() - t0;
-    printf("timedwait +100ms = %d %s after timeout: %s\n", rc, en(errno), el >= 0.099 && el < 1.5 ? "yes" : "no");
+    printf("timedwait +100ms = %d %s after timeout: %s\n", rc, en(errno),
+           el >= 0.099 && el < 1.5 ? "yes" : "no");
     CHECK(rc == -1 && errno == ETIMEDOUT && el >= 0.099 && el < 1.5);
     ts = abs_in(CLOCK_MONOTONIC, 100);
     t0 = now_s();
     errno = 0;
     rc = sem_clockwait(&s, CLOCK_MONOTONIC, &ts);
     el = now_s() - t0;
-    printf("clockwait MONOTONIC +100ms = %d %s after timeout: %s\n", rc, en(errno), el >= 0.099 && el < 1.5 ? "yes" : "no");
+    printf("clockwait MONOTONIC +100ms = %d %s after timeout: %s\n", rc, en(errno),
+           el >= 0.099 && el < 1.5 ? "yes" : "no");
     CHECK(rc == -1 && errno == ETIMEDOUT && el >= 0.099);
-    struct timespec bad = { 0, 1000000000L };
+    struct timespec bad = {0, 1000000000L};
     errno = 0;
     rc = sem_timedwait(&s, &bad);
     printf("timedwait tv_nsec=1e9 = %d %s\n", rc, en(errno));
@@ -86,8 +88,7 @@ int main(void)
     int rounds = 0;
     for (int i = 0; i < 1000; i++) {
         sem_post(&a);
-        if (sem_wait(&b) == 0)
-            rounds++;
+        if (sem_wait(&b) == 0) rounds++;
     }
     pthread_join(th, NULL);
     printf("ping-pong rounds = %d\n", rounds);

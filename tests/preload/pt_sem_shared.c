@@ -34,7 +34,8 @@ static void cross(const char *label, sem_t *to_parent, sem_t *to_child)
     t0 = now_s();
     rc = sem_timedwait(to_parent, &ts);
     el = now_s() - t0;
-    printf("%s: timedwait +100ms = %d %s after timeout: %s\n", label, rc, en(errno), el >= 0.099 && el < 1.5 ? "yes" : "no");
+    printf("%s: timedwait +100ms = %d %s after timeout: %s\n", label, rc, en(errno),
+           el >= 0.099 && el < 1.5 ? "yes" : "no");
     CHECK(rc == -1 && errno == ETIMEDOUT);
 }
 

@@ -14,17 +14,13 @@ static void *worker(void *p)
     int id = (int)(intptr_t)p, errno_ok = 1;
     for (int i = 0; i < 20; i++) {
         /* each thread fails with a different errno, then blocks */
-        if (id % 3 == 0)
-            close(-1); /* EBADF */
-        else if (id % 3 == 1)
-            open("/nonexistent/libgreen", O_RDONLY); /* ENOENT */
-        else
-            socket(12345, SOCK_STREAM, 0); /* EAFNOSUPPORT */
+        if (id % 3 == 0) close(-1);                                    /* EBADF */
+        else if (id % 3 == 1) open("/nonexistent/libgreen", O_RDONLY); /* ENOENT */
+        else socket(12345, SOCK_STREAM, 0);                            /* EAFNOSUPPORT */
         int want = id % 3 == 0 ? EBADF : id % 3 == 1 ? ENOENT : EAFNOSUPPORT;
         int saved = errno;
         usleep(2000); /* other threads run, fail, set their errno */
-        if (errno != saved || saved != want)
-            errno_ok = 0;
+        if (errno != saved || saved != want) errno_ok = 0;
     }
     return (void *)(intptr_t)errno_ok;
 }
@@ -33,8 +29,7 @@ int main(void)
 {
     t_init();
     pthread_t th[12];
-    for (int i = 0; i < 12; i++)
-        pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
+    for (int i = 0; i < 12; i++) pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
     int errno_ok = 0;
     for (int i = 0; i < 12; i++) {
         void *rv;
@@ -51,7 +46,7 @@ int main(void)
     errno = 0;
     close(-1);
     char c;
-    struct timeval tv = { 0, 100000 };
+    struct timeval tv = {0, 100000};
     setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ssize_t r = read(sv[0], &c, 1); /* times out (EAGAIN) while the worker fails with ENOENT */
     printf("main's read = %zd %s (worker failing meanwhile)\n", r, en(errno));

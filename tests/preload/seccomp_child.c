@@ -43,9 +43,8 @@ static void *ticker(void *arg)
     return NULL;
 }
 
-#define ALLOW(name)                                                   \
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_##name, 0, 1),           \
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+#define ALLOW(name)                                                                                          \
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_##name, 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
 static struct sock_filter insns[] = {
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
@@ -62,40 +61,39 @@ static struct sock_filter insns[] = {
     ALLOW(rt_sigreturn),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 };
-static struct sock_fprog prog = { sizeof insns / sizeof insns[0], insns };
+static struct sock_fprog prog = {sizeof insns / sizeof insns[0], insns};
 
 /* Child bodies: no stdio before the filter is on (the parent's buffers are not flushed twice:
  * they are flushed before fork). */
-static void put(int fd, const char *s) { (void)!write(fd, s, strlen(s)); }
+static void put(int fd, const char *s)
+{
+    (void)!write(fd, s, strlen(s));
+}
 
 static void child_strict(int fd)
 {
     char buf[64];
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
-        syscall(SYS_exit, 3);
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0) syscall(SYS_exit, 3);
     put(fd, "strict: hello\n");
     ssize_t n = read(fd, buf, sizeof buf); /* waits for the parent */
-    if (n > 0)
-        (void)!write(fd, buf, (size_t)n);
+    if (n > 0) (void)!write(fd, buf, (size_t)n);
     syscall(SYS_exit, 0); /* strict mode has no exit_group */
 }
 
 static void child_filter(int fd, int via_prctl)
 {
     char buf[64];
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        _exit(3);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(3);
     if (via_prctl ? prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)
                   : syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
         _exit(4);
     usleep(20000);
     put(fd, "filter: hello\n");
-    struct pollfd p = { fd, POLLIN, 0 };
+    struct pollfd p = {fd, POLLIN, 0};
     int r = poll(&p, 1, 5000); /* the parent answers after reading our line */
     put(fd, r == 1 ? "filter: poll ready\n" : "filter: poll NOT ready\n");
     ssize_t n = read(fd, buf, sizeof buf);
-    if (n > 0)
-        (void)!write(fd, buf, (size_t)n);
+    if (n > 0) (void)!write(fd, buf, (size_t)n);
     if (via_prctl) {
         printf("filter: stdio works\n"); /* stdout is the socket */
         fflush(stdout);
@@ -116,10 +114,8 @@ static void run(const char *name, int mode)
             /* stdout becomes the socket, so the child's printf reaches the parent */
             dup2(sv[1], 1);
         }
-        if (mode == 1)
-            child_strict(sv[1]);
-        else
-            child_filter(sv[1], mode == 3);
+        if (mode == 1) child_strict(sv[1]);
+        else child_filter(sv[1], mode == 3);
         _exit(5);
     }
     close(sv[1]);
@@ -128,11 +124,9 @@ static void run(const char *name, int mode)
     /* the child's first line */
     while (got < sizeof buf - 1) {
         ssize_t n = read(sv[0], buf + got, 1);
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         got += (size_t)n;
-        if (buf[got - 1] == '\n')
-            break;
+        if (buf[got - 1] == '\n') break;
     }
     buf[got] = 0;
     printf("%s: child said: %s", name, got ? buf : "(nothing)\n");
@@ -141,18 +135,17 @@ static void run(const char *name, int mode)
     got = 0;
     for (;;) {
         ssize_t n = read(sv[0], buf + got, sizeof buf - 1 - got);
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         got += (size_t)n;
     }
     buf[got] = 0;
     printf("%s: then: %s", name, got ? buf : "(nothing)\n");
     int st = 0;
     CHECK(waitpid(pid, &st, 0) == pid);
-    if (WIFEXITED(st))
-        printf("%s: child exited %d\n", name, WEXITSTATUS(st));
+    if (WIFEXITED(st)) printf("%s: child exited %d\n", name, WEXITSTATUS(st));
     else
-        printf("%s: child killed by %s\n", name, sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
+        printf("%s: child killed by %s\n", name,
+               sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
     close(sv[0]);
 }
 

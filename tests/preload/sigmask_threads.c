@@ -17,7 +17,11 @@
 static volatile sig_atomic_t stop_flag;
 static _Atomic int usr2_runs;
 static _Atomic(pthread_t) usr2_in;
-static void on_usr1(int sig) { (void)sig; stop_flag = 1; }
+static void on_usr1(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
 static void on_usr2(int sig)
 {
     (void)sig;
@@ -149,7 +153,7 @@ int main(void)
     struct sigaction sa = {0};
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = on_usr2;  /* no SA_RESTART: an interrupted read fails with EINTR */
+    sa.sa_handler = on_usr2; /* no SA_RESTART: an interrupted read fails with EINTR */
     sigaction(SIGUSR2, &sa, NULL);
     part1_process_signal_to_the_thread_that_takes_it();
     part2_default_sigterm();

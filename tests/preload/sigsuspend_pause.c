@@ -20,12 +20,9 @@ static atomic_int norder;
 static void handler(int sig)
 {
     int i = atomic_fetch_add(&norder, 1);
-    if (i < 8)
-        order[i] = sig;
-    if (sig == SIGUSR1)
-        atomic_fetch_add(&usr1_runs, 1);
-    else
-        atomic_fetch_add(&usr2_runs, 1);
+    if (i < 8) order[i] = sig;
+    if (sig == SIGUSR1) atomic_fetch_add(&usr1_runs, 1);
+    else atomic_fetch_add(&usr2_runs, 1);
 }
 
 static atomic_int in_wait;
@@ -78,8 +75,7 @@ static void suspend_case(void)
     CHECK(pthread_sigmask(SIG_UNBLOCK, &u2, NULL) == 0); /* delivered here, now */
     CHECK(pthread_sigmask(SIG_BLOCK, &u2, NULL) == 0);
     printf("handlers ran in order:");
-    for (int i = 0; i < atomic_load(&norder) && i < 8; i++)
-        printf(" SIG%s", sigabbrev_np(order[i]));
+    for (int i = 0; i < atomic_load(&norder) && i < 8; i++) printf(" SIG%s", sigabbrev_np(order[i]));
     printf("\n");
 }
 

@@ -46,8 +46,7 @@ static void *signal_thread(void *p)
             return NULL;
         }
         if (ngot < 8) {
-            if (ngot >= atomic_load(&sent))
-                early++;
+            if (ngot >= atomic_load(&sent)) early++;
             got[ngot++] = sig;
         }
         if (sig == SIGTERM) {
@@ -65,8 +64,7 @@ static void daemon_shape(void)
     CHECK(pthread_sigmask(SIG_BLOCK, &waitset, NULL) == 0);
 
     pthread_t ws[NWORKERS], st;
-    for (int i = 0; i < NWORKERS; i++)
-        CHECK(pthread_create(&ws[i], NULL, worker, (void *)(intptr_t)i) == 0);
+    for (int i = 0; i < NWORKERS; i++) CHECK(pthread_create(&ws[i], NULL, worker, (void *)(intptr_t)i) == 0);
     CHECK(pthread_create(&st, NULL, signal_thread, NULL) == 0);
 
     msleep(100);
@@ -78,19 +76,16 @@ static void daemon_shape(void)
     CHECK(kill(getpid(), SIGTERM) == 0);
 
     CHECK(pthread_join(st, NULL) == 0);
-    for (int i = 0; i < NWORKERS; i++)
-        CHECK(pthread_join(ws[i], NULL) == 0);
+    for (int i = 0; i < NWORKERS; i++) CHECK(pthread_join(ws[i], NULL) == 0);
 
     printf("signal thread received:");
-    for (int i = 0; i < ngot; i++)
-        printf(" SIG%s", sigabbrev_np(got[i]));
+    for (int i = 0; i < ngot; i++) printf(" SIG%s", sigabbrev_np(got[i]));
     printf("%s\n", ngot == 0 ? " nothing" : "");
     printf("received before main sent it: %d; stopped before SIGTERM: %s\n", early,
            stopped_early ? "yes" : "no");
     int min = 1 << 30;
     for (int i = 0; i < NWORKERS; i++)
-        if (atomic_load(&worker_ticks[i]) < min)
-            min = atomic_load(&worker_ticks[i]);
+        if (atomic_load(&worker_ticks[i]) < min) min = atomic_load(&worker_ticks[i]);
     printf("workers stopped and joined; ticked: %s\n", min >= 3 ? "yes" : "no");
     CHECK(ngot == 2 && got[0] == SIGUSR1 && got[1] == SIGTERM && early == 0 && !stopped_early);
     CHECK(min >= 3);
@@ -108,7 +103,7 @@ static void *timedwaiter(void *p)
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGUSR2);
-    struct timespec to = { 0, 50 * 1000000L };
+    struct timespec to = {0, 50 * 1000000L};
     int t0 = atomic_load(&ticks);
     double s0 = now_s();
     errno = 0;
@@ -137,11 +132,9 @@ static void timed(void)
     CHECK(pthread_create(&th, NULL, timedwaiter, NULL) == 0);
     CHECK(pthread_join(th, NULL) == 0);
     ticker_stop();
-    printf("sigtimedwait({SIGUSR2}, 50 ms): %d %s, after the timeout: %s, ticker ran meanwhile: %s\n",
-           tw_ret, en(tw_err), tw_el >= 0.049 && tw_el < 2 ? "yes" : "no",
-           tw_ticks >= 2 ? "yes" : "no");
-    printf("sigtimedwait with SIGUSR2 pending: SIG%s\n",
-           tw_sig2 ? sigabbrev_np(tw_sig2) : "(none)");
+    printf("sigtimedwait({SIGUSR2}, 50 ms): %d %s, after the timeout: %s, ticker ran meanwhile: %s\n", tw_ret,
+           en(tw_err), tw_el >= 0.049 && tw_el < 2 ? "yes" : "no", tw_ticks >= 2 ? "yes" : "no");
+    printf("sigtimedwait with SIGUSR2 pending: SIG%s\n", tw_sig2 ? sigabbrev_np(tw_sig2) : "(none)");
     CHECK(tw_ret == -1 && tw_err == EAGAIN && tw_el >= 0.049 && tw_el < 2 && tw_ticks >= 2);
     CHECK(tw_ret2 == SIGUSR2 && tw_sig2 == SIGUSR2);
     CHECK(pthread_sigmask(SIG_UNBLOCK, &s, NULL) == 0);

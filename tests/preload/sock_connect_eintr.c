@@ -12,7 +12,10 @@
 #include <sys/time.h>
 
 static int lfd;
-static void on_alarm(int sig) { (void)sig; }
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
 
 static void *drain(void *arg)
 {
@@ -20,8 +23,7 @@ static void *drain(void *arg)
     usleep(300000);
     for (int i = 0; i < 3; i++) {
         int c = accept(lfd, NULL, NULL);
-        if (c >= 0)
-            close(c);
+        if (c >= 0) close(c);
     }
     return NULL;
 }

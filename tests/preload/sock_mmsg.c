@@ -22,7 +22,7 @@ static int udp_rx, udp_tx;
 
 static void udp_pair(void)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
     udp_rx = socket(AF_INET, SOCK_DGRAM, 0);
     udp_tx = socket(AF_INET, SOCK_DGRAM, 0);
@@ -68,8 +68,7 @@ static void prep_recv(int n)
 static void print_got(const char *what, int r)
 {
     printf("%s: %d", what, r);
-    for (int i = 0; i < r; i++)
-        printf(" %s(%u)", rbufs[i], rv[i].msg_len);
+    for (int i = 0; i < r; i++) printf(" %s(%u)", rbufs[i], rv[i].msg_len);
     printf("\n");
 }
 
@@ -122,7 +121,8 @@ static void wait_for_one(void)
         got++;
     }
     ticker_stop();
-    printf("recvmmsg(8, MSG_WAITFORONE): returned with 1 or 2: %s, first is b-0: %s, both received: %s, ticker ran: %s\n",
+    printf("recvmmsg(8, MSG_WAITFORONE): returned with 1 or 2: %s, first is b-0: %s, both received: %s, "
+           "ticker ran: %s\n",
            rx_ret == 1 || rx_ret == 2 ? "yes" : "no", first_ok ? "yes" : "no", got == 2 ? "yes" : "no",
            rx_ticks >= 3 ? "yes" : "no");
     CHECK((rx_ret == 1 || rx_ret == 2) && first_ok && got == 2 && rx_ticks >= 3);
@@ -144,7 +144,7 @@ static void timeouts(void)
     pthread_t th;
     CHECK(pthread_create(&th, NULL, late_sender, NULL) == 0);
     prep_recv(4);
-    struct timespec to = { 0, 50 * 1000000L };
+    struct timespec to = {0, 50 * 1000000L};
     double t0 = now_s();
     int r = recvmmsg(udp_rx, rv, 4, 0, &to);
     double el = now_s() - t0;
@@ -157,18 +157,19 @@ static void timeouts(void)
     CHECK(send_batch(udp_tx, "d", 0, 2) == 2);
     msleep(10);
     prep_recv(2);
-    struct timespec to2 = { 10, 0 };
+    struct timespec to2 = {10, 0};
     r = recvmmsg(udp_rx, rv, 2, 0, &to2);
     print_got("recvmmsg(2, timeout 10 s), both queued", r);
     printf("time left written back, under 10 s: %s\n",
            to2.tv_sec >= 8 && (to2.tv_sec < 10 || to2.tv_nsec == 0) && !(to2.tv_sec == 10 && to2.tv_nsec == 0)
-               ? "yes" : "no");
+               ? "yes"
+               : "no");
     CHECK(r == 2);
 
     CHECK(send_batch(udp_tx, "e", 0, 3) == 3);
     msleep(10);
     prep_recv(4);
-    struct timespec zero = { 0, 0 };
+    struct timespec zero = {0, 0};
     r = recvmmsg(udp_rx, rv, 4, 0, &zero);
     print_got("recvmmsg(4, timeout 0), 3 queued", r);
     prep_recv(4);
@@ -176,7 +177,7 @@ static void timeouts(void)
     print_got("then recvmmsg(4, MSG_WAITFORONE)", r);
     CHECK(r == 2);
 
-    struct timespec bad = { 0, 1000000000L };
+    struct timespec bad = {0, 1000000000L};
     prep_recv(2);
     errno = 0;
     r = recvmmsg(udp_rx, rv, 2, 0, &bad);
@@ -210,8 +211,7 @@ static void *drainer(void *p)
         }
         for (int i = 0; i < r; i++) {
             int n;
-            if (v[i].msg_len != 100 || sscanf(bufs[i], "m%d", &n) != 1 || n != drained + i)
-                drain_bad = 1;
+            if (v[i].msg_len != 100 || sscanf(bufs[i], "m%d", &n) != 1 || n != drained + i) drain_bad = 1;
         }
         drained += r;
     }
@@ -238,8 +238,7 @@ static void send_full_queue(void)
     CHECK(fit > 0 && fit < NBIG);
     /* drain what fitted, then the real test */
     char tmp[128];
-    for (int i = 0; i < fit; i++)
-        CHECK(recv(ux[1], tmp, sizeof tmp, 0) == 100);
+    for (int i = 0; i < fit; i++) CHECK(recv(ux[1], tmp, sizeof tmp, 0) == 100);
 
     ticker_start();
     pthread_t th;
@@ -251,10 +250,10 @@ static void send_full_queue(void)
     ticker_stop();
     int lens_ok = 1;
     for (int i = 0; i < NBIG; i++)
-        if (v[i].msg_len != 100)
-            lens_ok = 0;
-    printf("sendmmsg(1024) on a full queue: %d, msg_len all 100: %s; received in order: %d %s; ticker ran: %s\n",
-           r, lens_ok ? "yes" : "no", drained, drain_bad ? "BAD" : "ok", sent_ticks >= 3 ? "yes" : "no");
+        if (v[i].msg_len != 100) lens_ok = 0;
+    printf(
+        "sendmmsg(1024) on a full queue: %d, msg_len all 100: %s; received in order: %d %s; ticker ran: %s\n",
+        r, lens_ok ? "yes" : "no", drained, drain_bad ? "BAD" : "ok", sent_ticks >= 3 ? "yes" : "no");
     CHECK(r == NBIG && lens_ok && drained == NBIG && !drain_bad && sent_ticks >= 3);
 }
 

@@ -11,15 +11,19 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-struct delayed { int fd; int ms; const char *data; int times; };
+struct delayed {
+    int fd;
+    int ms;
+    const char *data;
+    int times;
+};
 
 static void *delayed_writer(void *p)
 {
     struct delayed *d = p;
     for (int i = 0; i < d->times; i++) {
         msleep(d->ms);
-        if (write(d->fd, d->data, strlen(d->data)) < 0)
-            perror("delayed write");
+        if (write(d->fd, d->data, strlen(d->data)) < 0) perror("delayed write");
     }
     return NULL;
 }
@@ -40,7 +44,11 @@ static void *drain(void *p)
 }
 
 static volatile sig_atomic_t pipes;
-static void on_pipe(int s) { (void)s; pipes++; }
+static void on_pipe(int s)
+{
+    (void)s;
+    pipes++;
+}
 
 int main(void)
 {
@@ -58,11 +66,11 @@ int main(void)
     printf("read(0) = %zd write(0) = %zd\n", read(sv[0], buf, 0), write(sv[1], buf, 0));
 
     /* writev / readv */
-    struct iovec wv[3] = { { "hello", 5 }, { " ", 1 }, { "world", 5 } };
+    struct iovec wv[3] = {{"hello", 5}, {" ", 1}, {"world", 5}};
     r = writev(sv[1], wv, 3);
     printf("writev = %zd\n", r);
     char a[4], b[100];
-    struct iovec rv[2] = { { a, 4 }, { b, 100 } };
+    struct iovec rv[2] = {{a, 4}, {b, 100}};
     r = readv(sv[0], rv, 2);
     printf("readv = %zd '%.4s' '%.*s'\n", r, a, (int)(r > 4 ? r - 4 : 0), b);
     CHECK(r == 11);
@@ -84,7 +92,7 @@ int main(void)
     CHECK(r == 2);
 
     /* blocking read woken by another thread after 100 ms */
-    struct delayed d = { sv[1], 100, "late", 1 };
+    struct delayed d = {sv[1], 100, "late", 1};
     pthread_t th;
     double t0 = now_s();
     pthread_create(&th, NULL, delayed_writer, &d);
@@ -96,7 +104,7 @@ int main(void)
     pthread_join(th, NULL);
 
     /* MSG_WAITALL: three 10-byte chunks 50 ms apart, one recv of 30 */
-    struct delayed d3 = { sv[1], 50, "abcdefghij", 3 };
+    struct delayed d3 = {sv[1], 50, "abcdefghij", 3};
     pthread_create(&th, NULL, delayed_writer, &d3);
     r = recv(sv[0], buf, 30, MSG_WAITALL);
     printf("recv(30, MSG_WAITALL) = %zd '%.*s'\n", r, (int)(r > 0 ? r : 0), buf);
@@ -106,29 +114,40 @@ int main(void)
     /* sendmsg/recvmsg with two iovecs and SCM_RIGHTS */
     int p[2];
     CHECK(pipe(p) == 0);
-    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cm;
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int))];
+    } cm;
     memset(&cm, 0, sizeof cm);
-    struct iovec siov[2] = { { "fd:", 3 }, { "pipe", 4 } };
-    struct msghdr m = { 0 };
-    m.msg_iov = siov; m.msg_iovlen = 2;
-    m.msg_control = cm.b; m.msg_controllen = sizeof cm.b;
+    struct iovec siov[2] = {{"fd:", 3}, {"pipe", 4}};
+    struct msghdr m = {0};
+    m.msg_iov = siov;
+    m.msg_iovlen = 2;
+    m.msg_control = cm.b;
+    m.msg_controllen = sizeof cm.b;
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET; c->cmsg_type = SCM_RIGHTS; c->cmsg_len = CMSG_LEN(sizeof(int));
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &p[1], sizeof(int));
     r = sendmsg(sv[1], &m, 0);
     printf("sendmsg = %zd\n", r);
-    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } rcm;
-    struct iovec riov = { buf, sizeof buf };
-    struct msghdr rm = { 0 };
-    rm.msg_iov = &riov; rm.msg_iovlen = 1;
-    rm.msg_control = rcm.b; rm.msg_controllen = sizeof rcm.b;
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int))];
+    } rcm;
+    struct iovec riov = {buf, sizeof buf};
+    struct msghdr rm = {0};
+    rm.msg_iov = &riov;
+    rm.msg_iovlen = 1;
+    rm.msg_control = rcm.b;
+    rm.msg_controllen = sizeof rcm.b;
     r = recvmsg(sv[0], &rm, 0);
     int gotfd = -1;
     struct cmsghdr *rc = CMSG_FIRSTHDR(&rm);
-    if (rc && rc->cmsg_type == SCM_RIGHTS)
-        memcpy(&gotfd, CMSG_DATA(rc), sizeof(int));
-    printf("recvmsg = %zd '%.*s' flags=%d got fd: %s\n", r, (int)(r > 0 ? r : 0), buf,
-           rm.msg_flags, gotfd >= 0 ? "yes" : "no");
+    if (rc && rc->cmsg_type == SCM_RIGHTS) memcpy(&gotfd, CMSG_DATA(rc), sizeof(int));
+    printf("recvmsg = %zd '%.*s' flags=%d got fd: %s\n", r, (int)(r > 0 ? r : 0), buf, rm.msg_flags,
+           gotfd >= 0 ? "yes" : "no");
     CHECK(r == 7 && gotfd >= 0);
     if (gotfd >= 0) {
         CHECK(write(gotfd, "via passed fd", 13) == 13);
@@ -138,7 +157,7 @@ int main(void)
     }
 
     /* pipe: blocking read woken by another thread */
-    struct delayed dp = { p[1], 100, "pipe-data", 1 };
+    struct delayed dp = {p[1], 100, "pipe-data", 1};
     pthread_create(&th, NULL, delayed_writer, &dp);
     r = read(p[0], buf, sizeof buf);
     printf("pipe blocking read = %zd '%.*s'\n", r, (int)(r > 0 ? r : 0), buf);
@@ -152,8 +171,7 @@ int main(void)
 
     /* 1 MiB blocking write: returns the full length, reader thread drains it */
     char *big = malloc(BIG);
-    for (int i = 0; i < BIG; i++)
-        big[i] = (char)(i * 7 + (i >> 12));
+    for (int i = 0; i < BIG; i++) big[i] = (char)(i * 7 + (i >> 12));
     unsigned long long sum = fnv(FNV0, big, BIG);
     int rfd = sv[0];
     pthread_create(&th, NULL, drain, &rfd);

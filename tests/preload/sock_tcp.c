@@ -21,7 +21,7 @@ static struct sockaddr_in srv;
 static int listener(void)
 {
     int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0);
     CHECK(listen(l, 16) == 0);
     socklen_t sl = sizeof srv;
@@ -96,10 +96,11 @@ int main(void)
     struct sockaddr_in me;
     socklen_t ml = sizeof me;
     getsockname(cfd, (struct sockaddr *)&me, &ml);
-    printf("accept: ok=%s waited=%s peer matches client: %s cloexec=%d nonblock=%d\n",
-           s >= 0 ? "yes" : "no", el >= 0.09 ? "yes" : "no",
-           pl == sizeof peer && peer.sin_addr.s_addr == me.sin_addr.s_addr &&
-                   peer.sin_port == me.sin_port ? "yes" : "no",
+    printf("accept: ok=%s waited=%s peer matches client: %s cloexec=%d nonblock=%d\n", s >= 0 ? "yes" : "no",
+           el >= 0.09 ? "yes" : "no",
+           pl == sizeof peer && peer.sin_addr.s_addr == me.sin_addr.s_addr && peer.sin_port == me.sin_port
+               ? "yes"
+               : "no",
            fcntl(s, F_GETFD) & FD_CLOEXEC, !!(fcntl(s, F_GETFL) & O_NONBLOCK));
     CHECK(s >= 0 && cfd >= 0 && el >= 0.09);
 
@@ -117,7 +118,10 @@ int main(void)
     errno = 0;
     r = read(s3, buf, sizeof buf);
     printf("read on accept4(SOCK_NONBLOCK) socket = %zd %s\n", r, en(errno));
-    close(c2); close(s2); close(c3); close(s3);
+    close(c2);
+    close(s2);
+    close(c3);
+    close(s3);
 
     /* partial read and echo */
     int one = 1;
@@ -132,8 +136,7 @@ int main(void)
 
     /* 4 MiB in one write() and one sendmsg(2 iovecs), checksummed by a reader thread */
     char *big = malloc(BIG);
-    for (int i = 0; i < BIG; i++)
-        big[i] = (char)(i * 13 + (i >> 10));
+    for (int i = 0; i < BIG; i++) big[i] = (char)(i * 13 + (i >> 10));
     unsigned long long sum = fnv(FNV0, big, BIG);
     for (int round = 0; round < 2; round++) {
         int a = dial();
@@ -142,14 +145,14 @@ int main(void)
         if (round == 0) {
             r = write(a, big, BIG);
         } else {
-            struct iovec iov[2] = { { big, BIG / 2 }, { big + BIG / 2, BIG / 2 } };
-            struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+            struct iovec iov[2] = {{big, BIG / 2}, {big + BIG / 2, BIG / 2}};
+            struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
             r = sendmsg(a, &m, 0);
         }
         close(a);
         pthread_join(th, NULL);
-        printf("%s(4 MiB) = %zd; reader got %lu bytes, checksum %s\n", round ? "sendmsg" : "write",
-               r, got, got_sum == sum ? "matches" : "differs");
+        printf("%s(4 MiB) = %zd; reader got %lu bytes, checksum %s\n", round ? "sendmsg" : "write", r, got,
+               got_sum == sum ? "matches" : "differs");
         CHECK(r == BIG && got == BIG && got_sum == sum);
         close(b);
     }
@@ -176,8 +179,8 @@ int main(void)
     /* NULL offset: uses and advances the file position */
     lseek(f, 0, SEEK_SET);
     ssize_t n2 = sendfile(a, f, NULL, 4096);
-    printf("sendfile: total=%ld offset=%ld; NULL-offset sendfile=%zd filepos=%ld\n", total,
-           (long)off, n2, (long)lseek(f, 0, SEEK_CUR));
+    printf("sendfile: total=%ld offset=%ld; NULL-offset sendfile=%zd filepos=%ld\n", total, (long)off, n2,
+           (long)lseek(f, 0, SEEK_CUR));
     close(a);
     pthread_join(th, NULL);
     fsum = fnv(fsum, big, 4096);
@@ -200,10 +203,8 @@ int main(void)
     close(s);
     int err = 0;
     for (int i = 0; i < 50 && !err; i++) {
-        if (write(cfd, "x", 1) < 0)
-            err = errno;
-        else
-            msleep(10);
+        if (write(cfd, "x", 1) < 0) err = errno;
+        else msleep(10);
     }
     printf("write after peer close eventually fails with %s\n", en(err));
     CHECK(err == EPIPE);

@@ -13,24 +13,28 @@
 
 static void set_to(int fd, int opt, long usec)
 {
-    struct timeval tv = { usec / 1000000, usec % 1000000 };
+    struct timeval tv = {usec / 1000000, usec % 1000000};
     CHECK(setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv) == 0);
 }
 
 /* lower bound allows one 4 ms kernel tick of slack natively */
-#define TIMED(label, call, lo)                                                    \
-    do {                                                                          \
-        double t0_ = now_s();                                                     \
-        errno = 0;                                                                \
-        ssize_t r_ = (call);                                                      \
-        int e_ = errno;                                                           \
-        double el_ = now_s() - t0_;                                               \
-        printf("%s = %zd %s after timeout: %s\n", label, r_, en(e_),              \
-               el_ >= (lo) && el_ < (lo) + 1.5 ? "yes" : "no");                   \
-        CHECK(r_ == -1 && e_ == EAGAIN && el_ >= (lo) && el_ < (lo) + 1.5);       \
+#define TIMED(label, call, lo)                                                                               \
+    do {                                                                                                     \
+        double t0_ = now_s();                                                                                \
+        errno = 0;                                                                                           \
+        ssize_t r_ = (call);                                                                                 \
+        int e_ = errno;                                                                                      \
+        double el_ = now_s() - t0_;                                                                          \
+        printf("%s = %zd %s after timeout: %s\n", label, r_, en(e_),                                         \
+               el_ >= (lo) && el_ < (lo) + 1.5 ? "yes" : "no");                                              \
+        CHECK(r_ == -1 && e_ == EAGAIN && el_ >= (lo) && el_ < (lo) + 1.5);                                  \
     } while (0)
 
-struct late { int fd; int ms; int nread; };
+struct late {
+    int fd;
+    int ms;
+    int nread;
+};
 static void *late_write(void *p)
 {
     struct late *l = p;
@@ -65,13 +69,13 @@ int main(void)
     TIMED("recv", recv(sv[0], buf, sizeof buf, 0), 0.19);
     TIMED("read", read(sv[0], buf, sizeof buf), 0.19);
     TIMED("recvfrom", recvfrom(sv[0], buf, sizeof buf, 0, NULL, NULL), 0.19);
-    struct iovec iov = { buf, sizeof buf };
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
     TIMED("recvmsg", recvmsg(sv[0], &m, 0), 0.19);
 
     /* data arriving before the timeout is returned */
     pthread_t th;
-    struct late lw = { sv[1], 50, 0 };
+    struct late lw = {sv[1], 50, 0};
     double t0 = now_s();
     pthread_create(&th, NULL, late_write, &lw);
     r = recv(sv[0], buf, sizeof buf, 0);
@@ -92,7 +96,7 @@ int main(void)
     CHECK(r == 5 && el >= 0.29);
 
     /* invalid timeval */
-    struct timeval badtv = { 0, 1000000 };
+    struct timeval badtv = {0, 1000000};
     errno = 0;
     int rc = setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &badtv, sizeof badtv);
     printf("setsockopt SO_RCVTIMEO usec=1e6 = %d %s\n", rc, en(errno));
@@ -105,14 +109,13 @@ int main(void)
     printf("getsockopt SO_SNDTIMEO = %ld.%06ld\n", (long)tv.tv_sec, (long)tv.tv_usec);
     CHECK(tv.tv_sec == 0 && tv.tv_usec == 200000);
     long filled = 0;
-    while ((r = send(sv[1], buf, sizeof buf, MSG_DONTWAIT)) > 0)
-        filled += r;
+    while ((r = send(sv[1], buf, sizeof buf, MSG_DONTWAIT)) > 0) filled += r;
     printf("filled buffer: %s (%s)\n", filled > 0 ? "yes" : "no", en(errno));
     TIMED("send on full buffer", send(sv[1], "x", 1, 0), 0.19);
     TIMED("write on full buffer", write(sv[1], "x", 1), 0.19);
     /* partial: a reader frees ~8 KiB at 50 ms, a 1 MiB send returns what fit */
     static char big[1 << 20];
-    struct late lr = { sv[0], 50, 0 };
+    struct late lr = {sv[0], 50, 0};
     t0 = now_s();
     pthread_create(&th, NULL, late_read, &lr);
     r = send(sv[1], big, sizeof big, 0);
@@ -126,7 +129,7 @@ int main(void)
 
     /* accept honours SO_RCVTIMEO */
     int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0);
     listen(l, 4);
     set_to(l, SO_RCVTIMEO, 200000);

@@ -12,14 +12,17 @@
 static int udp4(struct sockaddr_in *a)
 {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in b = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(bind(s, (struct sockaddr *)&b, sizeof b) == 0);
     socklen_t l = sizeof *a;
     getsockname(s, (struct sockaddr *)a, &l);
     return s;
 }
 
-struct late { int fd; struct sockaddr_in to; };
+struct late {
+    int fd;
+    struct sockaddr_in to;
+};
 static void *late_send(void *p)
 {
     struct late *l = p;
@@ -44,13 +47,14 @@ int main(void)
     fl = sizeof from;
     r = recvfrom(b, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
     printf("recvfrom = %zd '%.*s' from sender: %s\n", r, (int)(r > 0 ? r : 0), buf,
-           fl == sizeof from && from.sin_port == aa.sin_port &&
-                   from.sin_addr.s_addr == aa.sin_addr.s_addr ? "yes" : "no");
+           fl == sizeof from && from.sin_port == aa.sin_port && from.sin_addr.s_addr == aa.sin_addr.s_addr
+               ? "yes"
+               : "no");
     CHECK(r == 3);
     r = recv(b, buf, 3, 0);
     printf("recv(3) of 7-byte datagram = %zd (rest discarded)\n", r);
-    struct iovec iov = { buf, 5 };
-    struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
+    struct iovec iov = {buf, 5};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
     r = recvmsg(b, &m, 0);
     printf("recvmsg(5) of 17-byte datagram = %zd MSG_TRUNC in flags: %s namelen=%u\n", r,
            (m.msg_flags & MSG_TRUNC) ? "yes" : "no", (unsigned)m.msg_namelen);
@@ -61,7 +65,7 @@ int main(void)
     CHECK(r == 16);
 
     /* blocking recvfrom woken by another thread */
-    struct late l = { a, ba };
+    struct late l = {a, ba};
     pthread_t th;
     double t0 = now_s();
     pthread_create(&th, NULL, late_send, &l);
@@ -91,7 +95,7 @@ int main(void)
 
     /* IPv6 ::1 */
     int x = socket(AF_INET6, SOCK_DGRAM, 0), y = socket(AF_INET6, SOCK_DGRAM, 0);
-    struct sockaddr_in6 ya = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT }, f6;
+    struct sockaddr_in6 ya = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT}, f6;
     CHECK(bind(y, (struct sockaddr *)&ya, sizeof ya) == 0);
     socklen_t yl = sizeof ya;
     getsockname(y, (struct sockaddr *)&ya, &yl);

@@ -17,8 +17,7 @@ static void *ponger(void *p)
     int n = 0;
     while (fgets(line, sizeof line, in)) {
         int k;
-        if (sscanf(line, "ping %d", &k) != 1)
-            break;
+        if (sscanf(line, "ping %d", &k) != 1) break;
         fprintf(out, "pong %d\n", k * 2);
         fflush(out);
         n++;
@@ -32,10 +31,8 @@ static void *pipe_writer(void *p)
 {
     FILE *w = fdopen(*(int *)p, "w");
     static char block[1 << 16];
-    for (size_t i = 0; i < sizeof block; i++)
-        block[i] = (char)(i % 251);
-    for (int i = 0; i < 16; i++)
-        fwrite(block, 1, sizeof block, w);
+    for (size_t i = 0; i < sizeof block; i++) block[i] = (char)(i % 251);
+    for (int i = 0; i < 16; i++) fwrite(block, 1, sizeof block, w);
     fclose(w);
     return NULL;
 }
@@ -87,10 +84,8 @@ int main(void)
     fclose(r);
     static char block[1 << 16];
     unsigned long long want = FNV0;
-    for (size_t i = 0; i < sizeof block; i++)
-        block[i] = (char)(i % 251);
-    for (int i = 0; i < 16; i++)
-        want = fnv(want, block, sizeof block);
+    for (size_t i = 0; i < sizeof block; i++) block[i] = (char)(i % 251);
+    for (int i = 0; i < 16; i++) want = fnv(want, block, sizeof block);
     printf("fread through pipe: %zu bytes checksum %s\n", total, h == want ? "matches" : "differs");
     CHECK(total == 16 * sizeof block && h == want);
     return t_done();

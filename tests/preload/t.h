@@ -33,22 +33,20 @@ static int t_failed;
 static inline const char *en(int e)
 {
     const char *s;
-    if (e == 0)
-        return "0";
+    if (e == 0) return "0";
     s = strerrorname_np(e);
     return s ? s : "E?";
 }
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            int e_ = errno;                                                  \
-            printf("FAIL %s:%d: %s (errno=%s)\n", __FILE__, __LINE__, #cond, \
-                   en(e_));                                                  \
-            fflush(stdout);                                                  \
-            t_failed = 1;                                                    \
-            errno = e_;                                                      \
-        }                                                                    \
+#define CHECK(cond)                                                                                          \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            int e_ = errno;                                                                                  \
+            printf("FAIL %s:%d: %s (errno=%s)\n", __FILE__, __LINE__, #cond, en(e_));                        \
+            fflush(stdout);                                                                                  \
+            t_failed = 1;                                                                                    \
+            errno = e_;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
 /* Seconds on CLOCK_MONOTONIC as a double. */
@@ -61,7 +59,7 @@ static inline double now_s(void)
 
 static inline void msleep(int ms)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
         ;
 }
@@ -87,8 +85,7 @@ static inline ssize_t write_all(int fd, const void *buf, size_t n)
     while (off < n) {
         ssize_t r = write(fd, (const char *)buf + off, n - off);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         off += (size_t)r;
@@ -102,12 +99,10 @@ static inline ssize_t read_all(int fd, void *buf, size_t n)
     while (off < n) {
         ssize_t r = read(fd, (char *)buf + off, n - off);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
-        if (r == 0)
-            break;
+        if (r == 0) break;
         off += (size_t)r;
     }
     return (ssize_t)off;
@@ -118,8 +113,7 @@ static inline ssize_t read_all(int fd, void *buf, size_t n)
 static inline unsigned long long fnv(unsigned long long h, const void *buf, size_t n)
 {
     const unsigned char *p = buf;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
     return h;
 }
 
@@ -135,8 +129,6 @@ static inline int t_done(void)
     fflush(stdout);
     return t_failed ? 1 : 0;
 }
-
-
 
 /* OS threads the preload adds for hubs beyond the first (GREEN_HUBS=N: N - 1; "auto": one per
  * CPU the process may run on, less one), for the cases that count OS threads. */

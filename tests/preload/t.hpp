@@ -6,13 +6,13 @@
 #include <cstdio>
 
 static int failed;
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-            std::fflush(stdout);                                                \
-            failed = 1;                                                         \
-        }                                                                       \
+#define CHECK(cond)                                                                                          \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                      \
+            std::fflush(stdout);                                                                             \
+            failed = 1;                                                                                      \
+        }                                                                                                    \
     } while (0)
 
 #endif

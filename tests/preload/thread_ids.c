@@ -22,10 +22,8 @@ static void *worker(void *arg)
 {
     (void)arg;
     pid_t me = gettid();
-    if (syscall(SYS_gettid) == me && me != getpid())
-        atomic_fetch_add(&ok_ids, 1);
-    if (tgkill(getpid(), me, SIGUSR1) == 0 && got_signal)
-        atomic_fetch_add(&ok_kill, 1);
+    if (syscall(SYS_gettid) == me && me != getpid()) atomic_fetch_add(&ok_ids, 1);
+    if (tgkill(getpid(), me, SIGUSR1) == 0 && got_signal) atomic_fetch_add(&ok_kill, 1);
     cpu_set_t set;
     errno = 0;
     if (sched_getaffinity(me, sizeof set, &set) == 0 && sched_getscheduler(me) == SCHED_OTHER &&
@@ -41,10 +39,8 @@ int main(void)
     t_init();
     signal(SIGUSR1, on_usr1);
     pthread_t th[4];
-    for (int i = 0; i < 4; i++)
-        pthread_create(&th[i], NULL, worker, NULL);
-    for (int i = 0; i < 4; i++)
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, worker, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
     printf("main: gettid() == getpid(): %s\n", gettid() == getpid() ? "yes" : "no");
     printf("threads whose ids agree: %d, signalled themselves: %d, scheduling calls on their id: %d\n",
            atomic_load(&ok_ids), atomic_load(&ok_kill), atomic_load(&ok_sched));

@@ -15,10 +15,14 @@ static tss_t key;
 static atomic_int dtors, once_runs;
 static once_flag flag = ONCE_FLAG_INIT;
 
-static void dtor(void *p) { (void)p; atomic_fetch_add(&dtors, 1); }
+static void dtor(void *p)
+{
+    (void)p;
+    atomic_fetch_add(&dtors, 1);
+}
 static void init_once(void)
 {
-    struct timespec ts = { 0, 20000000 };
+    struct timespec ts = {0, 20000000};
     thrd_sleep(&ts, NULL);
     atomic_fetch_add(&once_runs, 1);
 }
@@ -28,18 +32,15 @@ static int worker(void *arg)
     int id = (int)(intptr_t)arg;
     call_once(&flag, init_once);
     tss_set(key, arg);
-    struct timespec ts = { 0, 5000000 };
+    struct timespec ts = {0, 5000000};
     thrd_sleep(&ts, NULL);
     mtx_lock(&mu);
-    while (stage < id)
-        cnd_wait(&cv, &mu);
+    while (stage < id) cnd_wait(&cv, &mu);
     stage++;
     cnd_broadcast(&cv);
     mtx_unlock(&mu);
-    if (tss_get(key) != arg)
-        return -1;
-    if (id == 3)
-        thrd_exit(300);
+    if (tss_get(key) != arg) return -1;
+    if (id == 3) thrd_exit(300);
     return id * 10;
 }
 
@@ -68,25 +69,26 @@ int main(void)
     cnd_init(&cv);
     tss_create(&key, dtor);
     thrd_t th[5];
-    for (int i = 4; i >= 0; i--)
-        CHECK(thrd_create(&th[i], worker, (void *)(intptr_t)i) == thrd_success);
+    for (int i = 4; i >= 0; i--) CHECK(thrd_create(&th[i], worker, (void *)(intptr_t)i) == thrd_success);
     int sum = 0, ok = 1;
     for (int i = 0; i < 5; i++) {
         int res;
         ok &= thrd_join(th[i], &res) == thrd_success;
         sum += res;
     }
-    printf("C11 threads: joined ok %d, result sum %d, stage %d, call_once runs %d, tss destructors %d\n", ok, sum,
-           stage, atomic_load(&once_runs), atomic_load(&dtors));
-    CHECK(ok && sum == 0 + 10 + 20 + 300 + 40 && stage == 5 && once_runs == 1 && dtors == 4); /* thread 0 stored NULL */
+    printf("C11 threads: joined ok %d, result sum %d, stage %d, call_once runs %d, tss destructors %d\n", ok,
+           sum, stage, atomic_load(&once_runs), atomic_load(&dtors));
+    CHECK(ok && sum == 0 + 10 + 20 + 300 + 40 && stage == 5 && once_runs == 1 &&
+          dtors == 4); /* thread 0 stored NULL */
 
     CHECK(mtx_lock(&rec) == thrd_success && mtx_lock(&rec) == thrd_success);
     CHECK(mtx_lock(&timed) == thrd_success);
     thrd_t p;
     thrd_create(&p, prober, NULL);
     thrd_join(p, NULL);
-    printf("held mutexes seen from another thread: trylock %d (thrd_busy=%d), timedlock %d (thrd_timedout=%d)\n",
-           busy_rc, thrd_busy, timed_rc, thrd_timedout);
+    printf(
+        "held mutexes seen from another thread: trylock %d (thrd_busy=%d), timedlock %d (thrd_timedout=%d)\n",
+        busy_rc, thrd_busy, timed_rc, thrd_timedout);
     CHECK(busy_rc == thrd_busy && timed_rc == thrd_timedout);
     mtx_unlock(&rec);
     mtx_unlock(&rec);
@@ -98,12 +100,12 @@ int main(void)
     mtx_unlock(&mu);
     printf("cnd_timedwait with nobody signalling: %s\n", rc == thrd_timedout ? "thrd_timedout" : "other");
     CHECK(rc == thrd_timedout);
-    printf("thrd_equal(current, current) %d, with a worker's id %d\n", thrd_equal(thrd_current(), thrd_current()) != 0,
-           thrd_equal(thrd_current(), th[0]) != 0);
+    printf("thrd_equal(current, current) %d, with a worker's id %d\n",
+           thrd_equal(thrd_current(), thrd_current()) != 0, thrd_equal(thrd_current(), th[0]) != 0);
     thrd_t d;
     thrd_create(&d, detached, NULL);
     printf("thrd_detach: %s\n", thrd_detach(d) == thrd_success ? "ok" : "error");
-    struct timespec nap = { 0, 20000000 };
+    struct timespec nap = {0, 20000000};
     thrd_sleep(&nap, NULL);
     return t_done();
 }

@@ -14,18 +14,20 @@ static pthread_key_t key;
 static void note(void *p)
 {
     int id = (int)((intptr_t)p / 10), step = (int)((intptr_t)p % 10);
-    char s[4] = { (char)('0' + step), 0 };
+    char s[4] = {(char)('0' + step), 0};
     strcat(log_[id], s);
 }
 
-static void key_dtor(void *p) { strcat(log_[(intptr_t)p - 1], "K"); }
+static void key_dtor(void *p)
+{
+    strcat(log_[(intptr_t)p - 1], "K");
+}
 
 static void nested_exit(int id, int depth);
 static void (*volatile deeper)(int, int) = nested_exit; /* no -Winfinite-recursion */
 static void nested_exit(int id, int depth)
 {
-    if (depth > 0)
-        deeper(id, depth - 1);
+    if (depth > 0) deeper(id, depth - 1);
     pthread_exit((void *)(intptr_t)(id * 100));
 }
 
@@ -42,8 +44,7 @@ static void *worker(void *p)
     pthread_cleanup_pop(id % 2); /* runs 3 for odd ids */
     pthread_cleanup_push(note, (void *)(intptr_t)(id * 10 + 4));
     usleep(1000);
-    if (id < NT / 2)
-        nested_exit(id, 3); /* runs 4, 2, 1 */
+    if (id < NT / 2) nested_exit(id, 3); /* runs 4, 2, 1 */
     pthread_cleanup_pop(0);
     pthread_cleanup_pop(1); /* 2 */
     pthread_cleanup_pop(0);
@@ -55,8 +56,7 @@ int main(void)
     t_init();
     pthread_key_create(&key, key_dtor);
     pthread_t th[NT];
-    for (int i = 0; i < NT; i++)
-        pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
+    for (int i = 0; i < NT; i++) pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
     for (int i = 0; i < NT; i++) {
         void *rv;
         pthread_join(th[i], &rv);

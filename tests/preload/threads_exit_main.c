@@ -17,14 +17,16 @@ static void at_exit(void)
     printf("RESULT: ok\n");
 }
 
-static void main_key_dtor(void *v) { printf("main's key destructor: %s\n", (char *)v); }
+static void main_key_dtor(void *v)
+{
+    printf("main's key destructor: %s\n", (char *)v);
+}
 
 static void *waiter(void *p)
 {
     int me = (int)(intptr_t)p;
     pthread_mutex_lock(&mu);
-    while (turn != me)
-        pthread_cond_wait(&cv, &mu);
+    while (turn != me) pthread_cond_wait(&cv, &mu);
     printf("thread %d runs after main left\n", me);
     turn++;
     pthread_cond_broadcast(&cv);
@@ -50,8 +52,7 @@ int main(void)
     pthread_key_create(&key, main_key_dtor);
     pthread_setspecific(key, "main-value");
     pthread_t th;
-    for (int i = 3; i >= 1; i--)
-        pthread_create(&th, NULL, waiter, (void *)(intptr_t)i);
+    for (int i = 3; i >= 1; i--) pthread_create(&th, NULL, waiter, (void *)(intptr_t)i);
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);

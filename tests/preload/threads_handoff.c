@@ -17,7 +17,7 @@ static void *mutex_partner(void *p)
 {
     (void)p;
     for (int i = 0; i < ROUNDS; i++) {
-        pthread_mutex_lock(&m1);   /* waits for main's unlock(m1) */
+        pthread_mutex_lock(&m1); /* waits for main's unlock(m1) */
         mutex_rounds++;
         pthread_mutex_unlock(&m0); /* lets main's lock(m0) through */
     }
@@ -45,8 +45,7 @@ static void *cond_partner(void *p)
     (void)p;
     pthread_mutex_lock(&mu);
     for (int i = 0; i < ROUNDS; i++) {
-        while (turn != 1)
-            pthread_cond_wait(&cv, &mu);
+        while (turn != 1) pthread_cond_wait(&cv, &mu);
         cond_rounds++;
         turn = 0;
         pthread_cond_signal(&cv);
@@ -95,8 +94,7 @@ int main(void)
     for (int i = 0; i < ROUNDS; i++) {
         turn = 1;
         pthread_cond_signal(&cv);
-        while (turn != 0)
-            pthread_cond_wait(&cv, &mu);
+        while (turn != 0) pthread_cond_wait(&cv, &mu);
     }
     pthread_mutex_unlock(&mu);
     double el_cond = now_s() - t0;
@@ -104,7 +102,8 @@ int main(void)
     printf("condvar round trips: %d\n", cond_rounds);
     CHECK(cond_rounds == ROUNDS);
 
-    fprintf(stderr, "one hand-off (half a round trip): mutex %.0f ns, semaphore %.0f ns, mutex+condvar %.0f ns\n",
+    fprintf(stderr,
+            "one hand-off (half a round trip): mutex %.0f ns, semaphore %.0f ns, mutex+condvar %.0f ns\n",
             el_mutex / (2.0 * ROUNDS) * 1e9, el_sem / (2.0 * ROUNDS) * 1e9, el_cond / (2.0 * ROUNDS) * 1e9);
     return t_done();
 }

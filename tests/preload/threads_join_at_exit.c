@@ -12,8 +12,7 @@ static pthread_t for_atexit, for_destructor;
 static void *run(void *a)
 {
     pthread_mutex_lock(&m);
-    while (!stop)
-        pthread_cond_wait(&c, &m);
+    while (!stop) pthread_cond_wait(&c, &m);
     pthread_mutex_unlock(&m);
     usleep(1000);
     return a;

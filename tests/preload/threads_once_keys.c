@@ -20,8 +20,8 @@ static sem_t go;
 static void slow_init(void)
 {
     atomic_fetch_add(&init_runs, 1);
-    msleep(30);     /* others call pthread_once meanwhile */
-    sem_wait(&go);  /* and a blocking wait on something main posts */
+    msleep(30);    /* others call pthread_once meanwhile */
+    sem_wait(&go); /* and a blocking wait on something main posts */
     atomic_store(&init_done, 1);
 }
 
@@ -29,8 +29,7 @@ static void *once_caller(void *p)
 {
     (void)p;
     pthread_once(&once, slow_init);
-    if (atomic_load(&init_done))
-        atomic_fetch_add(&saw_done, 1);
+    if (atomic_load(&init_done)) atomic_fetch_add(&saw_done, 1);
     return NULL;
 }
 
@@ -46,8 +45,7 @@ static void d2(void *v)
 {
     intptr_t n = (intptr_t)v;
     atomic_fetch_add(&d2_calls, 1);
-    if (n < 3)
-        pthread_setspecific(k2, (void *)(n + 1));
+    if (n < 3) pthread_setspecific(k2, (void *)(n + 1));
 }
 static void ddel(void *v)
 {
@@ -62,8 +60,7 @@ static void deep_exit(int depth, intptr_t value);
 static void (*volatile deeper)(int, intptr_t) = deep_exit; /* no -Winfinite-recursion */
 static void deep_exit(int depth, intptr_t value)
 {
-    if (depth > 0)
-        deeper(depth - 1, value);
+    if (depth > 0) deeper(depth - 1, value);
     pthread_exit((void *)value);
 }
 
@@ -78,10 +75,8 @@ static void *key_worker(void *p)
     pthread_barrier_wait(&key_deleted);
     msleep(10); /* the others run and set their own values */
     ok = ok && pthread_getspecific(k1) == (void *)(id + 100);
-    if (ok)
-        atomic_fetch_add(&own_values_ok, 1);
-    if (id % 2)
-        deep_exit(5, id * 10);
+    if (ok) atomic_fetch_add(&own_values_ok, 1);
+    if (id % 2) deep_exit(5, id * 10);
     return (void *)(id * 10);
 }
 
@@ -97,7 +92,8 @@ static void *attr_worker(void *p)
     void *addr;
     size_t size;
     if (pthread_getattr_np(pthread_self(), &a) == 0 && pthread_attr_getstack(&a, &addr, &size) == 0)
-        stack_has_local = (char *)&local >= (char *)addr && (char *)&local < (char *)addr + size && size >= 65536;
+        stack_has_local =
+            (char *)&local >= (char *)addr && (char *)&local < (char *)addr + size && size >= 65536;
     pthread_attr_destroy(&a);
     return NULL;
 }
@@ -107,15 +103,13 @@ int main(void)
     t_init();
     sem_init(&go, 0, 0);
     pthread_t th[10];
-    for (int i = 0; i < 10; i++)
-        pthread_create(&th[i], NULL, once_caller, NULL);
+    for (int i = 0; i < 10; i++) pthread_create(&th[i], NULL, once_caller, NULL);
     msleep(80);
     printf("init running, done yet: %s\n", atomic_load(&init_done) ? "yes" : "no");
     sem_post(&go);
-    for (int i = 0; i < 10; i++)
-        pthread_join(th[i], NULL);
-    printf("once: init ran %d time(s), callers that returned after it finished: %d/10\n", atomic_load(&init_runs),
-           atomic_load(&saw_done));
+    for (int i = 0; i < 10; i++) pthread_join(th[i], NULL);
+    printf("once: init ran %d time(s), callers that returned after it finished: %d/10\n",
+           atomic_load(&init_runs), atomic_load(&saw_done));
     CHECK(init_runs == 1 && saw_done == 10);
     pthread_once(&once, slow_init);
     CHECK(init_runs == 1);
@@ -126,8 +120,7 @@ int main(void)
     pthread_setspecific(k1, (void *)42);
     pthread_barrier_init(&values_set, NULL, 9);
     pthread_barrier_init(&key_deleted, NULL, 9);
-    for (int i = 0; i < 8; i++)
-        pthread_create(&th[i], NULL, key_worker, (void *)(intptr_t)i);
+    for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, key_worker, (void *)(intptr_t)i);
     pthread_barrier_wait(&values_set);
     CHECK(pthread_key_delete(kdel) == 0); /* values remain, destructor never called */
     pthread_barrier_wait(&key_deleted);
@@ -138,7 +131,8 @@ int main(void)
         joined += rv == (void *)(intptr_t)(i * 10);
     }
     printf("keys: own values %d/8, d1 calls %d, d2 calls %d, deleted key's destructor calls %d\n",
-           atomic_load(&own_values_ok), atomic_load(&d1_calls), atomic_load(&d2_calls), atomic_load(&ddel_calls));
+           atomic_load(&own_values_ok), atomic_load(&d1_calls), atomic_load(&d2_calls),
+           atomic_load(&ddel_calls));
     CHECK(own_values_ok == 8 && d1_calls == 8 && d2_calls == 24 && ddel_calls == 0);
     printf("join values (half via pthread_exit from a nested call): %d/8\n", joined);
     CHECK(joined == 8);

@@ -19,8 +19,7 @@ static void *rec_worker(void *p)
     for (int i = 0; i < 5; i++) {
         pthread_mutex_lock(&rec);
         pthread_mutex_lock(&rec); /* nested: our own recursion */
-        if (atomic_fetch_add(&inside, 1) != 0)
-            atomic_fetch_add(&overlap, 1);
+        if (atomic_fetch_add(&inside, 1) != 0) atomic_fetch_add(&overlap, 1);
         usleep(2000); /* siblings run and try to lock */
         atomic_fetch_sub(&inside, 1);
         atomic_fetch_add(&entries, 1);
@@ -76,8 +75,7 @@ static void *rw_reader(void *p)
 {
     (void)p;
     pthread_rwlock_rdlock(&rw);
-    if (atomic_load(&writer_active))
-        atomic_fetch_add(&rw_reader_saw_writer, 1);
+    if (atomic_load(&writer_active)) atomic_fetch_add(&rw_reader_saw_writer, 1);
     pthread_rwlock_unlock(&rw);
     return NULL;
 }
@@ -94,11 +92,10 @@ int main(void)
 
     /* 6 threads contend for a recursive mutex, each sleeping inside it */
     pthread_t th[6];
-    for (int i = 0; i < 6; i++)
-        pthread_create(&th[i], NULL, rec_worker, NULL);
-    for (int i = 0; i < 6; i++)
-        pthread_join(th[i], NULL);
-    printf("recursive mutex: entries %d, overlapping holders %d\n", atomic_load(&entries), atomic_load(&overlap));
+    for (int i = 0; i < 6; i++) pthread_create(&th[i], NULL, rec_worker, NULL);
+    for (int i = 0; i < 6; i++) pthread_join(th[i], NULL);
+    printf("recursive mutex: entries %d, overlapping holders %d\n", atomic_load(&entries),
+           atomic_load(&overlap));
     CHECK(entries == 30 && overlap == 0);
 
     /* main holds both (rec twice); a sibling probes */
@@ -129,8 +126,7 @@ int main(void)
     pthread_mutex_lock(&rec);
     pthread_create(&th[0], NULL, signaller, NULL);
     int rc = 0;
-    while (!ready_flag && rc == 0)
-        rc = pthread_cond_wait(&cv, &rec);
+    while (!ready_flag && rc == 0) rc = pthread_cond_wait(&cv, &rec);
     int tr = pthread_mutex_trylock(&rec);
     printf("cond_wait on recursive mutex: %s flag %d, held after: %s\n", en(rc), ready_flag,
            tr == 0 ? "yes (recursion ok)" : "no");
@@ -150,18 +146,16 @@ int main(void)
     CHECK(u1 == EDEADLK && u2 == EDEADLK);
     pthread_create(&th[0], NULL, rw_probe, NULL);
     pthread_join(th[0], NULL);
-    printf("rwlock write-held by main, sibling: tryrdlock %s timedrdlock %s timedwrlock %s\n", en(rw_tryrd_other),
-           en(rw_rd_other), en(rw_wr_other));
+    printf("rwlock write-held by main, sibling: tryrdlock %s timedrdlock %s timedwrlock %s\n",
+           en(rw_tryrd_other), en(rw_rd_other), en(rw_wr_other));
     CHECK(rw_tryrd_other == EBUSY && rw_rd_other == ETIMEDOUT && rw_wr_other == ETIMEDOUT);
     /* readers wait while the writer sleeps holding it */
     atomic_store(&writer_active, 1);
-    for (int i = 0; i < 4; i++)
-        pthread_create(&th[i], NULL, rw_reader, NULL);
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, rw_reader, NULL);
     msleep(50);
     atomic_store(&writer_active, 0);
     pthread_rwlock_unlock(&rw);
-    for (int i = 0; i < 4; i++)
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
     printf("readers that saw the writer: %d\n", atomic_load(&rw_reader_saw_writer));
     CHECK(rw_reader_saw_writer == 0);
     /* recursive read locks are fine */

@@ -12,8 +12,7 @@ static void *worker(void *arg)
 {
     int id = (int)(intptr_t)arg;
     for (int i = 0; i < 10; i++)
-        if (usleep(20000) == 0)
-            ok_sleeps[id]++;
+        if (usleep(20000) == 0) ok_sleeps[id]++;
     return (void *)(intptr_t)(id * 3);
 }
 
@@ -22,14 +21,12 @@ int main(void)
     t_init();
     pthread_t th[NT];
     double t0 = now_s();
-    for (int i = 0; i < NT; i++)
-        CHECK(pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i) == 0);
+    for (int i = 0; i < NT; i++) CHECK(pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i) == 0);
     int joined_ok = 0, total = 0;
     for (int i = 0; i < NT; i++) {
         void *rv;
         CHECK(pthread_join(th[i], &rv) == 0);
-        if ((intptr_t)rv == i * 3)
-            joined_ok++;
+        if ((intptr_t)rv == i * 3) joined_ok++;
         total += ok_sleeps[i];
     }
     double el = now_s() - t0;

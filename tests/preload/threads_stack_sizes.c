@@ -33,8 +33,7 @@ int main(void)
         for (int i = 0; i < NT; i++) {
             void *rv;
             CHECK(pthread_join(th[i], &rv) == 0);
-            if ((intptr_t)rv == i * 7)
-                joined_ok++;
+            if ((intptr_t)rv == i * 7) joined_ok++;
         }
     }
     printf("joined with the right value: %d of %d\n", joined_ok, NT * ROUNDS);

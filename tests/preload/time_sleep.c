@@ -10,11 +10,15 @@
 #include <sys/time.h>
 
 static volatile sig_atomic_t hits;
-static void on_alrm(int s) { (void)s; hits++; }
+static void on_alrm(int s)
+{
+    (void)s;
+    hits++;
+}
 
 static void arm_ms(int ms)
 {
-    struct itimerval it = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } };
+    struct itimerval it = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
@@ -29,7 +33,10 @@ static void handler(int flags)
     hits = 0;
 }
 
-static double ts_s(struct timespec t) { return (double)t.tv_sec + (double)t.tv_nsec / 1e9; }
+static double ts_s(struct timespec t)
+{
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 int main(void)
 {
@@ -54,18 +61,19 @@ int main(void)
     printf("usleep(0) = %d\n", usleep(0));
 
     /* nanosleep: success leaves rem untouched */
-    struct timespec req = { 0, 120000000 }, rem = { 77, 77 };
+    struct timespec req = {0, 120000000}, rem = {77, 77};
     t0 = now_s();
     rc = nanosleep(&req, &rem);
     el = now_s() - t0;
     printf("nanosleep(120ms) = %d rem untouched: %s\n", rc,
            rem.tv_sec == 77 && rem.tv_nsec == 77 ? "yes" : "no");
     CHECK(rc == 0 && el >= 0.119 && el < 1.5);
-    req.tv_sec = 0; req.tv_nsec = 0;
+    req.tv_sec = 0;
+    req.tv_nsec = 0;
     printf("nanosleep(0) = %d\n", nanosleep(&req, NULL));
 
     /* nanosleep invalid arguments */
-    struct timespec bad[3] = { { 0, 1000000000L }, { 0, -1 }, { -1, 0 } };
+    struct timespec bad[3] = {{0, 1000000000L}, {0, -1}, {-1, 0}};
     for (int i = 0; i < 3; i++) {
         errno = 0;
         t0 = now_s();
@@ -76,10 +84,11 @@ int main(void)
     }
 
     /* clock_nanosleep relative */
-    clockid_t clks[2] = { CLOCK_MONOTONIC, CLOCK_REALTIME };
-    const char *cn[2] = { "MONOTONIC", "REALTIME" };
+    clockid_t clks[2] = {CLOCK_MONOTONIC, CLOCK_REALTIME};
+    const char *cn[2] = {"MONOTONIC", "REALTIME"};
     for (int i = 0; i < 2; i++) {
-        req.tv_sec = 0; req.tv_nsec = 100000000;
+        req.tv_sec = 0;
+        req.tv_nsec = 100000000;
         t0 = now_s();
         rc = clock_nanosleep(clks[i], 0, &req, NULL);
         el = now_s() - t0;
@@ -105,7 +114,8 @@ int main(void)
     printf("clock_nanosleep(abs past) = %d immediate: %s\n", rc, now_s() - t0 < 0.05 ? "yes" : "no");
 
     /* clock_nanosleep returns the error number and leaves errno alone */
-    req.tv_sec = 0; req.tv_nsec = 1000000000L;
+    req.tv_sec = 0;
+    req.tv_nsec = 1000000000L;
     errno = 0;
     rc = clock_nanosleep(CLOCK_MONOTONIC, 0, &req, NULL);
     printf("clock_nanosleep(nsec=1e9) = %s errno=%s\n", en(rc), en(errno));
@@ -120,11 +130,13 @@ int main(void)
     CHECK(rc == EINVAL);
 
     /* EINTR: nanosleep is never restarted, with or without SA_RESTART */
-    int flagsv[2] = { 0, SA_RESTART };
+    int flagsv[2] = {0, SA_RESTART};
     for (int i = 0; i < 2; i++) {
         handler(flagsv[i]);
-        req.tv_sec = 1; req.tv_nsec = 0;
-        rem.tv_sec = 77; rem.tv_nsec = 77;
+        req.tv_sec = 1;
+        req.tv_nsec = 0;
+        rem.tv_sec = 77;
+        rem.tv_nsec = 77;
         arm_ms(100);
         t0 = now_s();
         errno = 0;
@@ -132,21 +144,23 @@ int main(void)
         el = now_s() - t0;
         double r = ts_s(rem);
         printf("nanosleep(1s) sigalrm@100ms %s = %d %s hits=%d rem in (0.5,1.0): %s\n",
-               i ? "SA_RESTART" : "no-restart", rc, en(errno), (int)hits,
-               r > 0.5 && r < 1.0 ? "yes" : "no");
+               i ? "SA_RESTART" : "no-restart", rc, en(errno), (int)hits, r > 0.5 && r < 1.0 ? "yes" : "no");
         CHECK(rc == -1 && errno == EINTR && el >= 0.09 && el < 0.9);
     }
     /* clock_nanosleep relative: EINTR with rem; absolute: EINTR, rem untouched */
     handler(SA_RESTART);
-    req.tv_sec = 1; req.tv_nsec = 0;
-    rem.tv_sec = 77; rem.tv_nsec = 77;
+    req.tv_sec = 1;
+    req.tv_nsec = 0;
+    rem.tv_sec = 77;
+    rem.tv_nsec = 77;
     arm_ms(100);
     rc = clock_nanosleep(CLOCK_MONOTONIC, 0, &req, &rem);
     printf("clock_nanosleep(rel 1s) interrupted = %s rem in (0.5,1.0): %s\n", en(rc),
            ts_s(rem) > 0.5 && ts_s(rem) < 1.0 ? "yes" : "no");
     CHECK(rc == EINTR);
     struct timespec target = abs_in(CLOCK_MONOTONIC, 1000);
-    rem.tv_sec = 77; rem.tv_nsec = 77;
+    rem.tv_sec = 77;
+    rem.tv_nsec = 77;
     arm_ms(100);
     t0 = now_s();
     rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &target, &rem);

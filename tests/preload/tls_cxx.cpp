@@ -33,10 +33,14 @@
 
 #include "t.hpp"
 
-static void sleep_1ms() { std::this_thread::sleep_for(std::chrono::milliseconds(1)); }
+static void sleep_1ms()
+{
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
 
 // Waits (sleeping 1 ms at a time, at most ~10 s) until flag is set.
-static void wait_for(const std::atomic<bool>& flag) {
+static void wait_for(const std::atomic<bool> &flag)
+{
     for (int i = 0; i < 10000 && !flag.load(); i++) sleep_1ms();
 }
 
@@ -47,20 +51,26 @@ struct Tracked {
     int value = -1;
     std::thread::id owner = std::this_thread::get_id();
     static inline std::atomic<int> constructed{0};
-    static inline std::vector<std::pair<int, bool>> log;  // (value, destroyed on its owner)
-    Tracked() { constructed++; }
-    ~Tracked() {
+    static inline std::vector<std::pair<int, bool>> log; // (value, destroyed on its owner)
+    Tracked()
+    {
+        constructed++;
+    }
+    ~Tracked()
+    {
         std::lock_guard<std::mutex> g(log_mu);
         log.emplace_back(value, owner == std::this_thread::get_id());
     }
 };
-static Tracked& tracked() {
+static Tracked &tracked()
+{
     thread_local Tracked t;
     return t;
 }
 static std::atomic<int> kept_own_value{0};
 
-static void tracked_thread(int i) {
+static void tracked_thread(int i)
+{
     tracked().value = i;
     sleep_1ms();
     sleep_1ms();
@@ -70,36 +80,42 @@ static void tracked_thread(int i) {
 // ---- 2. destruction order; 3. before the pthread key destructors
 static std::vector<std::string> order_log;
 struct Named {
-    const char* name;
-    explicit Named(const char* n) : name(n) {
+    const char *name;
+    explicit Named(const char *n) : name(n)
+    {
         std::lock_guard<std::mutex> g(log_mu);
         order_log.push_back(std::string("construct ") + name);
     }
-    ~Named() {
+    ~Named()
+    {
         std::lock_guard<std::mutex> g(log_mu);
         order_log.push_back(std::string("destroy ") + name);
     }
 };
-static Named& first_tl() {
+static Named &first_tl()
+{
     thread_local Named n("first");
     return n;
 }
-static Named& second_tl() {
+static Named &second_tl()
+{
     thread_local Named n("second");
     return n;
 }
 
 static pthread_key_t key;
-static void key_dtor(void*) {
+static void key_dtor(void *)
+{
     std::lock_guard<std::mutex> g(log_mu);
     order_log.push_back("pthread key destructor");
 }
 
-static void order_thread() {
-    pthread_setspecific(key, reinterpret_cast<void*>(1));  // the key's value is set first
-    (void)first_tl();                                       // constructs "first"
+static void order_thread()
+{
+    pthread_setspecific(key, reinterpret_cast<void *>(1)); // the key's value is set first
+    (void)first_tl();                                      // constructs "first"
     sleep_1ms();
-    (void)second_tl();  // then "second"
+    (void)second_tl(); // then "second"
     sleep_1ms();
 }
 
@@ -110,25 +126,28 @@ static int other_before = -1, other_after = -1;
 static bool caught;
 
 struct UnwindProbe {
-    ~UnwindProbe() {
+    ~UnwindProbe()
+    {
         unwinding_before = std::uncaught_exceptions();
         in_unwinding_dtor = true;
-        wait_for(other_checked);  // the other thread checks its own count meanwhile
+        wait_for(other_checked); // the other thread checks its own count meanwhile
         unwinding_after = std::uncaught_exceptions();
     }
 };
 
-static void thrower() {
+static void thrower()
+{
     try {
         UnwindProbe probe;
         throw std::runtime_error("unwinding");
-    } catch (const std::runtime_error&) {
+    } catch (const std::runtime_error &) {
         caught = true;
     }
     after_catch = std::uncaught_exceptions();
 }
 
-static void observer() {
+static void observer()
+{
     wait_for(in_unwinding_dtor);
     other_before = std::uncaught_exceptions();
     sleep_1ms();
@@ -137,15 +156,17 @@ static void observer() {
 }
 
 // ---- 5. thread_local std::string cache
-static std::string& cache() {
+static std::string &cache()
+{
     thread_local std::string s;
     return s;
 }
 static std::atomic<int> cache_ok{0};
 
-static void cache_thread(int i) {
+static void cache_thread(int i)
+{
     std::string want = "cache of thread " + std::to_string(i) + std::string(40, 'x');
-    cache() = want;  // longer than the small-string buffer: on the heap
+    cache() = want; // longer than the small-string buffer: on the heap
     bool ok = true;
     for (int r = 0; r < 10; r++) {
         sleep_1ms();
@@ -156,7 +177,8 @@ static void cache_thread(int i) {
     if (ok && cache() == want) cache_ok++;
 }
 
-int main() {
+int main()
+{
     setvbuf(stdout, nullptr, _IOLBF, 0);
     alarm(30);
 
@@ -164,10 +186,10 @@ int main() {
     {
         std::vector<std::thread> ts;
         for (int i = 0; i < 8; i++) ts.emplace_back(tracked_thread, i);
-        for (auto& t : ts) t.join();
+        for (auto &t : ts) t.join();
         std::vector<int> values;
         int on_owner = 0;
-        for (auto& [v, own] : Tracked::log) {
+        for (auto &[v, own] : Tracked::log) {
             values.push_back(v);
             on_owner += own;
         }
@@ -187,7 +209,7 @@ int main() {
         std::thread t(order_thread);
         t.join();
         std::printf("one thread's thread_local/key destructor order:\n");
-        for (auto& s : order_log) std::printf("  %s\n", s.c_str());
+        for (auto &s : order_log) std::printf("  %s\n", s.c_str());
         std::vector<std::string> want = {"construct first", "construct second", "destroy second",
                                          "destroy first", "pthread key destructor"};
         CHECK(order_log == want);
@@ -201,8 +223,8 @@ int main() {
         std::printf("thrower: uncaught_exceptions() in an unwinding destructor %d, "
                     "again after the other thread ran %d, after the catch %d, caught %s\n",
                     unwinding_before, unwinding_after, after_catch, caught ? "yes" : "no");
-        std::printf("other thread meanwhile: uncaught_exceptions() %d, after a sleep %d\n",
-                    other_before, other_after);
+        std::printf("other thread meanwhile: uncaught_exceptions() %d, after a sleep %d\n", other_before,
+                    other_after);
         CHECK(unwinding_before == 1 && unwinding_after == 1 && after_catch == 0 && caught);
         CHECK(other_before == 0 && other_after == 0);
         std::printf("main: uncaught_exceptions() %d\n", std::uncaught_exceptions());
@@ -211,7 +233,7 @@ int main() {
     {
         std::vector<std::thread> ts;
         for (int i = 0; i < 8; i++) ts.emplace_back(cache_thread, i);
-        for (auto& t : ts) t.join();
+        for (auto &t : ts) t.join();
         std::printf("thread_local std::string cache kept its own contents: %d/8; main's empty: %s\n",
                     cache_ok.load(), cache().empty() ? "yes" : "no");
         CHECK(cache_ok == 8 && cache().empty());

@@ -30,10 +30,8 @@ static void run_plugin(struct result *r)
     r->initial_ok = get_gd() == gd_init() && get_ie() == ie_init();
     for (int i = 1; i <= NINCR; i++) {
         incr();
-        if (i % 10 == 0)
-            usleep(100);
-        else
-            sched_yield();
+        if (i % 10 == 0) usleep(100);
+        else sched_yield();
     }
     r->gd = get_gd();
     r->ie = get_ie();
@@ -44,8 +42,7 @@ static void *early(void *p)
     pthread_mutex_lock(&mu);
     waiting++;
     pthread_cond_broadcast(&cv);
-    while (!loaded)
-        pthread_cond_wait(&cv, &mu);
+    while (!loaded) pthread_cond_wait(&cv, &mu);
     pthread_mutex_unlock(&mu);
     run_plugin(p);
     return NULL;
@@ -71,11 +68,9 @@ int main(int argc, char **argv)
              slash ? argv[0] : ".");
 
     pthread_t th[NEARLY + 1];
-    for (int i = 0; i < NEARLY; i++)
-        CHECK(pthread_create(&th[i], NULL, early, &res[i]) == 0);
+    for (int i = 0; i < NEARLY; i++) CHECK(pthread_create(&th[i], NULL, early, &res[i]) == 0);
     pthread_mutex_lock(&mu);
-    while (waiting < NEARLY)
-        pthread_cond_wait(&cv, &mu);
+    while (waiting < NEARLY) pthread_cond_wait(&cv, &mu);
     pthread_mutex_unlock(&mu);
 
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -102,14 +97,12 @@ int main(int argc, char **argv)
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
     CHECK(pthread_create(&th[NEARLY], NULL, late, &res[NEARLY]) == 0);
-    for (int i = 0; i <= NEARLY; i++)
-        CHECK(pthread_join(th[i], NULL) == 0);
+    for (int i = 0; i <= NEARLY; i++) CHECK(pthread_join(th[i], NULL) == 0);
 
     for (int i = 0; i <= NEARLY; i++) {
         struct result *r = &res[i];
-        printf("%s thread %d: initial values %s, gd +%d ie +%d\n",
-               i < NEARLY ? "early" : "late", i, r->initial_ok ? "ok" : "WRONG", r->gd - gd0,
-               r->ie - ie0);
+        printf("%s thread %d: initial values %s, gd +%d ie +%d\n", i < NEARLY ? "early" : "late", i,
+               r->initial_ok ? "ok" : "WRONG", r->gd - gd0, r->ie - ie0);
         CHECK(r->initial_ok && r->gd == gd0 + NINCR && r->ie == ie0 + NINCR);
     }
     printf("main at the end: gd +%d ie +%d\n", get_gd() - gd0, get_ie() - ie0);

@@ -17,16 +17,14 @@ static void *ticker(void *p)
 {
     (void)p;
     atomic_store(&ticking, 1);
-    while (atomic_load(&ticking) == 1)
-        usleep(1000); /* until the spinner starts */
-    for (int i = 0; i < 20; i++)
-        usleep(5000);
+    while (atomic_load(&ticking) == 1) usleep(1000); /* until the spinner starts */
+    for (int i = 0; i < 20; i++) usleep(5000);
     atomic_store(&done, 1);
     return NULL;
 }
 
 struct spun {
-    int starved, gd, ie;  /* the spinner's plugin TLS after two increments, less the initializers */
+    int starved, gd, ie; /* the spinner's plugin TLS after two increments, less the initializers */
 };
 
 static void *spinner(void *p)
@@ -55,8 +53,7 @@ int main(int argc, char **argv)
 
     pthread_t tick, spin;
     CHECK(pthread_create(&tick, NULL, ticker, NULL) == 0);
-    while (!atomic_load(&ticking))
-        usleep(1000);
+    while (!atomic_load(&ticking)) usleep(1000);
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         printf("FAIL dlopen libtls_plugin.so: %s\n", dlerror());
@@ -73,11 +70,13 @@ int main(int argc, char **argv)
     CHECK(pthread_create(&spin, NULL, spinner, &r) == 0);
     CHECK(pthread_join(spin, NULL) == 0);
     CHECK(pthread_join(tick, NULL) == 0);
-    printf("the ticker ticked while a thread made after the dlopen spun: %s\n", r.starved ? "no (starved)" : "yes");
+    printf("the ticker ticked while a thread made after the dlopen spun: %s\n",
+           r.starved ? "no (starved)" : "yes");
     CHECK(r.starved == 0);
     printf("the spinner's plugin TLS: gd +%d ie +%d\n", r.gd, r.ie);
     CHECK(r.gd == 2 && r.ie == 2);
-    printf("main's plugin TLS untouched: %s\n", get_gd() == gd_init() && get_ie() == ie_init() ? "yes" : "no");
+    printf("main's plugin TLS untouched: %s\n",
+           get_gd() == gd_init() && get_ie() == ie_init() ? "yes" : "no");
     CHECK(get_gd() == gd_init() && get_ie() == ie_init());
     return t_done();
 }

@@ -47,8 +47,7 @@ static void *opener(void *p)
 static void *closer(void *p)
 {
     (void)p;
-    for (int i = 0; i < 5000 && !atomic_load(&enoent_set); i++)
-        usleep(1000);
+    for (int i = 0; i < 5000 && !atomic_load(&enoent_set); i++) usleep(1000);
     errno = 0;
     ebadf_errno = close(-1) == -1 ? errno : 0;
     atomic_store(&ebadf_done, 1);
@@ -64,17 +63,14 @@ int main(void)
     setenv("GREEN_TLS", "thread", 1);
     pthread_t th[NTHREADS];
     pthread_barrier_init(&all_set, NULL, NTHREADS);
-    for (int i = 0; i < NTHREADS; i++)
-        CHECK(pthread_create(&th[i], NULL, setter, (void *)(intptr_t)i) == 0);
-    for (int i = 0; i < NTHREADS; i++)
-        CHECK(pthread_join(th[i], NULL) == 0);
+    for (int i = 0; i < NTHREADS; i++) CHECK(pthread_create(&th[i], NULL, setter, (void *)(intptr_t)i) == 0);
+    for (int i = 0; i < NTHREADS; i++) CHECK(pthread_join(th[i], NULL) == 0);
     int nvalue = 0, npointer = 0, distinct = 1;
     for (int i = 0; i < NTHREADS; i++) {
         nvalue += value_ok[i];
         npointer += pointer_ok[i];
         for (int j = 0; j < i; j++)
-            if (addr[i] == addr[j])
-                distinct = 0;
+            if (addr[i] == addr[j]) distinct = 0;
     }
     printf("threads that kept their errno across a sleep: %d/%d\n", nvalue, NTHREADS);
     printf("threads whose &errno still held it: %d/%d\n", npointer, NTHREADS);

@@ -22,8 +22,7 @@ static void *worker(void *p)
     int ok = touched == 7;
     touched = (int)(intptr_t)p;
     char *m = malloc(100);
-    if (!m)
-        return (void *)0;
+    if (!m) return (void *)0;
     memset(m, touched, 100);
     ok = ok && m[99] == (char)touched && touched == (int)(intptr_t)p;
     free(m);
@@ -35,11 +34,9 @@ static long vm_rss_kib(void)
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
     long kib = -1;
-    if (!f)
-        return -1;
+    if (!f) return -1;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
     fclose(f);
     return kib;
 }
@@ -53,19 +50,15 @@ int main(void)
     for (int b = 0; b < NTOTAL / BATCH; b++) {
         int n = 0;
         for (int i = 0; i < BATCH; i++) {
-            if (pthread_create(&th[n], NULL, worker, (void *)(intptr_t)(b * BATCH + i + 100)) == 0)
-                n++;
-            else
-                failed_create++;
+            if (pthread_create(&th[n], NULL, worker, (void *)(intptr_t)(b * BATCH + i + 100)) == 0) n++;
+            else failed_create++;
         }
         for (int i = 0; i < n; i++) {
             void *rv = NULL;
-            if (pthread_join(th[i], &rv) == 0 && rv == (void *)1)
-                fresh++;
+            if (pthread_join(th[i], &rv) == 0 && rv == (void *)1) fresh++;
         }
         created += n;
-        if (b + 1 == NTOTAL / BATCH / 10)
-            rss_first = vm_rss_kib();
+        if (b + 1 == NTOTAL / BATCH / 10) rss_first = vm_rss_kib();
     }
     long rss_end = vm_rss_kib();
     printf("threads created and joined: %ld (failed creates: %ld)\n", created, failed_create);
@@ -73,8 +66,7 @@ int main(void)
     CHECK(created == NTOTAL && fresh == NTOTAL);
     int flat = rss_first > 0 && rss_end > 0 && rss_end < rss_first + 20 * 1024;
     printf("rss from 10%% to the end: %s\n", flat ? "flat" : "grew");
-    if (!flat)
-        fprintf(stderr, "VmRSS %ld kB after 10%%, %ld kB at the end\n", rss_first, rss_end);
+    if (!flat) fprintf(stderr, "VmRSS %ld kB after 10%%, %ld kB at the end\n", rss_first, rss_end);
     CHECK(flat);
     printf("%s\n", t_failed ? "not ok" : "ok");
     return t_done();

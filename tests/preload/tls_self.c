@@ -36,8 +36,7 @@ int main(void)
     for (int i = 0; i < NTHREADS; i++)
         CHECK(pthread_create(&created[i], NULL, worker, (void *)(intptr_t)i) == 0);
     pthread_barrier_wait(&start);
-    for (int i = 0; i < NTHREADS; i++)
-        CHECK(pthread_join(created[i], NULL) == 0);
+    for (int i = 0; i < NTHREADS; i++) CHECK(pthread_join(created[i], NULL) == 0);
 
     int self_is_created = 0, self_kept = 0, tid_kept = 0, self_distinct = 1, tid_distinct = 1;
     int equal_agrees = 1;
@@ -46,24 +45,17 @@ int main(void)
         self_is_created += pthread_equal(seen[i], created[i]) != 0;
         self_kept += self_stable[i];
         tid_kept += tid_stable[i];
-        if (tids[i] == main_tid || tids[i] <= 0)
-            tid_distinct = 0;
-        if (pthread_equal(seen[i], pthread_self()))
-            self_distinct = 0;
+        if (tids[i] == main_tid || tids[i] <= 0) tid_distinct = 0;
+        if (pthread_equal(seen[i], pthread_self())) self_distinct = 0;
         for (int j = 0; j < i; j++) {
-            if ((pthread_equal(seen[i], seen[j]) != 0) != (seen[i] == seen[j]))
-                equal_agrees = 0;
-            if (pthread_equal(seen[i], seen[j]))
-                self_distinct = 0;
-            if (tids[i] == tids[j])
-                tid_distinct = 0;
+            if ((pthread_equal(seen[i], seen[j]) != 0) != (seen[i] == seen[j])) equal_agrees = 0;
+            if (pthread_equal(seen[i], seen[j])) self_distinct = 0;
+            if (tids[i] == tids[j]) tid_distinct = 0;
         }
     }
-    printf("pthread_self() in the thread == pthread_create's id: %d/%d\n", self_is_created,
-           NTHREADS);
+    printf("pthread_self() in the thread == pthread_create's id: %d/%d\n", self_is_created, NTHREADS);
     printf("pthread_self() stable across yields: %d/%d\n", self_kept, NTHREADS);
-    printf("pthread_self() distinct between threads and from main: %s\n",
-           self_distinct ? "yes" : "no");
+    printf("pthread_self() distinct between threads and from main: %s\n", self_distinct ? "yes" : "no");
     printf("pthread_equal agrees with ==: %s\n", equal_agrees ? "yes" : "no");
     printf("gettid() distinct between threads and from main: %s\n", tid_distinct ? "yes" : "no");
     printf("gettid() stable across a usleep: %d/%d\n", tid_kept, NTHREADS);

@@ -50,8 +50,7 @@ static void *installer(void *p)
 static void *other(void *p)
 {
     (void)p;
-    for (int i = 0; i < 5000 && !atomic_load(&installed); i++)
-        usleep(1000);
+    for (int i = 0; i < 5000 && !atomic_load(&installed); i++) usleep(1000);
     other_before = uselocale((locale_t)0) == LC_GLOBAL_LOCALE;
     sched_yield();
     usleep(1000);
@@ -71,8 +70,7 @@ int main(void)
     pthread_barrier_init(&all_formatted, NULL, NTHREADS);
     for (int i = 0; i < NTHREADS; i++)
         CHECK(pthread_create(&th[i], NULL, formatter, (void *)(intptr_t)i) == 0);
-    for (int i = 0; i < NTHREADS; i++)
-        CHECK(pthread_join(th[i], NULL) == 0);
+    for (int i = 0; i < NTHREADS; i++) CHECK(pthread_join(th[i], NULL) == 0);
     int n0 = 0, n1 = 0;
     for (int i = 0; i < NTHREADS; i++) {
         n0 += str_initial_ok[i];

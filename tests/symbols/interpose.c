@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 /* The GLIBC_2.2.5 pthread_cond_signal, which programs linked before glibc 2.3.2 call. */
-extern int old_cond_signal(pthread_cond_t *);
+extern int old_cond_signal(pthread_cond_t*);
 __asm__(".symver old_cond_signal, pthread_cond_signal@GLIBC_2.2.5");
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -15,7 +15,7 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int ready;
 static pid_t child_tid;
 
-static void *child(void *arg) {
+static void* child(void* arg) {
     (void)arg;
     pthread_mutex_lock(&mu);
     child_tid = gettid();

@@ -61,21 +61,21 @@ struct SwitchState : std::enable_shared_from_this<SwitchState> {
     bool dead_locked() const noexcept { return coroutine ? finished || task->dead.load() : gone; }
 
     SpinLock lock;
-    Task* task = nullptr;          // the greenlet; owned through `owner` for a coroutine, else
-                                   // valid until `gone`
-    GreenletBase owner;            // a coroutine's reference to its greenlet
-    Hub* home = nullptr;           // the hub it runs on
+    Task* task = nullptr;                 // the greenlet; owned through `owner` for a coroutine, else
+                                          // valid until `gone`
+    GreenletBase owner;                   // a coroutine's reference to its greenlet
+    Hub* home = nullptr;                  // the hub it runs on
     std::shared_ptr<SwitchState> parent;  // a coroutine's (null for other greenlets)
     // Under lock:
-    Waker waker;                   // the park of its switch_to
-    bool coroutine = false;        // made by Coroutine; else a greenlet taking part (adopted)
-    bool started = false;          // a coroutine switched to once; adopted ones always
-    bool finished = false;         // a coroutine whose body has ended (its greenlet dies next)
-    bool gone = false;             // an adopted greenlet that has ended
-    bool waiting = false;          // suspended in switch_to, nothing delivered yet
-    bool delivered = false;        // a switch to it left its value or exception
-    bool abandoned = false;        // killed for want of handles: its end resumes nobody
-    std::exception_ptr thrown;     // to throw from its switch_to (throw_into, a child's failure)
+    Waker waker;                // the park of its switch_to
+    bool coroutine = false;     // made by Coroutine; else a greenlet taking part (adopted)
+    bool started = false;       // a coroutine switched to once; adopted ones always
+    bool finished = false;      // a coroutine whose body has ended (its greenlet dies next)
+    bool gone = false;          // an adopted greenlet that has ended
+    bool waiting = false;       // suspended in switch_to, nothing delivered yet
+    bool delivered = false;     // a switch to it left its value or exception
+    bool abandoned = false;     // killed for want of handles: its end resumes nobody
+    std::exception_ptr thrown;  // to throw from its switch_to (throw_into, a child's failure)
 };
 
 // What a coroutine's owning handles share: the last one gone abandons it if it is suspended.
@@ -94,11 +94,9 @@ void switch_between(SwitchState& self, SwitchState& target, void* arg, const std
 // parent if that one is suspended in a switch (unless abandoned). True if handed over.
 bool finish_coroutine(SwitchState& self, void* arg, std::exception_ptr error);
 
-template <class T>
-using SwitchValue = std::conditional_t<std::is_void_v<T>, SwitchUnit, T>;
+template <class T> using SwitchValue = std::conditional_t<std::is_void_v<T>, SwitchUnit, T>;
 
-template <class T>
-struct ValueState final : SwitchState {
+template <class T> struct ValueState final : SwitchState {
     inline static const char key = 0;  // its slot in Task::locals
     std::optional<SwitchValue<T>> value;
     void put_value(void* arg) override {
@@ -133,17 +131,16 @@ struct ValueState final : SwitchState {
 
 // The running greenlet's state for Coroutine<T> switches (made on first use). The greenlet's slot
 // keeps it alive while it runs: the raw pointer is for the running greenlet's own use.
-template <class T>
-ValueState<T>* running_switch_state() {
+template <class T> ValueState<T>* running_switch_state() {
     Task* t = current_task();
     for (auto& slot : t->locals)
         if (slot.key == &ValueState<T>::key)
             return static_cast<ValueState<T>*>(static_cast<std::shared_ptr<SwitchState>*>(slot.value)->get());
     return nullptr;
 }
-template <class T>
-std::shared_ptr<ValueState<T>> current_switch_state() {
-    if (ValueState<T>* s = running_switch_state<T>()) return std::static_pointer_cast<ValueState<T>>(s->shared_from_this());
+template <class T> std::shared_ptr<ValueState<T>> current_switch_state() {
+    if (ValueState<T>* s = running_switch_state<T>())
+        return std::static_pointer_cast<ValueState<T>>(s->shared_from_this());
     Task* t = current_task();
     auto s = std::make_shared<ValueState<T>>();
     s->task = t;
@@ -153,8 +150,7 @@ std::shared_ptr<ValueState<T>> current_switch_state() {
     return s;
 }
 
-template <class T, class F>
-struct CoroutineTask final : Task {
+template <class T, class F> struct CoroutineTask final : Task {
     explicit CoroutineTask(F&& f) : body(std::in_place, std::move(f)) {}
     std::optional<F> body;
     ValueState<T>* state = nullptr;  // alive while this runs: its slot in `locals` holds it
@@ -202,18 +198,17 @@ struct CoroutineTask final : Task {
 };
 }  // namespace detail
 
-template <class T = void>
-class Coroutine {
+template <class T = void> class Coroutine {
 public:
     using value_type = T;
     Coroutine() = default;  // empty: names nothing
     // A coroutine running f when first switched to: f(T) or f() returning T (void for T = void).
     // Its parent is the running greenlet unless `parent` names another.
     template <class F>
-        requires(!std::is_same_v<std::decay_t<F>, Coroutine> && !std::is_same_v<std::decay_t<F>, SpawnOptions>)
-    explicit Coroutine(F&& f, const Coroutine& parent = {}) : Coroutine(SpawnOptions{}, std::forward<F>(f), parent) {}
-    template <class F>
-    Coroutine(const SpawnOptions& opts, F&& f, const Coroutine& parent = {}) {
+    requires(!std::is_same_v<std::decay_t<F>, Coroutine> &&
+             !std::is_same_v<std::decay_t<F>, SpawnOptions>) explicit Coroutine(F&& f, const Coroutine& parent = {})
+        : Coroutine(SpawnOptions{}, std::forward<F>(f), parent) {}
+    template <class F> Coroutine(const SpawnOptions& opts, F&& f, const Coroutine& parent = {}) {
         using Fn = std::decay_t<F>;
         if constexpr (std::is_void_v<T>) {
             static_assert(std::is_invocable_v<Fn&>, "green::Coroutine<void>: the body takes no argument");
@@ -241,8 +236,8 @@ public:
 
     // Suspend the caller, resume this coroutine with `value`; returns the value switched back.
     template <class U = T>
-        requires(!std::is_void_v<U>)
-    U switch_to(std::type_identity_t<U> value) const {
+    requires(!std::is_void_v<U>) U switch_to(std::type_identity_t<U> value)
+    const {
         // Raw pointers: switch_between touches the target only before it parks, and the caller's
         // own state lives as long as the caller.
         detail::ValueState<T>* target = state();
@@ -251,7 +246,7 @@ public:
         return self->take();
     }
     template <class U = T>
-        requires std::is_void_v<U>
+    requires std::is_void_v<U>
     void switch_to() const {
         detail::ValueState<T>* target = state();
         detail::ValueState<T>* self = self_state();
@@ -271,10 +266,8 @@ public:
         else return self->take();
     }
     template <class E>
-        requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
-    T throw_into(E&& e) const {
-        return throw_into(std::make_exception_ptr(std::forward<E>(e)));
-    }
+    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) T throw_into(E&& e)
+    const { return throw_into(std::make_exception_ptr(std::forward<E>(e))); }
 
     // Its parent (empty for a greenlet that is not a coroutine); a naming handle.
     Coroutine parent() const {
@@ -322,9 +315,6 @@ private:
 };
 
 // Prints its greenlet: <Greenlet #5 parked (switch)>.
-template <class T>
-std::ostream& operator<<(std::ostream& os, const Coroutine<T>& c) {
-    return os << c.greenlet();
-}
+template <class T> std::ostream& operator<<(std::ostream& os, const Coroutine<T>& c) { return os << c.greenlet(); }
 
 }  // namespace green

@@ -37,8 +37,7 @@ namespace green {
 struct Seconds {
     double value;
     constexpr Seconds(double s) : value(s) {}  // NOLINT: implicit on purpose (g.join(0.5))
-    template <class Rep, class Period>
-    constexpr Seconds(std::chrono::duration<Rep, Period> d)  // NOLINT
+    template <class Rep, class Period> constexpr Seconds(std::chrono::duration<Rep, Period> d)  // NOLINT
         : value(std::chrono::duration<double>(d).count()) {}
 };
 inline constexpr double forever = -1;
@@ -53,8 +52,7 @@ void yield();  // == sleep(0)
 // already passed yields once, as sleep(0). The wait runs on the monotonic clock and is re-checked
 // against Clock on waking: a system_clock set back meanwhile makes it sleep on, one set forward is
 // noticed at the wake-up.
-template <class Clock, class Duration>
-void sleep_until(const std::chrono::time_point<Clock, Duration>& tp) {
+template <class Clock, class Duration> void sleep_until(const std::chrono::time_point<Clock, Duration>& tp) {
     auto now = Clock::now();
     if (now >= tp) return yield();
     do {
@@ -82,8 +80,8 @@ GreenletBase getcurrent();
 class Timeout {
 public:
     using Expired = TimeoutExpired;
-    [[nodiscard("a green::Timeout guards the scope it is named in; a temporary guards nothing")]]
-    explicit Timeout(Seconds seconds);
+    [[nodiscard("a green::Timeout guards the scope it is named in; a temporary guards nothing")]] explicit Timeout(
+        Seconds seconds);
     ~Timeout();
     Timeout(const Timeout&) = delete;
     Timeout& operator=(const Timeout&) = delete;
@@ -119,7 +117,7 @@ inline constexpr int any_hub = -2;
 struct SpawnOptions {
     size_t stack_size = 0;  // bytes; 0 = GREEN_STACK_SIZE or 256 KiB
     std::string name;
-    int hub = this_hub;     // this_hub, any_hub or an index (std::out_of_range if none such)
+    int hub = this_hub;  // this_hub, any_hub or an index (std::out_of_range if none such)
 };
 
 // A handle to a greenlet of any result type.
@@ -150,12 +148,10 @@ public:
     // for GreenletExit only), and not reported as an unretrieved failure. A greenlet killing itself
     // throws it at once.
     template <class E>
-        requires(!std::is_convertible_v<E, Seconds>)
-    bool kill(E&& exception, Seconds timeout = forever) const {
+    requires(!std::is_convertible_v<E, Seconds>) bool kill(E&& exception, Seconds timeout = forever) const {
         if constexpr (std::is_same_v<std::decay_t<E>, std::exception_ptr>)
             return kill_with(std::forward<E>(exception), timeout);
-        else
-            return kill_with(std::make_exception_ptr(std::forward<E>(exception)), timeout);
+        else return kill_with(std::make_exception_ptr(std::forward<E>(exception)), timeout);
     }
     // Cooperative stop (std::jthread's): a greenlet whose body takes a std::stop_token first gets
     // one; request_stop() asks it to stop (true if this call did), and green::sleep(s, token)
@@ -193,7 +189,7 @@ public:
 
 protected:
     bool kill_with(std::exception_ptr e, Seconds timeout) const;
-    void rethrow_if_failed() const;  // joins first
+    void rethrow_if_failed() const;                        // joins first
     [[noreturn]] static void throw_empty(const char* op);  // std::logic_error
     detail::Task* t_ = nullptr;
 };
@@ -204,27 +200,22 @@ protected:
 std::ostream& operator<<(std::ostream& os, const GreenletBase& g);
 
 namespace detail {
-template <class T>
-struct ResultTask : Task {
-    std::optional<T> value;
-};
-template <>
-struct ResultTask<void> : Task {};
+template <class T> struct ResultTask : Task { std::optional<T> value; };
+template <> struct ResultTask<void> : Task {};
 
 // A body that can only be called with a std::stop_token before its arguments gets its greenlet's
 // (as std::jthread's; a body callable both ways, such as a variadic generic lambda, gets none).
-template <class F, class... A>
-inline constexpr bool takes_stop_token_v = std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<A>...> &&
-                                           !std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>;
+template <class F, class... A> inline constexpr bool takes_stop_token_v =
+    std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<A>...> &&
+    !std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>;
 
 struct NoStopSource {};
 
-template <class R, bool Token, class F, class... A>
-struct FnTask final : ResultTask<R> {
+template <class R, bool Token, class F, class... A> struct FnTask final : ResultTask<R> {
     std::optional<std::tuple<F, A...>> call;
     [[no_unique_address]] std::conditional_t<Token, std::stop_source, NoStopSource> stop;
-    template <class F2, class... A2>
-    explicit FnTask(F2&& f, A2&&... a) : call(std::in_place, std::forward<F2>(f), std::forward<A2>(a)...) {}
+    template <class F2, class... A2> explicit FnTask(F2&& f, A2&&... a)
+        : call(std::in_place, std::forward<F2>(f), std::forward<A2>(a)...) {}
     bool request_stop() noexcept override {
         if constexpr (Token) return stop.request_stop();
         else return false;
@@ -244,11 +235,9 @@ struct FnTask final : ResultTask<R> {
             finish([this](auto& f, auto&... a) -> decltype(auto) {
                 return std::invoke(std::move(f), stop.get_token(), std::move(a)...);
             });
-        else
-            finish([](auto& f, auto&... a) -> decltype(auto) { return std::invoke(std::move(f), std::move(a)...); });
+        else finish([](auto& f, auto&... a) -> decltype(auto) { return std::invoke(std::move(f), std::move(a)...); });
     }
-    template <class Body>
-    void finish(Body body) {
+    template <class Body> void finish(Body body) {
         if constexpr (std::is_void_v<R>) std::apply(body, *call);
         else this->value.emplace(std::apply(body, *call));
     }
@@ -259,8 +248,7 @@ void schedule_spawn(Task* t, const SpawnOptions* opts);
 bool join_all_raise(const std::vector<Task*>& tasks, double timeout);
 }  // namespace detail
 
-template <class T>
-class Greenlet : public GreenletBase {
+template <class T> class Greenlet : public GreenletBase {
 public:
     using GreenletBase::GreenletBase;
     // Wait for the result: its value, or its exception rethrown (GreenletExit if killed);
@@ -277,8 +265,7 @@ public:
     }
 };
 
-template <>
-class Greenlet<void> : public GreenletBase {
+template <> class Greenlet<void> : public GreenletBase {
 public:
     using GreenletBase::GreenletBase;
     void get(Seconds timeout = forever) const {
@@ -288,32 +275,28 @@ public:
 };
 
 namespace detail {
-template <class F, class... A>
-struct SpawnResult {
+template <class F, class... A> struct SpawnResult {
     using type = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
 };
 template <class F, class... A>
-    requires takes_stop_token_v<F, A...>
+requires takes_stop_token_v<F, A...>
 struct SpawnResult<F, A...> {
     using type = std::invoke_result_t<std::decay_t<F>, std::stop_token, std::decay_t<A>...>;
 };
-template <class F, class... A>
-using FnTaskFor = FnTask<typename SpawnResult<F, A...>::type, takes_stop_token_v<F, A...>, std::decay_t<F>, std::decay_t<A>...>;
+template <class F, class... A> using FnTaskFor =
+    FnTask<typename SpawnResult<F, A...>::type, takes_stop_token_v<F, A...>, std::decay_t<F>, std::decay_t<A>...>;
 }  // namespace detail
 
-template <class F, class... A>
-using spawn_result_t = typename detail::SpawnResult<F, A...>::type;
+template <class F, class... A> using spawn_result_t = typename detail::SpawnResult<F, A...>::type;
 
-template <class F, class... A>
-Greenlet<spawn_result_t<F, A...>> spawn_with(const SpawnOptions& opts, F&& f, A&&... a) {
+template <class F, class... A> Greenlet<spawn_result_t<F, A...>> spawn_with(const SpawnOptions& opts, F&& f, A&&... a) {
     using R = spawn_result_t<F, A...>;
     auto* t = new detail::FnTaskFor<F, A...>(std::forward<F>(f), std::forward<A>(a)...);
     detail::schedule_spawn(t, &opts);
     return Greenlet<R>(t, /*adopt=*/true);
 }
 
-template <class F, class... A>
-Greenlet<spawn_result_t<F, A...>> spawn(F&& f, A&&... a) {
+template <class F, class... A> Greenlet<spawn_result_t<F, A...>> spawn(F&& f, A&&... a) {
     using R = spawn_result_t<F, A...>;
     auto* t = new detail::FnTaskFor<F, A...>(std::forward<F>(f), std::forward<A>(a)...);
     detail::schedule_spawn(t, nullptr);
@@ -321,8 +304,7 @@ Greenlet<spawn_result_t<F, A...>> spawn(F&& f, A&&... a) {
 }
 
 // spawn(f, args...) on hub `hub` (this_hub, any_hub or an index: see start_hubs).
-template <class F, class... A>
-Greenlet<spawn_result_t<F, A...>> spawn_on(int hub, F&& f, A&&... a) {
+template <class F, class... A> Greenlet<spawn_result_t<F, A...>> spawn_on(int hub, F&& f, A&&... a) {
     SpawnOptions opts;
     opts.hub = hub;
     return spawn_with(opts, std::forward<F>(f), std::forward<A>(a)...);
@@ -331,26 +313,28 @@ Greenlet<spawn_result_t<F, A...>> spawn_on(int hub, F&& f, A&&... a) {
 // spawn(f, args...) whose body waits `seconds` before calling f (gevent's spawn_later; seconds <= 0
 // as spawn). The greenlet exists, and counts as started, from now on; killed during the delay, f
 // never runs.
-template <class F, class... A>
-Greenlet<spawn_result_t<F, A...>> spawn_later(Seconds seconds, F&& f, A&&... a) {
+template <class F, class... A> Greenlet<spawn_result_t<F, A...>> spawn_later(Seconds seconds, F&& f, A&&... a) {
     double delay = seconds.value > 0 ? seconds.value : 0.0;
     if constexpr (detail::takes_stop_token_v<F, A...>)
-        return spawn([delay](std::stop_token st, auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
-            sleep(delay);
-            return std::invoke(std::move(fn), std::move(st), std::move(args)...);
-        }, std::forward<F>(f), std::forward<A>(a)...);
+        return spawn(
+            [delay](std::stop_token st, auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
+                sleep(delay);
+                return std::invoke(std::move(fn), std::move(st), std::move(args)...);
+            },
+            std::forward<F>(f), std::forward<A>(a)...);
     else
-        return spawn([delay](auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
-            sleep(delay);
-            return std::invoke(std::move(fn), std::move(args)...);
-        }, std::forward<F>(f), std::forward<A>(a)...);
+        return spawn(
+            [delay](auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
+                sleep(delay);
+                return std::invoke(std::move(fn), std::move(args)...);
+            },
+            std::forward<F>(f), std::forward<A>(a)...);
 }
 
 // Call f(args...) in the calling greenlet under a Timeout(seconds) (gevent's with_timeout): f's
 // result, or Timeout::Expired if f is still running after `seconds`, thrown from f's wait point
 // with `timeout` null (as Greenlet::get's own timeout). An outer Timeout's expiry passes through.
-template <class F, class... A>
-std::invoke_result_t<F, A...> with_timeout(Seconds seconds, F&& f, A&&... a) {
+template <class F, class... A> std::invoke_result_t<F, A...> with_timeout(Seconds seconds, F&& f, A&&... a) {
     Timeout t(seconds);
     try {
         return std::invoke(std::forward<F>(f), std::forward<A>(a)...);
@@ -364,8 +348,7 @@ std::invoke_result_t<F, A...> with_timeout(Seconds seconds, F&& f, A&&... a) {
 // first. With raise_error, as gevent's: the first greenlet to fail makes joinall rethrow its
 // exception as soon as it does, without waiting for the others (they keep running; a killed one
 // is no failure).
-template <class Range>
-bool joinall(const Range& greenlets, Seconds timeout = forever, bool raise_error = false) {
+template <class Range> bool joinall(const Range& greenlets, Seconds timeout = forever, bool raise_error = false) {
     if (raise_error) {
         std::vector<detail::Task*> tasks;
         for (const auto& g : greenlets) tasks.push_back(static_cast<const GreenletBase&>(g).task());
@@ -379,15 +362,14 @@ bool joinall(const Range& greenlets, Seconds timeout = forever, bool raise_error
     return true;
 }
 
-template <class Range>
-void killall(const Range& greenlets, Seconds timeout = forever) {
+template <class Range> void killall(const Range& greenlets, Seconds timeout = forever) {
     for (const auto& g : greenlets) static_cast<const GreenletBase&>(g).kill(0);  // throw in all first
     joinall(greenlets, timeout);
 }
 // killall with a chosen exception (see GreenletBase::kill(exception)).
 template <class Range, class E>
-    requires(!std::is_convertible_v<E, Seconds>)
-void killall(const Range& greenlets, const E& exception, Seconds timeout = forever) {
+requires(!std::is_convertible_v<E, Seconds>) void killall(const Range& greenlets, const E& exception,
+                                                          Seconds timeout = forever) {
     std::exception_ptr e;
     if constexpr (std::is_same_v<E, std::exception_ptr>) e = exception;
     else e = std::make_exception_ptr(exception);
@@ -399,8 +381,7 @@ void killall(const Range& greenlets, const E& exception, Seconds timeout = forev
 // Greenlet<void> gives a std::monostate). The first failure kills the others, waits for them, and
 // is rethrown; so does an exception sent to the caller meanwhile. A greenlet killed by someone
 // else is no failure: once all have ended, gather throws its GreenletExit (as get() does).
-template <class... T>
-auto gather(const Greenlet<T>&... gs) {
+template <class... T> auto gather(const Greenlet<T>&... gs) {
     const std::vector<GreenletBase> all{gs...};
     try {
         joinall(all, forever, /*raise_error=*/true);  // all ended, or the first failure thrown
@@ -419,8 +400,7 @@ auto gather(const Greenlet<T>&... gs) {
 // until f returns false (when it returns bool), the greenlet is killed, or a stop is requested
 // (g.request_stop(): it then ends at once, mid-interval). The ticks keep to their schedule; ticks
 // that passed while f ran long are skipped, not run late in a burst.
-template <class F>
-Greenlet<void> every(Seconds interval, F f) {
+template <class F> Greenlet<void> every(Seconds interval, F f) {
     return spawn([period = interval.value, f = std::move(f)](std::stop_token st) mutable {
         double next = detail::monotonic_now() + period;
         for (;;) {
@@ -440,15 +420,14 @@ Greenlet<void> every(Seconds interval, F f) {
 
 // gevent.kill(greenlet, exception): g.kill(exception, timeout).
 template <class E>
-    requires(!std::is_convertible_v<E, Seconds>)
-bool kill(const GreenletBase& g, E&& exception, Seconds timeout = forever) {
+requires(!std::is_convertible_v<E, Seconds>) bool kill(const GreenletBase& g, E&& exception,
+                                                       Seconds timeout = forever) {
     return g.kill(std::forward<E>(exception), timeout);
 }
 
 // Greenlet-local storage: each greenlet sees its own T, default-constructed on first use and
 // destroyed when the greenlet ends.
-template <class T>
-class local {
+template <class T> class local {
 public:
     T& get() {
         detail::Task* t = detail::current_task();

@@ -25,22 +25,19 @@ namespace green {
 
 namespace detail {
 // map / imap_unordered: each item's greenlet puts its outcome here, in the order they end.
-template <class R>
-struct MapOutcome {
+template <class R> struct MapOutcome {
     size_t index;
     std::optional<std::conditional_t<std::is_void_v<R>, Unit, R>> value;
     std::exception_ptr error;
 };
-template <class F, class R>
-struct MapShared {
+template <class F, class R> struct MapShared {
     explicit MapShared(F fn) : f(std::move(fn)) {}
     F f;
     Queue<MapOutcome<R>> outcomes;  // unbounded: a put never parks
 };
 // The body of item `i`'s greenlet: f(item), its value or exception handed to the collector (a
 // GreenletExit too, rethrown: the greenlet ends killed).
-template <class R, class F, class Item>
-auto map_body(std::shared_ptr<MapShared<F, R>> s, size_t i, Item item) {
+template <class R, class F, class Item> auto map_body(std::shared_ptr<MapShared<F, R>> s, size_t i, Item item) {
     return [s = std::move(s), i, item = std::move(item)]() mutable {
         MapOutcome<R> o{i, std::nullopt, nullptr};
         bool killed = false;
@@ -64,8 +61,7 @@ auto map_body(std::shared_ptr<MapShared<F, R>> s, size_t i, Item item) {
 }
 }  // namespace detail
 
-template <class R>
-class IMapUnordered;
+template <class R> class IMapUnordered;
 
 class Group {
 public:
@@ -74,16 +70,14 @@ public:
     Group(const Group&) = delete;
     Group& operator=(const Group&) = delete;
 
-    template <class F, class... A>
-    auto spawn(F&& f, A&&... a) {
+    template <class F, class... A> auto spawn(F&& f, A&&... a) {
         before_spawn();
         auto g = green::spawn(std::forward<F>(f), std::forward<A>(a)...);
         track(g);
         return g;
     }
     // spawn() with options (a name, a stack size, the hub it runs on: SpawnOptions).
-    template <class F, class... A>
-    auto spawn_with(const SpawnOptions& opts, F&& f, A&&... a) {
+    template <class F, class... A> auto spawn_with(const SpawnOptions& opts, F&& f, A&&... a) {
         before_spawn();
         auto g = green::spawn_with(opts, std::forward<F>(f), std::forward<A>(a)...);
         track(g);
@@ -111,8 +105,7 @@ public:
     // the results in the order of the items (void if f returns nothing). The first failure kills
     // the item greenlets still running, waits for them, and is rethrown (a killed one's
     // GreenletExit too, as Greenlet::get does). The caller parks meanwhile.
-    template <class F, std::ranges::input_range Range>
-    auto map(F f, const Range& items) {
+    template <class F, std::ranges::input_range Range> auto map(F f, const Range& items) {
         using Item = std::ranges::range_value_t<Range>;
         using R = std::invoke_result_t<F&, Item>;
         using V = std::conditional_t<std::is_void_v<R>, detail::Unit, R>;
@@ -152,8 +145,7 @@ public:
     // for (auto& v : pool.imap_unordered(f, items)). Items are copied; their greenlets are
     // spawned as slots free up while the caller iterates. A failure is rethrown by the step that
     // reaches it (the iteration may go on). The group must outlive the iteration.
-    template <class F, std::ranges::input_range Range>
-    auto imap_unordered(F f, const Range& items) {
+    template <class F, std::ranges::input_range Range> auto imap_unordered(F f, const Range& items) {
         using Item = std::ranges::range_value_t<Range>;
         using R = std::invoke_result_t<F&, Item>;
         static_assert(!std::is_void_v<R>, "green::Group::imap_unordered: f must return a value");
@@ -171,22 +163,22 @@ public:
 
     // Run f(args...) in a greenlet of the group and return its result (its exception rethrown).
     // Called from a member of the group, it runs f in the caller (no slot to wait for).
-    template <class F, class... A>
-    spawn_result_t<F, A...> apply(F&& f, A&&... a) {
+    template <class F, class... A> spawn_result_t<F, A...> apply(F&& f, A&&... a) {
         if (contains(getcurrent())) return std::invoke(std::forward<F>(f), std::forward<A>(a)...);
         return spawn(std::forward<F>(f), std::forward<A>(a)...).get();
     }
     // spawn() that never parks the caller: the member greenlet at once, or, when the Pool is full,
     // a greenlet that waits for a slot, joins the pool and runs f there (gevent's apply_async).
     // Link to it, or get() it, for the result.
-    template <class F, class... A>
-    Greenlet<spawn_result_t<F, A...>> apply_async(F&& f, A&&... a) {
+    template <class F, class... A> Greenlet<spawn_result_t<F, A...>> apply_async(F&& f, A&&... a) {
         if (!full()) return spawn(std::forward<F>(f), std::forward<A>(a)...);
-        auto g = green::spawn([this](auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
-            add(getcurrent());        // waits for a slot; a member from now on
-            waiting_->discard(getcurrent());
-            return std::invoke(std::move(fn), std::move(args)...);
-        }, std::forward<F>(f), std::forward<A>(a)...);
+        auto g = green::spawn(
+            [this](auto&& fn, auto&&... args) -> spawn_result_t<F, A...> {
+                add(getcurrent());  // waits for a slot; a member from now on
+                waiting_->discard(getcurrent());
+                return std::invoke(std::move(fn), std::move(args)...);
+            },
+            std::forward<F>(f), std::forward<A>(a)...);
         if (!waiting_) waiting_ = std::make_unique<Group>();
         waiting_->track(g);  // killed first when the group is destroyed
         return g;
@@ -228,8 +220,7 @@ private:
 };
 
 // Group::imap_unordered's results, in the order their greenlets end. Move-only.
-template <class R>
-class IMapUnordered {
+template <class R> class IMapUnordered {
 public:
     // The next result; nullopt once every item's was given; a failed item's exception rethrown.
     // Empty if none is ready within `timeout` (the spawning of items may park longer in a full Pool).
@@ -268,8 +259,7 @@ public:
 
 private:
     friend class Group;
-    template <class Shared, class Feed>
-    IMapUnordered(std::shared_ptr<Shared> s, Feed feed)
+    template <class Shared, class Feed> IMapUnordered(std::shared_ptr<Shared> s, Feed feed)
         : s_(std::shared_ptr<Queue<detail::MapOutcome<R>>>(s, &s->outcomes)), feed_(std::move(feed)) {}
     std::shared_ptr<Queue<detail::MapOutcome<R>>> s_;
     std::function<bool(bool)> feed_;  // spawn the next item (unless it would wait): false if none

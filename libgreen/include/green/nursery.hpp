@@ -48,8 +48,7 @@ public:
     Nursery(const Nursery&) = delete;
     Nursery& operator=(const Nursery&) = delete;
 
-    template <class F, class... A>
-    auto spawn(F&& f, A&&... a) {
+    template <class F, class... A> auto spawn(F&& f, A&&... a) {
         auto g = green::spawn(std::forward<F>(f), std::forward<A>(a)...);
         adopt(g);
         return g;
@@ -61,8 +60,7 @@ public:
     size_t size() const noexcept;
 
 private:
-    template <class F>
-    friend std::invoke_result_t<F&, Nursery&> open_nursery(F&& body);
+    template <class F> friend std::invoke_result_t<F&, Nursery&> open_nursery(F&& body);
     Nursery();
     ~Nursery();
     void adopt(const GreenletBase& g);
@@ -72,8 +70,7 @@ private:
     std::shared_ptr<detail::NurseryState> s_;
 };
 
-template <class F>
-std::invoke_result_t<F&, Nursery&> open_nursery(F&& body) {
+template <class F> std::invoke_result_t<F&, Nursery&> open_nursery(F&& body) {
     using R = std::invoke_result_t<F&, Nursery&>;
     Nursery n;
     std::exception_ptr body_error;

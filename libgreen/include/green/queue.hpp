@@ -21,8 +21,7 @@ namespace green {
 
 namespace detail {
 // How a Queue stores its items: push, the item get() would return (front), and take it out.
-template <class T>
-struct FifoItems {
+template <class T> struct FifoItems {
     std::deque<T> d;
     void push(T&& v) { d.push_back(std::move(v)); }
     T& front() { return d.front(); }
@@ -34,8 +33,7 @@ struct FifoItems {
     size_t size() const { return d.size(); }
     bool empty() const { return d.empty(); }
 };
-template <class T>
-struct LifoItems {
+template <class T> struct LifoItems {
     std::vector<T> d;
     void push(T&& v) { d.push_back(std::move(v)); }
     T& front() { return d.back(); }
@@ -48,8 +46,7 @@ struct LifoItems {
     bool empty() const { return d.empty(); }
 };
 // A binary heap with the smallest item (by Compare) in front, as Python's heapq.
-template <class T, class Compare>
-struct PriorityItems {
+template <class T, class Compare> struct PriorityItems {
     std::vector<T> d;
     Compare less;
     auto after() {
@@ -71,8 +68,7 @@ struct PriorityItems {
 };
 }  // namespace detail
 
-template <class T, class Items = detail::FifoItems<T>>
-class Queue {
+template <class T, class Items = detail::FifoItems<T>> class Queue {
 public:
     explicit Queue(size_t maxsize = 0) : maxsize_(maxsize) {}
     Queue(const Queue&) = delete;
@@ -205,17 +201,14 @@ protected:
 };
 
 // A Queue whose get() returns the item put last.
-template <class T>
-using LifoQueue = Queue<T, detail::LifoItems<T>>;
+template <class T> using LifoQueue = Queue<T, detail::LifoItems<T>>;
 // A Queue whose get() returns the smallest item (by Compare; equal ones in no particular order):
 // put (priority, item) pairs, or pass a comparator.
-template <class T, class Compare = std::less<T>>
-using PriorityQueue = Queue<T, detail::PriorityItems<T, Compare>>;
+template <class T, class Compare = std::less<T>> using PriorityQueue = Queue<T, detail::PriorityItems<T, Compare>>;
 
 // A Queue that counts unfinished items: each get() must be matched by a task_done(); join() waits
 // until every item put has been marked done.
-template <class T>
-class JoinableQueue : public Queue<T> {
+template <class T> class JoinableQueue : public Queue<T> {
 public:
     using Queue<T>::Queue;
     void task_done() {
@@ -248,8 +241,7 @@ private:
 // runs: there is no put_nowait), leaving nothing behind. get(timeout) throws Empty; get_nowait()
 // takes from a putter already waiting. close() as Queue's; putters still waiting then get Closed
 // and their items are not delivered. Safe across OS threads.
-template <class T>
-class Channel {
+template <class T> class Channel {
 public:
     Channel() = default;
     Channel(const Channel&) = delete;
@@ -267,7 +259,8 @@ public:
         watchers_.notify_all();
         bool taken;
         try {
-            detail::wait_until(lock_, o.done, timeout.value, {"Channel::put", this}, [&] { return o.taken || closed_; });
+            detail::wait_until(lock_, o.done, timeout.value, {"Channel::put", this},
+                               [&] { return o.taken || closed_; });
             taken = o.taken;
         } catch (...) {  // killed or a Timeout (lock released): withdraw, unless taken meanwhile
             std::lock_guard g(lock_);

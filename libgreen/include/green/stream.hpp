@@ -32,7 +32,8 @@ public:
     IncompleteRead(std::string got, size_t wanted)
         : std::runtime_error("green::Stream: the stream ended after " + std::to_string(got.size()) + " of " +
                              std::to_string(wanted) + " bytes"),
-          partial(std::move(got)), expected(wanted) {}
+          partial(std::move(got)),
+          expected(wanted) {}
     std::string partial;
     size_t expected;  // bytes wanted (read_exactly), or 0 (a delimiter never came)
 };

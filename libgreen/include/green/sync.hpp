@@ -38,8 +38,7 @@ private:
 
 // A value (or an exception) that arrives later, possibly from another OS thread. Copies share one
 // result.
-template <class T>
-class AsyncResult {
+template <class T> class AsyncResult {
 public:
     AsyncResult() : s_(std::make_shared<State>()) {}
     void set(T v) {
@@ -111,8 +110,7 @@ struct Unit {};
 }  // namespace detail
 
 // AsyncResult<void> signals completion (or an exception) without a value.
-template <>
-class AsyncResult<void> : public AsyncResult<detail::Unit> {
+template <> class AsyncResult<void> : public AsyncResult<detail::Unit> {
 public:
     void set() { AsyncResult<detail::Unit>::set({}); }
     void get(Seconds timeout = forever) const { AsyncResult<detail::Unit>::get(timeout); }
@@ -184,8 +182,7 @@ public:
     // Releases the lock (fully, for an RLock), waits for a notify or the timeout, reacquires it.
     // True if notified.
     bool wait(Seconds timeout = forever);
-    template <class Pred>
-    bool wait_for(Pred pred, Seconds timeout = forever) {
+    template <class Pred> bool wait_for(Pred pred, Seconds timeout = forever) {
         double deadline = timeout.value >= 0 ? detail::monotonic_now() + timeout.value : -1;
         while (!pred()) {
             double left = deadline < 0 ? -1 : deadline - detail::monotonic_now();
@@ -231,10 +228,10 @@ private:
     mutable detail::SpinLock lock_;
     detail::WaitList waiters_;
     size_t parties_;
-    size_t count_ = 0;         // arrived in this round and not gone
-    uint64_t round_ = 0;       // bumped when a round completes: its waiters have passed
+    size_t count_ = 0;    // arrived in this round and not gone
+    uint64_t round_ = 0;  // bumped when a round completes: its waiters have passed
     bool broken_ = false;
-    bool resetting_ = false;   // reset() asked while broken waiters were still inside
+    bool resetting_ = false;  // reset() asked while broken waiters were still inside
 };
 
 }  // namespace green

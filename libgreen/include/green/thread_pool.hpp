@@ -19,8 +19,7 @@ public:
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
 
-    template <class F>
-    auto spawn(F f) -> AsyncResult<std::invoke_result_t<F>> {
+    template <class F> auto spawn(F f) -> AsyncResult<std::invoke_result_t<F>> {
         using R = std::invoke_result_t<F>;
         AsyncResult<R> result;
         submit([result, f = std::move(f)]() mutable {
@@ -38,10 +37,7 @@ public:
         return result;
     }
     // spawn(f).get(): run f on a worker and wait for its result.
-    template <class F>
-    auto apply(F f) -> std::invoke_result_t<F> {
-        return spawn(std::move(f)).get();
-    }
+    template <class F> auto apply(F f) -> std::invoke_result_t<F> { return spawn(std::move(f)).get(); }
     size_t size() const noexcept;
 
 private:

@@ -45,8 +45,8 @@ concept Waitable = requires(const W& w, detail::Waiter* p, detail::Waiter& r) {
 class WaitRef {
 public:
     template <Waitable W>
-        requires(!std::same_as<W, WaitRef>)
-    WaitRef(const W& w) noexcept  // NOLINT: implicit on purpose
+    requires(!std::same_as<W, WaitRef>) WaitRef(const W& w)
+    noexcept  // NOLINT: implicit on purpose
         : obj_(&w),
           watch_([](const void* o, detail::Waiter* x) -> bool { return static_cast<const W*>(o)->watch(x); }),
           unwatch_([](const void* o, detail::Waiter& x) noexcept { static_cast<const W*>(o)->unwatch(x); }) {}
@@ -96,16 +96,15 @@ public:
 private:
     bool round();  // collect what is ready into ready_, parking once if nothing is; false: timed out
     std::vector<WaitRef> objects_;
-    std::vector<size_t> pending_;   // indices not yet reported
-    std::vector<size_t> ready_;     // found ready, reported from head_ on
+    std::vector<size_t> pending_;  // indices not yet reported
+    std::vector<size_t> ready_;    // found ready, reported from head_ on
     size_t head_ = 0;
     std::vector<detail::Waiter> waiters_;  // one per pending object during a park
     double deadline_;                      // monotonic; < 0: none
 };
 
 namespace detail {
-template <class R>
-std::vector<WaitRef> wait_refs(const R& objects) {
+template <class R> std::vector<WaitRef> wait_refs(const R& objects) {
     std::vector<WaitRef> refs;
     if constexpr (std::ranges::sized_range<const R>) refs.reserve(std::ranges::size(objects));
     for (const auto& o : objects) refs.emplace_back(o);
@@ -117,8 +116,7 @@ inline Iwait iwait(std::initializer_list<WaitRef> objects, Seconds timeout = for
     return Iwait(std::vector<WaitRef>(objects), timeout);
 }
 template <std::ranges::input_range R>
-    requires Waitable<std::ranges::range_value_t<R>>
-Iwait iwait(const R& objects, Seconds timeout = forever) {
+requires Waitable<std::ranges::range_value_t<R>> Iwait iwait(const R& objects, Seconds timeout = forever) {
     return Iwait(detail::wait_refs(objects), timeout);
 }
 // asyncio's name for the same iteration.
@@ -126,8 +124,7 @@ inline Iwait as_completed(std::initializer_list<WaitRef> objects, Seconds timeou
     return iwait(objects, timeout);
 }
 template <std::ranges::input_range R>
-    requires Waitable<std::ranges::range_value_t<R>>
-Iwait as_completed(const R& objects, Seconds timeout = forever) {
+requires Waitable<std::ranges::range_value_t<R>> Iwait as_completed(const R& objects, Seconds timeout = forever) {
     return iwait(objects, timeout);
 }
 
@@ -140,8 +137,8 @@ inline std::vector<size_t> wait(std::initializer_list<WaitRef> objects, size_t c
     return wait(std::span<const WaitRef>(objects.begin(), objects.size()), count, timeout);
 }
 template <std::ranges::input_range R>
-    requires Waitable<std::ranges::range_value_t<R>>
-std::vector<size_t> wait(const R& objects, size_t count = SIZE_MAX, Seconds timeout = forever) {
+requires Waitable<std::ranges::range_value_t<R>> std::vector<size_t> wait(const R& objects, size_t count = SIZE_MAX,
+                                                                          Seconds timeout = forever) {
     std::vector<WaitRef> refs = detail::wait_refs(objects);
     return wait(std::span<const WaitRef>(refs), count, timeout);
 }
@@ -156,18 +153,13 @@ std::vector<size_t> wait(const R& objects, size_t count = SIZE_MAX, Seconds time
 // it and runs its handler with it, in the calling greenlet. When none has one, the caller parks
 // until one may (as wait() does), then looks again. A closed source that is empty never fires;
 // when every one is, select throws green::Closed. Kills and green::Timeout are thrown at it.
-template <class Q, class F>
-struct GetCase {
+template <class Q, class F> struct GetCase {
     Q& source;
     F handler;
 };
-template <class Q, class F>
-GetCase<Q, F> on_get(Q& source, F handler) {
-    return {source, std::move(handler)};
-}
+template <class Q, class F> GetCase<Q, F> on_get(Q& source, F handler) { return {source, std::move(handler)}; }
 
-template <class... Q, class... F>
-std::optional<size_t> select(Seconds timeout, GetCase<Q, F>... cases) {
+template <class... Q, class... F> std::optional<size_t> select(Seconds timeout, GetCase<Q, F>... cases) {
     const double deadline = timeout.value < 0 ? -1 : detail::monotonic_now() + timeout.value;
     for (;;) {
         std::optional<size_t> fired;

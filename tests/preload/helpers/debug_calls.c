@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static void *nothing(void *a) { return a; }
+static void *nothing(void *a)
+{
+    return a;
+}
 
 static ssize_t read_from(const char *path, char *buf, size_t n)
 {

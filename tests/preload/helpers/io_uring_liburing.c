@@ -31,7 +31,7 @@ static double now_s(void)
 
 static void msleep(int ms)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
         ;
 }
@@ -70,9 +70,8 @@ int main(void)
     struct io_uring_cqe *cqe;
 
     /* 1 */
-    if (pipe(pipefd) != 0)
-        return 1;
-    char buf[16] = { 0 };
+    if (pipe(pipefd) != 0) return 1;
+    char buf[16] = {0};
     struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
     io_uring_prep_read(sqe, pipefd[0], buf, sizeof buf - 1, 0);
     io_uring_sqe_set_data64(sqe, 1);
@@ -90,7 +89,7 @@ int main(void)
     pthread_join(w, NULL);
 
     /* 2 */
-    struct __kernel_timespec ts30 = { 0, 30 * 1000000L };
+    struct __kernel_timespec ts30 = {0, 30 * 1000000L};
     sqe = io_uring_get_sqe(&ring);
     io_uring_prep_timeout(sqe, &ts30, 0, 0);
     io_uring_sqe_set_data64(sqe, 2);
@@ -105,7 +104,7 @@ int main(void)
 
     /* 3 */
     for (int ms = 10; ms <= 100; ms *= 10) {
-        struct __kernel_timespec ts = { 0, ms * 1000000L };
+        struct __kernel_timespec ts = {0, ms * 1000000L};
         mark = atomic_load(&ticks);
         t0 = now_s();
         rc = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);

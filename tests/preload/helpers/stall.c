@@ -30,7 +30,10 @@ static void *staller(void *arg)
         struct timespec ts = {1, 500000000};
         long rc;
         register long r10 __asm__("r10") = (long)&ts;
-        __asm__ volatile("syscall" : "=a"(rc) : "0"((long)SYS_futex), "D"(&word), "S"((long)FUTEX_WAIT_PRIVATE), "d"(0L), "r"(r10) : "rcx", "r11", "memory");
+        __asm__ volatile("syscall"
+                         : "=a"(rc)
+                         : "0"((long)SYS_futex), "D"(&word), "S"((long)FUTEX_WAIT_PRIVATE), "d"(0L), "r"(r10)
+                         : "rcx", "r11", "memory");
         (void)rc;
     }
     return NULL;
@@ -39,8 +42,7 @@ static void *staller(void *arg)
 static void *ticker(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < 5; i++)
-        usleep(10000);
+    for (int i = 0; i < 5; i++) usleep(10000);
     return NULL;
 }
 

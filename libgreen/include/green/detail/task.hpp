@@ -64,7 +64,7 @@ enum class Wake : uint8_t {
 struct WaitInfo {
     const char* what = nullptr;  // "Event", "read", "sleep", ...
     const void* object = nullptr;
-    long arg = -1;                // a descriptor, a pid, ...
+    long arg = -1;  // a descriptor, a pid, ...
 };
 
 // How a wait reacts to a signal handler running.
@@ -82,8 +82,8 @@ struct Waker {
 
 // Everything a park waits for besides its waker: the one description of a wait.
 struct ParkSpec {
-    double timeout = -1;            // seconds; < 0: no limit
-    WaitInfo what{};                // for reports
+    double timeout = -1;                  // seconds; < 0: no limit
+    WaitInfo what{};                      // for reports
     uint8_t interrupt = kInterruptNever;  // which signal handlers end it (Wake::Signal)
 };
 
@@ -92,7 +92,7 @@ struct ParkSpec {
 struct Stack {
     char* lo = nullptr;  // lowest usable byte; the guard page (if any) sits just below
     size_t size = 0;
-    uint32_t kind = 0;   // StackPool's bookkeeping
+    uint32_t kind = 0;  // StackPool's bookkeeping
 };
 
 class Context {
@@ -179,16 +179,16 @@ private:
     friend class Hub;
     friend struct Handoff;
     // hub thread:
-    Task* ready_next_ = nullptr;     // on hub's ready queue
-    Task* live_prev_ = nullptr;      // on hub's list of live tasks
+    Task* ready_next_ = nullptr;  // on hub's ready queue
+    Task* live_prev_ = nullptr;   // on hub's list of live tasks
     Task* live_next_ = nullptr;
-    uint64_t seq_ = 0;               // park epoch: the last Waker handed out
+    uint64_t seq_ = 0;  // park epoch: the last Waker handed out
     State state_ = State::New;
     Wake wake_ = Wake::None;
-    bool movable_ = false;           // on the ready queue from a yield: another hub may take it
-    uint8_t interrupt_ = 0;          // the current park accepts Wake::Signal: kInterrupt*
-    WaitInfo waiting_;               // what the current park is for
-    uint64_t gen_ = 0;               // the hub's hold generation it last resumed under (hub.hpp)
+    bool movable_ = false;   // on the ready queue from a yield: another hub may take it
+    uint8_t interrupt_ = 0;  // the current park accepts Wake::Signal: kInterrupt*
+    WaitInfo waiting_;       // what the current park is for
+    uint64_t gen_ = 0;       // the hub's hold generation it last resumed under (hub.hpp)
     // A wake that came before the task parked with that epoch (it was kept on its own OS thread
     // by a hand-off meanwhile): its park returns at once.
     uint64_t early_epoch_ = 0;
@@ -197,10 +197,10 @@ private:
     uint64_t tcb_carrier_ = 0;
 
 public:
-    std::exception_ptr pending;      // thrown at the next wait point (kill, Timeout); hub thread
+    std::exception_ptr pending;  // thrown at the next wait point (kill, Timeout); hub thread
     Context ctx;
     Stack stack;
-    size_t stack_size = 0;           // requested; 0 = default
+    size_t stack_size = 0;  // requested; 0 = default
     // The thread pointer (FS base: a thread control block and its static TLS) the task runs with.
     // Null: its OS thread's own, unless a layer above gives the task one of its own (the
     // preload's green threads, and its root when hand-off moves the root between OS threads);
@@ -209,16 +209,16 @@ public:
     // Called once the task's stack exists, before it first runs, in the creator's context: may
     // build a TCB at the top of the stack (setting `tcb`) and returns the bytes it took there.
     size_t (*place_tcb)(Task*) = nullptr;
-    size_t tcb_reserved = 0;         // bytes at the top of `stack` that are not the fiber's
+    size_t tcb_reserved = 0;  // bytes at the top of `stack` that are not the fiber's
     std::string name;
-    std::vector<LocalSlot> locals;   // green::local<T> values, destroyed at exit
-    void* user = nullptr;            // owned by a layer above (the preload's thread record)
+    std::vector<LocalSlot> locals;     // green::local<T> values, destroyed at exit
+    void* user = nullptr;              // owned by a layer above (the preload's thread record)
     void (*on_exit)(Task*) = nullptr;  // called in the task's context just before it dies
     // any thread (under lock):
     SpinLock lock;
     std::atomic<bool> dead{false};
-    bool killed = false;             // died of GreenletExit
-    std::exception_ptr error;        // how it died, if by an exception
+    bool killed = false;       // died of GreenletExit
+    std::exception_ptr error;  // how it died, if by an exception
     bool error_observed = false;
     WaitList joiners;
     std::vector<std::function<void()>> links;
@@ -238,16 +238,14 @@ Task* current_task();
 bool wait_on(SpinLock& lock, WaitList& list, double timeout, WaitInfo info);
 
 // Wait (lock held) until pred() holds or `timeout` seconds pass; false on timeout.
-template <class Pred>
-bool wait_until(SpinLock& lock, WaitList& list, double timeout, WaitInfo info, Pred pred);
+template <class Pred> bool wait_until(SpinLock& lock, WaitList& list, double timeout, WaitInfo info, Pred pred);
 // Throw what is pending for the running task, if anything (after a Wake::Interrupted/LoopExit).
 void throw_pending(Wake why);
 
 // Seconds from CLOCK_MONOTONIC, the clock of every timeout.
 double monotonic_now() noexcept;
 
-template <class Pred>
-bool wait_until(SpinLock& lock, WaitList& list, double timeout, WaitInfo info, Pred pred) {
+template <class Pred> bool wait_until(SpinLock& lock, WaitList& list, double timeout, WaitInfo info, Pred pred) {
     if (pred()) return true;
     if (timeout == 0) return false;
     double deadline = timeout > 0 ? monotonic_now() + timeout : 0;
