@@ -32,6 +32,7 @@ namespace green::detail {
 std::atomic<uint64_t> Hub::handoffs{0};
 
 struct HomeTask final : Task {
+    HomeTask() noexcept : Task(Uncounted{}) {}
     void run() override {}
 };
 

@@ -81,9 +81,11 @@ struct HubOwner {
 thread_local HubOwner tls_owner;
 
 struct RootTask final : Task {
+    RootTask() noexcept : Task(Uncounted{}) {}
     void run() override {}
 };
 struct HubTask final : Task {
+    HubTask() noexcept : Task(Uncounted{}) {}
     void run() override {}
 };
 
@@ -213,6 +215,17 @@ bool Hub::in_runtime() noexcept {
 // written by a hub: hubs of other threads read it on every switch.
 ptrdiff_t Hub::errno_offset_ = reinterpret_cast<char*>(__errno_location()) - static_cast<char*>(thread_pointer());
 
+// A fork child's side of the hubs (pthread_atfork): it has one thread, the caller's.
+void Hub::fork_child() noexcept {
+    handoff_fork_lock(false);
+    // The runtime's idle threads counted (a ThreadPool's workers, the monitor, name lookups) are
+    // not in the child, and must not make its deadlock test see fewer OS threads than there are.
+    idle_internal_threads.store(0);
+    HubGroup::after_fork();  // the group's other hubs' threads are not in the child
+    if (tls_hub) tls_hub->fork_child_remote();
+    if (tls_hub) tls_hub->after_fork();
+}
+
 Hub::Hub() {
     // errno is a word of static TLS: at the same offset from every TCB's thread pointer.
     carrier_tcb_ = installed_tcb_ = root_thread_tcb_ = thread_pointer();
@@ -230,9 +243,6 @@ Hub::Hub() {
     tls_task = root_;
 
     hub_task_ = new HubTask;  // its fiber starts on the first switch to it
-    // The root and hub records are the runtime's, not greenlets: keep them out of the counts.
-    tasks_created.fetch_sub(2, std::memory_order_relaxed);
-    tasks_alive.fetch_sub(2, std::memory_order_relaxed);
     hub_task_->hub = this;
     hub_task_->name = "hub";
 
@@ -251,17 +261,7 @@ Hub::Hub() {
         // (Not the remote queue's lock: a thread that holds a lock of a layer above, the preload's
         // wait buckets, takes it to post a wake, and the two would wait for each other; the child
         // resets it instead: fork_child_remote.)
-        pthread_atfork([] { handoff_fork_lock(true); }, [] { handoff_fork_lock(false); },
-                       [] {
-                           handoff_fork_lock(false);
-                           // The child has one thread: the runtime's idle ones counted (a ThreadPool's workers,
-                           // the monitor, name lookups) are not in it, and must not make its deadlock test see
-                           // fewer OS threads than there are.
-                           idle_internal_threads.store(0);
-                           HubGroup::after_fork();  // the group's other hubs' threads are not in the child
-                           if (tls_hub) tls_hub->fork_child_remote();
-                           if (tls_hub) tls_hub->after_fork();
-                       });
+        pthread_atfork([] { handoff_fork_lock(true); }, [] { handoff_fork_lock(false); }, fork_child);
     });
 }
 
@@ -332,7 +332,6 @@ Hub::~Hub() {
     // back to the pool.
     if (hub_task_->ctx.started()) StackPool::release(hub_task_->stack);
     StackPool::flush_thread_cache();
-    tasks_alive.fetch_add(2, std::memory_order_relaxed);  // balanced by the two destructors below
     delete hub_task_;
     unlink_live(root_);
     root_->release();

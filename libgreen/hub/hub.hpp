@@ -285,6 +285,7 @@ private:
     // In the hub task: a task that kept its OS thread is back and waits for the hub.
     void serve_requests() noexcept;
     void after_fork_carrier() noexcept;  // the calling thread's carrier record, in a fork child
+    static void fork_child() noexcept;   // the atfork child handler
     void fork_child_remote() noexcept;   // in a fork child: the remote queue's lock, unlocked
     void kick() noexcept;                // wake the loop (any thread)
     void resume_loop() noexcept;         // switch from the running context to the hub task

@@ -32,8 +32,10 @@ Task::Task() : id(next_task_id.fetch_add(1, std::memory_order_relaxed)) {
     while (alive > peak && !Hub::tasks_peak.compare_exchange_weak(peak, alive, std::memory_order_relaxed)) {}
 }
 
+Task::Task(Uncounted) noexcept : id(next_task_id.fetch_add(1, std::memory_order_relaxed)), counted(false) {}
+
 Task::~Task() {
-    Hub::tasks_alive.fetch_sub(1, std::memory_order_relaxed);
+    if (counted) Hub::tasks_alive.fetch_sub(1, std::memory_order_relaxed);
     if (error && !error_observed && !killed) {
         // Like asyncio's "Task exception was never retrieved": a failure nobody looked at.
         try {

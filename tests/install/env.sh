@@ -73,6 +73,14 @@ first=$(green GREEN_STATS=1 "$tmp/threads" 2>&1 >/dev/null | head -1)
 expect "the report names libgreen's version ($version)" "green stats (libgreen $version, pid N):" \
     "${first/pid [0-9]*)/pid N)}"
 
+# The counts are the program's threads: 4 made, 4 alive at once; none for a program that makes
+# none, even one that makes a hub (cat reads: the runtime's own records, a hub's root and loop,
+# are not counted).
+line=$(green GREEN_STATS=1 "$tmp/threads" 2>&1 >/dev/null | grep '^  greenlets')
+expect "4 threads: 4 greenlets created, peak alive 4" "  greenlets created 4, peak alive 4" "$line"
+line=$(green GREEN_STATS=1 cat /etc/hostname 2>&1 >/dev/null | grep "^  greenlets")
+expect "no thread: none created, none alive" "  greenlets created 0, peak alive 0" "$line"
+
 # With several hubs the switches line names them and counts the green threads moved between them
 # (hubs_share: yielding threads crowded on one hub, which the other must take); one hub: neither.
 if gcc -std=gnu11 -pthread -O1 -I"$root/tests/preload" "$root/tests/preload/hubs_share.c" -o "$tmp/hubs_share"; then

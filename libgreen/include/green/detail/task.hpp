@@ -159,6 +159,14 @@ struct Task {
     Task();
     virtual ~Task();
     virtual void run() = 0;  // the body; stores the result in the subclass
+
+protected:
+    // The runtime's own records (a hub's root and loop, a carrier's home) are no greenlets: they
+    // stay out of the counts GREEN_STATS reports (created, peak alive).
+    struct Uncounted {};
+    explicit Task(Uncounted) noexcept;
+
+public:
     // std::stop_token support: only greenlets whose body takes a token have a stop source.
     virtual bool request_stop() noexcept { return false; }
     virtual std::stop_token stop_token() const noexcept { return {}; }
@@ -168,6 +176,7 @@ struct Task {
     // moved to an idle hub while it waits on the ready queue (written by its hub's thread then).
     Hub* hub = nullptr;
     uint64_t id = 0;
+    const bool counted = true;  // in Hub::tasks_created/alive/peak (false: Uncounted)
 
     // Scheduling state, the hub's alone (layers above wait through Hub::prepare_park and park).
     // These two are for reports: read from the task's own hub thread.
