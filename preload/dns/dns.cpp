@@ -48,6 +48,32 @@ int interrupted_r(struct hostent** result, int* h_errnop) {
     return EINTR;
 }
 
+// gethostbyname and friends: `lookup()` runs glibc's function on the resolver thread; a signal
+// ends the wait as natively (TRY_AGAIN, EINTR).
+template <class Lookup> struct hostent* hostent_lookup(const char* what, Lookup lookup) {
+    green::detail::Hub* h = lookup_hub();
+    if (!h) return lookup();
+    struct hostent* r = nullptr;
+    if (!resolve(
+            *h, what, [&] { r = lookup(); }, [] {})) {
+        h_errno = TRY_AGAIN;
+        errno = EINTR;
+        return nullptr;
+    }
+    return r;
+}
+
+// The same for the _r variants, which fill the caller's buffers (ERANGE when too small).
+template <class Lookup> int hostent_lookup_r(const char* what, struct hostent** result, int* h_errnop, Lookup lookup) {
+    green::detail::Hub* h = lookup_hub();
+    if (!h) return lookup();
+    int rc = 0;
+    if (!resolve(
+            *h, what, [&] { rc = lookup(); }, [] {}))
+        return interrupted_r(result, h_errnop);
+    return rc;
+}
+
 }  // namespace
 
 GREEN_HOOK(int, getaddrinfo, const char* node, const char* service, const struct addrinfo* hints,
@@ -110,82 +136,36 @@ GREEN_HOOK(int, getnameinfo, const struct sockaddr* sa, socklen_t salen, char* h
 // gethostbyname and friends return glibc's own static buffer, filled on a resolver thread.
 GREEN_HOOK(struct hostent*, gethostbyname, const char* name) {
     HOOK_ENTER(gethostbyname);
-    green::detail::Hub* h = lookup_hub();
-    if (!h) return REAL(gethostbyname)(name);
-    struct hostent* r = nullptr;
-    if (!resolve(
-            *h, "gethostbyname", [&] { r = REAL(gethostbyname)(name); }, [] {})) {
-        h_errno = TRY_AGAIN;
-        errno = EINTR;
-        return nullptr;
-    }
-    return r;
+    return hostent_lookup("gethostbyname", [&] { return REAL(gethostbyname)(name); });
 }
 
 GREEN_HOOK(struct hostent*, gethostbyname2, const char* name, int af) {
     HOOK_ENTER(gethostbyname2);
-    green::detail::Hub* h = lookup_hub();
-    if (!h) return REAL(gethostbyname2)(name, af);
-    struct hostent* r = nullptr;
-    if (!resolve(
-            *h, "gethostbyname2", [&] { r = REAL(gethostbyname2)(name, af); }, [] {})) {
-        h_errno = TRY_AGAIN;
-        errno = EINTR;
-        return nullptr;
-    }
-    return r;
+    return hostent_lookup("gethostbyname2", [&] { return REAL(gethostbyname2)(name, af); });
 }
 
 GREEN_HOOK(struct hostent*, gethostbyaddr, const void* addr, socklen_t len, int type) {
     HOOK_ENTER(gethostbyaddr);
-    green::detail::Hub* h = lookup_hub();
-    if (!h) return REAL(gethostbyaddr)(addr, len, type);
-    struct hostent* r = nullptr;
-    if (!resolve(
-            *h, "gethostbyaddr", [&] { r = REAL(gethostbyaddr)(addr, len, type); }, [] {})) {
-        h_errno = TRY_AGAIN;
-        errno = EINTR;
-        return nullptr;
-    }
-    return r;
+    return hostent_lookup("gethostbyaddr", [&] { return REAL(gethostbyaddr)(addr, len, type); });
 }
 
-// The _r variants fill the caller's buffers (ERANGE when too small), as glibc does.
 GREEN_HOOK(int, gethostbyname_r, const char* name, struct hostent* ret, char* buf, size_t buflen,
            struct hostent** result, int* h_errnop) {
     HOOK_ENTER(gethostbyname_r);
-    green::detail::Hub* h = lookup_hub();
-    if (!h) return REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop);
-    int rc = 0;
-    if (!resolve(
-            *h, "gethostbyname_r", [&] { rc = REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop); },
-            [] {}))
-        return interrupted_r(result, h_errnop);
-    return rc;
+    return hostent_lookup_r("gethostbyname_r", result, h_errnop,
+                            [&] { return REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop); });
 }
 
 GREEN_HOOK(int, gethostbyname2_r, const char* name, int af, struct hostent* ret, char* buf, size_t buflen,
            struct hostent** result, int* h_errnop) {
     HOOK_ENTER(gethostbyname2_r);
-    green::detail::Hub* h = lookup_hub();
-    if (!h) return REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop);
-    int rc = 0;
-    if (!resolve(
-            *h, "gethostbyname2_r", [&] { rc = REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop); },
-            [] {}))
-        return interrupted_r(result, h_errnop);
-    return rc;
+    return hostent_lookup_r("gethostbyname2_r", result, h_errnop,
+                            [&] { return REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop); });
 }
 
 GREEN_HOOK(int, gethostbyaddr_r, const void* addr, socklen_t len, int type, struct hostent* ret, char* buf,
            size_t buflen, struct hostent** result, int* h_errnop) {
     HOOK_ENTER(gethostbyaddr_r);
-    green::detail::Hub* h = lookup_hub();
-    if (!h) return REAL(gethostbyaddr_r)(addr, len, type, ret, buf, buflen, result, h_errnop);
-    int rc = 0;
-    if (!resolve(
-            *h, "gethostbyaddr_r",
-            [&] { rc = REAL(gethostbyaddr_r)(addr, len, type, ret, buf, buflen, result, h_errnop); }, [] {}))
-        return interrupted_r(result, h_errnop);
-    return rc;
+    return hostent_lookup_r("gethostbyaddr_r", result, h_errnop,
+                            [&] { return REAL(gethostbyaddr_r)(addr, len, type, ret, buf, buflen, result, h_errnop); });
 }

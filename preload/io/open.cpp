@@ -142,62 +142,48 @@ template <class Open> int fifo_open(int flags, Open open_nb) {
     }
 }
 
+// The open family's common path: `real(extra)` makes the program's call with `extra` added to its
+// flags (O_NONBLOCK for a FIFO's green wait); only a FIFO opened for a blocking wait waits green.
+template <class Real> int open_green(int dirfd, const char* path, int flags, Real real) {
+    if (!may_wait(dirfd, path, flags)) return real(0);
+    cancel_point();
+    return fifo_open(flags, real);
+}
+
 }  // namespace
+
+// The mode argument, read only when the flags say there is one (open(2): O_CREAT, O_TMPFILE).
+#define OPEN_MODE_ARG(mode, flags) \
+    mode_t mode = 0;               \
+    if (needs_mode(flags)) {       \
+        va_list ap;                \
+        va_start(ap, flags);       \
+        mode = va_arg(ap, mode_t); \
+        va_end(ap);                \
+    }
 
 GREEN_HOOK(int, open, const char* path, int flags, ...) {
     HOOK_ENTER(open);
-    mode_t mode = 0;
-    if (needs_mode(flags)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    if (!may_wait(AT_FDCWD, path, flags)) return REAL(open)(path, flags, mode);
-    cancel_point();
-    return fifo_open(flags, [&](int extra) { return REAL(open)(path, flags | extra, mode); });
+    OPEN_MODE_ARG(mode, flags);
+    return open_green(AT_FDCWD, path, flags, [&](int extra) { return REAL(open)(path, flags | extra, mode); });
 }
 
 GREEN_HOOK(int, open64, const char* path, int flags, ...) {
     HOOK_ENTER(open64);
-    mode_t mode = 0;
-    if (needs_mode(flags)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    if (!may_wait(AT_FDCWD, path, flags)) return REAL(open64)(path, flags, mode);
-    cancel_point();
-    return fifo_open(flags, [&](int extra) { return REAL(open64)(path, flags | extra, mode); });
+    OPEN_MODE_ARG(mode, flags);
+    return open_green(AT_FDCWD, path, flags, [&](int extra) { return REAL(open64)(path, flags | extra, mode); });
 }
 
 GREEN_HOOK(int, openat, int dirfd, const char* path, int flags, ...) {
     HOOK_ENTER(openat);
-    mode_t mode = 0;
-    if (needs_mode(flags)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    if (!may_wait(dirfd, path, flags)) return REAL(openat)(dirfd, path, flags, mode);
-    cancel_point();
-    return fifo_open(flags, [&](int extra) { return REAL(openat)(dirfd, path, flags | extra, mode); });
+    OPEN_MODE_ARG(mode, flags);
+    return open_green(dirfd, path, flags, [&](int extra) { return REAL(openat)(dirfd, path, flags | extra, mode); });
 }
 
 GREEN_HOOK(int, openat64, int dirfd, const char* path, int flags, ...) {
     HOOK_ENTER(openat64);
-    mode_t mode = 0;
-    if (needs_mode(flags)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    if (!may_wait(dirfd, path, flags)) return REAL(openat64)(dirfd, path, flags, mode);
-    cancel_point();
-    return fifo_open(flags, [&](int extra) { return REAL(openat64)(dirfd, path, flags | extra, mode); });
+    OPEN_MODE_ARG(mode, flags);
+    return open_green(dirfd, path, flags, [&](int extra) { return REAL(openat64)(dirfd, path, flags | extra, mode); });
 }
 
 // The fortified forms (_FORTIFY_SOURCE with flags not known at compile time): libc's own check of
