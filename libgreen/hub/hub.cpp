@@ -39,6 +39,7 @@ std::atomic<uint64_t> Hub::tasks_alive{0};
 std::atomic<uint64_t> Hub::retired_switches{0};
 std::atomic<uint64_t> Hub::retired_iterations{0};
 void (*Hub::on_deadlock)(Hub&) = nullptr;
+void (*Hub::on_process_signal)(int, bool) noexcept = nullptr;
 void (*Hub::sync_tcb)(void*, const void*) noexcept = nullptr;
 std::atomic<uint64_t> Hub::moves{0};
 std::atomic<int> idle_internal_threads{0};
@@ -456,10 +457,23 @@ void Hub::wake(const Waker& w, Wake why) noexcept {
     target->post_remote(w.task, w.epoch, why, nullptr);
 }
 
-void Hub::wake_for_signal(Task* t) noexcept {
+bool Hub::takes_signal_wake(const Task* t, bool restart) noexcept {
+    if (__atomic_load_n(&t->state_, __ATOMIC_ACQUIRE) != Task::State::Parked) return false;
+    uint8_t how = __atomic_load_n(&t->interrupt_, __ATOMIC_RELAXED);
+    return how == kInterruptAlways || (how == kInterruptUnlessRestart && !restart);
+}
+
+void Hub::wake_for_signal(Task* t, bool restart) noexcept {
+    // A handler with SA_RESTART: the call goes on (read, accept...), unless it is one the kernel
+    // never restarts (sleep, poll: kInterruptAlways). Without: any interruptible park ends.
+    uint64_t epoch = kAnyEpoch;
+    if (restart) {
+        epoch = __atomic_load_n(&t->seq_, __ATOMIC_ACQUIRE);
+        if (!takes_signal_wake(t, true) || epoch != __atomic_load_n(&t->seq_, __ATOMIC_ACQUIRE)) return;
+    }
     Hub* target = t->hub;
-    if (target->wake_here(t, kAnyEpoch, Wake::Signal)) return;
-    target->post_remote(t, kAnyEpoch, Wake::Signal, nullptr);
+    if (target->wake_here(t, epoch, Wake::Signal)) return;
+    target->post_remote(t, epoch, Wake::Signal, nullptr);
 }
 
 struct Hub::Call {
@@ -516,6 +530,14 @@ void Hub::drain_remote() noexcept {
         raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&program_mask_), 0, long(sizeof bits));
     }
     if (signalled_.exchange(false, std::memory_order_acquire)) local_wake(root_, remote_->signal_seq, Wake::Signal);
+    if (process_signals_.load(std::memory_order_relaxed)) {
+        uint64_t sigs = process_signals_.exchange(0, std::memory_order_acquire);
+        uint64_t restart = process_restart_.exchange(0, std::memory_order_relaxed);
+        for (; sigs && on_process_signal; sigs &= sigs - 1) {
+            int sig = __builtin_ctzll(sigs) + 1;
+            on_process_signal(sig, restart & (uint64_t(1) << (sig - 1)));
+        }
+    }
     std::vector<Remote::Item>& batch = remote_->spare;
     {
         std::lock_guard g(remote_->lock);
@@ -559,6 +581,14 @@ void Hub::note_signal(bool restart) noexcept {
     if (root_->interrupt_ != kInterruptAlways && (root_->interrupt_ != kInterruptUnlessRestart || restart)) return;
     remote_->signal_seq = root_->seq_;
     signalled_.store(true, std::memory_order_release);
+    wake_loop();
+}
+
+void Hub::note_process_signal(int sig, bool restart) noexcept {
+    uint64_t b = uint64_t(1) << (sig - 1);
+    if (restart) process_restart_.fetch_or(b, std::memory_order_relaxed);
+    else process_restart_.fetch_and(~b, std::memory_order_relaxed);
+    process_signals_.fetch_or(b, std::memory_order_release);
     wake_loop();
 }
 
@@ -706,10 +736,10 @@ Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
         Wake early = std::exchange(self->early_wake_, Wake::None);
         if (self->early_epoch_ == waker.epoch) return early;
     }
-    self->state_ = Task::State::Parked;
     self->waiting_ = spec.what;
-    self->interrupt_ = spec.interrupt;
+    self->interrupt_ = spec.interrupt;  // before the state: takes_signal_wake reads them so
     self->wake_ = Wake::None;
+    __atomic_store_n(&self->state_, Task::State::Parked, __ATOMIC_RELEASE);
     const double timeout = spec.timeout;
     TimerWait tw;
     bool timed = timeout >= 0;

@@ -153,9 +153,13 @@ public:
     }
     // End the park `w` was handed out for, if it is still on. Any thread.
     static void wake(const Waker& w, Wake why) noexcept;
-    // End t's park with Wake::Signal if that park accepts signals (pthread_kill, pthread_cancel).
-    // Any thread.
-    static void wake_for_signal(Task* t) noexcept;
+    // End t's park with Wake::Signal if that park accepts signals (pthread_kill, pthread_cancel);
+    // `restart`: the handler has SA_RESTART, which read, write, accept and the like then go on
+    // through (kInterruptUnlessRestart), as the kernel restarts them. Any thread.
+    static void wake_for_signal(Task* t, bool restart = false) noexcept;
+    // Whether t's current park would end for a handler with (or without) SA_RESTART. Any thread:
+    // a hint, as t may be woken meanwhile (wake_for_signal then finds that park over).
+    static bool takes_signal_wake(const Task* t, bool restart) noexcept;
     // Make `e` be thrown at t's current or next wait point (kill, Timeout). Hub thread only.
     void interrupt(Task* t, std::exception_ptr e);
     // Wake every task of this hub waiting on `fd` with Wake::Closed, and make libev forget the
@@ -176,6 +180,13 @@ public:
     // wait that this signal ends (kInterruptAlways, or kInterruptUnlessRestart when the handler
     // lacks SA_RESTART). Async-signal-safe.
     void note_signal(bool restart) noexcept;
+    // A process-directed signal whose handler ran here while neither the root task nor the running
+    // one takes it (each blocks it): the wait it ends is that of another task that takes it, which
+    // on_process_signal finds, outside the handler, at this hub's next loop iteration (the kernel
+    // picks a thread that does not block the signal). Async-signal-safe.
+    void note_process_signal(int sig, bool restart) noexcept;
+    // Set by a layer above that keeps a signal mask per task (the preload's green threads).
+    static void (*on_process_signal)(int sig, bool restart) noexcept;
 
     // A one-shot timer calling cb(arg) on the hub; stop_timer() cancels and frees it (call it
     // exactly once, fired or not).
@@ -400,7 +411,9 @@ private:
     void leave_idle() noexcept;
     std::atomic<int> fd_slots_size_{0};  // see may_know_fd
     std::atomic<bool> signalled_{false};
-    std::atomic<bool> mask_posted_{false};  // see post_program_mask
+    std::atomic<uint64_t> process_signals_{0};  // note_process_signal: bit sig-1
+    std::atomic<uint64_t> process_restart_{0};  // the same bits, for handlers with SA_RESTART
+    std::atomic<bool> mask_posted_{false};      // see post_program_mask
     std::atomic<uint64_t> posted_mask_{0};
     std::string loop_exit_message_;
     void* altstack_ = nullptr;

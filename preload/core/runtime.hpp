@@ -33,6 +33,8 @@ extern thread_local int tls_in_handler __attribute__((tls_model("initial-exec"))
 void signal_directed(int sig) noexcept;
 // Whether the program has a handler installed for `sig` (signal.cpp).
 bool program_handles(int sig) noexcept;
+// Whether the program's handler for sig has SA_RESTART (false without a handler).
+bool program_restarts(int sig) noexcept;
 // Times the trampoline ran the program's handler of each signal (sigsuspend and pause wait for a
 // change). Lock-free atomics: bumped in signal handlers.
 extern std::atomic<uint32_t> handler_runs[65];

@@ -7,10 +7,12 @@
 // would take it (natively: while any thread does not block it), and stays pending for the process
 // (for sigwait, or until one unblocks it) when all block it. So workers that block SIGTERM no
 // longer make the whole process deaf to it. The handler of a process-directed signal runs in
-// whatever context the hub's OS thread is in, and a root task parked interruptibly gets EINTR, as
-// before; a signal sent with pthread_kill to a green thread that blocks it waits, pending on that
-// thread, until it unblocks it (sigpending shows it); sent to one that does not, the handler runs
-// at once and the target's interruptible wait (sleep, read, pause...) ends with EINTR.
+// whatever context the hub's OS thread is in; the wait it ends (EINTR) is that of a thread that
+// does not block it, main first, as the kernel chooses (process_signal_arrived). A signal sent
+// with pthread_kill to a green thread that blocks it waits, pending on that thread, until it
+// unblocks it (sigpending shows it); sent to one that does not, the handler runs at once and the
+// target's interruptible wait (sleep, read, pause...) ends with EINTR, or goes on if the handler
+// has SA_RESTART and the call is one the kernel restarts (read, accept...).
 #include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../process/process.hpp"
@@ -227,6 +229,40 @@ bool root_blocks(int sig) noexcept {
 }
 
 void mark_root_pending(int sig) noexcept { g_root_pending.fetch_or(bit(sig), std::memory_order_acq_rel); }
+
+void process_signal_arrived(Hub& h, int sig, bool restart) noexcept {
+    if (!root_blocks(sig)) return h.note_signal(restart);
+    GreenThread* g = current_green();
+    if (g && !green_thread_blocks(g, sig)) return;  // it was running: no wait to end
+    h.note_process_signal(sig, restart);
+}
+
+namespace {
+
+struct SignalWanted {
+    int sig;
+    bool restart;
+};
+
+// Outside the handler, on the hub's thread: a green thread, on any hub, that does not block the
+// signal and whose wait it ends; none (each that takes it is running, or in a wait the signal does
+// not end): nothing to do, the handler has run.
+void end_a_wait_for(int sig, bool restart) noexcept {
+    SignalWanted want{sig, restart};
+    GreenThread* g = find_green_where(
+        [](const GreenThread& t, const void* arg) {
+            auto* w = static_cast<const SignalWanted*>(arg);
+            return !green_thread_blocks(const_cast<GreenThread*>(&t), w->sig) && Hub::takes_signal_wake(&t, w->restart);
+        },
+        &want);
+    if (!g) return;
+    Hub::wake_for_signal(g, restart);
+    g->release();
+}
+
+__attribute__((constructor(103))) void install_process_signal_target() { Hub::on_process_signal = end_a_wait_for; }
+
+}  // namespace
 
 }  // namespace green::preload
 

@@ -2,14 +2,17 @@
 //
 // Natively a signal handler interrupts the blocking system call the thread is in. Here the OS
 // thread sits in the hub's epoll_wait while a green thread waits, so the preload installs its
-// own trampoline: it runs the program's handler, then tells the hub, which ends the root green
-// thread's wait with EINTR if that wait is one the signal ends (SA_RESTART decides for I/O; sleep,
-// poll and friends always end). The program sees its own handler in sigaction's old action.
+// own trampoline: it runs the program's handler, then ends, with EINTR, the wait of the thread the
+// kernel would have interrupted if that wait is one the signal ends (SA_RESTART decides for I/O;
+// sleep, poll and friends always end): for a process-directed signal, main's or another thread's
+// that does not block it (sigmask.cpp); for pthread_kill, its target's. The program sees its own
+// handler in sigaction's old action.
 #include "../core/hook.hpp"
 #include "../core/real.hpp"
 #include "../process/process.hpp"
 #include "../core/runtime.hpp"
 #include "../core/stats.hpp"
+#include "../threads/green_thread.hpp"
 
 #include "../../libgreen/context/raw_syscall.hpp"
 
@@ -40,6 +43,12 @@ ProgramAction actions[NSIG];
 green::detail::SpinLock actions_lock;
 const bool actions_lock_fork_reset = reset_in_fork_child(actions_lock);
 
+// SIGSEGV and friends raised by the kernel for the instruction that faulted (si_code > 0), not sent.
+bool raised_by_fault(int sig, const siginfo_t* info) {
+    bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP;
+    return fault && info && info->si_code > 0;
+}
+
 void trampoline(int sig, siginfo_t* info, void* uc) {
     const struct sigaction& a = actions[sig].act;
     const int flags = a.sa_flags;
@@ -50,9 +59,11 @@ void trampoline(int sig, siginfo_t* info, void* uc) {
     handler_runs[sig].fetch_add(1, std::memory_order_release);  // sigsuspend and pause (sigwait.cpp)
     if (flags & SA_RESETHAND) actions[sig].wrapped = false;     // the kernel reset it to SIG_DFL
     int saved = errno;
-    // A signal sent to one green thread interrupts only that thread's wait (pthread_kill does it).
-    if (!tls_directed)
-        if (green::detail::Hub* h = green::detail::Hub::current_or_null()) h->note_signal(flags & SA_RESTART);
+    // A signal sent to one green thread interrupts only that thread's wait (pthread_kill does it);
+    // a fault of the running code is its own. Else the signal was for the process.
+    if (!tls_directed && !raised_by_fault(sig, info))
+        if (green::detail::Hub* h = green::detail::Hub::current_or_null())
+            process_signal_arrived(*h, sig, flags & SA_RESTART);
     errno = saved;
 }
 
@@ -107,6 +118,10 @@ void green::preload::signal_directed(int sig) noexcept {
 bool green::preload::program_handles(int sig) noexcept {
     // Without the lock: pthread_kill may be called from a handler that interrupted sigaction.
     return sig > 0 && sig < NSIG && actions[sig].wrapped;
+}
+
+bool green::preload::program_restarts(int sig) noexcept {
+    return program_handles(sig) && (actions[sig].act.sa_flags & SA_RESTART);
 }
 
 GREEN_HOOK(int, sigaction, int sig, const struct sigaction* act, struct sigaction* old) {

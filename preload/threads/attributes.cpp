@@ -104,7 +104,7 @@ GREEN_HOOK(int, pthread_kill, pthread_t t, int sig) noexcept {
     } else if (program_handles(sig)) {
         // The handler runs now, on this OS thread; the target's interruptible wait ends with EINTR.
         signal_directed(sig);
-        if (!g->exited) Hub::wake_for_signal(g);
+        if (!g->exited) Hub::wake_for_signal(g, program_restarts(sig));
         rc = 0;
     }
     g->release();

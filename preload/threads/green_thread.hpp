@@ -122,6 +122,9 @@ inline GreenThread* current_green() noexcept {
 GreenThread* find_green(pthread_t t) noexcept;
 // The same for a thread id that gettid() handed out (kGreenTidBase and up).
 GreenThread* find_green_by_tid(pid_t tid) noexcept;
+// The same for the first live green thread, on any hub, for which pred(g, arg) holds (the
+// registry's lock is held meanwhile: pred must not wait). Null if none.
+GreenThread* find_green_where(bool (*pred)(const GreenThread&, const void*), const void* arg) noexcept;
 // The kernel's id to use for `tid`: a live green thread's id names its hub's OS thread; any other
 // id is itself. -1 (ESRCH) for a green thread's id that names no live green thread.
 pid_t kernel_tid(pid_t tid) noexcept;
@@ -147,6 +150,11 @@ void release_pending(const sigset_t* mask) noexcept;
 // The same for the root task (main).
 bool root_blocks(int sig) noexcept;
 void mark_root_pending(int sig) noexcept;
+// A process-directed signal's handler ran on hub h's OS thread (in a signal handler): end the
+// interruptible wait of the thread the kernel would have given it, one that does not block it,
+// main first (the kernel's choice), else the running green thread (nothing to end), else one
+// found outside the handler (Hub::note_process_signal).
+void process_signal_arrived(detail::Hub& h, int sig, bool restart) noexcept;
 
 // ---- deadlines -------------------------------------------------------------------------------
 

@@ -150,6 +150,19 @@ GreenThread* find_green(pthread_t t) noexcept {
     return g;
 }
 
+GreenThread* find_green_where(bool (*pred)(const GreenThread&, const void*), const void* arg) noexcept {
+    std::lock_guard lk(g_registry_lock);
+    if (!g_registry) return nullptr;
+    for (const void* p : *g_registry) {
+        auto* g = static_cast<GreenThread*>(const_cast<void*>(p));
+        if (!g->exited && pred(*g, arg)) {
+            g->add_ref();
+            return g;
+        }
+    }
+    return nullptr;
+}
+
 GreenThread* find_green_by_tid(pid_t tid) noexcept {
     if (tid < kGreenTidBase) return nullptr;
     std::lock_guard lk(g_registry_lock);
