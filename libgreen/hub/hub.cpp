@@ -688,6 +688,18 @@ void Hub::yield(bool movable) {
     if (self->pending) throw_pending(Wake::Interrupted);
 }
 
+void Hub::yield_to_idle_hub() {
+    Task* self = tls_task;
+    if (self->pending) throw_pending(Wake::Interrupted);
+    const bool entered = enter(self);
+    self->state_ = Task::State::Ready;
+    push_ready(self);
+    self->movable_ = may_move(self);
+    switch_to(hub_task_);  // whose loop shares ready tasks before it resumes one (loop_main)
+    leave_where_resumed(self, entered);
+    if (self->pending) throw_pending(Wake::Interrupted);
+}
+
 void Hub::leave_where_resumed(Task* self, bool entered) noexcept {
     Hub* now = self->hub;
     // Back to the task's own code: leave the runtime of the hub it runs on (Inside's destructor,
@@ -709,6 +721,13 @@ void Hub::share_ready() noexcept {
         }
         --give;
         t->movable_ = false;
+        // The hub task runs with the TCB last installed, which may be this task's: the task may run
+        // on the other hub's OS thread as soon as it is posted, so this one must not keep using it
+        // (its runtime words would then name the other hub, and both OS threads would write them).
+        if (t->tcb == installed_tcb_) {
+            set_thread_pointer(carrier_tcb_);
+            installed_tcb_ = carrier_tcb_;
+        }
         unlink_live(t);
         __atomic_store_n(&t->hub, to, __ATOMIC_RELEASE);
         to->remote_starts_.fetch_add(1, std::memory_order_relaxed);  // for pick(), as a start

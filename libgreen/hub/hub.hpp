@@ -116,6 +116,11 @@ public:
     // of the group (share_ready); only for a caller that holds nothing of this hub across the
     // call (a layer's outermost entry: the preload's sched_yield, outside signal handlers).
     void yield(bool movable = false);
+    // A movable yield that offers the task to an idle hub of the group now: through the hub task,
+    // which gives it away if a hub sleeps with nothing to run and this one has other tasks ready
+    // (else it resumes in its turn). For the end of a call that waited (the preload's hooks),
+    // where the waker's hub would otherwise resume the task directly from the next one.
+    void yield_to_idle_hub();
     // Fairness for code the hub cannot preempt: a layer above counts the calls it intercepts that
     // return without parking; once kFairnessBudget of them ran since the last switch, the task
     // lets the hub poll I/O and the other ready tasks run (Go preempts at function calls alike).
@@ -230,6 +235,8 @@ public:
     }
     // Hub thread only: whether a task is ready to run; whether `t` is the hub's only live task.
     bool has_ready() const noexcept { return ready_head_ != nullptr; }
+    // Tasks on the ready queue; any thread (a hint).
+    uint64_t ready_relaxed() const noexcept { return __atomic_load_n(&ready_count_, __ATOMIC_RELAXED); }
     bool only_task(const Task* t) const noexcept { return live_head_ == t && t->live_next_ == nullptr; }
     // Hub thread only: take the wake-ups other threads (and signal handlers) posted.
     void poll_remote() noexcept { drain_remote(); }

@@ -6,9 +6,10 @@
 //    never returns and never gets LoopExit). Once per process; a fork child has one hub again.
 //  - pick() says where a new task goes: the group's hub with the fewest tasks started on it and
 //    not yet ended (ties go round the group), so threads made in a burst spread over the hubs.
-//    A hub with several ready tasks gives half of those that yielded (sched_yield, a green thread
-//    that keeps calling libc without waiting) to a hub that sleeps with nothing to run; other
-//    tasks stay on their hub. A hub as a whole may still move to another OS thread (hand-off).
+//    A hub with several ready tasks gives half of those that yielded movably (sched_yield; the end
+//    of a preload call that waited: Hub::yield_to_idle_hub) to a hub that sleeps with nothing to
+//    run; other tasks stay on their hub. A hub as a whole may still move to another OS thread
+//    (hand-off).
 //  - Deadlock across hubs: the first hub's root gets LoopExit only when every other hub of the
 //    group is idle (no ready task, nothing in libev that could fire: no descriptor, no timer) and
 //    no wake-up posted from one hub to another is still on its way.

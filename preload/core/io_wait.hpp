@@ -12,6 +12,7 @@
 #include "fd_table.hpp"
 #include "../threads/green_thread.hpp"
 #include "runtime.hpp"
+#include "spread.hpp"
 #include "../../libgreen/hub/deadline.hpp"
 
 #include <sys/types.h>
@@ -75,6 +76,7 @@ using detail::deadline_after;
 // request/response pattern: after answering, the next request is not there yet).
 template <class Op> inline auto io_call(int& fd, Dir dir, const char* what, Op op, bool probe = false, size_t want = 0)
     -> decltype(op(false)) {
+    SpreadAfterWait spread;  // first: it acts when everything else of the call is over
     detail::Hub* h = hub();
     FdState* st;
     if (!h || !(st = FdTable::get(fd))) return op(false);

@@ -4,6 +4,7 @@
 #include "../threads/green_thread.hpp"
 
 #include "fd_table.hpp"
+#include "spread.hpp"
 
 #include <sys/stat.h>
 
@@ -35,6 +36,7 @@ bool registrable(int fd) noexcept {
 
 int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline, detail::WaitInfo what,
                int (*probe)(void*), void* ctx, bool* interrupted) {
+    SpreadAfterWait spread;
     if (interrupted) *interrupted = false;
     size_t active = fds.size();    // fds[0, active) are waited for; the rest are only probed
     std::vector<uint8_t> strikes;  // unconfirmed wake-ups in a row, per entry (allocated on the first)

@@ -16,6 +16,7 @@
 #include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/real.hpp"
+#include "../core/spread.hpp"
 
 #include <cerrno>
 
@@ -57,6 +58,7 @@ inline bool use_libc(const WaitCtx& ctx, pthread_cond_t* c, pthread_mutex_t* m) 
 // Our wait: a green thread parks (hub set), a native one sleeps on its futex word (kCancelled:
 // unwind for a cancellation).
 int cond_wait(pthread_cond_t* c, pthread_mutex_t* m, const Deadline& dl, detail::Hub* hub) noexcept {
+    SpreadAfterWait spread;  // after the mutex is taken again, the last thing of the call
     ObjWaiter w;
     w.obj = c;
     w.type = WaitType::Cond;

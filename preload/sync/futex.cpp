@@ -23,6 +23,7 @@
 // first (see waitv), so errors and their order are its own. A vector with a shared (or NUMA) word
 // waits in the kernel on a worker thread, as a shared FUTEX_WAIT does.
 #include "futex.hpp"
+#include "../core/spread.hpp"
 
 #include "../../libgreen/context/raw_syscall.hpp"
 #include "../threads/green_thread.hpp"
@@ -401,10 +402,12 @@ long waitv(const futex_waitv* uv, unsigned nr, unsigned flags, const timespec* t
 
 long futex_waitv_call(const void* waiters, unsigned nr, unsigned flags, const timespec* timeout,
                       clockid_t clockid) noexcept {
+    SpreadAfterWait spread;
     return waitv(static_cast<const futex_waitv*>(waiters), nr, flags, timeout, clockid);
 }
 
 long futex_call(uint32_t* uaddr, int op, uint32_t val, long arg4, uint32_t* uaddr2, uint32_t val3) noexcept {
+    SpreadAfterWait spread;
     switch (op & kCmdMask) {
     case FUTEX_WAIT: return wait(uaddr, op, val, reinterpret_cast<const timespec*>(arg4), FUTEX_BITSET_MATCH_ANY);
     case FUTEX_WAIT_BITSET: return wait(uaddr, op, val, reinterpret_cast<const timespec*>(arg4), val3);

@@ -12,6 +12,7 @@
 #include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/real.hpp"
+#include "../core/spread.hpp"
 
 #include <cerrno>
 #include <mutex>
@@ -102,6 +103,7 @@ int mutex_lock_impl(pthread_mutex_t* m, const Deadline& dl, bool timed) noexcept
     WaitCtx c = wait_ctx();
     int rc = try_acquire(m, kind, c.self, false);
     if (rc != EBUSY) return rc;
+    SpreadAfterWait spread;
     if (timed) {
         if (!valid_nsec(&dl.abs)) return EINVAL;
         if (dl.abs.tv_sec < 0) return ETIMEDOUT;

@@ -10,6 +10,7 @@
 #include "../core/hook.hpp"
 #include "../threads/green_thread.hpp"
 #include "../core/real.hpp"
+#include "../core/spread.hpp"
 
 #include <semaphore.h>
 
@@ -33,6 +34,7 @@ int sem_wait_impl(sem_t* s, const Deadline& dl, Kind kind) noexcept {
         return 0;
     }
     if (errno != EAGAIN) return -1;
+    SpreadAfterWait spread;
     WaitCtx c = wait_ctx();
     if (!c.green) {
         errno = saved;

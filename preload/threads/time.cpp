@@ -6,6 +6,7 @@
 #include "green_thread.hpp"
 #include "../core/real.hpp"
 #include "../core/runtime.hpp"
+#include "../core/spread.hpp"
 
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@ timespec timespec_of(double s) {
 
 // Park for `seconds`; the seconds left if a signal handler ran (then 0 < result), else 0.
 double green_sleep(green::detail::Hub& h, double seconds) {
+    green::preload::SpreadAfterWait spread;
     const double end = green::detail::monotonic_now() + seconds;
     if (h.park({seconds, {"sleep", nullptr, -1}, green::detail::kInterruptAlways}) == Wake::Signal) {
         green::preload::cancel_point();  // pthread_cancel ends a sleep like a signal

@@ -88,17 +88,17 @@ static void process_signal_while_main_blocks_it(int part, int flags)
     struct reader a = {.fd = p[0]};
     pthread_t ta, tb;
     int before = atomic_load(&runs);
-    CHECK(pthread_create(&ta, NULL, read_one, &a) == 0);  /* A takes the signal */
-    set_blocked(SIG_BLOCK, sig);                          /* main, and B after it, block it */
+    CHECK(pthread_create(&ta, NULL, read_one, &a) == 0); /* A takes the signal */
+    set_blocked(SIG_BLOCK, sig);                         /* main, and B after it, block it */
     CHECK(pthread_create(&tb, NULL, send_to_process_later, &sig) == 0);
     int main_interrupted = sleep_interrupted(300);
     pthread_join(tb, NULL);
     int ran = atomic_load(&runs) - before;
     int a_early = finished_within(&a, p[1], flags & SA_RESTART ? 0.2 : 2.0);
-    if (flags & SA_RESTART) CHECK(!a_early);  /* then a byte was written: the read returns it */
+    if (flags & SA_RESTART) CHECK(!a_early); /* then a byte was written: the read returns it */
     pthread_join(ta, NULL);
-    printf("%d. main blocks it%s: handler ran %d time(s), main's sleep interrupted: %s; A's read: %s%s\n", part,
-           flags & SA_RESTART ? " (SA_RESTART)" : "", ran, main_interrupted ? "yes" : "no",
+    printf("%d. main blocks it%s: handler ran %d time(s), main's sleep interrupted: %s; A's read: %s%s\n",
+           part, flags & SA_RESTART ? " (SA_RESTART)" : "", ran, main_interrupted ? "yes" : "no",
            a.got < 0 ? en(a.err) : "went on, returned", a.got < 0 ? "" : (a.got == 1 ? " 1 byte" : " ?"));
     set_blocked(SIG_UNBLOCK, sig);
     close(p[0]);
@@ -118,7 +118,8 @@ static void pthread_kill_with_restart(void)
     CHECK(pthread_kill(tc, SIGUSR2) == 0);
     int early = finished_within(&c, p[1], 0.2);
     pthread_join(tc, NULL);
-    printf("3. pthread_kill(C) in read, SA_RESTART: handler ran %d time(s), read ended early: %s, returned %zd\n",
+    printf("3. pthread_kill(C) in read, SA_RESTART: handler ran %d time(s), read ended early: %s, returned "
+           "%zd\n",
            atomic_load(&runs) - before, early ? "yes" : "no", c.got);
     close(p[0]);
     close(p[1]);

@@ -183,6 +183,8 @@ public:
     State state_now() const noexcept { return state_; }
     const WaitInfo& waiting_on() const noexcept { return waiting_; }
     bool parked_interruptibly() const noexcept { return state_ == State::Parked && interrupt_ != kInterruptNever; }
+    // The epoch of its latest park (Hub::prepare_park): changed means it prepared to park since.
+    uint64_t park_epoch() const noexcept { return __atomic_load_n(&seq_, __ATOMIC_RELAXED); }
 
 private:
     friend class Hub;
