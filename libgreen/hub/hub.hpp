@@ -413,6 +413,7 @@ private:
     bool serving_ = false;                    // the root only serves (serve()): never LoopExit
     bool starting_ = false;                   // in start_context: hooks reached go straight to libc
     std::atomic<bool> sleeping_{false};       // in a group, blocked in the poll with nothing ready
+    std::atomic<double> asleep_since_{0};     // when it last went to sleep so (monotonic seconds)
     std::atomic<int> kept_{0};                // tasks a hand-off left running on their own OS thread
     bool idle_ = false;                       // counted idle by HubGroup (a group's hub, in its poll)
     void leave_idle() noexcept;

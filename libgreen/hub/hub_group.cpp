@@ -115,8 +115,20 @@ void HubGroup::posted(int n) noexcept { g_in_flight.fetch_add(n, std::memory_ord
 std::atomic<int> HubGroup::sleepers_{0};
 
 void HubGroup::sleeping(Hub& h, bool now) noexcept {
+    if (now) h.asleep_since_.store(monotonic_now(), std::memory_order_relaxed);
     h.sleeping_.store(now, std::memory_order_relaxed);
     sleepers_.fetch_add(now ? 1 : -1, std::memory_order_relaxed);
+}
+
+bool HubGroup::asleep_for(double seconds) noexcept {
+    if (!anyone_sleeping()) return false;
+    const double before = monotonic_now() - seconds;
+    for (int k = 0, n = size(); k < n; ++k) {
+        const Hub* h = g_hubs[k];
+        if (h->sleeping_.load(std::memory_order_relaxed) && h->asleep_since_.load(std::memory_order_relaxed) <= before)
+            return true;
+    }
+    return false;
 }
 
 Hub* HubGroup::sleeping_hub(const Hub* not_this) noexcept {

@@ -49,6 +49,8 @@ public:
     static void sleeping(Hub& h, bool now) noexcept;
     static bool anyone_sleeping() noexcept { return sleepers_.load(std::memory_order_relaxed) > 0; }
     static Hub* sleeping_hub(const Hub* not_this) noexcept;
+    // Whether a hub has slept with nothing to run for `seconds` at least (any thread, a hint).
+    static bool asleep_for(double seconds) noexcept;
 
 private:
     static std::atomic<int> sleepers_;

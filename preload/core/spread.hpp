@@ -3,10 +3,11 @@
 // A group of hubs moves a ready task only when it yields movably (Hub::yield, share_ready): inside
 // a park the callers up the stack hold its hub. So a hook that waits declares a SpreadAfterWait
 // first thing; when the hook ends, where nothing of the hub is held any more, a green thread that
-// parked during the call yields movably if another hub sleeps with nothing to run while this one
-// has other green threads ready, and the busy hub gives it away. Threads that mostly wait (a
-// thread per connection, workers on a condition variable) so follow the load to idle cores, not
-// only where they started. Without a group, the cost is one relaxed load at the end of the hook.
+// parked during the call yields movably if another hub has slept with nothing to run for a
+// millisecond while this one has other green threads ready, and the busy hub gives it away.
+// Threads that mostly wait (a thread per connection, workers on a condition variable) so follow
+// the load to idle cores, not only where they started. Without a group, the cost is one relaxed
+// load at the end of the hook.
 #pragma once
 
 #include "../../libgreen/hub/hub_group.hpp"

@@ -121,7 +121,8 @@ static void run(enum wait_kind k)
     /* Several long workers share an OS thread only under the preload; with a second hub, that
      * hub had nothing else to do while they waited and woke. */
     if (longs > 1 && longs < WORKERS && t_extra_hubs() > 0) CHECK(moves > 0);
-    fprintf(stderr, "hubs_spread: %s: %d long workers, %d moved to another OS thread\n", names[k], longs, moves);
+    fprintf(stderr, "hubs_spread: %s: %d long workers, %d moved to another OS thread\n", names[k], longs,
+            moves);
 }
 
 int main(void)
