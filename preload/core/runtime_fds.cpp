@@ -16,13 +16,23 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <mutex>
+
 namespace green::preload {
 
 // A descriptor number at or above the soft RLIMIT_NOFILE, where a program that looks at every
 // descriptor it may have (0 .. limit-1: subprocess's close_fds, a daemon closing all) never finds
 // it. The kernel lets a descriptor stay above a limit lowered after it was made: the soft limit is
 // raised for the one F_DUPFD, then put back. -1 when the hard limit leaves no room.
+namespace {
+// Two hubs made at once (GREEN_HUBS) must not interleave the raise and the restore: one would read
+// the other's raised limit as the program's, and its dup fail once that one is put back.
+detail::SpinLock limit_lock;
+const bool limit_lock_fork_reset = reset_in_fork_child(limit_lock);
+}  // namespace
+
 int above_soft_limit(int fd) noexcept {
+    std::lock_guard g(limit_lock);
     rlimit rl{};
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_max <= rl.rlim_cur) return -1;
     rlimit raised = rl;

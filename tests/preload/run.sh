@@ -150,7 +150,7 @@ for p in "${NATIVE_THREADS[@]}"; do
     KIND[native_threads_$p]=native_threads
 done
 # GREEN_HUBS=2: wake-ups, descriptors, signals and exits crossing two hubs' OS threads.
-HUBS2=(hubs_counter hubs_pingpong hubs_spin hubs_close_wait hubs_exit hubs_share hubs_spread hubs_fork_locks pt_mutex pt_cond pt_rwlock pt_sem
+HUBS2=(hubs_counter hubs_pingpong hubs_spin hubs_close_wait hubs_exit hubs_share hubs_spread hubs_fork_locks fd_scan_limit pt_mutex pt_cond pt_rwlock pt_sem
        pt_cancel pt_misc sigmask_threads signal_target sigwait_daemon threads_c11 threads_cleanup threads_exit_main
        threads_join_at_exit threads_once_keys threads_sleep threads_owner thread_ids tls_errno tls_many
        futex_raw futex_cxx futex_waitv close_while_waiting dup_close proc proc_wait echo_1000 sock_tcp handoff_errno
