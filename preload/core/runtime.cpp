@@ -100,10 +100,10 @@ double handoff_seconds() noexcept { return handoff_setting().seconds; }
 
 int hubs_wanted() noexcept {
     // GREEN_HUBS, parsed once, at the first green thread (a program may set it in main()).
+    // Unset: auto, as Go's GOMAXPROCS defaults to the CPUs.
     static const int hubs = [] {
         const char* v = getenv("GREEN_HUBS");
-        if (!v || !*v) return 1;
-        if (strcmp(v, "auto") == 0) {
+        if (!v || !*v || strcmp(v, "auto") == 0) {
             // As GOMAXPROCS: the CPUs this process may run on.
             cpu_set_t set;
             if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;

@@ -39,6 +39,8 @@ for f in ./usr/bin/greenrun "./usr/lib/$ma/libgreen.so.0" "./usr/lib/$ma/libgree
 done
 dpkg-deb -x "$deb" "$tmp/unpacked"
 gcc -pthread -O1 "$root/tests/install/threads.c" -o "$tmp/threads"
+# threads.c's pthreads all run on the main OS thread with one hub (the default is one per CPU).
+export GREEN_HUBS=1
 expect "its greenrun, unpacked elsewhere, runs a threaded program with its own preload" \
     "4 threads joined, 4 on the main OS thread, LD_PRELOAD=$tmp/unpacked/usr/lib/$ma/libgreen_preload.so" \
     "$("$tmp/unpacked/usr/bin/greenrun" "$tmp/threads" 2>&1)"

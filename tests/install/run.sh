@@ -71,6 +71,8 @@ expect "libgreen.so -> libgreen.so.0 -> libgreen.so.0.1.0" "libgreen.so.0 libgre
 expect "the installed library's soname" "libgreen.so.0" \
     "$(readelf -d "$prefix/lib/libgreen.so.0.1.0" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')"
 gr=$prefix/bin/greenrun
+# threads.c's pthreads all run on the main OS thread with one hub (the default is one per CPU).
+export GREEN_HUBS=1
 expect "greenrun --version" "greenrun (libgreen) 0.1.0" "$("$gr" --version)"
 expect "the installed greenrun runs a threaded program: its pthreads on the main OS thread" \
     "4 threads joined, 4 on the main OS thread, LD_PRELOAD=$(realpath "$prefix/lib")/libgreen_preload.so" \

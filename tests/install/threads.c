@@ -1,6 +1,6 @@
 /* A plain threaded C program, nothing of libgreen in it: 4 pthreads sleep 100 ms at once, and
  * each asks the kernel which OS thread it runs on (/proc/thread-self names it; gettid() would be
- * the preload's answer). Natively none runs on the main OS thread; under greenrun all 4 do, as
+ * the preload's answer). Natively none runs on the main OS thread; under greenrun --hubs=1 all 4 do, as
  * green threads (the runtime may have helper threads of its own: they are not counted). Prints
  * that count and the LD_PRELOAD it was given. */
 #include <pthread.h>

@@ -69,7 +69,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # prints its exit status, ms, and (with SAMPLE) the most OS threads seen in it (every 20 ms).
 run() {
     env=""
-    [ "$3" = preload ] && env="LD_PRELOAD=$PRELOAD"
+    [ "$3" = preload ] && env="GREEN_HUBS=1 LD_PRELOAD=$PRELOAD"
     [ "$3" = hubs2 ] && env="GREEN_HUBS=2 LD_PRELOAD=$PRELOAD"
     t0=$(now_ms)
     timeout 120 unshare -m sh -c "mount --bind '$2' /etc/resolv.conf && exec env GREEN_TEST_FAKE_DNS=1 $env '$TMP/$1'" \

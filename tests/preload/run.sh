@@ -24,10 +24,15 @@
 #   echo_1000_os_threads    echo_1000 preloaded while sampling /proc/PID/task:
 #                           at most 3 OS threads allowed (the program's, hand-off's
 #                           monitor, and one carrier if a loaded machine kept the
-#                           main thread from running for 10 ms)
+#                           main thread from running for 10 ms), and one more per CPU
+#                           beyond the first (a hub each: GREEN_HUBS' default)
 #   native_threads_*        thread programs again with GREEN_THREADS=native
-#   hubs2_*                 thread programs and system programs again with GREEN_HUBS=2
-#                           (green threads on two hubs, each on an OS thread of its own)
+#   hubs1_* / hubs2_*       thread programs and system programs again with the hub count
+#                           the other passes do not use: every case runs with the default,
+#                           one hub per CPU (GREEN_HUBS unset: auto), so on a machine with
+#                           several CPUs these run with GREEN_HUBS=1 (hubs1_: all green
+#                           threads on one OS thread), on one with a single CPU with
+#                           GREEN_HUBS=2 (hubs2_: two hubs, each on an OS thread of its own)
 #   ordinary_*              unmodified system programs (bash, sort, python3, curl,
 #                           rg, fdfind, ruby, node, perl, pigz, xz, java) natively
 #                           vs preloaded; SKIP when the program is not installed.
@@ -149,16 +154,20 @@ for p in "${NATIVE_THREADS[@]}"; do
     CASES+=("native_threads_$p")
     KIND[native_threads_$p]=native_threads
 done
-# GREEN_HUBS=2: wake-ups, descriptors, signals and exits crossing two hubs' OS threads.
-HUBS2=(hubs_counter hubs_pingpong hubs_spin hubs_close_wait hubs_exit hubs_share hubs_spread hubs_fork_locks fd_scan_limit pt_mutex pt_cond pt_rwlock pt_sem
+# The other hub count (see the top): wake-ups, descriptors, signals and exits crossing two hubs'
+# OS threads, or all on one.
+AUTO_HUBS=$(nproc 2>/dev/null || echo 1)
+ALT_HUBS=$(( AUTO_HUBS >= 2 ? 1 : 2 ))
+ALT=hubs${ALT_HUBS}_
+HUBS_ALT=(hubs_counter hubs_pingpong hubs_spin hubs_close_wait hubs_exit hubs_share hubs_spread hubs_fork_locks fd_scan_limit pt_mutex pt_cond pt_rwlock pt_sem
        pt_cancel pt_misc sigmask_threads signal_target sigwait_daemon threads_c11 threads_cleanup threads_exit_main
        threads_join_at_exit threads_once_keys threads_sleep threads_owner thread_ids tls_errno tls_many
        futex_raw futex_cxx futex_waitv close_while_waiting dup_close proc proc_wait echo_1000 sock_tcp handoff_errno
        handoff_fork preload_only_threads_deadlock ordinary_pigz ordinary_python_threads
        ordinary_java_threads)
-for p in "${HUBS2[@]}"; do
-    CASES+=("hubs2_$p")
-    KIND[hubs2_$p]=hubs2
+for p in "${HUBS_ALT[@]}"; do
+    CASES+=("$ALT$p")
+    KIND[$ALT$p]=hubs_alt
 done
 ORDINARY=(ordinary_seq_sort_head ordinary_sort_file ordinary_sort_parallel ordinary_python
           ordinary_python_threads ordinary_curl ordinary_curl_big ordinary_curl_localhost
@@ -251,7 +260,7 @@ for c in "${SEL[@]}"; do
         diff|only) NEED_BIN[$c]=1 ;;
         threads) NEED_BIN[echo_1000]=1 ;;
         native_threads) NEED_BIN[${c#native_threads_}]=1 ;;
-        hubs2) case $c in hubs2_ordinary_*) ;; *) NEED_BIN[${c#hubs2_}]=1 ;; esac ;;
+        hubs_alt) case ${c#"$ALT"} in ordinary_*) ;; *) NEED_BIN[${c#"$ALT"}]=1 ;; esac ;;
     esac
 done
 BUILDS=()
@@ -444,8 +453,8 @@ os_threads_case() {
         echo "FAIL $name: preloaded echo_1000 $(rc_text "${p[0]}")"
         show_tail "$dir/preload.out" "preloaded stdout"
         show_tail "$dir/preload.err" "preloaded stderr"
-    elif [ "${p[1]}" -gt 3 ]; then
-        echo "FAIL $name: preloaded process had up to ${p[1]} OS threads (max 3 allowed)"
+    elif [ "${p[1]}" -gt $(( 3 + AUTO_HUBS - 1 )) ]; then
+        echo "FAIL $name: preloaded process had up to ${p[1]} OS threads (max $(( 3 + AUTO_HUBS - 1 )) allowed)"
     else
         echo "PASS $name"
     fi
@@ -843,8 +852,8 @@ run_case() {
             else
                 differential "$name" "$dir" env GREEN_THREADS=native "$OUT/$prog"
             fi ;;
-        hubs2)
-            local prog=${name#hubs2_} CMD SKIP_WHY=
+        hubs_alt)
+            local prog=${name#"$ALT"} CMD SKIP_WHY=
             case $prog in
                 ordinary_*) ordinary_cmd "$prog" ;;
                 *) CMD=("$OUT/$prog"); [ -n "${BROKEN[$prog]:-}" ] && SKIP_WHY=broken ;;
@@ -854,9 +863,9 @@ run_case() {
             elif [ -n "$SKIP_WHY" ]; then
                 echo "SKIP $name: $SKIP_WHY"
             elif [ "${KIND[$prog]:-}" = only ]; then
-                preload_only "$name" "$dir" env GREEN_HUBS=2 "${CMD[@]}"
+                preload_only "$name" "$dir" env GREEN_HUBS=$ALT_HUBS "${CMD[@]}"
             else
-                differential "$name" "$dir" env GREEN_HUBS=2 "${CMD[@]}"
+                differential "$name" "$dir" env GREEN_HUBS=$ALT_HUBS "${CMD[@]}"
             fi ;;
         script) script_case "$name" ;;
         ordinary)
@@ -876,7 +885,7 @@ need_tree=0
 need_big=0
 need_java=0
 for c in "${SEL[@]}"; do
-    case ${c#hubs2_} in
+    case ${c#"$ALT"} in
         ordinary_curl*) need_http=1 ;;
         ordinary_sort_parallel_big) need_big=1 ;;
         ordinary_sort*) need_sort=1 ;;

@@ -130,15 +130,14 @@ static inline int t_done(void)
     return t_failed ? 1 : 0;
 }
 
-/* OS threads the preload adds for hubs beyond the first (GREEN_HUBS=N: N - 1; "auto": one per
- * CPU the process may run on, less one), for the cases that count OS threads. */
+/* OS threads the preload adds for hubs beyond the first (GREEN_HUBS=N: N - 1; "auto", the default:
+ * one per CPU the process may run on, less one), for the cases that count OS threads. */
 #include <sched.h>
 static inline int t_extra_hubs(void)
 {
     const char *v = getenv("GREEN_HUBS");
-    if (!v || !*v) return 0;
     int n;
-    if (strcmp(v, "auto") == 0) {
+    if (!v || !*v || strcmp(v, "auto") == 0) {
         cpu_set_t set;
         n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     } else {

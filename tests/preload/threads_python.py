@@ -61,7 +61,7 @@ print('threads alive after join:', sum(t.is_alive() for t in ts))
 print('concurrent:', 'yes' if elapsed < 3 else 'no (%.2f s)' % elapsed)
 if len(sys.argv) > 1 and sys.argv[1] == 'count':
     # With GREEN_HUBS=N, each hub beyond the first is one more OS thread.
-    hubs = os.environ.get('GREEN_HUBS', '1')
+    hubs = os.environ.get('GREEN_HUBS', 'auto')
     hubs = len(os.sched_getaffinity(0)) if hubs == 'auto' else int(hubs) if hubs.isdigit() else 1
     limit = 2 + max(hubs - 1, 0)
     print('at most 2 OS threads:', 'yes' if max_os_threads <= limit else 'no (%d)' % max_os_threads)
