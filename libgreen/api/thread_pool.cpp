@@ -29,6 +29,7 @@ struct ThreadPool::Impl {
 
     static void* worker(void* arg) {
         auto* self = static_cast<Impl*>(arg);
+        detail::name_os_thread("green-pool");
         detail::Hub::mark_worker_thread();  // its blocking calls must stay blocking
         // Signals are the program's business: let them land on its own threads, never here.
         // (The preload runs its own pools: raw, not its pthread_sigmask hook.)

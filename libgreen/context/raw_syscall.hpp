@@ -27,6 +27,10 @@ inline long raw_syscall(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 
     return rc;
 }
 
+// Name the calling OS thread (its comm: top, gdb, /proc/PID/task/TID/comm), at most 15 bytes:
+// the runtime's own threads say what they are (green-hub1, green-monitor...). prctl is a hook.
+inline void name_os_thread(const char* name) noexcept { raw_syscall(SYS_prctl, 15 /* PR_SET_NAME */, long(name)); }
+
 // A small file (/proc) read whole into buf, NUL-terminated: the bytes read, or -1.
 inline long raw_read_file(const char* path, char* buf, size_t size) noexcept {
     long fd = raw_syscall(SYS_openat, AT_FDCWD, long(path), O_RDONLY | O_CLOEXEC);

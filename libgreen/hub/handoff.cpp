@@ -115,6 +115,7 @@ void remove_carrier(Carrier* c) noexcept {
 
 void* pool_main(void* arg) {
     auto* c = static_cast<Carrier*>(arg);
+    name_os_thread("green-carrier");  // it carries a hub once a hand-off gives it one
     block_all_signals();
     // malloc's cache for this thread now: tasks with TCBs of their own share it while they run
     // here (Hub::sync_tcb), so it must exist before they take its address.

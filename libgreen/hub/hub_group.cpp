@@ -2,7 +2,6 @@
 #include "hub_group.hpp"
 
 #include <linux/futex.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,7 +33,7 @@ void* hub_thread(void* arg) {
     auto* s = static_cast<Starting*>(arg);
     char name[16];
     snprintf(name, sizeof name, "green-hub%d", s->index);
-    raw_syscall(SYS_prctl, PR_SET_NAME, long(name));  // names the calling thread (prctl is a hook)
+    name_os_thread(name);
     Hub& h = Hub::current();
     if (s->on_start) s->on_start(h);
     s->hub = &h;

@@ -144,6 +144,7 @@ bool may_sleep() noexcept {
 }
 
 void* monitor_main(void*) {
+    name_os_thread("green-monitor");
     Hub::mark_worker_thread();
     idle_internal_threads.fetch_add(1);
     sigset_t all;  // the program's signals are for its own threads

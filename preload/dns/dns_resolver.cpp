@@ -233,6 +233,7 @@ void run(Round& r) {
 // so none of them can be taken for deadlocked meanwhile.
 void* resolver_main(void* arg) {
     auto* w = static_cast<Workers*>(arg);
+    detail::name_os_thread("green-dns");
     detail::idle_internal_threads.fetch_add(1);
     Hub::mark_worker_thread();  // its blocking calls (glibc's, the NSS modules') stay blocking
     sigset_t all;
