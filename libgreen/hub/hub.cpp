@@ -458,7 +458,9 @@ void Hub::wake(const Waker& w, Wake why) noexcept {
 }
 
 bool Hub::takes_signal_wake(const Task* t, bool restart) noexcept {
-    if (__atomic_load_n(&t->state_, __ATOMIC_ACQUIRE) != Task::State::Parked) return false;
+    // (Through its byte: clang's __atomic builtins take no enum.)
+    const auto* state = reinterpret_cast<const uint8_t*>(&t->state_);
+    if (__atomic_load_n(state, __ATOMIC_ACQUIRE) != uint8_t(Task::State::Parked)) return false;
     uint8_t how = __atomic_load_n(&t->interrupt_, __ATOMIC_RELAXED);
     return how == kInterruptAlways || (how == kInterruptUnlessRestart && !restart);
 }
@@ -758,7 +760,7 @@ Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
     self->waiting_ = spec.what;
     self->interrupt_ = spec.interrupt;  // before the state: takes_signal_wake reads them so
     self->wake_ = Wake::None;
-    __atomic_store_n(&self->state_, Task::State::Parked, __ATOMIC_RELEASE);
+    __atomic_store_n(reinterpret_cast<uint8_t*>(&self->state_), uint8_t(Task::State::Parked), __ATOMIC_RELEASE);
     const double timeout = spec.timeout;
     TimerWait tw;
     bool timed = timeout >= 0;
