@@ -554,8 +554,9 @@ else
 fi
 # (i)
 NT=$(thousands "$MT_N")
-# OS threads allowed: a hub per CPU (GREEN_HUBS' default) and the hand-off monitor.
-MT_THR=$(( $(nproc 2>/dev/null || echo 1) + 1 ))
+# OS threads allowed: a hub per CPU (GREEN_HUBS' default), the hand-off monitor and one carrier
+# (main computes while it makes them: a hand-off gives its hub to another OS thread).
+MT_THR=$(( $(nproc 2>/dev/null || echo 1) + 2 ))
 tgt_i="$NT created, <=$MT_THR OS thr"
 if [[ $MT_N == 0 ]]; then
     row "(i)" "many pthreads sleeping at once" "skipped (BENCH_MANY_THREADS=0)" "" "" "" ""

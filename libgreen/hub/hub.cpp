@@ -190,7 +190,7 @@ Hub& Hub::create_current() {
 Hub* Hub::for_hooks() noexcept {
     if (__builtin_expect(tls_runtime_call, 0)) return nullptr;
     Hub* h = tls_hub;
-    if (__builtin_expect(h != nullptr, 1)) return tls_task == h->hub_task_ || h->starting_ ? nullptr : h;
+    if (__builtin_expect(h != nullptr, 1)) return tls_task == h->hub_task_ || h->starting() ? nullptr : h;
     if (tls_hub_gone || tls_worker) return nullptr;
     if (main_thread_only.load(std::memory_order_relaxed) && raw_syscall(SYS_gettid) != raw_syscall(SYS_getpid)) {
         tls_worker = true;  // decided once per thread
@@ -209,7 +209,7 @@ bool Hub::constructing() noexcept { return tls_constructing; }
 
 bool Hub::in_runtime() noexcept {
     Hub* h = tls_hub;
-    return tls_runtime_call || (h && (tls_task == h->hub_task_ || h->starting_));
+    return tls_runtime_call || (h && (tls_task == h->hub_task_ || h->starting()));
 }
 
 // Set once, when the library is loaded (static TLS offsets are the same in every thread), never

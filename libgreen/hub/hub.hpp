@@ -411,11 +411,17 @@ private:
     std::atomic<int> external_{0};
     std::atomic<uint32_t> remote_starts_{0};  // scheduled from another thread, not yet started
     bool serving_ = false;                    // the root only serves (serve()): never LoopExit
-    bool starting_ = false;                   // in start_context: hooks reached go straight to libc
-    std::atomic<bool> sleeping_{false};       // in a group, blocked in the poll with nothing ready
-    std::atomic<double> asleep_since_{0};     // when it last went to sleep so (monotonic seconds)
-    std::atomic<int> kept_{0};                // tasks a hand-off left running on their own OS thread
-    bool idle_ = false;                       // counted idle by HubGroup (a group's hub, in its poll)
+    // In start_context, the task that was running on the hub's OS thread (hooks reached from there
+    // go straight to libc); a task a hand-off left on another OS thread is not concerned.
+    const Task* starting_from_ = nullptr;
+    bool starting() const noexcept {
+        const Task* from = __atomic_load_n(&starting_from_, __ATOMIC_RELAXED);
+        return from && from == tls_task;
+    }
+    std::atomic<bool> sleeping_{false};    // in a group, blocked in the poll with nothing ready
+    std::atomic<double> asleep_since_{0};  // when it last went to sleep so (monotonic seconds)
+    std::atomic<int> kept_{0};             // tasks a hand-off left running on their own OS thread
+    bool idle_ = false;                    // counted idle by HubGroup (a group's hub, in its poll)
     void leave_idle() noexcept;
     std::atomic<int> fd_slots_size_{0};  // see may_know_fd
     std::atomic<bool> signalled_{false};
