@@ -29,7 +29,8 @@
 #                                           vs  RSS per idle pthread
 #   (f) 1-byte read() with data ready: under LD_PRELOAD=libgreen_preload.so vs libc's read() in the
 #       same process (alternated batches; the verdict) and vs a native process
-#   (g) mutex hand-off between two pthreads: preloaded (green threads) vs natively (OS threads);
+#   (g) mutex hand-off between two pthreads: preloaded (green threads, one hub; and with the
+#       default hubs, one per CPU) vs natively (OS threads);
 #       and the same with a TCB per green thread (GREEN_TLS=thread) vs sharing one (=shared), in
 #       alternated runs: what installing a green thread's own TLS adds to each switch
 #   (h) echo server (demo/run_demo.sh): server CPU us per round trip of echo_green, echo_threads
@@ -136,8 +137,8 @@ fi
 # ---- (f) preload read overhead, (g) mutex hand-off ------------------------------------------
 have_preload=0
 [[ -f $PRELOAD ]] && have_preload=1
-RN=$TMP/read.native RP=$TMP/read.preload MN=$TMP/mutex.native MP=$TMP/mutex.preload
-: >"$RN"; : >"$RP"; : >"$MN"; : >"$MP"
+RN=$TMP/read.native RP=$TMP/read.preload MN=$TMP/mutex.native MP=$TMP/mutex.preload MPA=$TMP/mutex.preload_hubs
+: >"$RN"; : >"$RP"; : >"$MN"; : >"$MP"; : >"$MPA"
 # Native and preloaded runs alternate (3 each); the best of each is kept.
 best_into() {  # best_into DEST KEY FILES...: the file whose KEY is least, copied to DEST
     local dest=$1 key=$2 f v best=""
@@ -161,13 +162,16 @@ if [[ -x $BUILD/bench/read_overhead ]]; then
     (( have_preload )) && best_into "$RP" read_ns "$RP".?
 fi
 if [[ -x $BUILD/bench/mutex_handoff ]]; then
-    note "mutex_handoff: native and preloaded, alternated"
+    note "mutex_handoff: native, preloaded on one hub and with the default hubs, alternated"
     for i in 1 2; do
         run 60 "$MN.$i" "$BUILD/bench/mutex_handoff" 0.5 || true
-        if (( have_preload )); then run 60 "$MP.$i" env LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true; fi
+        if (( have_preload )); then
+            run 60 "$MP.$i" env GREEN_HUBS=1 LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
+            run 60 "$MPA.$i" env LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
+        fi
     done
     best_into "$MN" handoff_ns "$MN".?
-    (( have_preload )) && best_into "$MP" handoff_ns "$MP".?
+    (( have_preload )) && best_into "$MP" handoff_ns "$MP".? && best_into "$MPA" handoff_ns "$MPA".?
 fi
 # (g') the same hand-off, green threads with TCBs of their own vs sharing their OS thread's.
 MTT=$TMP/mutex.tls_thread MTS=$TMP/mutex.tls_shared
@@ -175,8 +179,8 @@ MTT=$TMP/mutex.tls_thread MTS=$TMP/mutex.tls_shared
 if (( have_preload )) && [[ -x $BUILD/bench/mutex_handoff ]]; then
     note "mutex_handoff preloaded: GREEN_TLS=thread and =shared, alternated"
     for i in 1 2 3; do
-        run 60 "$MTT.$i" env GREEN_TLS=thread LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
-        run 60 "$MTS.$i" env GREEN_TLS=shared LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
+        run 60 "$MTT.$i" env GREEN_HUBS=1 GREEN_TLS=thread LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
+        run 60 "$MTS.$i" env GREEN_HUBS=1 GREEN_TLS=shared LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
     done
     best_into "$MTT" handoff_ns "$MTT".?
     best_into "$MTS" handoff_ns "$MTS".?
@@ -500,9 +504,15 @@ if (( ! have_preload )); then
 elif ok "$mp" && [[ $(get "$MP" preloaded) == 1 ]]; then
     rule="$mn >= 50*$mp" res=""
     [[ $mt == 1 ]] || rule="" res="n/a"
-    judged "(g)" "mutex hand-off, 2 pthreads, preloaded" "$(calc "$mp") ns ($mt OS thr)" \
+    judged "(g)" "mutex hand-off, 2 pthreads, --hubs=1" "$(calc "$mp") ns ($mt OS thr)" \
         "$(calc "$mn" 0) ns  native ($nt OS threads)" "$(calc "$mn/$mp" 1)x cheaper" ">=50x cheaper" "$rule" "$res"
     [[ $mt == 1 ]] || row "" "  (pthreads were not green: $mt OS threads under the preload)" "" "" "" "" ""
+    mpa=$(get "$MPA" handoff_ns) mta=$(get "$MPA" os_threads)
+    # The default: one hub per CPU, so the two threads start on two hubs and every hand-off is a
+    # wake-up from one OS thread to another, as natively (the realistic case for threads that
+    # talk across cores; the row above is the best case, both on one hub).
+    ok "$mpa" && row "" "  same, default hubs (one per CPU)" "$(calc "$mpa" 0) ns ($mta OS thr)" \
+        "$(calc "$mn" 0) ns  native" "$(calc "$mn/$mpa" 2)x cheaper" "" ""
 else
     row "(g)" "mutex hand-off, 2 pthreads, preloaded" "n/a (preload failed)" "$(calc "${mn:-0}" 0) ns  native" "" ">=50x cheaper" "n/a"
 fi
