@@ -39,7 +39,8 @@ int main(void)
     int most = os_threads();
     for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
     int allowed = 8 + t_extra_hubs(); /* main, the hubs, the monitor, some carriers */
-    printf("%d threads made; OS threads while they slept: %s\n", made, most <= allowed ? "a few" : "too many");
+    printf("%d threads made; OS threads while they slept: %s\n", made,
+           most <= allowed ? "a few" : "too many");
     fprintf(stderr, "create_burst: %d OS threads (allowed %d)\n", most, allowed);
     CHECK(made == N);
     CHECK(most <= allowed);
