@@ -6,25 +6,12 @@
  * native threads (359 OS threads for 100,000 threads with two hubs). */
 #include "t.h"
 
-#include <dirent.h>
-
 #define N 30000
 
 static void *nap(void *arg)
 {
     usleep(300000);
     return arg;
-}
-
-static int os_threads(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') n++;
-    if (d) closedir(d);
-    return n;
 }
 
 int main(void)
@@ -36,7 +23,7 @@ int main(void)
     pthread_attr_setstacksize(&attr, 64 * 1024);
     int made = 0;
     for (int i = 0; i < N; i++) made += pthread_create(&t[i], &attr, nap, NULL) == 0;
-    int most = os_threads();
+    int most = t_os_threads();
     for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
     int allowed = 8 + t_extra_hubs(); /* main, the hubs, the monitor, some carriers */
     printf("%d threads made; OS threads while they slept: %s\n", made,

@@ -6,7 +6,6 @@
  * its OS thread. */
 #include "t.h"
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -61,17 +60,6 @@ static void *t_sem(void *p)
     return NULL;
 }
 
-static int count_tasks(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') n++;
-    if (d) closedir(d);
-    return n;
-}
-
 int main(void)
 {
     t_init();
@@ -93,7 +81,7 @@ int main(void)
         msleep(100);
         _exit(0);
     }
-    int n = count_tasks();
+    int n = t_os_threads();
     printf("OS threads with 30 blocked green threads: %s\n",
            n <= 2 + t_extra_hubs() ? "<= 2" : "more than 2");
     CHECK(n <= 2 + t_extra_hubs());
@@ -112,7 +100,7 @@ int main(void)
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
     for (int i = 0; i < 30; i++) pthread_join(th[i], NULL);
-    n = count_tasks();
+    n = t_os_threads();
     printf("OS threads after joining: %s\n", n <= 2 + t_extra_hubs() ? "<= 2" : "more than 2");
     CHECK(n <= 2 + t_extra_hubs());
     return t_done();

@@ -146,6 +146,19 @@ static inline int t_extra_hubs(void)
     return n > 1 ? n - 1 : 0;
 }
 
+/* OS threads of the process now: the entries of /proc/self/task. */
+#include <dirent.h>
+static inline int t_os_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    if (d) closedir(d);
+    return n;
+}
+
 /* A sibling thread that ticks every 10 ms: that it kept ticking while another thread waited
  * shows the wait parked a green thread, not the OS thread. */
 static atomic_int ticks, ticker_stop_flag;
