@@ -726,10 +726,7 @@ void Hub::share_ready() noexcept {
         // The hub task runs with the TCB last installed, which may be this task's: the task may run
         // on the other hub's OS thread as soon as it is posted, so this one must not keep using it
         // (its runtime words would then name the other hub, and both OS threads would write them).
-        if (t->tcb == installed_tcb_) {
-            set_thread_pointer(carrier_tcb_);
-            installed_tcb_ = carrier_tcb_;
-        }
+        if (t->tcb == installed_tcb_) hub_task_to_carrier_tcb();
         unlink_live(t);
         __atomic_store_n(&t->hub, to, __ATOMIC_RELEASE);
         to->remote_starts_.fetch_add(1, std::memory_order_relaxed);  // for pick(), as a start

@@ -355,6 +355,14 @@ private:
             installed_tcb_ = want;
         }
     }
+    // The hub task, running on the TCB of a task about to run elsewhere (given to another hub, or
+    // ended with its stack), goes on on its OS thread's own. tls_task lives in the TCB: the one
+    // there is whatever last ran with it (the root), and the hub task must read itself there.
+    void hub_task_to_carrier_tcb() noexcept {
+        set_thread_pointer(carrier_tcb_);
+        installed_tcb_ = carrier_tcb_;
+        tls_task = hub_task_;
+    }
     void local_wake(Task* t, uint64_t seq, Wake why) noexcept;
     void start_local(Task* t) noexcept;  // schedule() on the hub's own thread
     void post_remote(Task* t, uint64_t seq, Wake why, std::exception_ptr error) noexcept;

@@ -122,10 +122,7 @@ Context* Hub::task_main(void* arg) {
     // From here on this fiber touches no TLS: the next one's TCB may be installed. Its own TCB
     // lives at the top of its stack, which goes back to the pool now: the hub task, which runs
     // with any TCB, must not be left on it.
-    if (next == h->hub_task_ && t->tcb && h->installed_tcb_ == t->tcb) {
-        set_thread_pointer(h->carrier_tcb_);
-        h->installed_tcb_ = h->carrier_tcb_;
-    }
+    if (next == h->hub_task_ && t->tcb && h->installed_tcb_ == t->tcb) h->hub_task_to_carrier_tcb();
     h->install_tcb(next);
     tls_task = next;
     return &next->ctx;
