@@ -88,10 +88,10 @@ void Hub::on_fd(struct ev_loop* loop, ev_io* w, int revents) {
 }
 
 Wake Hub::wait_fds(std::span<FdInterest> fds, const Waker& waker, const ParkSpec& spec, bool keep_armed) {
-    need_loop();
     Task* self = tls_task;
     if (self->pending) return Wake::Interrupted;
     Inside in(this, self);
+    need_loop();  // held (see park)
     IoWait small[4];
     std::vector<IoWait> big;
     IoWait* waits = small;

@@ -736,7 +736,6 @@ void Hub::share_ready() noexcept {
 }
 
 Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
-    need_loop();
     Task* self = tls_task;
     if (__builtin_expect(self == hub_task_, 0)) {
         fprintf(stderr, "green: a blocking call was made inside the hub (a libev callback): %s\n",
@@ -750,6 +749,9 @@ Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
     }
     if (self->pending) return Wake::Interrupted;
     Inside in(this, self);
+    // Only once the hub is held: a hand-off may have given it to another OS thread, whose hub task
+    // makes the loop at its first run; made here too, two loops would split the watchers.
+    need_loop();
     if (__builtin_expect(self->early_wake_ != Wake::None, 0)) {
         Wake early = std::exchange(self->early_wake_, Wake::None);
         if (self->early_epoch_ == waker.epoch) return early;

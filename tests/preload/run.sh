@@ -163,6 +163,7 @@ HUBS_ALT=(hubs_counter hubs_pingpong hubs_spin hubs_close_wait hubs_exit hubs_sh
        pt_cancel pt_misc sigmask_threads signal_target sigwait_daemon threads_c11 threads_cleanup threads_exit_main
        threads_join_at_exit threads_once_keys threads_sleep threads_owner thread_ids tls_errno tls_many
        futex_raw futex_cxx futex_waitv close_while_waiting dup_close proc proc_wait echo_1000 sock_tcp handoff_errno
+       handoff_first_wait
        handoff_fork preload_only_threads_deadlock ordinary_pigz ordinary_python_threads
        ordinary_java_threads)
 for p in "${HUBS_ALT[@]}"; do
