@@ -8,11 +8,15 @@
 #include "../libgreen/context/size_syntax.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef GREEN_VERSION
 #error "GREEN_VERSION is defined by the Makefile (VERSION)"
@@ -45,8 +49,10 @@ static void usage(FILE *out) {
           "                          its own, so that they use N cores (1 to 256; auto, the\n"
           "                          default: the CPUs the program may run on; 1: all on\n"
           "                          one OS thread)                             [GREEN_HUBS]\n"
-          "  --stats                 print counts of greenlets, switches and calls however the\n"
-          "                          program ends (exit, _exit, a fatal signal) [GREEN_STATS=1]\n"
+          "  --stats[=FILE]          print counts of greenlets, switches and calls however the\n"
+          "                          program ends (exit, _exit, a fatal signal), on stderr or\n"
+          "                          appended to FILE (each process of the program adds its\n"
+          "                          own)                 [GREEN_STATS=1, GREEN_STATS_FILE=FILE]\n"
           "  --debug                 report once per call site each call that had to block the\n"
           "                          OS thread, and a green thread that keeps the OS thread\n"
           "                          for a second without switching            [GREEN_DEBUG=1]\n"
@@ -161,6 +167,19 @@ static int normalize_flag(const char *var) {
     return fail("%s takes 1, on, yes, true or 0, off, no, false, not '%s'", var, v);
 }
 
+/* The stats report is appended to FILE by every process of the program: it must be a file they
+ * can open for appending (made if missing), known now rather than lost at exit. */
+static int check_stats_file(const char *who, const char *path) {
+    if (!*path) return fail("%s=FILE needs a file name", who);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fail("%s: cannot open %s for appending: %s", who, path, strerror(errno));
+    struct stat st;
+    int regular = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode));
+    close(fd);
+    if (!regular) return fail("%s: %s is not a file", who, path);
+    return 0;
+}
+
 /* "--name=value" or "--name value": the value, or NULL (with *status set) when it is missing. */
 static const char *value_of(int argc, char **argv, int *i, const char *name, int *status) {
     const char *a = argv[*i];
@@ -202,6 +221,13 @@ int gr_parse_options(int argc, char **argv, struct gr_options *opts) {
             puts("greenrun (libgreen) " GREEN_VERSION);
             return 0;
         }
+        if (is_option(a, "--stats") && a[7] == '=') {
+            if ((status = check_stats_file("--stats", a + 8)) != 0) break;
+            setenv("GREEN_STATS", "1", 1);
+            setenv("GREEN_STATS_FILE", a + 8, 1);
+            status = -1;
+            continue;
+        }
         if (parse_flag(a, "--stats", "GREEN_STATS", &status) || parse_flag(a, "--debug", "GREEN_DEBUG", &status))
             continue;
         if (parse_flag(a, "--strict", NULL, &status)) {
@@ -229,6 +255,8 @@ int gr_parse_options(int argc, char **argv, struct gr_options *opts) {
     }
     for (size_t k = 0; k < sizeof flag_vars / sizeof flag_vars[0]; ++k)
         if ((status = normalize_flag(flag_vars[k])) != 0) return status;
+    const char *stats_file = getenv("GREEN_STATS_FILE");
+    if (stats_file && *stats_file && (status = check_stats_file("GREEN_STATS_FILE", stats_file)) != 0) return status;
     if (i >= argc) {
         usage(stderr);
         return GR_EXIT_USAGE;

@@ -222,6 +222,16 @@ void start_stats() noexcept {
     (void)REAL(syscall);
     int copy = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 3);
     if (copy >= 0) out_fd = adopt_runtime_fd(copy);
+    // GREEN_STATS_FILE (greenrun --stats=FILE): the report is appended there instead, one per
+    // process of the program (each says its pid); stderr keeps the diagnostics.
+    const char* file = getenv("GREEN_STATS_FILE");
+    if (config.stats && file && *file) {
+        int fd = REAL(open)(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) out_fd = adopt_runtime_fd(fd);
+        else
+            Line() << "green: GREEN_STATS_FILE: cannot open " << file << " (" << strerror(errno)
+                   << "): the report goes to stderr";
+    }
     if (config.stats) atexit(print_stats);
     // Signals the program inherited ignored, or with a handler, are left as they are.
     for (int sig = 1; sig < NSIG; ++sig) {

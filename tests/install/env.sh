@@ -83,6 +83,29 @@ expect "4 threads: 4 greenlets created, peak alive 4" "  greenlets created 4, pe
 line=$(green GREEN_STATS=1 cat /etc/hostname 2>&1 >/dev/null | grep "^  greenlets")
 expect "no thread: none created, none alive" "  greenlets created 0, peak alive 0" "$line"
 
+# --stats=FILE (GREEN_STATS_FILE): the report is appended to FILE, one per process (a shell and
+# the program it runs each add theirs), and stderr keeps only the program's own; greenrun refuses
+# a file it cannot open for appending before anything runs. Without greenrun, a file the preload
+# cannot open: the report goes to stderr, with a line that says why.
+rm -f "$tmp/stats.txt"
+err=$("$gr" --stats="$tmp/stats.txt" "$tmp/threads" 2>&1 >/dev/null)
+expect "--stats=FILE: nothing on stderr" "" "$err"
+expect "--stats=FILE: one report in FILE" 1 "$(reports "$(cat "$tmp/stats.txt")")"
+"$gr" --stats="$tmp/stats.txt" sh -c "$tmp/threads >/dev/null; true" 2>/dev/null
+expect "--stats=FILE: appended, one more per process (sh and the program)" 3 "$(reports "$(cat "$tmp/stats.txt")")"
+out=$("$gr" --stats= true 2>&1)
+expect "--stats= (no name): refused, status 2" "greenrun: --stats=FILE needs a file name 2" "$out $?"
+out=$("$gr" --stats="$tmp/no/such/dir/x" true 2>&1)
+expect "--stats=FILE in a missing directory: refused, status 2" \
+    "greenrun: --stats: cannot open $tmp/no/such/dir/x for appending: No such file or directory 2" "$out $?"
+out=$(GREEN_STATS_FILE="$tmp" "$gr" --stats true 2>&1)
+expect "GREEN_STATS_FILE naming a directory: refused, status 2" \
+    "greenrun: GREEN_STATS_FILE: cannot open $tmp for appending: Is a directory 2" "$out $?"
+out=$(green GREEN_STATS=1 GREEN_STATS_FILE="$tmp/no/such/dir/x" "$tmp/threads" 2>&1 >/dev/null | head -2)
+expect "GREEN_STATS_FILE unopenable without greenrun: said, then the report on stderr" \
+    "green: GREEN_STATS_FILE: cannot open $tmp/no/such/dir/x (No such file or directory): the report goes to stderr
+green stats (libgreen $version, pid N):" "${out/pid [0-9]*)/pid N)}"
+
 # With several hubs the switches line names them and counts the green threads moved between them
 # (hubs_share: yielding threads crowded on one hub, which the other must take); one hub: neither.
 if gcc -std=gnu11 -pthread -O1 -I"$root/tests/preload" "$root/tests/preload/hubs_share.c" -o "$tmp/hubs_share"; then

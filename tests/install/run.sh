@@ -98,6 +98,8 @@ complete_words() {  # the words bash would offer for the command line "$@" (last
 expect "completion: --threads=" "green native" "$(complete_words greenrun --threads = "")"
 expect "completion: --tls sh" "shared" "$(complete_words greenrun --tls sh)"
 expect "completion: --st" "--stack-size --stats --strict" "$(complete_words greenrun --st)"
+expect "completion: --stats=FILE, then the program" "yes yes" \
+    "$(complete_words greenrun --stats = /etc/host | grep -q /etc/hostname && echo yes) $(complete_words greenrun --stats = /tmp/s truncat | grep -qw truncate && echo yes)"
 
 # pkg-config: no -std forced on consumers; what static linking needs.
 pc() { PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config "$@" | sed 's/ *$//'; }
@@ -180,7 +182,8 @@ expect "--hubs 2 sets GREEN_HUBS" "2 auto" \
     "$("$gr" --hubs 2 -- sh -c 'echo "$GREEN_HUBS"' 2>&1) $("$gr" --hubs=auto -- sh -c 'echo "$GREEN_HUBS"' 2>&1)"
 bad "--threads bogus" 2 "--threads takes green or native, not 'bogus'" "$gr" --threads bogus true
 bad "--tls=x" 2 "--tls takes thread, shared or auto, not 'x'" "$gr" --tls=x true
-bad "--stats=yes" 2 "--stats takes no value" "$gr" --stats=yes true
+bad "--debug=yes" 2 "--debug takes no value" "$gr" --debug=yes true
+bad "--stats=DIR" 2 "--stats: cannot open $tmp for appending: Is a directory" "$gr" --stats="$tmp" true
 bad "an unknown option" 2 "unknown option '--nope'" "$gr" --nope true
 bad "no program" 2 "usage: greenrun" "$gr" --stats
 bad "GREEN_STACK_SIZE=10Q in the environment" 2 "GREEN_STACK_SIZE: '10Q' has an unknown unit" \
