@@ -128,11 +128,11 @@ $(BUILD)/libgreen_preload.so: $(PRELOAD_OBJ) $(BUILD)/libgreen.a $(PRELOAD_MAP)
 # one also at the path of its install (GREEN_PRELOAD_PATH), rebuilt when LIBDIR changes.
 MULTIARCH     = $(shell $(CC) -print-multiarch 2>/dev/null)
 GREENRUN_DEFS = $(VERSION_DEF) $(if $(MULTIARCH),-DGREEN_MULTIARCH='"$(MULTIARCH)"')
-$(BUILD)/greenrun: $(GREENRUN_SRC) tools/greenrun.h libgreen/context/size_syntax.h $(BUILD)/.version | $(DEPS_OK)
+$(BUILD)/greenrun: $(GREENRUN_SRC) tools/greenrun.h libgreen/context/size_syntax.h preload/core/signal_syntax.h $(BUILD)/.version | $(DEPS_OK)
 	$(CC) $(CFLAGS) $(GREENRUN_DEFS) $(GREENRUN_SRC) -o $@
 $(BUILD)/install/libdir: FORCE
 	$(call write_if_changed,$@,$(LIBDIR))
-$(BUILD)/install/greenrun: $(GREENRUN_SRC) tools/greenrun.h libgreen/context/size_syntax.h $(BUILD)/.version $(BUILD)/install/libdir | $(DEPS_OK)
+$(BUILD)/install/greenrun: $(GREENRUN_SRC) tools/greenrun.h libgreen/context/size_syntax.h preload/core/signal_syntax.h $(BUILD)/.version $(BUILD)/install/libdir | $(DEPS_OK)
 	$(CC) $(CFLAGS) $(GREENRUN_DEFS) -DGREEN_PRELOAD_PATH='"$(LIBDIR)/libgreen_preload.so"' $(GREENRUN_SRC) -o $@
 
 $(BUILD)/core_tests: $(TEST_OBJ) $(BUILD)/libgreen.so

@@ -6,6 +6,7 @@
 #include "greenrun.h"
 
 #include "../libgreen/context/size_syntax.h"
+#include "../preload/core/signal_syntax.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -53,6 +54,11 @@ static void usage(FILE *out) {
           "                          program ends (exit, _exit, a fatal signal), on stderr or\n"
           "                          appended to FILE (each process of the program adds its\n"
           "                          own)                 [GREEN_STATS=1, GREEN_STATS_FILE=FILE]\n"
+          "  --dump-signal=SIG       on signal SIG (a name such as USR2, or a number), print\n"
+          "                          every green thread of every hub (state, what it waits on,\n"
+          "                          where it started) and the --stats report if on, and go on\n"
+          "                          running; off while the program has a handler of its own\n"
+          "                          for SIG                                [GREEN_DUMP_SIGNAL]\n"
           "  --debug                 report once per call site each call that had to block the\n"
           "                          OS thread, and a green thread that keeps the OS thread\n"
           "                          for a second without switching            [GREEN_DEBUG=1]\n"
@@ -112,6 +118,13 @@ static int check_hubs(const char *who, const char *v) {
     return 0;
 }
 
+/* The preload's own syntax (signal_syntax.h): the program gets the signal it will dump on. */
+static int check_dump_signal(const char *who, const char *v) {
+    const char *why = "";
+    if (!green_parse_dump_signal(v, &why)) return fail("%s: '%s' is %s", who, v, why);
+    return 0;
+}
+
 /* The syntax and bounds the library reads (StackPool::parse_size, default_size): digits, then K,
  * M or G, optionally followed by "i" and "B", from 16K to 1G (beyond, every thread reserves more
  * address space than is sensible). The library, run without greenrun, warns and uses the default
@@ -144,6 +157,7 @@ static struct value_option value_options[] = {
     {"--stack-size", "GREEN_STACK_SIZE", check_size, 0},
     {"--handoff", "GREEN_HANDOFF", check_handoff, 0},
     {"--hubs", "GREEN_HUBS", check_hubs, 0},
+    {"--dump-signal", "GREEN_DUMP_SIGNAL", check_dump_signal, 0},
 };
 #define N_VALUE_OPTIONS (sizeof value_options / sizeof value_options[0])
 

@@ -4,6 +4,7 @@
 #include "fd_table.hpp"
 #include "real.hpp"
 #include "stats.hpp"
+#include "signal_syntax.h"
 #include "../../libgreen/hub/stall_monitor.hpp"
 
 #include <dlfcn.h>
@@ -55,6 +56,11 @@ __attribute__((constructor(101))) void init() {
         fprintf(stderr, "green: ignoring GREEN_THREADS='%s' (green or native)\n", threads);
     config.stats = env_flag("GREEN_STATS");
     config.debug = env_flag("GREEN_DEBUG");
+    if (const char* v = getenv("GREEN_DUMP_SIGNAL"); v && *v) {
+        const char* why = "";
+        config.dump_signal = green_parse_dump_signal(v, &why);
+        if (!config.dump_signal) fprintf(stderr, "green: GREEN_DUMP_SIGNAL='%s' is %s; no dump signal\n", v, why);
+    }
     // The runtime's own threads must be real threads, whatever pthread_create has become.
     detail::native_pthread_create = REAL(pthread_create);
     detail::native_sigaction = REAL(sigaction);

@@ -20,6 +20,7 @@ struct Config {
     bool green_threads = true;  // GREEN_THREADS=green (default) or native
     bool stats = false;         // GREEN_STATS
     bool debug = false;         // GREEN_DEBUG
+    int dump_signal = 0;        // GREEN_DUMP_SIGNAL: print the green threads and go on (0: none)
 };
 
 extern Config config;

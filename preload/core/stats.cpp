@@ -116,16 +116,19 @@ Line& hex(Line& l, uintptr_t v) noexcept {
     return l;
 }
 
-// What Go prints at SIGQUIT: every green thread of the hub, what it waits on, where it started.
-// From a signal handler on a thread of the hub: no allocation, no lock (a diagnostic on the way
-// to the default action; a list another OS thread changes meanwhile may read torn).
-void print_green_dump() noexcept {
+// What Go prints at SIGQUIT: every green thread of every hub, what it waits on, where it started.
+// From a signal handler: no allocation, no lock (a diagnostic; a list another OS thread changes
+// meanwhile may read torn). `going_on`: the program goes on running after it (GREEN_DUMP_SIGNAL),
+// else it dies of the signal next (SIGQUIT with GREEN_DEBUG).
+void print_green_dump(int sig, bool going_on) noexcept {
+    const char* name = sigabbrev_np(sig);
     detail::Hub* h = detail::Hub::current_or_null();
+    if (!h && detail::HubGroup::size() > 1) h = detail::HubGroup::at(0);
     if (!h) {
-        Line() << "green: SIGQUIT: this OS thread runs no green threads";
+        Line() << "green: SIG" << (name ? name : "?") << ": no green threads run on this OS thread";
         return;
     }
-    Line() << "green: SIGQUIT: green threads of pid " << uint64_t(REAL(syscall)(SYS_getpid))
+    Line() << "green: SIG" << (name ? name : "?") << ": green threads of pid " << uint64_t(REAL(syscall)(SYS_getpid))
            << " (hub on OS thread tid " << uint64_t(h->os_tid()) << ", " << uint64_t(h->live_tasks_relaxed())
            << " live, " << h->switches() << " switches, " << detail::Hub::handoffs.load() << " hand-offs):";
     // Every hub of a group (GREEN_HUBS), the others read while they run: a diagnostic.
@@ -145,13 +148,14 @@ void print_green_dump() noexcept {
             if (auto* g = static_cast<GreenThread*>(t->user)) hex(l << ", started at ", uintptr_t(g->start));
         });
     }
-    Line() << "green: SIGQUIT: now its default action (a core dump where enabled)";
+    if (going_on) Line() << "green: SIG" << (name ? name : "?") << ": end of the dump; the program goes on";
+    else Line() << "green: SIGQUIT: now its default action (a core dump where enabled)";
 }
 
 // Stands in for SIG_DFL: report, then die of `sig` by its default action.
 void on_fatal_signal(int sig, siginfo_t* si, void*) {
     int saved = errno;
-    if (sig == SIGQUIT && config.debug && !in_vfork_child()) print_green_dump();
+    if (sig == SIGQUIT && config.debug && !in_vfork_child()) print_green_dump(sig, false);
     if (config.stats && !in_vfork_child()) print_stats();  // a vfork child's memory is its parent's
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
@@ -161,6 +165,17 @@ void on_fatal_signal(int sig, siginfo_t* si, void*) {
     // is blocked until this handler returns: the process dies of it there, nothing else runs.
     bool fault = si && si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
     if (!fault) REAL(syscall)(SYS_tgkill, REAL(syscall)(SYS_getpid), REAL(syscall)(SYS_gettid), sig);
+    errno = saved;
+}
+
+// GREEN_DUMP_SIGNAL (greenrun --dump-signal): the dump, the stats report if on, and back to the
+// program, whose interrupted calls go on (SA_RESTART). Not in a vfork child: its memory is its
+// parent's, whose threads the parent reports.
+void on_dump_signal(int sig, siginfo_t*, void*) {
+    if (in_vfork_child()) return;
+    int saved = errno;
+    print_green_dump(sig, true);
+    if (config.stats) write_stats();
     errno = saved;
 }
 
@@ -174,6 +189,10 @@ std::span<HookSlot> hook_slots() noexcept { return {__start_green_hooks, __stop_
 
 void print_stats() noexcept {
     if (printed.exchange(true)) return;
+    write_stats();
+}
+
+void write_stats() noexcept {
     int saved = errno;
     Line() << "green stats (libgreen " GREEN_VERSION ", pid " << uint64_t(REAL(syscall)(SYS_getpid)) << "):";
     Line() << "  greenlets created " << detail::Hub::tasks_created.load() << ", peak alive "
@@ -204,11 +223,13 @@ void print_stats() noexcept {
 }
 
 bool stats_action(int sig, struct sigaction* act) noexcept {
-    if (sig <= 0 || sig >= NSIG || !fatal_by_default(sig)) return false;
-    if (!config.stats && !(config.debug && sig == SIGQUIT)) return false;
+    if (sig <= 0 || sig >= NSIG) return false;
+    const bool dump = sig == config.dump_signal;
+    if (!dump && (!fatal_by_default(sig) || (!config.stats && !(config.debug && sig == SIGQUIT)))) return false;
     *act = {};
-    act->sa_sigaction = on_fatal_signal;
-    act->sa_flags = SA_SIGINFO | SA_ONSTACK;  // an alternate stack where there is one (a hub's)
+    act->sa_sigaction = dump ? on_dump_signal : on_fatal_signal;
+    // An alternate stack where there is one (a hub's).
+    act->sa_flags = SA_SIGINFO | SA_ONSTACK | (dump ? SA_RESTART : 0);
     sigemptyset(&act->sa_mask);
     return true;
 }
@@ -217,7 +238,7 @@ void start_stats() noexcept {
     // Resolved now, not at first use: _exit may come from a vfork child or a signal handler, where
     // dlsym is not safe. Wanted with GREEN_STATS off too.
     (void)REAL(_exit);
-    if (!config.stats && !config.debug) return;
+    if (!config.stats && !config.debug && !config.dump_signal) return;
     (void)REAL(write);
     (void)REAL(syscall);
     int copy = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 3);

@@ -98,6 +98,7 @@ complete_words() {  # the words bash would offer for the command line "$@" (last
 expect "completion: --threads=" "green native" "$(complete_words greenrun --threads = "")"
 expect "completion: --tls sh" "shared" "$(complete_words greenrun --tls sh)"
 expect "completion: --st" "--stack-size --stats --strict" "$(complete_words greenrun --st)"
+expect "completion: --dump-signal=U" "USR1 USR2" "$(complete_words greenrun --dump-signal = U)"
 expect "completion: --stats=FILE, then the program" "yes yes" \
     "$(complete_words greenrun --stats = /etc/host | grep -q /etc/hostname && echo yes) $(complete_words greenrun --stats = /tmp/s truncat | grep -qw truncate && echo yes)"
 
