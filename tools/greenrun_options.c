@@ -59,6 +59,10 @@ static void usage(FILE *out) {
           "                          where it started) and the --stats report if on, and go on\n"
           "                          running; off while the program has a handler of its own\n"
           "                          for SIG                                [GREEN_DUMP_SIGNAL]\n"
+          "  --block-report=MS       report a green thread that keeps its OS thread MS\n"
+          "                          milliseconds without switching (a spin-wait, a call no\n"
+          "                          hook sees), with what that OS thread is doing; once per\n"
+          "                          green thread, at most 20 reports   [GREEN_BLOCK_REPORT]\n"
           "  --debug                 report once per call site each call that had to block the\n"
           "                          OS thread, and a green thread that keeps the OS thread\n"
           "                          for a second without switching            [GREEN_DEBUG=1]\n"
@@ -106,6 +110,14 @@ static int check_handoff(const char *who, const char *v) {
     char *end;
     double ms = strtod(v, &end);
     if (!*v || *end || ms < 0 || ms > 60000) return fail("%s takes milliseconds (0 to 60000) or off, not '%s'", who, v);
+    return 0;
+}
+
+/* What the preload reads (preload/core/runtime.cpp, block_report_seconds): 1 to 60000 ms. */
+static int check_block_report(const char *who, const char *v) {
+    char *end;
+    double ms = strtod(v, &end);
+    if (!*v || *end || !(ms >= 1 && ms <= 60000)) return fail("%s takes milliseconds (1 to 60000), not '%s'", who, v);
     return 0;
 }
 
@@ -158,6 +170,7 @@ static struct value_option value_options[] = {
     {"--handoff", "GREEN_HANDOFF", check_handoff, 0},
     {"--hubs", "GREEN_HUBS", check_hubs, 0},
     {"--dump-signal", "GREEN_DUMP_SIGNAL", check_dump_signal, 0},
+    {"--block-report", "GREEN_BLOCK_REPORT", check_block_report, 0},
 };
 #define N_VALUE_OPTIONS (sizeof value_options / sizeof value_options[0])
 

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -115,17 +116,42 @@ char thread_state(pid_t tid) noexcept {
 }
 
 // Whether another OS thread would let the hub go on: its thread is blocked in the kernel, or is
-// computing (it got at least a quarter of the time since). A thread that is runnable but was not
-// given a CPU (a loaded machine) would only compete with one more: never for that alone (each
-// such hand-off added an OS thread, which the load starved in turn: 13 OS threads for a server
-// on 2 hubs under the test suite's load; natively, as here, it runs when the kernel lets it).
+// computing: it got at least a quarter of the time since, or, on a loaded machine, the
+// threshold's worth of CPU without switching (a spin-wait for another green thread of its hub
+// must get a hand-off however slowly the kernel runs it, or never end). A thread that is runnable
+// but was hardly given a CPU would only compete with one more: never for that alone (each such
+// hand-off added an OS thread, which the load starved in turn: 13 OS threads for a server on 2
+// hubs under the test suite's load; natively, as here, it runs when the kernel lets it).
 bool worth_handing_off(const Watched& w, double now) noexcept {
     const pid_t tid = w.hub->os_tid();
     if (thread_state(tid) != 'R') return true;
-    return thread_cpu_seconds(tid) - w.cpu_since >= 0.25 * (now - w.since);
+    const double cpu = thread_cpu_seconds(tid) - w.cpu_since;
+    return cpu >= 0.25 * (now - w.since) || cpu >= g_handoff_threshold;
 }
 
+// Once per green thread, and kMaxReports in all: a server whose every request spins would
+// otherwise fill its log. The monitor thread's own state.
+constexpr int kMaxReports = 20;
+bool may_report(uint64_t id) noexcept {
+    static uint64_t seen[kMaxReports];
+    static int made = 0;
+    if (made > kMaxReports) return false;
+    for (int i = 0; i < made && i < kMaxReports; ++i)
+        if (seen[i] == id) return false;
+    if (made == kMaxReports) {
+        ++made;
+        fprintf(stderr, "green: %d stall reports made; no more are printed\n", kMaxReports);
+        return false;
+    }
+    seen[made++] = id;
+    return true;
+}
+
+// How often the monitor looks without hand-off: often enough for a report close to its threshold.
+long report_tick_us() noexcept { return long(std::min(0.2, g_threshold / 4) * 1e6); }
+
 void report_task_out(pid_t tid, uint64_t id, const char* name, double seconds) {
+    if (!may_report(id)) return;
     char what[160];
     describe_os_thread(tid, what, sizeof what);
     fprintf(stderr,
@@ -151,7 +177,9 @@ void* monitor_main(void*) {
     sigfillset(&all);
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&all), 0, long(sizeof(long)));
     for (;;) {
-        raw_sleep_us(g_handoff_threshold > 0 ? long(handoff_tick(g_handoff_threshold) * 1e6) : 200000);
+        raw_sleep_us(g_handoff_threshold > 0 ? long(handoff_tick(g_handoff_threshold) * 1e6)
+                     : g_threshold > 0       ? report_tick_us()
+                                             : 200000);
         if (g_handoff_threshold > 0) {
             g_lock.lock();
             // Dekker with the hub's loop: it clears polling_ then reads monitor_asleep, we set
@@ -185,6 +213,7 @@ void* monitor_main(void*) {
             if (w.handed || w.hub->live_tasks_relaxed() < 2) continue;
             if (g_threshold <= 0 || w.reported || now - w.since < g_threshold) continue;
             w.reported = true;
+            if (!may_report(cur->id)) continue;
             char what[160];
             w.tid = w.hub->os_tid();
             describe_os_thread(w.tid, what, sizeof what);

@@ -3,7 +3,8 @@
 // Contract:
 //  - Every hub is registered (Hub's constructor and destructor); start_stall_monitor() starts, once,
 //    a native thread that looks at them every 200 ms. A hub whose running task (not its own loop)
-//    has not switched for `threshold` seconds is reported once per stall on stderr: the green
+//    has not switched for `threshold` seconds is reported on stderr (once per green thread, 20
+//    reports at most; the monitor then looks every threshold/4, at most 200 ms): the green
 //    thread, and what its OS thread is doing (the system call it is blocked in, read from
 //    /proc/self/task/TID/syscall, or "running": a spin-wait or a computation). What no hook can
 //    park on blocks every green thread of that hub: this makes it visible instead of silent.
@@ -25,7 +26,7 @@ class Hub;
 
 void register_hub(Hub* h, pid_t os_tid) noexcept;
 void unregister_hub(Hub* h) noexcept;
-// Report stalls of `threshold_seconds` and more (GREEN_DEBUG).
+// Report stalls of `threshold_seconds` and more (GREEN_DEBUG, GREEN_BLOCK_REPORT).
 void start_stall_monitor(double threshold_seconds) noexcept;
 // Hand off hubs (Hub::enable_handoff) whose task has not switched for `threshold_seconds`: the
 // monitor then looks every handoff_tick(threshold) instead of every 200 ms.

@@ -65,8 +65,17 @@ __attribute__((constructor(101))) void init() {
     detail::native_pthread_create = REAL(pthread_create);
     detail::native_sigaction = REAL(sigaction);
     start_stats();  // GREEN_STATS: at exit, _exit or a fatal signal (stats.cpp)
-    // GREEN_DEBUG: a green thread that keeps its OS thread for a second is reported, not silent.
-    if (config.debug) detail::start_stall_monitor(1.0);
+    // GREEN_DEBUG: a green thread that keeps its OS thread for a second is reported, not silent;
+    // GREEN_BLOCK_REPORT: after the milliseconds it says (the shorter of the two).
+    double block = config.debug ? 1.0 : 0;
+    if (const char* v = getenv("GREEN_BLOCK_REPORT"); v && *v) {
+        char* end;
+        double ms = strtod(v, &end);
+        if (*end || !(ms >= 1 && ms <= 60000))
+            fprintf(stderr, "green: ignoring GREEN_BLOCK_REPORT='%s' (milliseconds, 1 to 60000)\n", v);
+        else if (block == 0 || ms / 1000 < block) block = ms / 1000;
+    }
+    if (block > 0) detail::start_stall_monitor(block);
     // After fork every descriptor is shared with the other process, which may flip O_NONBLOCK.
     pthread_atfork(nullptr, &FdTable::after_fork, &FdTable::after_fork);
     pthread_atfork([] { FdTable::runtime_list_fork_lock(true); }, [] { FdTable::runtime_list_fork_lock(false); },

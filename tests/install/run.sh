@@ -176,6 +176,7 @@ bad "--stack-size without a value" 2 "--stack-size needs a value" "$gr" --stack-
 bad "--stack-size=8K (below 16K)" 2 "'8K' is below the minimum, 16K" "$gr" --stack-size=8K true
 bad "--stack-size 2G (above 1G)" 2 "'2G' is above the maximum, 1G" "$gr" --stack-size 2G true
 bad "--handoff=abc" 2 "--handoff takes milliseconds (0 to 60000) or off, not 'abc'" "$gr" --handoff=abc true
+bad "--block-report=0" 2 "--block-report takes milliseconds (1 to 60000), not '0'" "$gr" --block-report=0 true
 bad "--hubs=0" 2 "--hubs takes a number of hubs (1 to 256) or auto, not '0'" "$gr" --hubs=0 true
 bad "GREEN_HUBS=many in the environment" 2 "GREEN_HUBS takes a number of hubs (1 to 256) or auto, not 'many'" \
     env GREEN_HUBS=many "$gr" true
