@@ -28,7 +28,8 @@ namespace green::preload {
 
 namespace {
 
-int out_fd = 2;  // a copy of the program's first stderr (start_stats), else stderr itself
+int err_fd = 2;    // a copy of the program's first stderr (start_stats), else stderr itself
+int stats_fd = 2;  // where the report goes: err_fd, or GREEN_STATS_FILE
 std::atomic<bool> printed{false};
 
 // The signals whose default action ends the process, as signal(7) lists them, but SIGTRAP (a
@@ -64,6 +65,8 @@ bool fatal_by_default(int sig) noexcept {
 // One line of the report, formatted by hand: it may be printed from a signal handler, where
 // stdio (its locks, its buffers) is not safe.
 struct Line {
+    explicit Line(int fd = err_fd) noexcept : fd(fd) {}
+    int fd;
     char buf[128];
     size_t n = 0;
     Line& operator<<(const char* s) noexcept {
@@ -85,7 +88,7 @@ struct Line {
     ~Line() {
         buf[n++] = '\n';
         for (size_t done = 0; done < n;) {
-            ssize_t w = REAL(write)(out_fd, buf + done, n - done);
+            ssize_t w = REAL(write)(fd, buf + done, n - done);
             if (w < 0 && errno == EINTR) continue;
             if (w <= 0) return;
             done += size_t(w);
@@ -194,9 +197,9 @@ void print_stats() noexcept {
 
 void write_stats() noexcept {
     int saved = errno;
-    Line() << "green stats (libgreen " GREEN_VERSION ", pid " << uint64_t(REAL(syscall)(SYS_getpid)) << "):";
-    Line() << "  greenlets created " << detail::Hub::tasks_created.load() << ", peak alive "
-           << detail::Hub::tasks_peak.load();
+    Line(stats_fd) << "green stats (libgreen " GREEN_VERSION ", pid " << uint64_t(REAL(syscall)(SYS_getpid)) << "):";
+    Line(stats_fd) << "  greenlets created " << detail::Hub::tasks_created.load() << ", peak alive "
+                   << detail::Hub::tasks_peak.load();
     uint64_t switches = detail::Hub::retired_switches.load(), iterations = detail::Hub::retired_iterations.load();
     // Every hub of a group (GREEN_HUBS), the others' counters read while they run.
     const int n = detail::HubGroup::size();
@@ -206,7 +209,7 @@ void write_stats() noexcept {
             iterations += h->iterations_relaxed();
         }
     {
-        Line l;
+        Line l(stats_fd);
         l << "  switches " << switches << ", hub loop iterations " << iterations << ", hand-offs "
           << detail::Hub::handoffs.load();
         if (n > 1) l << ", hubs " << uint64_t(n) << ", moves between hubs " << detail::Hub::moves.load();
@@ -216,7 +219,7 @@ void write_stats() noexcept {
         if (slot.calls.load()) width = std::max(width, strlen(slot.name));
     for (HookSlot& slot : hook_slots())
         if (uint64_t n = slot.calls.load()) {
-            Line l;
+            Line l(stats_fd);
             (l << "  " << slot.name).column(width + 5) << n;
         }
     errno = saved;
@@ -242,13 +245,13 @@ void start_stats() noexcept {
     (void)REAL(write);
     (void)REAL(syscall);
     int copy = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 3);
-    if (copy >= 0) out_fd = adopt_runtime_fd(copy);
+    if (copy >= 0) stats_fd = err_fd = adopt_runtime_fd(copy);
     // GREEN_STATS_FILE (greenrun --stats=FILE): the report is appended there instead, one per
     // process of the program (each says its pid); stderr keeps the diagnostics.
     const char* file = getenv("GREEN_STATS_FILE");
     if (config.stats && file && *file) {
         int fd = REAL(open)(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd >= 0) out_fd = adopt_runtime_fd(fd);
+        if (fd >= 0) stats_fd = adopt_runtime_fd(fd);
         else
             Line() << "green: GREEN_STATS_FILE: cannot open " << file << " (" << strerror(errno)
                    << "): the report goes to stderr";

@@ -34,6 +34,13 @@ for want in "green: SIGUSR2: green threads of pid" "'thread 1' waiting in read (
 done
 check "--stats: a report at the dump and one at the end" 2 "$(grep -c '^green stats' "$errf")"
 
+# With --stats=FILE the reports go to FILE, the dump still to stderr.
+statsf=$(mktemp)
+out=$(timeout -s KILL 20 "$gr" --dump-signal=USR2 --stats="$statsf" "$bin" 2>"$errf")
+check "--stats=FILE: the dump on stderr, the two reports in FILE" "0 done 1 0 2" \
+    "$? $out $(grep -c 'green: SIGUSR2: green threads of pid' "$errf") $(grep -c '^green stats' "$errf") $(grep -c '^green stats' "$statsf")"
+rm -f "$statsf"
+
 out=$(timeout -s KILL 20 env GREEN_DUMP_SIGNAL=12 LD_PRELOAD="$build/libgreen_preload.so" "$bin" handler 2>"$errf")
 check "the program's own handler keeps the signal" "0 handler ran
 done" "$? $out"
