@@ -727,6 +727,9 @@ void Hub::share_ready() noexcept {
         // on the other hub's OS thread as soon as it is posted, so this one must not keep using it
         // (its runtime words would then name the other hub, and both OS threads would write them).
         if (t->tcb == installed_tcb_) hub_task_to_carrier_tcb();
+        // Its TCB's runtime words name this hub; the other hub's carrier may be the OS thread they
+        // were last taken from (carriers roam between hubs), so a matching number is no proof.
+        t->tcb_carrier_ = 0;
         unlink_live(t);
         __atomic_store_n(&t->hub, to, __ATOMIC_RELEASE);
         to->remote_starts_.fetch_add(1, std::memory_order_relaxed);  // for pick(), as a start

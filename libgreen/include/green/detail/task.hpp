@@ -204,7 +204,8 @@ private:
     // by a hand-off meanwhile): its park returns at once.
     uint64_t early_epoch_ = 0;
     Wake early_wake_ = Wake::None;
-    // The carrier (OS thread, hub.hpp) whose per-thread words its own TCB last took (Hub::sync_tcb).
+    // The carrier (OS thread, hub.hpp) whose per-thread words its own TCB last took (Hub::sync_tcb);
+    // 0 when they must be taken again at its next run (none yet, or moved to another hub).
     uint64_t tcb_carrier_ = 0;
 
 public:
