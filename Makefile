@@ -327,12 +327,10 @@ install: all $(BUILD)/install/greenrun
 uninstall:
 	@$(INSTALL_ENV) packaging/install.sh uninstall $(BUILD)
 
-# make deb: a Debian binary package of what `make install PREFIX=/usr` puts (packaging/deb.sh).
-deb: all $(BUILD)/install/greenrun
-	@rm -rf $(BUILD)/deb
-	@$(MAKE) -s install BUILD=$(BUILD) DESTDIR=$(abspath $(BUILD))/deb/root PREFIX=/usr \
-	    LIBDIR=/usr/lib/$(MULTIARCH) LDCONFIG=: >/dev/null
-	@packaging/deb.sh $(BUILD) $(VERSION)
+# make deb: the Debian packages libgreen0, libgreen-dev and greenrun, built by dpkg-buildpackage
+# and debhelper (debian/) from a clean copy of the sources (packaging/deb.sh).
+deb:
+	@packaging/deb.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-ubsan build-tsan $(WERROR_BUILD)-gcc $(WERROR_BUILD)-clang

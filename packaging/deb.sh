@@ -1,55 +1,55 @@
 #!/usr/bin/env bash
-# Makes a Debian binary package of libgreen from a staged install (`make deb` stages it first:
-# make install DESTDIR=BUILD/deb/root PREFIX=/usr LIBDIR=/usr/lib/<multiarch> LDCONFIG=:).
-#   packaging/deb.sh BUILD_DIR VERSION     -> BUILD_DIR/libgreen_VERSION_ARCH.deb
-# One package holds everything `make install` puts (the launcher, both libraries, headers,
-# pkg-config and CMake files, the man page, completion); Debian's split into libgreen0,
-# libgreen-dev and greenrun is left to a distribution. Depends is read from what the ELF files
-# link against (ldd, then dpkg -S), so it is right for the machine that builds it.
+# Builds libgreen's Debian packages with Debian's own tools: dpkg-buildpackage and debhelper
+# (debian/), from a clean copy of the sources, so the packages are what a Debian build of this
+# tree gives (Debian's hardening flags, shlibs dependencies, ldconfig trigger).
+#   packaging/deb.sh BUILD_DIR   -> BUILD_DIR/deb/{libgreen0,libgreen-dev,greenrun}_VERSION_ARCH.deb
+# Prints the paths of the three packages, one per line (the -dbgsym ones are beside them); lintian's verdict goes to
+# BUILD_DIR/deb/lintian.txt when lintian is installed. As root it installs debhelper (and
+# lintian) when missing; otherwise it says what to install.
 set -euo pipefail
-build=$1
-version=$2
-stage=$build/deb/root
-[ -x "$stage/usr/bin/greenrun" ] || { echo "deb.sh: $stage is not a staged install" >&2; exit 1; }
-arch=$(dpkg --print-architecture)
+build=$(mkdir -p "$1" && cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
 
-# The packages that own the shared libraries the installed ELF files need (libgreen's own aside).
-depends() {
-    local f lib pkg
-    for f in "$stage"/usr/bin/greenrun "$stage"/usr/lib/*/libgreen.so.* "$stage"/usr/lib/*/libgreen_preload.so; do
-        [ -L "$f" ] && continue
-        ldd "$f" | awk '/=> \// { print $3 }'
-    done | sort -u | while read -r lib; do
-        case ${lib##*/} in libgreen*) continue ;; esac
-        pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null) || continue
-        pkg=${pkg%%:*}
-        if [ "$pkg" = libc6 ]; then
-            echo "libc6 (>= $(dpkg-query -W -f='${Version}' libc6 | sed 's/-.*//'))"
-        else
-            echo "$pkg"
-        fi
-    done | sort -u | paste -sd, | sed 's/,/, /g'
+if ! command -v dh >/dev/null || ! command -v dpkg-buildpackage >/dev/null || ! command -v lintian >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -q --no-install-recommends debhelper dpkg-dev lintian >&2 ||
+            { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends debhelper dpkg-dev lintian >&2; }
+    fi
+fi
+if ! command -v dh >/dev/null || ! command -v dpkg-buildpackage >/dev/null; then
+    echo "deb.sh: needs debhelper and dpkg-dev: sudo apt-get install -y debhelper dpkg-dev" >&2
+    exit 1
+fi
+
+out=$build/deb
+rm -rf "$out"
+src=$out/libgreen
+mkdir -p "$src"
+# The tracked files when this is a git checkout (nothing built, nothing local), else the tree
+# without build directories.
+if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$root" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar cf - --no-recursion) |
+        tar xf - -C "$src"
+else
+    (cd "$root" && tar cf - --exclude='./build*' --exclude=./.git .) | tar xf - -C "$src"
+fi
+
+# Binary packages only (-b), unsigned; the suite is not run in the package build (debian/rules).
+(cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc 2>/dev/null || echo 2)" \
+    dpkg-buildpackage -b -us -uc >"$out/build.log" 2>&1) || {
+    echo "deb.sh: dpkg-buildpackage failed; the end of $out/build.log:" >&2
+    tail -30 "$out/build.log" >&2
+    exit 1
 }
-
-mkdir -p "$stage/DEBIAN"
-cat >"$stage/DEBIAN/control" <<CONTROL
-Package: libgreen
-Version: $version
-Section: libs
-Priority: optional
-Architecture: $arch
-Maintainer: libgreen developers <libgreen@localhost>
-Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
-Depends: $(depends)
-Description: gevent-style green threads for native Linux programs
- greenrun runs an unmodified dynamically linked program with its blocking libc
- calls turned into waits of green threads on a libev hub, and its pthreads
- into green threads. libgreen is the same machinery as a C++20 API (greenlets,
- events, queues, channels, pools, timeouts) with a small C API.
-CONTROL
-# The shared library's directory is the loader's: dpkg runs ldconfig after installing it.
-echo "activate-noawait ldconfig" >"$stage/DEBIAN/triggers"
-(cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
-out=$build/libgreen_${version}_${arch}.deb
-dpkg-deb --root-owner-group -Zxz --build "$stage" "$out" >/dev/null
-echo "$out"
+# The three packages (debhelper also makes -dbgsym ones: the debug symbols, beside them).
+debs=$(ls "$out"/*.deb | grep -v -- -dbgsym_)
+if command -v lintian >/dev/null; then
+    # Tags this project accepts are explained in debian/*.lintian-overrides.
+    # shellcheck disable=SC2086 # one word per package
+    lintian --fail-on error $debs >"$out/lintian.txt" 2>&1 || {
+        echo "deb.sh: lintian reports errors ($out/lintian.txt):" >&2
+        cat "$out/lintian.txt" >&2
+        exit 1
+    }
+fi
+echo "$debs"
