@@ -13,6 +13,8 @@
 
 #include <boost/context/detail/fcontext.hpp>
 
+#include <execinfo.h>
+
 #include <new>
 
 #include "sanitizers.hpp"
@@ -250,6 +252,39 @@ void Context::switch_to(Context* to) {
     ContextAccess::store(t);
 #else
     ContextAccess::store(green_jump_fcontext(to->fctx_, this));
+#endif
+}
+
+namespace {
+struct TraceRequest {
+    void** frames;
+    int max;
+    int n;
+};
+
+// Runs on top of a suspended fiber's stack (ontop_fcontext keeps the fiber's resume address as
+// this call's return address, so the unwinder walks on into the fiber's frames). It switches back
+// to the tracer at once and stays here: the fiber's next real resume lands below and returns
+// that resume's transfer to the switch the fiber was suspended in.
+bcd::transfer_t trace_on_top(bcd::transfer_t t) {
+    auto* req = static_cast<TraceRequest*>(t.data);
+    req->n = backtrace(req->frames, req->max);
+    return green_jump_fcontext(t.fctx, nullptr);
+}
+}  // namespace
+
+int Context::backtrace_suspended(void** frames, int max) {
+#if GREEN_SAN_FIBERS
+    (void)frames;
+    (void)max;
+    return 0;  // a stack switch the sanitizer was not told of would confuse it
+#else
+    if (!started_ || fresh_ || !fctx_ || max <= 0) return 0;
+    // The unwinder needs a few KiB below the fiber's saved frame (thread stacks: no bound known).
+    if (stack_.lo && static_cast<char*>(fctx_) - stack_.lo < (16 << 10)) return 0;
+    TraceRequest req{frames, max, 0};
+    fctx_ = bcd::ontop_fcontext(fctx_, &req, &trace_on_top).fctx;
+    return req.n;
 #endif
 }
 

@@ -40,6 +40,7 @@ std::atomic<uint64_t> Hub::retired_switches{0};
 std::atomic<uint64_t> Hub::retired_iterations{0};
 void (*Hub::on_deadlock)(Hub&) = nullptr;
 void (*Hub::on_process_signal)(int, bool) noexcept = nullptr;
+void (*Hub::on_traces)(Hub&) noexcept = nullptr;
 void (*Hub::sync_tcb)(void*, const void*) noexcept = nullptr;
 std::atomic<uint64_t> Hub::moves{0};
 std::atomic<int> idle_internal_threads{0};
@@ -540,6 +541,7 @@ void Hub::drain_remote() noexcept {
             on_process_signal(sig, restart & (uint64_t(1) << (sig - 1)));
         }
     }
+    if (traces_wanted_.load(std::memory_order_relaxed) && traces_wanted_.exchange(false) && on_traces) on_traces(*this);
     std::vector<Remote::Item>& batch = remote_->spare;
     {
         std::lock_guard g(remote_->lock);
@@ -584,6 +586,16 @@ void Hub::note_signal(bool restart) noexcept {
     remote_->signal_seq = root_->seq_;
     signalled_.store(true, std::memory_order_release);
     wake_loop();
+}
+
+void Hub::request_traces() noexcept {
+    const int n = HubGroup::size();
+    for (int i = 0; i < n; ++i) {
+        Hub* h = n > 1 ? HubGroup::at(i) : tls_hub;
+        if (!h) continue;
+        h->traces_wanted_.store(true, std::memory_order_release);
+        h->wake_loop();
+    }
 }
 
 void Hub::note_process_signal(int sig, bool restart) noexcept {

@@ -192,6 +192,11 @@ public:
     void note_process_signal(int sig, bool restart) noexcept;
     // Set by a layer above that keeps a signal mask per task (the preload's green threads).
     static void (*on_process_signal)(int sig, bool restart) noexcept;
+    // Every hub of the process calls on_traces(itself) at its next loop iteration, on the OS thread
+    // that runs it then, holding it: its suspended tasks may be looked into there (a diagnostic
+    // dump's backtraces, Context::backtrace_suspended). Async-signal-safe.
+    static void request_traces() noexcept;
+    static void (*on_traces)(Hub& hub) noexcept;
 
     // A one-shot timer calling cb(arg) on the hub; stop_timer() cancels and frees it (call it
     // exactly once, fired or not).
@@ -434,6 +439,7 @@ private:
     std::atomic<int> fd_slots_size_{0};  // see may_know_fd
     std::atomic<bool> signalled_{false};
     std::atomic<uint64_t> process_signals_{0};  // note_process_signal: bit sig-1
+    std::atomic<bool> traces_wanted_{false};    // request_traces
     std::atomic<uint64_t> process_restart_{0};  // the same bits, for handlers with SA_RESTART
     std::atomic<bool> mask_posted_{false};      // see post_program_mask
     std::atomic<uint64_t> posted_mask_{0};

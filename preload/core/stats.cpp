@@ -8,13 +8,16 @@
 #include "real.hpp"
 #include "../../libgreen/hub/hub_group.hpp"
 #include "runtime.hpp"
+#include "symbolize.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -67,7 +70,7 @@ bool fatal_by_default(int sig) noexcept {
 struct Line {
     explicit Line(int fd = err_fd) noexcept : fd(fd) {}
     int fd;
-    char buf[128];
+    char buf[256];
     size_t n = 0;
     Line& operator<<(const char* s) noexcept {
         while (*s && n < sizeof buf - 1) buf[n++] = *s++;
@@ -151,8 +154,70 @@ void print_green_dump(int sig, bool going_on) noexcept {
             if (auto* g = static_cast<GreenThread*>(t->user)) hex(l << ", started at ", uintptr_t(g->start));
         });
     }
-    if (going_on) Line() << "green: SIG" << (name ? name : "?") << ": end of the dump; the program goes on";
+    if (going_on)
+        Line() << "green: SIG" << (name ? name : "?")
+               << ": end of the dump; the program goes on (each hub prints its green threads' backtraces next)";
     else Line() << "green: SIGQUIT: now its default action (a core dump where enabled)";
+}
+
+// One frame of a backtrace: function+offset and the object it is in, or object+offset where no
+// function is known (addr2line -e OBJECT OFFSET). `entry`: pc is a function's first byte.
+void describe_frame(Line& l, void* pc, bool entry = false) noexcept {
+    Symbol sym;
+    if (!symbolize(pc, entry, sym)) {
+        hex(l, uintptr_t(pc));
+        return;
+    }
+    l << sym.name;
+    if (!sym.name[0] || sym.offset) hex(l << "+", sym.offset);
+    l << " (" << sym.file << ")";
+}
+
+// The dump's backtraces (Hub::on_traces): each hub prints its own suspended green threads when it
+// next runs its loop, outside the signal handler, holding the hub (no other OS thread may resume
+// them meanwhile). The runtime's own frames (this library's) are left out: the first frame shown
+// is the program's call that waits.
+void print_traces(detail::Hub& hub) noexcept {
+    // One hub's list at a time: hubs print on their own OS threads, at once.
+    static detail::SpinLock printing;
+    std::lock_guard g(printing);
+    Dl_info self{};
+    dladdr(reinterpret_cast<void*>(&print_traces), &self);
+    const int n = detail::HubGroup::size();
+    int index = 0;
+    while (index < n && detail::HubGroup::at(index) != &hub) ++index;
+    {
+        Line l;
+        l << "green: backtraces of the green threads";
+        if (n > 1) l << " of hub " << uint64_t(index);
+        l << " (OS thread tid " << uint64_t(hub.os_tid()) << ", now):";
+    }
+    hub.for_each_task([&](detail::Task* t) {
+        if (hub.serving() && t == hub.root()) return;
+        const detail::Task::State st = t->state_now();
+        if (st != detail::Task::State::Parked && st != detail::Task::State::Ready) return;  // it runs
+        void* frames[48];
+        int k = t->ctx.backtrace_suspended(frames, 48);
+        {
+            Line head;
+            head << "  greenlet #" << t->id << " '" << t->name.c_str() << "' " << state_name(st);
+            const detail::WaitInfo& w = t->waiting_on();
+            if (st == detail::Task::State::Parked && w.what) head << " in " << w.what;
+            if (auto* g = static_cast<GreenThread*>(t->user)) {
+                head << ", started at ";
+                describe_frame(head, reinterpret_cast<void*>(g->start), true);
+            }
+        }
+        int shown = 0;
+        for (int i = 0; i < k && shown < 12; ++i) {
+            Dl_info in{};
+            if (dladdr(static_cast<char*>(frames[i]) - 1, &in) && in.dli_fbase == self.dli_fbase) continue;
+            Line f;
+            f << "    #" << uint64_t(shown++) << " ";
+            describe_frame(f, frames[i]);
+        }
+        if (!shown) Line() << "    (no frames: " << (k ? "all in libgreen" : "its stack cannot be walked") << ")";
+    });
 }
 
 // Stands in for SIG_DFL: report, then die of `sig` by its default action.
@@ -179,6 +244,7 @@ void on_dump_signal(int sig, siginfo_t*, void*) {
     int saved = errno;
     print_green_dump(sig, true);
     if (config.stats) write_stats();
+    detail::Hub::request_traces();  // printed by each hub outside this handler (print_traces)
     errno = saved;
 }
 
@@ -242,6 +308,7 @@ void start_stats() noexcept {
     // dlsym is not safe. Wanted with GREEN_STATS off too.
     (void)REAL(_exit);
     if (!config.stats && !config.debug && !config.dump_signal) return;
+    if (config.dump_signal) detail::Hub::on_traces = print_traces;
     (void)REAL(write);
     (void)REAL(syscall);
     int copy = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 3);

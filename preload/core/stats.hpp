@@ -13,7 +13,8 @@
 //    hub (id, name, state, what it waits on, its start routine), as Go does for its goroutines,
 //    then the process dies of it as natively. GREEN_DUMP_SIGNAL names a signal whose default
 //    action is stood in for by the same dump (and the report, with GREEN_STATS), after which the
-//    program goes on, its interrupted calls restarted.
+//    program goes on, its interrupted calls restarted; then every hub prints the symbolized
+//    backtraces of its suspended green threads at its next loop iteration (Hub::on_traces).
 //  - For signal.cpp: while GREEN_STATS is on (GREEN_DEBUG: for SIGQUIT), the default action of a
 //    signal that ends the process is stood in for by a handler that prints the report, restores
 //    SIG_DFL and dies of the signal as natively (same status, a core dump where the default makes

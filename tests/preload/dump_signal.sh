@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dump_signal: GREEN_DUMP_SIGNAL (greenrun --dump-signal) makes a signal print every green thread
 # of every hub (number, name, what it waits on, where it started), and the --stats report when it
-# is on, after which the program goes on: helpers/dump_go_on.c signals itself SIGUSR2 while three
+# is on, after which the program goes on and each hub prints its green threads' backtraces: helpers/dump_go_on.c signals itself SIGUSR2 while three
 # threads wait in read, pthread_mutex_lock and a sleep, then finishes (natively SIGUSR2 would end
 # it). A program that catches the signal itself keeps it: its handler runs, nothing is dumped.
 # greenrun refuses a signal that cannot ask for a dump (status 2); the preload without greenrun
@@ -33,6 +33,14 @@ for want in "green: SIGUSR2: green threads of pid" "'thread 1' waiting in read (
     grep -qF "$want" "$errf" || { echo "FAIL dump_signal: no line with '$want'; stderr was:"; sed 's/^/    /' "$errf"; fail=1; }
 done
 check "--stats: a report at the dump and one at the end" 2 "$(grep -c '^green stats' "$errf")"
+# Then each hub prints the backtraces of its suspended green threads: the program's frames, named
+# from its symbol table (the helper's functions are static: no dynamic symbol names them).
+for want in "green: backtraces of the green threads" "'thread 1' waiting in read, started at reader (" \
+    "'thread 2' waiting in sleep, started at sleeper (" "'thread 3' waiting in pthread_mutex_lock, started at locker (" \
+    "#0 reader+0x" " sleeper+0x" "#0 locker+0x" " main+0x" " __libc_start_main+0x"; do
+    grep -qF -- "$want" "$errf" || { echo "FAIL dump_signal: no backtrace line with '$want'; stderr was:"; sed 's/^/    /' "$errf"; fail=1; }
+done
+check "no frame of the runtime itself in the backtraces" "" "$(grep -E '^    #[0-9]+ .*libgreen_preload' "$errf")"
 
 # With --stats=FILE the reports go to FILE, the dump still to stderr.
 statsf=$(mktemp)

@@ -106,6 +106,11 @@ public:
     void switch_to(Context* to);
     // Stand for the stack the calling thread is already running on (a thread's root task).
     void adopt_running_thread() { started_ = true; }
+    // The return addresses on the stack of this context, suspended in a switch (never the running
+    // one, nor one that another thread may resume meanwhile), innermost first: the unwinder runs on
+    // top of that stack, and the context later resumes as if nothing had. 0 if it never ran, has
+    // less than 16 KiB of stack left, or in sanitizer builds.
+    int backtrace_suspended(void** frames, int max);
     bool started() const { return started_; }
 
 private:
