@@ -1,5 +1,6 @@
 // preload/core/runtime.cpp: configuration, initialisation and GREEN_DEBUG (GREEN_STATS: stats.cpp).
 #include "runtime.hpp"
+#include "symbolize.hpp"
 
 #include "fd_table.hpp"
 #include "real.hpp"
@@ -140,7 +141,7 @@ bool handoff_explicit() noexcept { return handoff_setting().explicit_ && handoff
 namespace {
 
 // The program's code that made the call: the first return address outside the preload, as
-// "prog+0x1234 (function)"; null if none is found.
+// "prog+0x1234"; null if none is found.
 const void* program_caller(char* where, size_t n) noexcept {
     void* frames[16];
     int k = backtrace(frames, 16);
@@ -151,9 +152,8 @@ const void* program_caller(char* where, size_t n) noexcept {
         if (!dladdr(frames[i], &di) || di.dli_fbase == self.dli_fbase) continue;
         const char* file = di.dli_fname ? di.dli_fname : "?";
         if (const char* slash = strrchr(file, '/')) file = slash + 1;
-        snprintf(where, n, "%s+0x%lx%s%s%s", file,
-                 static_cast<unsigned long>(static_cast<char*>(frames[i]) - static_cast<char*>(di.dli_fbase)),
-                 di.dli_sname ? " in " : "", di.dli_sname ? di.dli_sname : "", "");
+        snprintf(where, n, "%s+0x%lx", file,
+                 static_cast<unsigned long>(static_cast<char*>(frames[i]) - static_cast<char*>(di.dli_fbase)));
         return frames[i];
     }
     snprintf(where, n, "an unknown place");
@@ -175,6 +175,12 @@ void debug_once(const char* site, const char* what, int fd) noexcept {
             errno = saved;
             return;
         }
+    }
+    // The function too, from the object's symbol table (static functions included): once per site.
+    Symbol sym;
+    if (pc && symbolize(pc, false, sym) && sym.name[0]) {
+        size_t used = strlen(caller);
+        snprintf(caller + used, sizeof caller - used, " in %s", sym.name);
     }
     char target[200] = "";
     if (fd >= 0) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # debug_report: with GREEN_DEBUG=1, a call that blocks the OS thread (a read of a regular file) is
 # reported once per place in the program's code that makes it, with the descriptor, its path and
-# that place (file+offset); the program's own output is unchanged.
+# that place (file+offset, and the function from the program's symbol table); the program's own
+# output is unchanged.
 #   tests/preload/debug_report.sh BUILD_DIR      (exit 0: pass)
 set -u
 build=$(cd "${1:-build}" && pwd)
@@ -23,4 +24,10 @@ if [ "$lines" != 2 ]; then
     sed 's/^/    /' <<<"$err"
     fail=1
 fi
+# ... each naming the function that made the call, from the program's symbol table (read_from is
+# static: no dynamic symbol names it).
+for fn in read_from main; do
+    grep -q "^green: read on fd [0-9]* ($data), called from debug_calls+0x[0-9a-f]* in $fn: " <<<"$err" ||
+        { echo "FAIL debug_report: no report line naming $fn; stderr was:"; sed 's/^/    /' <<<"$err"; fail=1; }
+done
 exit $fail
