@@ -95,6 +95,69 @@ double raw_switch_ns(long n) {
     return t / double(2 * n) * 1e9;
 }
 
+// Two green::Coroutine<long> switching to each other explicitly (greenlet's switch): the main
+// greenlet switches to the coroutine, which switches back to its parent. ns per one-way switch.
+double coroutine_switch_ns(long n) {
+    double t = 0;
+    green::spawn([n, &t] {
+        green::Coroutine<long> echo([](long v) -> long {
+            for (;;) v = green::Coroutine<long>::current().parent().switch_to(v + 1);
+        });
+        long v = 0;
+        double t0 = now();
+        for (long i = 0; i < n; ++i) v = echo.switch_to(v);
+        t = (now() - t0) / double(2 * n) * 1e9;
+        if (v != n) fprintf(stderr, "core_bench: coroutine switches lost a value (%ld)\n", v);
+    }).join();
+    return t;
+}
+
+// Go's channel micro-benchmarks, on the API: the reference is bench/chan_bench.go, the same
+// programs in Go, run by bench/run.sh when Go is installed.
+// Two greenlets ping-pong over two unbuffered green::Channel<int>: ns per one-way message.
+double channel_pingpong_ns(long n) {
+    double t = 0;
+    green::spawn([n, &t] {
+        green::Channel<int> ping, pong;
+        auto echo = green::spawn([&] {
+            for (long i = 0; i < n; ++i) pong.put(ping.get() + 1);
+        });
+        double t0 = now();
+        int v = 0;
+        for (long i = 0; i < n; ++i) {
+            ping.put(v);
+            v = pong.get();
+        }
+        t = (now() - t0) / double(2 * n) * 1e9;
+        echo.join();
+        if (v != int(n)) fprintf(stderr, "core_bench: channel ping-pong lost a value (%d)\n", v);
+    }).join();
+    return t;
+}
+
+// A producer puts into 8 unbuffered channels in turn; the consumer takes each item with a select
+// over all 8 (Go's select). ns per item.
+double select8_ns(long n) {
+    double t = 0;
+    green::spawn([n, &t] {
+        green::Channel<int> c[8];
+        auto producer = green::spawn([&] {
+            for (long i = 0; i < n; ++i) c[i % 8].put(int(i));
+        });
+        long sum = 0;
+        auto take = [&](int v) { sum += v; };
+        double t0 = now();
+        for (long i = 0; i < n; ++i)
+            green::select(green::forever, green::on_get(c[0], take), green::on_get(c[1], take),
+                          green::on_get(c[2], take), green::on_get(c[3], take), green::on_get(c[4], take),
+                          green::on_get(c[5], take), green::on_get(c[6], take), green::on_get(c[7], take));
+        t = (now() - t0) / double(n) * 1e9;
+        producer.join();
+        if (sum != n * (n - 1) / 2) fprintf(stderr, "core_bench: select lost an item\n");
+    }).join();
+    return t;
+}
+
 // ---- (b) spawn + join ------------------------------------------------------------------------
 
 double green_spawn_join_ns(long n) {
@@ -384,8 +447,23 @@ void part_switch() {
     green_switch_ns(iters(2e5));  // warm-up
     raw_switch_ns(iters(1e6));
     auto [g, r] = paired([] { return green_switch_ns(iters(1e6)); }, [] { return raw_switch_ns(iters(4e6)); });
+    coroutine_switch_ns(iters(2e5));
+    auto [c, r2] = paired([] { return coroutine_switch_ns(iters(1e6)); }, [] { return raw_switch_ns(iters(4e6)); });
     result("switch.green_ns", g);
-    result("switch.raw_ns", r);
+    result("switch.raw_ns", std::min(r, r2));
+    result("switch.coroutine_ns", c);
+}
+
+void part_channel() {
+    channel_pingpong_ns(iters(1e5));
+    select8_ns(iters(1e5));
+    double p = 1e300, s8 = 1e300;
+    for (int r = 0; r < kReps; ++r) {
+        p = std::min(p, channel_pingpong_ns(iters(1e6)));
+        s8 = std::min(s8, select8_ns(iters(5e5)));
+    }
+    result("channel.green_ns", p);
+    result("select8.green_ns", s8);
 }
 
 void part_spawn() {
@@ -433,13 +511,14 @@ int main(int argc, char** argv) {
     if (mode == "rss" && argc == 4) return mode_rss(atol(argv[2]), size_t(atol(argv[3])));
     if (mode == "rss-pthread" && argc == 3) return mode_rss_pthread(atol(argv[2]));
     if (mode == "switch" || mode == "all") part_switch();
+    if (mode == "channel" || mode == "all") part_channel();
     if (mode == "spawn" || mode == "all") part_spawn();
     if (mode == "event" || mode == "all") part_event();
     if (mode == "queue" || mode == "all") part_queue();
     if (mode == "rss-all" || mode == "all") part_rss();
-    if (mode != "all" && mode != "switch" && mode != "spawn" && mode != "event" && mode != "queue" &&
-        mode != "rss-all") {
-        fprintf(stderr, "usage: core_bench [all|switch|spawn|event|queue|rss-all|rss N STACK|rss-pthread N]\n");
+    if (mode != "all" && mode != "switch" && mode != "channel" && mode != "spawn" && mode != "event" &&
+        mode != "queue" && mode != "rss-all") {
+        fprintf(stderr, "usage: core_bench [all|switch|channel|spawn|event|queue|rss-all|rss N STACK|rss-pthread N]\n");
         return 2;
     }
     return 0;

@@ -22,6 +22,8 @@
 #
 # Measures, in this one run, every figure next to its reference, and prints ONE table:
 #   (a) greenlet switch through the hub     vs  raw boost::context::fiber resume
+#       (and two green::Coroutine switching to each other explicitly, greenlet's switch;
+#        Channel ping-pong and select over 8 Channels vs the same in Go, bench/chan_bench.go)
 #   (b) spawn+join of a trivial greenlet    vs  raw fiber create+run (pooled stack), pthread_create+join
 #   (c) Event ping-pong between greenlets   vs  std::condition_variable ping-pong between OS threads
 #   (d) Queue(1024) producer->consumer      vs  mutex+condvar bounded deque between OS threads
@@ -132,6 +134,27 @@ if [[ -x $BUILD/bench/core_bench ]]; then
 else
     note "$BUILD/bench/core_bench not built"
     : >"$CORE"
+fi
+
+# ---- (a): Go's channels, the reference of core_bench's channel rows (bench/chan_bench.go) ---
+# Debian's golang-go, installed when missing and root; built offline (the standard library only).
+GO_OUT=$TMP/go.out
+: >"$GO_OUT"
+if ! command -v go >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    note "installing Debian's golang-go (the channel rows' reference)"
+    apt-get install -y -q --no-install-recommends golang-go >/dev/null 2>&1 || true
+fi
+if command -v go >/dev/null; then
+    mkdir -p "$TMP/go"
+    if HOME=$TMP/go GOCACHE=$TMP/go/cache GOPATH=$TMP/go/path GO111MODULE=off GOFLAGS= \
+        go build -o "$TMP/go/chan_bench" "$HERE/chan_bench.go" >"$TMP/go/build.log" 2>&1; then
+        note "chan_bench (Go, GOMAXPROCS=1: one OS thread, as one hub)"
+        run 120 "$GO_OUT" env GOMAXPROCS=1 "$TMP/go/chan_bench" || true
+    else
+        note "cannot build bench/chan_bench.go: $(head -1 "$TMP/go/build.log")"
+    fi
+else
+    note "no Go (golang-go): the channel rows have no reference"
 fi
 
 # ---- (f) preload read overhead, (g) mutex hand-off ------------------------------------------
@@ -428,6 +451,29 @@ if ok "$g" && ok "$r"; then
         "$g <= 3*$r && $g <= 15"
 else
     row "(a)" "switch: 2 greenlets ping-pong sleep(0)" "n/a" "n/a" "" "<=3x raw, <=15 ns" "n/a"
+fi
+c=$(C switch.coroutine_ns)
+if ok "$c" && ok "$r"; then
+    judged "" "  Coroutine::switch_to back and forth" "$(calc "$c") ns/switch" \
+        "$(calc "$r") ns  raw fiber resume, 1 way" "$(calc "$c/$r")x raw" "<=2x raw" "$c <= 2*$r"
+else
+    row "" "  Coroutine::switch_to back and forth" "n/a" "n/a" "" "<=2x raw" "n/a"
+fi
+# (a) channels, against Go's
+GOV() { get "$GO_OUT" "$1"; }
+c=$(C channel.green_ns) gc=$(GOV channel.go_ns)
+if ok "$c" && ok "$gc"; then
+    judged "" "  Channel ping-pong, unbuffered" "$(calc "$c") ns/msg" "$(calc "$gc") ns  Go chan, GOMAXPROCS=1" \
+        "$(calc "$c/$gc")x Go" "<=1.5x Go" "$c <= 1.5*$gc"
+else
+    row "" "  Channel ping-pong, unbuffered" "$(ok "$c" && calc "$c" || echo n/a) ns/msg" "n/a (no Go)" "" "<=1.5x Go" "n/a"
+fi
+c=$(C select8.green_ns) gc=$(GOV select8.go_ns)
+if ok "$c" && ok "$gc"; then
+    judged "" "  select over 8 unbuffered channels" "$(calc "$c") ns/item" "$(calc "$gc") ns  Go select" \
+        "$(calc "$c/$gc")x Go" "<=1.5x Go" "$c <= 1.5*$gc"
+else
+    row "" "  select over 8 unbuffered channels" "$(ok "$c" && calc "$c" || echo n/a) ns/item" "n/a (no Go)" "" "<=1.5x Go" "n/a"
 fi
 # (b)
 g=$(C spawn.green_ns) r=$(C spawn.raw_ns) p=$(C spawn.pthread_ns) b=$(C spawn.green_batch_ns)
