@@ -5,6 +5,7 @@
 #include "../context/once.hpp"
 #include "../context/raw_syscall.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -93,8 +94,27 @@ void describe_os_thread(pid_t tid, char* out, size_t n) {
     }
     long nr = strtol(buf, nullptr, 10);
     const char* name = syscall_name(nr);
-    if (name) snprintf(out, n, "blocked in the system call %s (%ld), made where no hook could park it", name, nr);
-    else snprintf(out, n, "blocked in system call %ld, made where no hook could park it", nr);
+    // The line ends with the user stack pointer and the program counter of the blocked call: where
+    // the system call instruction is (a libc wrapper, or the program's own raw syscall).
+    char where[96] = "";
+    const char* last = strrchr(buf, ' ');
+    if (last) {
+        Dl_info info{};
+        void* pc = reinterpret_cast<void*>(strtoull(last + 1, nullptr, 16));
+        if (pc && dladdr(pc, &info) && info.dli_fname) {
+            const char* file = strrchr(info.dli_fname, '/');
+            file = file ? file + 1 : info.dli_fname;
+            if (info.dli_sname && info.dli_saddr)
+                snprintf(where, sizeof where, " at %s+0x%lx (%s)", info.dli_sname,
+                         static_cast<unsigned long>(uintptr_t(pc) - uintptr_t(info.dli_saddr)), file);
+            else
+                snprintf(where, sizeof where, " at %s+0x%lx", file,
+                         static_cast<unsigned long>(uintptr_t(pc) - uintptr_t(info.dli_fbase)));
+        }
+    }
+    if (name)
+        snprintf(out, n, "blocked in the system call %s (%ld)%s, made where no hook could park it", name, nr, where);
+    else snprintf(out, n, "blocked in system call %ld%s, made where no hook could park it", nr, where);
 }
 
 // CPU time of one of the process's threads (the kernel's per-thread clock id for `tid`).
@@ -152,7 +172,7 @@ long report_tick_us() noexcept { return long(std::min(0.2, g_threshold / 4) * 1e
 
 void report_task_out(pid_t tid, uint64_t id, const char* name, double seconds) {
     if (!may_report(id)) return;
-    char what[160];
+    char what[256];
     describe_os_thread(tid, what, sizeof what);
     fprintf(stderr,
             "green: greenlet #%" PRIu64
@@ -214,7 +234,7 @@ void* monitor_main(void*) {
             if (g_threshold <= 0 || w.reported || now - w.since < g_threshold) continue;
             w.reported = true;
             if (!may_report(cur->id)) continue;
-            char what[160];
+            char what[256];
             w.tid = w.hub->os_tid();
             describe_os_thread(w.tid, what, sizeof what);
             fprintf(stderr,

@@ -2,7 +2,7 @@
 # stall_report: with GREEN_DEBUG=1, a green thread that keeps its OS thread for over a second
 # without switching is reported on stderr, with what the OS thread is doing: a spin-wait in user
 # code ("running user code"), and a system call no hook parks (a raw futex wait made with the
-# syscall instruction, as Go's runtime makes them). The program itself still ends as natively.
+# syscall instruction, as Go's runtime makes them), with where that instruction is. The program itself still ends as natively.
 # With hand-off (the default) the hub goes on elsewhere and the task left outside is reported;
 # with GREEN_HANDOFF=off the hub itself is reported as stalled. GREEN_BLOCK_REPORT sets the time.
 #   tests/preload/stall_report.sh BUILD_DIR      (exit 0: pass)
@@ -29,7 +29,8 @@ for handoff in on off; do
     [ $rc -eq 0 ] || { echo "FAIL stall_report $mode (hand-off $handoff): exit status $rc"; fail=1; }
     case $mode in
         spin) want="running user code" ;;
-        rawfutex) want="blocked in the system call futex" ;;
+        # ... and where the system call instruction is: the helper's own raw syscall.
+        rawfutex) want="blocked in the system call futex (202) at stall_helper+0x[0-9a-f]*, " ;;
     esac
     if ! grep -q "$head" <<<"$err" || ! grep -q "$want" <<<"$err"; then
         echo "FAIL stall_report $mode (hand-off $handoff): no report saying '$want'; stderr was:"
