@@ -82,6 +82,29 @@ double green_switch_ns(long n) {
     return (now() - t0) / double(2 * n) * 1e9;
 }
 
+// The same, the two greenlets running different code (each its own loop, calling sleep(0) from
+// its own call site), as real green threads resume at many different sites. ns per switch.
+__attribute__((noinline)) void sleep_from_a() { green::sleep(0); }
+__attribute__((noinline)) void sleep_from_b() {
+    green::sleep(0);
+    asm volatile("" ::: "memory");
+}
+double green_switch_distinct_ns(long n) {
+    double t0 = now();
+    auto a = green::spawn([n] {
+        for (long i = 0; i < n; ++i) sleep_from_a();
+    });
+    auto b = green::spawn([n] {
+        for (long i = 0; i < n; ++i) {
+            sleep_from_b();
+            asm volatile("" ::: "memory");
+        }
+    });
+    a.join();
+    b.join();
+    return (now() - t0) / double(2 * n) * 1e9;
+}
+
 // A raw boost::context::fiber resumed back and forth: ns per one-way resume.
 double raw_switch_ns(long n) {
     ctx::fiber f{[n](ctx::fiber&& main) {
@@ -156,6 +179,30 @@ double select8_ns(long n) {
         if (sum != n * (n - 1) / 2) fprintf(stderr, "core_bench: select lost an item\n");
     }).join();
     return t;
+}
+
+// The raw fiber's reference for green_switch_distinct_ns: each side resumes the other from its
+// own function, called from its own loop (the same two levels of user frames to return through
+// after each switch, whose return addresses the CPU predicts from the other side's calls).
+__attribute__((noinline)) ctx::fiber hop_from_main(ctx::fiber&& f) { return std::move(f).resume(); }
+__attribute__((noinline)) ctx::fiber hop_from_fiber(ctx::fiber&& f) {
+    ctx::fiber r = std::move(f).resume();
+    asm volatile("" ::: "memory");
+    return r;
+}
+double raw_switch_distinct_ns(long n) {
+    ctx::fiber f{[n](ctx::fiber&& main) {
+        for (long i = 0; i < n; ++i) {
+            main = hop_from_fiber(std::move(main));
+            asm volatile("" ::: "memory");
+        }
+        return std::move(main);
+    }};
+    double t0 = now();
+    for (long i = 0; i < n; ++i) f = hop_from_main(std::move(f));
+    double t = now() - t0;
+    f = std::move(f).resume();  // let it end
+    return t / double(2 * n) * 1e9;
 }
 
 // ---- (b) spawn + join ------------------------------------------------------------------------
@@ -447,10 +494,16 @@ void part_switch() {
     green_switch_ns(iters(2e5));  // warm-up
     raw_switch_ns(iters(1e6));
     auto [g, r] = paired([] { return green_switch_ns(iters(1e6)); }, [] { return raw_switch_ns(iters(4e6)); });
+    green_switch_distinct_ns(iters(2e5));
+    raw_switch_distinct_ns(iters(1e6));
+    auto [d, rd] =
+        paired([] { return green_switch_distinct_ns(iters(1e6)); }, [] { return raw_switch_distinct_ns(iters(4e6)); });
     coroutine_switch_ns(iters(2e5));
     auto [c, r2] = paired([] { return coroutine_switch_ns(iters(1e6)); }, [] { return raw_switch_ns(iters(4e6)); });
     result("switch.green_ns", g);
     result("switch.raw_ns", std::min(r, r2));
+    result("switch.green_distinct_ns", d);
+    result("switch.raw_distinct_ns", rd);
     result("switch.coroutine_ns", c);
 }
 

@@ -22,7 +22,10 @@
 #
 # Measures, in this one run, every figure next to its reference, and prints ONE table:
 #   (a) greenlet switch through the hub     vs  raw boost::context::fiber resume
-#       (and two green::Coroutine switching to each other explicitly, greenlet's switch;
+#       (the same with the two running different code, against raw fibers that resume each other
+#        from distinct functions: after a switch the CPU predicts returns from the other side's
+#        calls, so both pay for the frames they return through; two green::Coroutine switching
+#        to each other explicitly, greenlet's switch;
 #        Channel ping-pong and select over 8 Channels vs the same in Go, bench/chan_bench.go)
 #   (b) spawn+join of a trivial greenlet    vs  raw fiber create+run (pooled stack), pthread_create+join
 #   (c) Event ping-pong between greenlets   vs  std::condition_variable ping-pong between OS threads
@@ -451,6 +454,13 @@ if ok "$g" && ok "$r"; then
         "$g <= 3*$r && $g <= 15"
 else
     row "(a)" "switch: 2 greenlets ping-pong sleep(0)" "n/a" "n/a" "" "<=3x raw, <=15 ns" "n/a"
+fi
+d=$(C switch.green_distinct_ns) rd=$(C switch.raw_distinct_ns)
+if ok "$d" && ok "$rd"; then
+    judged "" "  same, 2 greenlets resuming at distinct sites" "$(calc "$d") ns/switch" \
+        "$(calc "$rd") ns  raw fiber, distinct sites" "$(calc "$d/$rd")x raw" "<=2x raw" "$d <= 2*$rd"
+else
+    row "" "  same, 2 greenlets resuming at distinct sites" "n/a" "n/a" "" "<=2x raw" "n/a"
 fi
 c=$(C switch.coroutine_ns)
 if ok "$c" && ok "$r"; then
