@@ -28,15 +28,40 @@ struct sigaction previous_segv;  // the program's handler, for faults that are n
 
 }  // namespace
 
+namespace {
+
+// Twice the size, rounded up to a power of two: the next size worth trying.
+size_t bigger_stack(size_t size) {
+    size_t b = 64 << 10;
+    while (b < 2 * size && b < (size_t(1) << 40)) b <<= 1;
+    return b;
+}
+
+// "128K", "2M": how GREEN_STACK_SIZE and greenrun --stack-size write it.
+void size_text(size_t bytes, char* out, size_t n) {
+    if (bytes % (1 << 20) == 0) snprintf(out, n, "%zuM", bytes >> 20);
+    else snprintf(out, n, "%zuK", bytes >> 10);
+}
+
+}  // namespace
+
 [[noreturn]] void report_overflow(const Task* t, const char* how) {
-    char buf[512];
-    int n =
-        snprintf(buf, sizeof buf,
-                 "green: stack overflow in greenlet #%" PRIu64
-                 "%s%s%s (%s; stack of %zu bytes).\n"
-                 "green: raise the stack size: GREEN_STACK_SIZE=1M in the environment, "
-                 "green::spawn_with({.stack_size = ...}), or pthread_attr_setstacksize.\n",
-                 t->id, t->name.empty() ? "" : " '", t->name.c_str(), t->name.empty() ? "" : "'", how, t->stack.size);
+    const size_t bigger = bigger_stack(t->stack.size);
+    char advice[320];
+    if (Hub::overflow_advice) {
+        Hub::overflow_advice(t, bigger, advice, sizeof advice);
+    } else {
+        char text[32];
+        size_text(bigger, text, sizeof text);
+        snprintf(advice, sizeof advice,
+                 "give it a larger stack, e.g. twice this one: green::spawn_with({.stack_size = %zu}, ...), or "
+                 "GREEN_STACK_SIZE=%s for the greenlets spawned without a size",
+                 bigger, text);
+    }
+    char buf[640];
+    int n = snprintf(
+        buf, sizeof buf, "green: stack overflow in greenlet #%" PRIu64 "%s%s%s (%s; stack of %zu bytes).\ngreen: %s.\n",
+        t->id, t->name.empty() ? "" : " '", t->name.c_str(), t->name.empty() ? "" : "'", how, t->stack.size, advice);
     if (n > 0) raw_syscall(SYS_write, 2, long(buf), long(std::min<size_t>(n, sizeof buf - 1)));
     abort();
 }

@@ -23,6 +23,7 @@
 #include "../core/real.hpp"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -137,7 +138,37 @@ int os_threads() noexcept {
     return n;
 }
 
-__attribute__((constructor(102))) void thread_init() {}
+// The stack overflow report's advice for a green thread (Hub::overflow_advice): its start routine
+// and how to give it a larger stack. In a SIGSEGV handler: dladdr and snprintf only.
+void thread_overflow_advice(const Task* t, size_t bigger, char* out, size_t n) noexcept {
+    const auto* g = static_cast<const GreenThread*>(t->user);
+    char started[200] = "";
+    Dl_info info{};
+    if (g && g->start && dladdr(reinterpret_cast<void*>(g->start), &info) && info.dli_fname) {
+        const char* file = strrchr(info.dli_fname, '/');
+        file = file ? file + 1 : info.dli_fname;
+        if (info.dli_sname && info.dli_saddr == reinterpret_cast<void*>(g->start))
+            snprintf(started, sizeof started, "its thread started at %s (%s); ", info.dli_sname, file);
+        else
+            snprintf(started, sizeof started, "its thread started at %s+0x%lx; ", file,
+                     static_cast<unsigned long>(uintptr_t(g->start) - uintptr_t(info.dli_fbase)));
+    }
+    char size[32];
+    if (bigger % (1 << 20) == 0) snprintf(size, sizeof size, "%zuM", bigger >> 20);
+    else snprintf(size, sizeof size, "%zuK", bigger >> 10);
+    if (t->stack_size)  // pthread_attr_setstacksize: that size is the program's, kept as natively
+        snprintf(out, n,
+                 "%sthe program set this size (pthread_attr_setstacksize): raise it there, e.g. to %zu; "
+                 "greenrun --stack-size applies to threads created without a size",
+                 started, bigger);
+    else
+        snprintf(out, n,
+                 "%sgive it a larger stack, e.g. twice this one: greenrun --stack-size=%s (GREEN_STACK_SIZE=%s), "
+                 "for the threads the program creates without a size",
+                 started, size, size);
+}
+
+__attribute__((constructor(102))) void thread_init() { Hub::overflow_advice = thread_overflow_advice; }
 
 }  // namespace
 
