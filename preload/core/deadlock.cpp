@@ -9,14 +9,10 @@
 // signal may still come; then the hub's thread sleeps until a handler runs instead.
 #include "../threads/green_thread.hpp"
 #include "real.hpp"
+#include "symbolize.hpp"
 #include "../../libgreen/hub/hub_group.hpp"
 
-#include <dlfcn.h>
-#include <elf.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,69 +39,19 @@ void put(const std::string& s) {
     }
 }
 
-// The function containing file offset `addr` (an address relative to the module's load base),
-// from the module's full symbol table (.symtab): thread routines are usually static, or live in
-// an executable that exports nothing, so dladdr alone rarely names them. Empty if stripped.
-std::string symtab_lookup(const char* path, uintptr_t addr) {
-    std::string found;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return found;
-    struct stat st;
-    void* map = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && size_t(st.st_size) >= sizeof(Elf64_Ehdr))
-        map = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return found;
-    const char* base = static_cast<const char*>(map);
-    size_t size = size_t(st.st_size);
-    auto* eh = reinterpret_cast<const Elf64_Ehdr*>(base);
-    bool ok = memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_ident[EI_CLASS] == ELFCLASS64 && eh->e_shoff &&
-              eh->e_shoff + size_t(eh->e_shnum) * sizeof(Elf64_Shdr) <= size;
-    for (unsigned i = 0; ok && i < eh->e_shnum; ++i) {
-        auto* sh = reinterpret_cast<const Elf64_Shdr*>(base + eh->e_shoff) + i;
-        if (sh->sh_type != SHT_SYMTAB || sh->sh_link >= eh->e_shnum) continue;
-        auto* strsh = reinterpret_cast<const Elf64_Shdr*>(base + eh->e_shoff) + sh->sh_link;
-        if (sh->sh_offset + sh->sh_size > size || strsh->sh_offset + strsh->sh_size > size) break;
-        auto* syms = reinterpret_cast<const Elf64_Sym*>(base + sh->sh_offset);
-        size_t n = sh->sh_size / sizeof(Elf64_Sym);
-        for (size_t k = 0; k < n; ++k) {
-            const Elf64_Sym& s = syms[k];
-            if (ELF64_ST_TYPE(s.st_info) != STT_FUNC || s.st_name >= strsh->sh_size) continue;
-            if (addr >= s.st_value && addr < s.st_value + (s.st_size ? s.st_size : 1)) {
-                found = base + strsh->sh_offset + s.st_name;
-                if (addr != s.st_value) {
-                    char off[32];
-                    snprintf(off, sizeof off, "+0x%" PRIxPTR, addr - uintptr_t(s.st_value));
-                    found += off;
-                }
-                break;
-            }
-        }
-        break;
-    }
-    munmap(map, size);
-    return found;
-}
-
+// A start routine by name (symbolize: the object's full symbol table, thread routines being
+// usually static), else its address and object.
 std::string symbol(void* fn) {
     char buf[256];
-    Dl_info info;
-    if (dladdr(fn, &info) && !info.dli_sname && info.dli_fname) {
-        // An executable's dli_fname may be empty: /proc/self/exe then.
-        const char* path = *info.dli_fname ? info.dli_fname : "/proc/self/exe";
-        std::string name = symtab_lookup(path, uintptr_t(fn) - uintptr_t(info.dli_fbase));
-        if (name.empty()) name = symtab_lookup(path, uintptr_t(fn));  // a non-PIE executable
-        if (!name.empty()) return name;
-    }
-    if (dladdr(fn, &info) && info.dli_sname) {
-        uintptr_t off = uintptr_t(fn) - uintptr_t(info.dli_saddr);
-        if (off) snprintf(buf, sizeof buf, "%s+0x%" PRIxPTR, info.dli_sname, off);
-        else snprintf(buf, sizeof buf, "%s", info.dli_sname);
-    } else if (dladdr(fn, &info) && info.dli_fname) {
-        const char* base = strrchr(info.dli_fname, '/');
-        snprintf(buf, sizeof buf, "%p in %s", fn, base ? base + 1 : info.dli_fname);
-    } else {
+    Symbol sym;
+    if (!symbolize(fn, true, sym)) {
         snprintf(buf, sizeof buf, "%p", fn);
+    } else if (sym.name[0]) {
+        if (sym.offset) snprintf(buf, sizeof buf, "%s+0x%" PRIxPTR, sym.name, sym.offset);
+        else snprintf(buf, sizeof buf, "%s", sym.name);
+    } else {
+        const char* base = strrchr(sym.file, '/');
+        snprintf(buf, sizeof buf, "%p in %s", fn, base ? base + 1 : sym.file);
     }
     return buf;
 }
