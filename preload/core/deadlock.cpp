@@ -83,6 +83,13 @@ std::string describe(Hub& h, Task* t) {
             snprintf(buf, sizeof buf, " (%ld)", on.arg);
             line += buf;
         }
+        if (on.what && on.object && strcmp(on.what, "pthread_mutex_lock") == 0) {
+            char holder[160];
+            if (describe_mutex_holder(on.object, holder, sizeof holder)) {
+                line += ", held by ";
+                line += holder;
+            }
+        }
         break;
     case Task::State::New: line += ": not started"; break;
     case Task::State::Ready: line += ": ready"; break;

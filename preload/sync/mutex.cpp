@@ -15,6 +15,7 @@
 #include "../core/spread.hpp"
 
 #include <cerrno>
+#include <cinttypes>
 #include <mutex>
 #include <unordered_map>
 
@@ -62,6 +63,31 @@ void owner_set(pthread_mutex_t* m, int kind, Task* t) noexcept {
         else robust_owners->erase(m);
     } catch (...) {}
 }
+
+}  // namespace
+
+bool describe_mutex_holder(const void* m, char* out, size_t n) noexcept {
+    auto* mutex = static_cast<pthread_mutex_t*>(const_cast<void*>(m));
+    const int kind = kind_of(mutex);
+    if (tracked(kind))
+        if (Task* t = owner_get(mutex, kind)) {
+            snprintf(out, n, "#%" PRIu64 " '%s'", t->id, t->name.c_str());
+            return true;
+        }
+    // Untracked kinds: glibc's own owner word, the holder's thread id (a green thread with a TCB
+    // of its own has its own id there).
+    const pid_t tid = __atomic_load_n(&mutex->__data.__owner, __ATOMIC_RELAXED);
+    if (tid == 0) return false;
+    if (GreenThread* g = find_green_by_tid(tid)) {
+        snprintf(out, n, "#%" PRIu64 " '%s'", g->id, g->name.c_str());
+        g->release();
+    } else {
+        snprintf(out, n, "OS thread tid %d", int(tid));
+    }
+    return true;
+}
+
+namespace {
 
 // 0: acquired; EBUSY: held by someone else; anything else: the error to return.
 int try_acquire(pthread_mutex_t* m, int kind, Task* self, bool trylock) noexcept {

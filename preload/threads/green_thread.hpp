@@ -117,6 +117,10 @@ inline GreenThread* current_green() noexcept {
     return t ? static_cast<GreenThread*>(t->user) : nullptr;
 }
 
+// Who holds pthread mutex `m`, into out ("#3 'worker'", or "OS thread tid 1234"); false if it is
+// free. A diagnostic read (the deadlock report): the answer may be stale when it is printed.
+bool describe_mutex_holder(const void* m, char* out, size_t n) noexcept;
+
 // The record behind a pthread_t handed out by pthread_create, with a reference the caller must
 // drop (release()); null for any other pthread_t.
 GreenThread* find_green(pthread_t t) noexcept;

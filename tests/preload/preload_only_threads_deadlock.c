@@ -1,7 +1,8 @@
 /* preload_only_threads_deadlock: a program whose threads all block forever
  * (two threads locking two mutexes in opposite orders, main joining them)
  * must not hang under the preload: it prints a deadlock report naming each
- * green thread (its name, start routine, the object it waits on) and exits
+ * green thread (its name, start routine, the object it waits on and, for a
+ * mutex, the green thread holding it) and exits
  * with status 2. Natively it would hang, so this case runs only preloaded:
  * the program re-executes itself as the deadlocking child. */
 #include "t.h"
@@ -68,6 +69,11 @@ int main(int argc, char **argv)
     CHECK(strstr(err, "green: deadlock: every green thread is blocked") != NULL);
     CHECK(strstr(err, "'ab-locker'") != NULL && strstr(err, "start routine ab_locker") != NULL);
     CHECK(strstr(err, "start routine ba_locker") != NULL);
+    /* Each waiter names the green thread that holds the mutex it waits for (own TCBs, the
+     * default: each green thread has its own thread id in glibc's owner word). */
+    const char *held = strstr(err, ", held by #");
+    CHECK(held != NULL && strstr(held + 1, ", held by #") != NULL);
+    CHECK(strstr(err, "'ab-locker'\n") != NULL); /* as the holder, at a line's end */
     CHECK(strstr(err, "main thread: waiting on pthread_join") != NULL);
     CHECK(strstr(err, "waiting on pthread_mutex_lock") != NULL);
     return t_done();
