@@ -35,26 +35,30 @@ bool sanitized() {
 }  // namespace
 
 TEST_CASE("Context::backtrace_suspended: the suspended fiber's own frames; it then resumes as if untouched") {
+    void* frames[32];
+    if (sanitized()) {
+        // No walk there (the sanitizer would not know of the stack switch), and no raw fiber: one
+        // left suspended on a stack unmapped behind the sanitizer's back breaks its bookkeeping of
+        // the fibers after it.
+        green::detail::Context never_ran;
+        CHECK(never_ran.backtrace_suspended(frames, 32) == 0);
+        return;
+    }
     const size_t size = 256 << 10;
     void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     REQUIRE(p != MAP_FAILED);
     g_root.adopt_running_thread();
     g_fiber.create(green::detail::Stack{static_cast<char*>(p), size, 0}, 0, &fiber_body, nullptr);
-    void* frames[32];
     CHECK(g_fiber.backtrace_suspended(frames, 32) == 0);  // never ran: nothing to walk
     g_root.switch_to(&g_fiber);                           // runs until it waits in fiber_waits_here
     int n = g_fiber.backtrace_suspended(frames, 32);
-    if (sanitized()) {
-        CHECK(n == 0);  // the sanitizer would not know of the stack switch
-    } else {
-        REQUIRE(n >= 2);
-        const auto here = reinterpret_cast<uintptr_t>(&fiber_waits_here);
-        bool found = false;
-        for (int i = 0; i < n; ++i) found |= uintptr_t(frames[i]) > here && uintptr_t(frames[i]) < here + 256;
-        CHECK(found);
-        // Twice: a second walk starts from where the first one left the fiber.
-        CHECK(g_fiber.backtrace_suspended(frames, 32) >= n);
-    }
+    REQUIRE(n >= 2);
+    const auto here = reinterpret_cast<uintptr_t>(&fiber_waits_here);
+    bool found = false;
+    for (int i = 0; i < n; ++i) found |= uintptr_t(frames[i]) > here && uintptr_t(frames[i]) < here + 256;
+    CHECK(found);
+    // Twice: a second walk starts from where the first one left the fiber.
+    CHECK(g_fiber.backtrace_suspended(frames, 32) >= n);
     g_root.switch_to(&g_fiber);  // resumes in fiber_waits_here, which returns and switches back
     CHECK(g_resumed == 1);
     munmap(p, size);  // the fiber stays suspended for ever: its stack may go
