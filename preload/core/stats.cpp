@@ -202,7 +202,13 @@ void print_traces(detail::Hub& hub) noexcept {
             Line head;
             head << "  greenlet #" << t->id << " '" << t->name.c_str() << "' " << state_name(st);
             const detail::WaitInfo& w = t->waiting_on();
-            if (st == detail::Task::State::Parked && w.what) head << " in " << w.what;
+            if (st == detail::Task::State::Parked && w.what) {
+                head << " in " << w.what;
+                char holder[160];
+                if (w.object && strcmp(w.what, "pthread_mutex_lock") == 0 &&
+                    describe_mutex_holder(w.object, holder, sizeof holder))
+                    head << ", held by " << holder;
+            }
             if (auto* g = static_cast<GreenThread*>(t->user)) {
                 head << ", started at ";
                 describe_frame(head, reinterpret_cast<void*>(g->start), true);
@@ -216,7 +222,9 @@ void print_traces(detail::Hub& hub) noexcept {
             f << "    #" << uint64_t(shown++) << " ";
             describe_frame(f, frames[i]);
         }
-        if (!shown) Line() << "    (no frames: " << (k ? "all in libgreen" : "its stack cannot be walked") << ")";
+        if (!shown)
+            Line() << "    (no frames: "
+                   << (k ? "all in libgreen" : "not started yet, or its stack cannot be walked here") << ")";
     });
 }
 

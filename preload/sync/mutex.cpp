@@ -14,6 +14,8 @@
 #include "../core/real.hpp"
 #include "../core/spread.hpp"
 
+#include <sys/syscall.h>
+
 #include <cerrno>
 #include <cinttypes>
 #include <mutex>
@@ -81,6 +83,8 @@ bool describe_mutex_holder(const void* m, char* out, size_t n) noexcept {
     if (GreenThread* g = find_green_by_tid(tid)) {
         snprintf(out, n, "#%" PRIu64 " '%s'", g->id, g->name.c_str());
         g->release();
+    } else if (tid == pid_t(REAL(syscall)(SYS_getpid))) {
+        snprintf(out, n, "the main thread (OS thread tid %d)", int(tid));
     } else {
         snprintf(out, n, "OS thread tid %d", int(tid));
     }

@@ -34,9 +34,11 @@ for want in "green: SIGUSR2: green threads of pid" "'thread 1' waiting in read (
 done
 check "--stats: a report at the dump and one at the end" 2 "$(grep -c '^green stats' "$errf")"
 # Then each hub prints the backtraces of its suspended green threads: the program's frames, named
-# from its symbol table (the helper's functions are static: no dynamic symbol names them).
+# from its symbol table (the helper's functions are static: no dynamic symbol names them), and
+# for a mutex wait who holds the mutex (main, which locked it first).
 for want in "green: backtraces of the green threads" "'thread 1' waiting in read, started at reader (" \
-    "'thread 2' waiting in sleep, started at sleeper (" "'thread 3' waiting in pthread_mutex_lock, started at locker (" \
+    "'thread 2' waiting in sleep, started at sleeper (" \
+    "'thread 3' waiting in pthread_mutex_lock, held by the main thread (OS thread tid " "started at locker (" \
     "#0 reader+0x" " sleeper+0x" "#0 locker+0x" " main+0x" " __libc_start_main+0x"; do
     grep -qF -- "$want" "$errf" || { echo "FAIL dump_signal: no backtrace line with '$want'; stderr was:"; sed 's/^/    /' "$errf"; fail=1; }
 done
