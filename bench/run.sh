@@ -469,22 +469,19 @@ if ok "$c" && ok "$r"; then
 else
     row "" "  Coroutine::switch_to back and forth" "n/a" "n/a" "" "<=2x raw" "n/a"
 fi
-# (a) channels, against Go's
-GOV() { get "$GO_OUT" "$1"; }
-c=$(C channel.green_ns) gc=$(GOV channel.go_ns)
-if ok "$c" && ok "$gc"; then
-    judged "" "  Channel ping-pong, unbuffered" "$(calc "$c") ns/msg" "$(calc "$gc") ns  Go chan, GOMAXPROCS=1" \
-        "$(calc "$c/$gc")x Go" "<=1.5x Go" "$c <= 1.5*$gc"
-else
-    row "" "  Channel ping-pong, unbuffered" "$(ok "$c" && calc "$c" || echo n/a) ns/msg" "n/a (no Go)" "" "<=1.5x Go" "n/a"
-fi
-c=$(C select8.green_ns) gc=$(GOV select8.go_ns)
-if ok "$c" && ok "$gc"; then
-    judged "" "  select over 8 unbuffered channels" "$(calc "$c") ns/item" "$(calc "$gc") ns  Go select" \
-        "$(calc "$c/$gc")x Go" "<=1.5x Go" "$c <= 1.5*$gc"
-else
-    row "" "  select over 8 unbuffered channels" "$(ok "$c" && calc "$c" || echo n/a) ns/item" "n/a (no Go)" "" "<=1.5x Go" "n/a"
-fi
+# (a) channels, against Go's: go_row MEASUREMENT KEY UNIT REFERENCE (KEY: core_bench's
+# KEY.green_ns beside chan_bench.go's KEY.go_ns).
+go_row() {
+    local c gc
+    c=$(C "$2.green_ns") gc=$(get "$GO_OUT" "$2.go_ns")
+    if ok "$c" && ok "$gc"; then
+        judged "" "$1" "$(calc "$c") $3" "$(calc "$gc") ns  $4" "$(calc "$c/$gc")x Go" "<=1.5x Go" "$c <= 1.5*$gc"
+    else
+        row "" "$1" "$(ok "$c" && calc "$c" || echo n/a) $3" "n/a (no Go)" "" "<=1.5x Go" "n/a"
+    fi
+}
+go_row "  Channel ping-pong, unbuffered" channel ns/msg "Go chan, GOMAXPROCS=1"
+go_row "  select over 8 unbuffered channels" select8 ns/item "Go select"
 # (b)
 g=$(C spawn.green_ns) r=$(C spawn.raw_ns) p=$(C spawn.pthread_ns) b=$(C spawn.green_batch_ns)
 if ok "$g"; then

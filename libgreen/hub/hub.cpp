@@ -41,7 +41,7 @@ std::atomic<uint64_t> Hub::retired_iterations{0};
 void (*Hub::on_deadlock)(Hub&) = nullptr;
 void (*Hub::on_process_signal)(int, bool) noexcept = nullptr;
 void (*Hub::on_traces)(Hub&) noexcept = nullptr;
-void (*Hub::overflow_advice)(const Task*, size_t, char*, size_t) noexcept = nullptr;
+void (*Hub::overflow_advice)(const Task*, size_t, const char*, char*, size_t) noexcept = nullptr;
 void (*Hub::sync_tcb)(void*, const void*) noexcept = nullptr;
 std::atomic<uint64_t> Hub::moves{0};
 std::atomic<int> idle_internal_threads{0};

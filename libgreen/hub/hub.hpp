@@ -198,9 +198,10 @@ public:
     static void request_traces() noexcept;
     static void (*on_traces)(Hub& hub) noexcept;
     // The stack overflow report's advice (overflow_report.cpp), from a layer above that knows how
-    // the task was made: where it started and how to give it `bigger` bytes of stack. From a
-    // SIGSEGV handler: no allocation. Unset, the API's advice (spawn_with, GREEN_STACK_SIZE).
-    static void (*overflow_advice)(const Task* t, size_t bigger, char* out, size_t n) noexcept;
+    // the task was made: where it started and how to give it `bigger` bytes of stack (`text`: the
+    // same as GREEN_STACK_SIZE writes it, "128K"). From a SIGSEGV handler: no allocation. Unset,
+    // the API's advice (spawn_with, GREEN_STACK_SIZE).
+    static void (*overflow_advice)(const Task* t, size_t bigger, const char* text, char* out, size_t n) noexcept;
 
     // A one-shot timer calling cb(arg) on the hub; stop_timer() cancels and frees it (call it
     // exactly once, fired or not).

@@ -47,12 +47,11 @@ void size_text(size_t bytes, char* out, size_t n) {
 
 [[noreturn]] void report_overflow(const Task* t, const char* how) {
     const size_t bigger = bigger_stack(t->stack.size);
-    char advice[320];
+    char advice[320], text[32];
+    size_text(bigger, text, sizeof text);
     if (Hub::overflow_advice) {
-        Hub::overflow_advice(t, bigger, advice, sizeof advice);
+        Hub::overflow_advice(t, bigger, text, advice, sizeof advice);
     } else {
-        char text[32];
-        size_text(bigger, text, sizeof text);
         snprintf(advice, sizeof advice,
                  "give it a larger stack, e.g. twice this one: green::spawn_with({.stack_size = %zu}, ...), or "
                  "GREEN_STACK_SIZE=%s for the greenlets spawned without a size",

@@ -83,12 +83,9 @@ std::string describe(Hub& h, Task* t) {
             snprintf(buf, sizeof buf, " (%ld)", on.arg);
             line += buf;
         }
-        if (on.what && on.object && strcmp(on.what, "pthread_mutex_lock") == 0) {
-            char holder[160];
-            if (describe_mutex_holder(on.object, holder, sizeof holder)) {
-                line += ", held by ";
-                line += holder;
-            }
+        if (char holder[160]; describe_holder(on, holder, sizeof holder)) {
+            line += ", held by ";
+            line += holder;
         }
         break;
     case Task::State::New: line += ": not started"; break;

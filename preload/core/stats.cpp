@@ -204,10 +204,7 @@ void print_traces(detail::Hub& hub) noexcept {
             const detail::WaitInfo& w = t->waiting_on();
             if (st == detail::Task::State::Parked && w.what) {
                 head << " in " << w.what;
-                char holder[160];
-                if (w.object && strcmp(w.what, "pthread_mutex_lock") == 0 &&
-                    describe_mutex_holder(w.object, holder, sizeof holder))
-                    head << ", held by " << holder;
+                if (char holder[160]; describe_holder(w, holder, sizeof holder)) head << ", held by " << holder;
             }
             if (auto* g = static_cast<GreenThread*>(t->user)) {
                 head << ", started at ";

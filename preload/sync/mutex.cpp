@@ -18,6 +18,7 @@
 
 #include <cerrno>
 #include <cinttypes>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -36,6 +37,8 @@ static_assert(sizeof(pthread_mutex_t) == 40 && offsetof(__pthread_mutex_s, __kin
               "glibc x86_64 mutex layout");
 
 inline int kind_of(pthread_mutex_t* m) noexcept { return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED); }
+
+constexpr const char* kMutexWait = "pthread_mutex_lock";  // what a mutex wait says it waits in
 
 inline bool tracked(int kind) noexcept {
     int t = kind & kTypeMask;
@@ -68,8 +71,9 @@ void owner_set(pthread_mutex_t* m, int kind, Task* t) noexcept {
 
 }  // namespace
 
-bool describe_mutex_holder(const void* m, char* out, size_t n) noexcept {
-    auto* mutex = static_cast<pthread_mutex_t*>(const_cast<void*>(m));
+bool describe_holder(const detail::WaitInfo& w, char* out, size_t n) noexcept {
+    if (!w.what || !w.object || strcmp(w.what, kMutexWait) != 0) return false;
+    auto* mutex = static_cast<pthread_mutex_t*>(const_cast<void*>(w.object));
     const int kind = kind_of(mutex);
     if (tracked(kind))
         if (Task* t = owner_get(mutex, kind)) {
@@ -163,8 +167,8 @@ int mutex_lock_impl(pthread_mutex_t* m, const Deadline& dl, bool timed) noexcept
             b.unlock();
             return rc;
         }
-        Wake why = sleep_on(b, w, dl, {"pthread_mutex_lock", m, -1}, detail::kInterruptNever,
-                            (kind & kPshared) ? next_poll(poll) : -1);
+        Wake why =
+            sleep_on(b, w, dl, {kMutexWait, m, -1}, detail::kInterruptNever, (kind & kPshared) ? next_poll(poll) : -1);
         b.acquire();
         bool notified = b.remove(w);
         b.unlock();

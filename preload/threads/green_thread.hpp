@@ -117,9 +117,10 @@ inline GreenThread* current_green() noexcept {
     return t ? static_cast<GreenThread*>(t->user) : nullptr;
 }
 
-// Who holds pthread mutex `m`, into out ("#3 'worker'", or "OS thread tid 1234"); false if it is
-// free. A diagnostic read (the deadlock report): the answer may be stale when it is printed.
-bool describe_mutex_holder(const void* m, char* out, size_t n) noexcept;
+// Who holds what the wait `w` is for, into out ("#3 'worker'", or "OS thread tid 1234"): the
+// holder of a pthread mutex; false for another wait, or a free mutex. A diagnostic read (the
+// deadlock report, the dump): the answer may be stale when it is printed.
+bool describe_holder(const detail::WaitInfo& w, char* out, size_t n) noexcept;
 
 // The record behind a pthread_t handed out by pthread_create, with a reference the caller must
 // drop (release()); null for any other pthread_t.

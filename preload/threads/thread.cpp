@@ -140,7 +140,7 @@ int os_threads() noexcept {
 
 // The stack overflow report's advice for a green thread (Hub::overflow_advice): its start routine
 // and how to give it a larger stack. In a SIGSEGV handler: dladdr and snprintf only.
-void thread_overflow_advice(const Task* t, size_t bigger, char* out, size_t n) noexcept {
+void thread_overflow_advice(const Task* t, size_t bigger, const char* size, char* out, size_t n) noexcept {
     const auto* g = static_cast<const GreenThread*>(t->user);
     char started[200] = "";
     Dl_info info{};
@@ -153,9 +153,6 @@ void thread_overflow_advice(const Task* t, size_t bigger, char* out, size_t n) n
             snprintf(started, sizeof started, "its thread started at %s+0x%lx; ", file,
                      static_cast<unsigned long>(uintptr_t(g->start) - uintptr_t(info.dli_fbase)));
     }
-    char size[32];
-    if (bigger % (1 << 20) == 0) snprintf(size, sizeof size, "%zuM", bigger >> 20);
-    else snprintf(size, sizeof size, "%zuK", bigger >> 10);
     if (t->stack_size)  // pthread_attr_setstacksize: that size is the program's, kept as natively
         snprintf(out, n,
                  "%sthe program set this size (pthread_attr_setstacksize): raise it there, e.g. to %zu; "
