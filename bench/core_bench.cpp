@@ -124,7 +124,8 @@ double coroutine_switch_ns(long n) {
     double t = 0;
     green::spawn([n, &t] {
         green::Coroutine<long> echo([](long v) -> long {
-            for (;;) v = green::Coroutine<long>::current().parent().switch_to(v + 1);
+            const auto up = green::Coroutine<long>::current().parent();
+            for (;;) v = up.switch_to(v + 1);
         });
         long v = 0;
         double t0 = now();

@@ -409,7 +409,18 @@ __attribute__((always_inline)) inline void Hub::switch_out() {
 }
 
 void Hub::local_wake(Task* t, uint64_t seq, Wake why) noexcept {
+    if (__builtin_expect(t->outer_epoch_ != 0, 0) && seq == t->outer_epoch_) {
+        // For the wait t set aside to run what was delivered: kept for when that has run.
+        if (t->outer_wake_ == Wake::None) t->outer_wake_ = why;
+        return;
+    }
     if (t->state_ != Task::State::Parked) {
+        // Queued only to run what was delivered: the wake it parked for is what it returns next.
+        if (t->state_ == Task::State::Ready && t->wake_ == Wake::Deliver && seq != kAnyEpoch &&
+            (seq == t->seq_ || seq == t->alias_epoch_)) {
+            t->wake_ = why;
+            return;
+        }
         // Not parked yet with the epoch it handed out: it runs on an OS thread a hand-off left it,
         // and parks when the hub comes back to it. That park must not sleep.
         if (handoff_ && seq != kAnyEpoch && t->state_ == Task::State::Running &&
@@ -419,7 +430,7 @@ void Hub::local_wake(Task* t, uint64_t seq, Wake why) noexcept {
         }
         return;  // else stale: that wait is over
     }
-    if (seq != kAnyEpoch && t->seq_ != seq) return;  // stale: a later wait
+    if (seq != kAnyEpoch && t->seq_ != seq && (seq != t->alias_epoch_ || seq == 0)) return;  // stale: a later wait
     if (why == Wake::Signal && !t->interrupt_) return;
     t->state_ = Task::State::Ready;
     t->wake_ = why;
@@ -450,6 +461,15 @@ bool Hub::wake_here(Task* t, uint64_t epoch, Wake why) noexcept {
     local_wake(t, epoch, why);
     if (e == Entry::Entered) leave(me);
     return true;
+}
+
+bool (*Hub::on_deliver)(Task* t, uint8_t interrupt) noexcept = nullptr;
+
+void Hub::deliver(Task* t) noexcept {
+    t->due_.store(true, std::memory_order_release);
+    Hub* target = __atomic_load_n(&t->hub, __ATOMIC_ACQUIRE);
+    if (target->wake_here(t, kAnyEpoch, Wake::Deliver)) return;
+    target->post_remote(t, kAnyEpoch, Wake::Deliver, nullptr);
 }
 
 void Hub::wake(const Waker& w, Wake why) noexcept {
@@ -683,10 +703,13 @@ void Hub::fairness_yield() noexcept {
     Task* self = tls_task;
     busy_calls_.store(0, std::memory_order_relaxed);
     if (self == hub_task_) return;
-    Inside in(this, self);
-    self->state_ = Task::State::Ready;
-    push_ready(self);
-    switch_to(hub_task_);
+    {
+        Inside in(this, self);
+        self->state_ = Task::State::Ready;
+        push_ready(self);
+        switch_to(hub_task_);
+    }
+    run_delivered_now(self);
 }
 
 // A movable yield may resume on another hub of the group: after the switch it touches only the
@@ -700,6 +723,7 @@ void Hub::yield(bool movable) {
     self->movable_ = movable && may_move(self);
     switch_out();
     leave_where_resumed(self, entered);
+    run_delivered_now(self);
     if (self->pending) throw_pending(Wake::Interrupted);
 }
 
@@ -712,6 +736,7 @@ void Hub::yield_to_idle_hub() {
     self->movable_ = may_move(self);
     switch_to(hub_task_);  // whose loop shares ready tasks before it resumes one (loop_main)
     leave_where_resumed(self, entered);
+    run_delivered_now(self);
     if (self->pending) throw_pending(Wake::Interrupted);
 }
 
@@ -751,7 +776,9 @@ void Hub::share_ready() noexcept {
     }
 }
 
-Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
+// park() and park_handing_to(): `to` null for a plain park.
+__attribute__((always_inline)) inline Wake Hub::park_then(const Waker& waker, const ParkSpec& spec, const Waker* to,
+                                                          Wake why) {
     Task* self = tls_task;
     if (__builtin_expect(self == hub_task_, 0)) {
         fprintf(stderr, "green: a blocking call was made inside the hub (a libev callback): %s\n",
@@ -763,16 +790,28 @@ Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
                 spec.what.what ? spec.what.what : "?");
         abort();
     }
-    if (self->pending) return Wake::Interrupted;
     Inside in(this, self);
+    if (self->pending) {
+        if (to) local_wake(to->task, to->epoch, why);
+        return Wake::Interrupted;
+    }
     // Only once the hub is held: a hand-off may have given it to another OS thread, whose hub task
     // makes the loop at its first run; made here too, two loops would split the watchers.
     need_loop();
     if (__builtin_expect(self->early_wake_ != Wake::None, 0)) {
         Wake early = std::exchange(self->early_wake_, Wake::None);
-        if (self->early_epoch_ == waker.epoch) return early;
+        if (self->early_epoch_ == waker.epoch) {
+            if (to) local_wake(to->task, to->epoch, why);
+            return early;
+        }
     }
-    self->waiting_ = spec.what;
+    // Field by field (the empty asm keeps the compiler from merging the loads): a ParkSpec its
+    // caller just wrote field by field, read back as one 16-byte load, stalls store forwarding.
+    const char* what = spec.what.what;
+    asm("" : "+r"(what));
+    self->waiting_.what = what;
+    self->waiting_.object = spec.what.object;
+    self->waiting_.arg = spec.what.arg;
     self->interrupt_ = spec.interrupt;  // before the state: takes_signal_wake reads them so
     self->wake_ = Wake::None;
     __atomic_store_n(reinterpret_cast<uint8_t*>(&self->state_), uint8_t(Task::State::Parked), __ATOMIC_RELEASE);
@@ -788,13 +827,70 @@ Wake Hub::park(const Waker& waker, const ParkSpec& spec) {
         ev_timer_start(loop_, &tw.w);
         if (timeout > 0 && timeout < kPreciseBelow) precise_deadline = precise_add(timeout);
     }
-    switch_out();
+    Task* next = to ? to->task : nullptr;
+    if (next && next->state_ == Task::State::Parked && next->seq_ == to->epoch && budget_ < kRoundBudget &&
+        !requests_.load(std::memory_order_relaxed)) {
+        next->wake_ = why;  // its park ends here: no queue, straight to it
+        ++budget_;
+        switch_to(next);
+    } else {
+        if (next) local_wake(next, to->epoch, why);
+        switch_out();
+    }
+    if (__builtin_expect(self->due_.load(std::memory_order_acquire), 0)) run_delivered(self, waker, spec);
     if (timed) ev_timer_stop(loop_, &tw.w);
     if (precise_deadline) precise_remove(precise_deadline);
     self->waiting_ = {};
     self->interrupt_ = kInterruptNever;
     if (self->pending && self->wake_ != Wake::LoopExit) return Wake::Interrupted;
     return self->wake_;
+}
+
+Wake Hub::park(const Waker& waker, const ParkSpec& spec) { return park_then(waker, spec, nullptr, Wake::None); }
+
+Wake Hub::park_handing_to(const Waker& waker, const ParkSpec& spec, const Waker& to, Wake why) {
+    if (__builtin_expect(!to.task || to.task->hub != this, 0)) {  // not this hub's: an ordinary wake
+        wake(to, why);
+        return park_then(waker, spec, nullptr, Wake::None);
+    }
+    return park_then(waker, spec, &to, why);
+}
+
+void Hub::run_delivered(Task* self, const Waker& waker, const ParkSpec& spec) noexcept {
+    // (A handler's own wait may run handlers in turn: each level keeps the one below.)
+    const uint64_t outer_before = self->outer_epoch_, alias_before = self->alias_epoch_;
+    const Wake outer_wake_before = self->outer_wake_;
+    while (self->due_.load(std::memory_order_acquire)) {
+        // The handlers run here, on top of the wait, in the task's own context; they may wait
+        // themselves (their own epochs): a wake for this wait meanwhile is kept (local_wake).
+        const Wake came = self->wake_;  // Deliver, or the wake of the wait itself (it came first)
+        self->due_.store(false, std::memory_order_relaxed);
+        self->outer_epoch_ = waker.epoch;
+        self->outer_wake_ = Wake::None;
+        self->alias_epoch_ = 0;
+        const bool ends = on_deliver && on_deliver(self, spec.interrupt);
+        self->outer_epoch_ = outer_before;
+        Wake next = came != Wake::Deliver             ? came
+                    : self->outer_wake_ != Wake::None ? self->outer_wake_
+                    : ends                            ? Wake::Signal
+                    : self->pending                   ? Wake::Interrupted
+                                                      : Wake::None;
+        if (next != Wake::None) {
+            self->wake_ = next;
+            break;
+        }
+        // The wait goes on under its own waker (and timer), and a fresh epoch: wakes left over
+        // from the handlers' own waits are stale.
+        self->alias_epoch_ = waker.epoch;
+        prepare_park();
+        self->waiting_ = spec.what;
+        self->interrupt_ = spec.interrupt;
+        self->wake_ = Wake::None;
+        __atomic_store_n(reinterpret_cast<uint8_t*>(&self->state_), uint8_t(Task::State::Parked), __ATOMIC_RELEASE);
+        switch_out();
+    }
+    self->alias_epoch_ = alias_before;
+    self->outer_wake_ = outer_wake_before;
 }
 
 bool Hub::deadlocked() {

@@ -148,6 +148,15 @@ public:
     // throw: the caller inspects the reason (see throw_pending). `w` must be the task's latest.
     Wake park(const Waker& w, const ParkSpec& spec);
     Wake park(const ParkSpec& spec) { return park(prepare_park(), spec); }
+    // park(w, spec) that first wakes `to` (a waker of a task of this hub) with `why` and, if that
+    // ends its park, hands the hub straight to it, ahead of the ready queue (greenlet's switch:
+    // no queue, no scheduling decision), while the round budget lasts; else `to` runs after the
+    // tasks already ready. The caller holds the hub (Hold).
+    Wake park_handing_to(const Waker& w, const ParkSpec& spec, const Waker& to, Wake why);
+    // The running task, one of this hub's, has the hub to itself while a Hold lives: with hand-off
+    // on, a task back from a system call runs beside the hub's other tasks until it holds the hub,
+    // so state confined to one hub (a coroutine's switch state) is touched only under a Hold.
+    class Hold;
     // Park until one of `fds` is ready (revents filled), or as park() (Wake::Closed: the descriptor
     // was closed). keep_armed: leave the read watcher armed after the wait (saves an epoll_ctl on
     // the next one). Only for a caller that calls cancel_fd before the descriptor is closed or
@@ -165,6 +174,14 @@ public:
     // Whether t's current park would end for a handler with (or without) SA_RESTART. Any thread:
     // a hint, as t may be woken meanwhile (wake_for_signal then finds that park over).
     static bool takes_signal_wake(const Task* t, bool restart) noexcept;
+    // Make t run on_deliver(t, ...) in its own context, as the kernel runs a signal handler on the
+    // thread it interrupts: at once if t is parked (in any wait, which then ends or goes on as
+    // on_deliver says), else when it next comes back from a switch (a park, a yield). Any thread;
+    // the caller keeps t alive.
+    static void deliver(Task* t) noexcept;
+    // Set by a layer above (the preload's signal handlers): runs in t's context (t is the caller);
+    // returns whether what it ran ends a wait of interrupt level `interrupt` (kInterrupt*).
+    static bool (*on_deliver)(Task* t, uint8_t interrupt) noexcept;
     // Make `e` be thrown at t's current or next wait point (kill, Timeout). Hub thread only.
     void interrupt(Task* t, std::exception_ptr e);
     // Wake every task of this hub waiting on `fd` with Wake::Closed, and make libev forget the
@@ -348,6 +365,17 @@ private:
     }
     void wake_loop() noexcept;  // from any thread: the loop's ev_async, if it has a loop
     void switch_out();
+    Wake park_then(const Waker& w, const ParkSpec& spec, const Waker* to, Wake why);
+    // After a park's switch back with t->due_ set: run what was delivered, then end the park or
+    // park again under the same waker (hub.cpp).
+    void run_delivered(Task* self, const Waker& waker, const ParkSpec& spec) noexcept;
+    // After a yield's switch back (no wait to end).
+    static void run_delivered_now(Task* self) noexcept {
+        if (__builtin_expect(self->due_.load(std::memory_order_acquire), 0)) {
+            self->due_.store(false, std::memory_order_relaxed);
+            if (on_deliver) on_deliver(self, kInterruptNever);
+        }
+    }
     double precise_add(double timeout);  // a short wait's deadline, 0 if not kept
     void precise_remove(double deadline) noexcept;
     void start_context(Task* t);
@@ -466,6 +494,16 @@ private:
     std::atomic<uint32_t> live_count_{0};                 // live tasks, root included (the monitor reads it)
     std::atomic<struct HoldRequest*> requests_{nullptr};  // tasks back from a hand-off
     sigset_t program_mask_{};                             // the signal mask OS threads carrying the hub take
+};
+
+class Hub::Hold {
+public:
+    explicit Hold(Hub& hub, Task* running = tls_task) noexcept : in_(&hub, running) {}
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+private:
+    Inside in_;
 };
 
 // Count of libgreen's own idle worker threads (not a source of wake-ups) and of threads a layer

@@ -303,3 +303,77 @@ TEST_CASE("Coroutine: prints as its greenlet, parked in a switch") {
     os << c;
     CHECK(os.str().find("\"gen\" parked (switch)") != std::string::npos);
 }
+
+TEST_CASE("Coroutine: a switch runs the target at once, ahead of greenlets already ready (greenlet's switch)") {
+    std::string log;
+    green::Coroutine<int> c([&](int v) {
+        const auto up = green::Coroutine<int>::current().parent();
+        for (;;) {
+            log += 'c';
+            v = up.switch_to(v);
+        }
+        return 0;
+    });
+    c.switch_to(0);  // started (after the ready ones: none)
+    auto g = green::spawn([&] { log += 'g'; });
+    c.switch_to(0);  // g is ready, but c runs first and switches straight back
+    CHECK(log == "cc");
+    CHECK(g.join(1.0));
+    CHECK(log == "ccg");
+}
+
+TEST_CASE("Coroutine: coroutines switching for ever leave the hub to ready greenlets and timers") {
+    // Each switch hands the hub straight over; every 1,024 switches the hub polls and runs the
+    // greenlets already ready, so a scheduled greenlet and a short sleep are not starved.
+    long spins = 0;
+    auto spinner = green::spawn([&] {
+        for (;;) {
+            ++spins;
+            green::sleep(0);
+        }
+    });
+    bool slept = false;
+    auto sleeper = green::spawn([&] {
+        green::sleep(0.001);
+        slept = true;
+    });
+    green::sleep(0);  // both start, the sleeper's timer is armed
+    green::Coroutine<long> echo([](long v) -> long {
+        const auto up = green::Coroutine<long>::current().parent();
+        for (;;) v = up.switch_to(v + 1);
+    });
+    Stopwatch sw;
+    long v = 0, rounds = 0;
+    const long before = spins;
+    while (!slept && sw.elapsed() < 5.0) {
+        for (int i = 0; i < 10000; ++i) v = echo.switch_to(v);  // no other wait point of main's
+        ++rounds;
+    }
+    CHECK(v == rounds * 10000);
+    CHECK(slept);                                            // the timer fired while main and echo only switched
+    CHECK(spins - before >= rounds * 10000 * 2 / 1024 / 2);  // about one turn per 1,024 switches
+    spinner.kill();
+}
+
+TEST_CASE("Coroutine: its last handle dropped on another OS thread kills it on its own hub") {
+    bool unwound = false;
+    struct Flag {
+        bool* f;
+        ~Flag() { *f = true; }
+    };
+    green::GreenletBase g;
+    {
+        green::Coroutine<int> c([&](int v) {
+            Flag f{&unwound};
+            const auto up = green::Coroutine<int>::current().parent();
+            for (;;) v = up.switch_to(v);
+            return 0;
+        });
+        CHECK(c.switch_to(7) == 7);
+        g = c.greenlet();
+        std::thread([h = std::move(c)]() mutable { h = {}; }).join();  // the decision goes to our hub
+    }
+    CHECK(g.join(1.0));
+    CHECK(g.killed());
+    CHECK(unwound);
+}

@@ -58,6 +58,7 @@ enum class Wake : uint8_t {
     Closed,       // the descriptor it waited on was closed (EBADF)
     Signal,       // a signal handler ran while it waited (EINTR for the preload)
     LoopExit,     // nothing can ever wake it (only the thread's root task gets this)
+    Deliver,      // (internal to Hub::park) something was delivered to run in its context
 };
 
 // What a parked task waits on, for LoopExit and deadlock reports.
@@ -209,6 +210,14 @@ private:
     // by a hand-off meanwhile): its park returns at once.
     uint64_t early_epoch_ = 0;
     Wake early_wake_ = Wake::None;
+    // Hub::deliver: something to run in its context (a signal handler) at its next resume; any
+    // thread sets it. While it runs, the wait it interrupted is set aside: a wake for that wait's
+    // epoch is kept (outer_wake_) instead of ending the handler's own waits; once it has run, the
+    // wait goes on under that epoch too (alias_epoch_). 0: none.
+    std::atomic<bool> due_{false};
+    uint64_t outer_epoch_ = 0;
+    Wake outer_wake_ = Wake::None;
+    uint64_t alias_epoch_ = 0;
     // The carrier (OS thread, hub.hpp) whose per-thread words its own TCB last took (Hub::sync_tcb);
     // 0 when they must be taken again at its next run (none yet, or moved to another hub).
     uint64_t tcb_carrier_ = 0;
@@ -228,7 +237,11 @@ public:
     size_t (*place_tcb)(Task*) = nullptr;
     size_t tcb_reserved = 0;  // bytes at the top of `stack` that are not the fiber's
     std::string name;
-    std::vector<LocalSlot> locals;     // green::local<T> values, destroyed at exit
+    std::vector<LocalSlot> locals;  // green::local<T> values, destroyed at exit
+    // Its green::Coroutine switch state for the value type it switched with last: a shortcut past
+    // `locals`, which holds it (the running greenlet's own use; coroutine.hpp).
+    const void* switch_key = nullptr;
+    void* switch_state = nullptr;
     void* user = nullptr;              // owned by a layer above (the preload's thread record)
     void (*on_exit)(Task*) = nullptr;  // called in the task's context just before it dies
     // any thread (under lock):
