@@ -29,9 +29,10 @@ extern bool ready;  // set once the preload's constructor has run
 // Depth of the program's signal handlers running on this thread (signal.cpp's trampoline).
 extern thread_local int tls_in_handler __attribute__((tls_model("initial-exec")));
 // Raise `sig` on the calling OS thread for the calling green thread alone (pthread_kill of a
-// green thread, a pending signal it unblocked): its handler runs now, and no other thread's wait
-// is interrupted for it (signal.cpp).
-void signal_directed(int sig) noexcept;
+// green thread, a pending signal it unblocked, a process-directed signal given to it, with the
+// siginfo it came with): its handler runs now, and no other thread's wait is interrupted for it
+// (signal.cpp).
+void signal_directed(int sig, const siginfo_t* info = nullptr) noexcept;
 // Whether the program has a handler installed for `sig` (signal.cpp).
 bool program_handles(int sig) noexcept;
 // Whether the program's handler for sig has SA_RESTART (false without a handler).

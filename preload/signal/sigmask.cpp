@@ -58,6 +58,14 @@ bool g_active = false;
 int g_unblocked[kMaxSig + 1];
 std::atomic<uint64_t> g_root_blocked{0};
 std::atomic<uint64_t> g_root_pending{0};
+std::atomic<uint64_t> g_root_due{0};  // as GreenThread::sig_due, for main
+bool g_root_delivering = false;
+
+// Process-directed signals on their way to the context that takes them: the siginfo each came
+// with (one per signal: the kernel, too, keeps one pending instance of a standard signal).
+// Written in the trampoline, taken where the handler runs.
+siginfo_t g_process_info[kMaxSig + 1];
+std::atomic<bool> g_process_info_set[kMaxSig + 1];
 
 // The calling thread's mask and pending words: a green thread's, the root's, or none (a native
 // thread, the runtime's own code, or before the first green thread: the kernel's mask then).
@@ -230,6 +238,93 @@ bool root_blocks(int sig) noexcept {
 
 void mark_root_pending(int sig) noexcept { g_root_pending.fetch_or(bit(sig), std::memory_order_acq_rel); }
 
+thread_local bool tls_taking_signals __attribute__((tls_model("initial-exec"))) = false;
+
+namespace {
+// Main's task: the root of the hub that takes process-directed signals (the group's first).
+detail::Task* root_task() noexcept {
+    Hub* h = detail::HubGroup::first();
+    if (!h) h = Hub::current_or_null();
+    return h ? h->root() : nullptr;
+}
+
+// Whether the running context is where the kernel would run a process-directed `sig`: main if it
+// does not block it, else any thread that does not (the running one, then).
+bool runs_here(int sig) noexcept {
+    if (!g_active || tls_taking_signals) return true;
+    Hub* h = Hub::current_or_null();
+    if (!h) return true;                  // an OS thread of the program's own: the kernel chose it
+    if (Hub::in_runtime()) return false;  // the hub's loop: no program context runs
+    GreenThread* g = current_green();
+    if (!root_blocks(sig)) return !g && h->running() == root_task();
+    return g && !green_thread_blocks(g, sig);
+}
+
+// The due word and the delivering flag of task t's context: a green thread's, main's, or none.
+struct DueOf {
+    std::atomic<uint64_t>* due = nullptr;
+    std::atomic<uint64_t>* blocked = nullptr;
+    std::atomic<uint64_t>* pending = nullptr;
+    bool* delivering = nullptr;
+};
+DueOf due_of(detail::Task* t) noexcept {
+    if (auto* g = static_cast<GreenThread*>(t->user))
+        return {&g->sig_due, &g->sig_blocked, &g->sig_pending, &g->sig_delivering};
+    if (t == root_task()) return {&g_root_due, &g_root_blocked, &g_root_pending, &g_root_delivering};
+    return {};
+}
+
+// Hub::on_deliver: in t's context (t runs), raise the signals given to it; each handler runs
+// here, on its stack, with its TLS. Those it blocks meanwhile wait, pending on it. Returns
+// whether one ends a wait of level `interrupt` (always, or for a handler without SA_RESTART).
+bool run_due(detail::Task* t, uint8_t interrupt) noexcept {
+    DueOf d = due_of(t);
+    // A handler's own wait runs no other handler: the first one's loop takes them after it.
+    if (!d.due || *d.delivering) return false;
+    *d.delivering = true;
+    bool ends = false;
+    for (;;) {
+        uint64_t bits = d.due->exchange(0, std::memory_order_acq_rel);
+        if (!bits) break;
+        uint64_t held = bits & d.blocked->load(std::memory_order_relaxed);
+        if (held) d.pending->fetch_or(held, std::memory_order_acq_rel);  // delivered when unblocked
+        for (uint64_t run = bits & ~held; run; run &= run - 1) {
+            int sig = __builtin_ctzll(run) + 1;
+            siginfo_t info;
+            bool from_process = g_process_info_set[sig].exchange(false, std::memory_order_acq_rel);
+            if (from_process) info = g_process_info[sig];
+            signal_directed(sig, from_process ? &info : nullptr);
+            ends |= interrupt == detail::kInterruptAlways ||
+                    (interrupt == detail::kInterruptUnlessRestart && !program_restarts(sig));
+        }
+    }
+    *d.delivering = false;
+    return ends;
+}
+
+void give(detail::Task* t, int sig) noexcept {
+    DueOf d = due_of(t);
+    if (!d.due) return;
+    d.due->fetch_or(bit(sig), std::memory_order_acq_rel);
+    Hub::deliver(t);
+}
+}  // namespace
+
+bool defer_process_signal(int sig, const siginfo_t* info, bool restart) noexcept {
+    if (sig < 1 || sig > kMaxSig || runs_here(sig)) return false;
+    Hub* h = Hub::current_or_null();
+    if (!h) return false;
+    if (info) g_process_info[sig] = *info;
+    g_process_info_set[sig].store(info != nullptr, std::memory_order_release);
+    h->note_process_signal(sig, restart);  // deliver_process_signal, at the hub's next iteration
+    return true;
+}
+
+void deliver_to_thread(GreenThread* g, int sig) noexcept {
+    detail::Task* t = g ? g : root_task();
+    if (t) give(t, sig);
+}
+
 void process_signal_arrived(Hub& h, int sig, bool restart) noexcept {
     if (!root_blocks(sig)) return h.note_signal(restart);
     GreenThread* g = current_green();
@@ -244,23 +339,35 @@ struct SignalWanted {
     bool restart;
 };
 
-// Outside the handler, on the hub's thread: a green thread, on any hub, that does not block the
-// signal and whose wait it ends; none (each that takes it is running, or in a wait the signal does
-// not end): nothing to do, the handler has run.
-void end_a_wait_for(int sig, bool restart) noexcept {
+// Outside the handler, on the hub's thread: give a deferred process-directed signal to the
+// context the kernel would have picked: main if it does not block it; else a green thread, on any
+// hub, that does not block it and whose wait it ends, else any that does not block it. None (the
+// masks changed since): it stays pending, for main.
+void deliver_process_signal(int sig, bool restart) noexcept {
+    if (!root_blocks(sig)) {
+        if (detail::Task* root = root_task()) return give(root, sig);
+    }
     SignalWanted want{sig, restart};
+    auto takes = [](const GreenThread& t, const void* arg) {
+        auto* w = static_cast<const SignalWanted*>(arg);
+        return !green_thread_blocks(const_cast<GreenThread*>(&t), w->sig) && !t.exited;
+    };
     GreenThread* g = find_green_where(
         [](const GreenThread& t, const void* arg) {
             auto* w = static_cast<const SignalWanted*>(arg);
             return !green_thread_blocks(const_cast<GreenThread*>(&t), w->sig) && Hub::takes_signal_wake(&t, w->restart);
         },
         &want);
-    if (!g) return;
-    Hub::wake_for_signal(g, restart);
+    if (!g) g = find_green_where(takes, &want);
+    if (!g) return mark_root_pending(sig);
+    give(g, sig);
     g->release();
 }
 
-__attribute__((constructor(103))) void install_process_signal_target() { Hub::on_process_signal = end_a_wait_for; }
+__attribute__((constructor(103))) void install_process_signal_target() {
+    Hub::on_process_signal = deliver_process_signal;
+    Hub::on_deliver = run_due;
+}
 
 }  // namespace
 

@@ -52,6 +52,15 @@ bool raised_by_fault(int sig, const siginfo_t* info) {
 void trampoline(int sig, siginfo_t* info, void* uc) {
     const struct sigaction& a = actions[sig].act;
     const int flags = a.sa_flags;
+    // A signal for the process, come while a context that blocks it runs (the OS thread lets in
+    // what any green thread takes): its handler runs later in one that takes it (sigmask.cpp).
+    // Not for SA_RESETHAND: the kernel has put SIG_DFL back already.
+    if (!tls_directed && !raised_by_fault(sig, info) && !(flags & SA_RESETHAND) &&
+        !(info && info->si_code == SI_TKILL && info->si_pid == green::detail::raw_syscall(SYS_getpid)))
+        if (int saved = errno; defer_process_signal(sig, info, flags & SA_RESTART)) {
+            errno = saved;
+            return;
+        }
     ++tls_in_handler;
     if (flags & SA_SIGINFO) a.sa_sigaction(sig, info, uc);
     else a.sa_handler(sig);
@@ -100,7 +109,7 @@ bool runtime_handler(const struct sigaction& a) {
 
 }  // namespace
 
-void green::preload::signal_directed(int sig) noexcept {
+void green::preload::signal_directed(int sig, const siginfo_t* info) noexcept {
     int saved = errno;
     tls_directed = true;
     // The calling OS thread may block it for other reasons (a hub of the group blocks every
@@ -108,8 +117,11 @@ void green::preload::signal_directed(int sig) noexcept {
     uint64_t one = uint64_t(1) << (sig - 1), old = 0;
     green::detail::raw_syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, long(&one), long(&old), long(sizeof one));
     // The kernel's ids: a green thread's TCB holds a made-up tid. Delivered before the call returns.
-    green::detail::raw_syscall(SYS_tgkill, green::detail::raw_syscall(SYS_getpid),
-                               green::detail::raw_syscall(SYS_gettid), sig);
+    // A process-directed signal keeps the siginfo it came with (its sender's pid and uid, SI_USER
+    // or SI_QUEUE): rt_tgsigqueueinfo may pass any to the caller's own process.
+    const long pid = green::detail::raw_syscall(SYS_getpid), tid = green::detail::raw_syscall(SYS_gettid);
+    if (!info || green::detail::raw_syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, long(info)) != 0)
+        green::detail::raw_syscall(SYS_tgkill, pid, tid, sig);
     if (old & one) green::detail::raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, long(&one), 0, long(sizeof one));
     tls_directed = false;
     errno = saved;

@@ -90,8 +90,10 @@ int green_sigsuspend(const sigset_t* mask) {
                 // The kernel delivers the unblocked pending signals on the way out of the first
                 // call: their handlers run here, with the sigsuspend mask in force.
                 sigset_t old;
+                green::preload::tls_taking_signals = true;  // whatever this thread's own mask says
                 REAL(pthread_sigmask)(SIG_SETMASK, mask, &old);
                 REAL(pthread_sigmask)(SIG_SETMASK, &old, nullptr);
+                green::preload::tls_taking_signals = false;
             }
         }
         if (handled()) {

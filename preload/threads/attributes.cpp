@@ -85,9 +85,16 @@ GREEN_HOOK(int, pthread_kill, pthread_t t, int sig) noexcept {
     if (!g) {
         // The root (main): a signal it blocks waits for it, as natively.
         Hub* h = Hub::current_or_null();
-        if (h && t == h->root_thread() && sig > 0 && sig < NSIG && root_blocks(sig)) {
-            mark_root_pending(sig);
-            return 0;
+        if (h && t == h->root_thread() && sig > 0 && sig < NSIG) {
+            if (root_blocks(sig)) {
+                mark_root_pending(sig);
+                return 0;
+            }
+            // From a green thread: the handler runs on main's stack, with its TLS, not the caller's.
+            if (current_green() && program_handles(sig)) {
+                deliver_to_thread(nullptr, sig);
+                return 0;
+            }
         }
         return REAL(pthread_kill)(t, sig);
     }
@@ -102,9 +109,10 @@ GREEN_HOOK(int, pthread_kill, pthread_t t, int sig) noexcept {
         signal_directed(sig);
         rc = 0;
     } else if (program_handles(sig)) {
-        // The handler runs now, on this OS thread; the target's interruptible wait ends with EINTR.
-        signal_directed(sig);
-        if (!g->exited) Hub::wake_for_signal(g, program_restarts(sig));
+        // The handler runs in the target's context, at once if it waits (the wait then ends with
+        // EINTR, or goes on for a handler with SA_RESTART and a call the kernel restarts), else
+        // when it next comes back to the runtime. An ended thread takes none.
+        if (!g->exited) deliver_to_thread(g, sig);
         rc = 0;
     }
     g->release();

@@ -85,6 +85,9 @@ struct GreenThread final : detail::Task {
     // Its signal mask and the signals sent to it while it blocked them (sigmask.cpp; bit sig-1).
     std::atomic<uint64_t> sig_blocked{0};
     std::atomic<uint64_t> sig_pending{0};
+    // Signals whose handlers are to run in its context (Hub::deliver), and whether some run now.
+    std::atomic<uint64_t> sig_due{0};
+    bool sig_delivering = false;
 
     // Its own TLS (tcb.hpp), once the thread has ended: freed with the record.
     void* tls_dtv = nullptr;
@@ -155,6 +158,18 @@ void release_pending(const sigset_t* mask) noexcept;
 // The same for the root task (main).
 bool root_blocks(int sig) noexcept;
 void mark_root_pending(int sig) noexcept;
+// In the trampoline, before a handler runs (async-signal-safe): true if `sig`, sent to the
+// process, must run in another context than the running one, the kernel's choice (main if it
+// does not block it, else a thread that does not): the signal is then given to that context
+// outside the handler (its handler runs on its stack, with its TLS; the wait it is in ends with
+// EINTR or goes on, as the kernel's would).
+bool defer_process_signal(int sig, const siginfo_t* info, bool restart) noexcept;
+// pthread_kill of green thread g (not the caller), or of main (g null), with a handler
+// installed: its handler runs in that thread's context, as the kernel's would.
+void deliver_to_thread(GreenThread* g, int sig) noexcept;
+// sigsuspend's window during which the kernel delivers the calling thread's pending signals:
+// those run here whatever the thread's mask says.
+extern thread_local bool tls_taking_signals;
 // A process-directed signal's handler ran on hub h's OS thread (in a signal handler): end the
 // interruptible wait of the thread the kernel would have given it, one that does not block it,
 // main first (the kernel's choice), else the running green thread (nothing to end), else one
