@@ -19,6 +19,12 @@
 #        BENCH_PAR_MB     (default 32)          size of part (l)'s generated input, MB (the issue
 #                                               asks for 100: about 3x longer, over 3 minutes here)
 #        HANDOFF_ECHO_ROUNDS (default 5)        alternated pairs of echo runs of part (m)
+#        BENCH_GO_GEVENT=0                      leave Go's and gevent's echo servers out of (h) and
+#                                               (j) (drawn, not in the table; run when Go and
+#                                               python3-gevent are there: about 2.5 minutes)
+#        BENCH_PLOT_DOCS=1                      also copy the echo servers' figure (bench/plot_echo.sh,
+#                                               BUILD_DIR/bench/echo.svg) to docs/echo.svg, the
+#                                               README's: for the complete run the README quotes
 #
 # Measures, in this one run, every figure next to its reference, and prints ONE table:
 #   (a) greenlet switch through the hub     vs  raw boost::context::fiber resume
@@ -60,9 +66,12 @@
 #   (m) echo_threads under greenrun at 1,000 connections, hand-off on (the default, as in (h) and
 #       (j), which are therefore hand-off-on figures) vs GREEN_HANDOFF=off: server CPU per round
 #       trip, alternated runs, the verdict on the median of the pairs' ratios
-# with the targets of the issue and PASS/MISS per target. This script measures: each row's cells and
-# the rule of its target go to a results file (BENCH_RESULTS), and bench/report.sh prints the table
-# from that file and judges each rule (`bench/report.sh FILE` prints a saved one again).
+# with the targets of the issue and PASS/MISS per target; then draws (h) and (j) into
+# BUILD_DIR/bench/echo.svg (bench/plot_echo.sh: throughput, CPU per round trip and RSS against
+# connections, one line per server, Go's and gevent's too when installed). This script measures:
+# each row's cells and the rule of its target go to a results file (BENCH_RESULTS), and
+# bench/report.sh prints the table from that file and judges each rule (`bench/report.sh FILE`
+# prints a saved one again).
 # Informational: exits 0 on a MISS; a part that cannot run (preload not built yet, ...) reads "n/a".
 # Every process started is stopped by PID.
 # Run order: (a)-(g), (h), (j), (k)-(m), then (i) last: its native run (20,000 OS threads) loads the machine,
@@ -227,10 +236,24 @@ echo_limit() {
     awk -v n="$1" -v x="$2" -v s="${SECONDS_PER_RUN:-3}" -v w="${WARMUP:-1}" \
         'BEGIN { printf "%d", 60 + n * (s + w + x) }'
 }
+# Go's and gevent's servers (run_demo.sh's optional variants) go into the figure, not the table:
+# run when their tools are there (Go: installed for (a); Debian's python3-gevent: installed here
+# when missing and root), after the others.
+OTHERS=""
+if [[ ${BENCH_GO_GEVENT:-1} != 0 && ( ${BENCH_SKIP_ECHO:-0} != 1 || ${BENCH_SKIP_10K:-0} != 1 ) ]]; then
+    has_gevent() { /usr/bin/python3 -c 'import gevent' 2>/dev/null || python3 -c 'import gevent' 2>/dev/null; }
+    if ! has_gevent && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        note "installing Debian's python3-gevent (the gevent echo server of the figure)"
+        timeout 600 apt-get install -y -q --no-install-recommends python3-gevent >/dev/null 2>&1 || true
+    fi
+    command -v go >/dev/null && OTHERS+=" go"
+    has_gevent && OTHERS+=" gevent"
+fi
+VH="threads/native threads/greenrun green epoll$OTHERS"
 if [[ ${BENCH_SKIP_ECHO:-0} != 1 && -x $ROOT/demo/run_demo.sh ]]; then
-    note "echo servers (demo/run_demo.sh, CONNS \"$CONNS\")"
-    run "$(echo_limit $(( $(wc -w <<<"$CONNS") * 4 * ECHO_ROUNDS )) 20)" "$ECHO" \
-        env VARIANTS="threads/native threads/greenrun green epoll" ROUNDS="$ECHO_ROUNDS" \
+    note "echo servers (demo/run_demo.sh, CONNS \"$CONNS\", VARIANTS \"$VH\")"
+    run "$(echo_limit $(( $(wc -w <<<"$CONNS") * $(wc -w <<<"$VH") * ECHO_ROUNDS )) 20)" "$ECHO" \
+        env VARIANTS="$VH" ROUNDS="$ECHO_ROUNDS" \
         "$ROOT/demo/run_demo.sh" "$BUILD" "$CONNS" || true
 fi
 # echo_field VARIANT CONNS COLUMN [FILE]: a cell of run_demo's summary table in FILE (default:
@@ -259,9 +282,10 @@ V10K="threads/native threads/greenrun threads-1k/greenrun green epoll"
 ECHO10K=$TMP/echo10k.out
 : >"$ECHO10K"
 if [[ ${BENCH_SKIP_10K:-0} != 1 && -x $ROOT/demo/run_demo.sh ]]; then
-    note "echo servers at $C10K connections (demo/run_demo.sh, VARIANTS \"$V10K\")"
-    run "$(echo_limit $(( $(wc -w <<<"$V10K") * ECHO_ROUNDS )) 40)" "$ECHO10K" \
-        env VARIANTS="$V10K" ROUNDS="$ECHO_ROUNDS" "$ROOT/demo/run_demo.sh" "$BUILD" "$C10K" || true
+    # The table's rows are V10K's; Go's and gevent's runs only go into the figure.
+    note "echo servers at $C10K connections (demo/run_demo.sh, VARIANTS \"$V10K$OTHERS\")"
+    run "$(echo_limit $(( $(wc -w <<<"$V10K$OTHERS") * ECHO_ROUNDS )) 40)" "$ECHO10K" \
+        env VARIANTS="$V10K$OTHERS" ROUNDS="$ECHO_ROUNDS" "$ROOT/demo/run_demo.sh" "$BUILD" "$C10K" || true
 fi
 
 # ---- (k)-(m) hand-off: its reaction, parallel programs, echo with it off ---------------------
@@ -462,10 +486,12 @@ if ok "$d" && ok "$rd"; then
 else
     row "" "  same, 2 greenlets resuming at distinct sites" "n/a" "n/a" "" "<=2x raw" "n/a"
 fi
+# The two sides of a Coroutine switch resume at distinct sites (main's loop, the coroutine's):
+# its raw counterpart is the distinct-site raw switch.
 c=$(C switch.coroutine_ns)
-if ok "$c" && ok "$r"; then
+if ok "$c" && ok "$rd"; then
     judged "" "  Coroutine::switch_to back and forth" "$(calc "$c") ns/switch" \
-        "$(calc "$r") ns  raw fiber resume, 1 way" "$(calc "$c/$r")x raw" "<=2x raw" "$c <= 2*$r"
+        "$(calc "$rd") ns  raw fiber, distinct sites" "$(calc "$c/$rd")x raw" "<=2x raw" "$c <= 2*$rd"
 else
     row "" "  Coroutine::switch_to back and forth" "n/a" "n/a" "" "<=2x raw" "n/a"
 fi
@@ -885,4 +911,29 @@ else
     note "cannot write $SAVED: the results are not kept"
 fi
 "$HERE/report.sh" "$RESULTS"
+
+# ---- the echo servers drawn (bench/plot_echo.sh; informational: without gnuplot, no figure) ------
+PLOT=$BUILD/bench/echo.svg
+rm -f "$PLOT"   # never a previous run's figure next to this run's table
+PLOT_IN=()
+for f in "$ECHO" "$ECHO10K"; do
+    if [[ -s $f ]]; then PLOT_IN+=("$f"); fi
+done
+if (( ${#PLOT_IN[@]} )); then
+    # Bounded: plot_echo.sh may install gnuplot (apt-get, 600 s at most) before drawing.
+    timeout -k 5 700 "$HERE/plot_echo.sh" "$PLOT" "${PLOT_IN[@]}" >/dev/null || true
+fi
+if [[ -s $PLOT ]]; then
+    echo "echo servers drawn: $PLOT"
+    # The README's figure changes only for the complete run whose figures the README quotes.
+    if [[ ${BENCH_PLOT_DOCS:-0} == 1 ]]; then
+        if mkdir -p "$ROOT/docs" && cp "$PLOT" "$ROOT/docs/echo.svg"; then
+            echo "echo servers drawn: $ROOT/docs/echo.svg (BENCH_PLOT_DOCS=1)"
+        else
+            note "cannot write $ROOT/docs/echo.svg"
+        fi
+    fi
+elif [[ ${BENCH_PLOT_DOCS:-0} == 1 ]]; then
+    note "BENCH_PLOT_DOCS=1 but no figure drawn: docs/echo.svg left as it was"
+fi
 exit 0

@@ -22,7 +22,11 @@
 #                        the same with a 1 KiB read buffer (one stack page per thread)
 #   green                BUILD_DIR/echo_green                 written against libgreen
 #   epoll                BUILD_DIR/echo_epoll                 optional hand-written baseline
-# Missing binaries are skipped with a note; an unknown variant name is a usage
+#   go                   bench/echo_go.go, a goroutine per connection, built here with `go build`
+#                        (optional: needs Go, Debian's golang-go; not in the default VARIANTS)
+#   gevent               bench/echo_gevent.py, a gevent StreamServer (optional: needs a python3
+#                        that imports gevent, Debian's python3-gevent; not in the default VARIANTS)
+# Missing binaries (and tools) are skipped with a note; an unknown variant name is a usage
 # error (exit status 2).  Exit status is non-zero if any run had errors (or
 # its load generator / server failed).
 set -euo pipefail
@@ -37,7 +41,8 @@ ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-1}
 LOAD_THREADS=${LOAD_THREADS:-1}
 VARIANTS=${VARIANTS:-"threads/native threads/greenrun green epoll"}
-KNOWN_VARIANTS="threads/native threads/greenrun threads-1k/greenrun green epoll"
+KNOWN_VARIANTS="threads/native threads/greenrun threads-1k/greenrun green epoll go gevent"
+BENCH_SRC=$(cd "$(dirname "$0")/.." && pwd)/bench   # echo_go.go, echo_gevent.py
 
 LOAD=$BUILD_DIR/echo_load
 if [[ ! -x $LOAD ]]; then
@@ -294,6 +299,33 @@ for v in $VARIANTS; do
             RUNNABLE+=("$v	echo_$v	$bin")
         else
             skip "$v" "$bin not found$([[ $v == epoll ]] && echo " (optional)")"
+        fi ;;
+    go)
+        # Built into TMP with a throw-away cache and HOME: nothing written outside it, no network
+        # (the standard library only).
+        if ! command -v go >/dev/null; then
+            skip "$v" "no Go (optional: golang-go)"
+        elif [[ ! -f $BENCH_SRC/echo_go.go ]]; then
+            skip "$v" "$BENCH_SRC/echo_go.go not found"
+        elif HOME=$TMP GOCACHE=$TMP/gocache GOPATH=$TMP/gopath GO111MODULE=off GOFLAGS='' \
+            go build -o "$TMP/echo_go" "$BENCH_SRC/echo_go.go" >"$TMP/go_build.log" 2>&1; then
+            RUNNABLE+=("$v	echo_go	$TMP/echo_go")
+        else
+            skip "$v" "cannot build bench/echo_go.go: $(head -n 1 "$TMP/go_build.log")"
+        fi ;;
+    gevent)
+        # Debian's python3-gevent goes with /usr/bin/python3, which need not be the first python3
+        # on PATH (pyenv and the like).
+        py=""
+        for cand in /usr/bin/python3 python3; do
+            if "$cand" -c 'import gevent' 2>/dev/null; then py=$(command -v "$cand"); break; fi
+        done
+        if [[ ! -f $BENCH_SRC/echo_gevent.py ]]; then
+            skip "$v" "$BENCH_SRC/echo_gevent.py not found"
+        elif [[ -n $py ]]; then
+            RUNNABLE+=("$v	${py##*/}	$py$US$BENCH_SRC/echo_gevent.py")
+        else
+            skip "$v" "no python3 with gevent (optional: python3-gevent)"
         fi ;;
     esac
 done
