@@ -16,6 +16,9 @@
 #        BENCH_SKIP_10K=1                       leave part (j) out (it needs ~12,000 open files:
 #                                               run_demo.sh raises the limit as far as allowed)
 #        BENCH_SKIP_HANDOFF=1                   leave parts (k)-(m) out (about 2 minutes)
+#        BENCH_SKIP_CPR=1                       leave part (n) out (about 1 minute)
+#        BENCH_CPR_CONNS (default 50), BENCH_CPR_HTTP_CONNS (default 1000, as the issue measured),
+#        BENCH_CPR_ROUNDS (default 3): part (n)'s connections (echo, http.server) and pairs
 #        BENCH_PAR_MB     (default 32)          size of part (l)'s generated input, MB (the issue
 #                                               asks for 100: about 3x longer, over 3 minutes here)
 #        HANDOFF_ECHO_ROUNDS (default 5)        alternated pairs of echo runs of part (m)
@@ -66,6 +69,9 @@
 #   (m) echo_threads under greenrun at 1,000 connections, hand-off on (the default, as in (h) and
 #       (j), which are therefore hand-off-on figures) vs GREEN_HANDOFF=off: server CPU per round
 #       trip, alternated runs, the verdict on the median of the pairs' ratios
+#   (n) connection per request: echo_threads with a new connection per round trip (echo_load
+#       --reconnect) and python3 -m http.server under wrk (HTTP/1.0), under greenrun vs natively:
+#       throughput (the verdict: the pairs' median ratio) and the server's CPU per request
 # with the targets of the issue and PASS/MISS per target; then draws (h) and (j) into
 # BUILD_DIR/bench/echo.svg (bench/plot_echo.sh: throughput, CPU per round trip and RSS against
 # connections, one line per server, Go's and gevent's too when installed). This script measures:
@@ -413,6 +419,97 @@ if (( HANDOFF_PARTS )) && [[ -x $ROOT/demo/run_demo.sh ]]; then
                 "$ROOT/demo/run_demo.sh" "$BUILD" "$HECHO_CONNS" || true
         done
     done
+fi
+
+# ---- (n) connection per request: thread-per-connection servers, a new connection each request --
+# echo_threads driven by echo_load --reconnect (connect, one 64-byte echo, close), and Python's
+# http.server (ThreadingHTTPServer: a thread per connection; HTTP/1.0, the server closes) driven
+# by wrk (Debian's, installed when missing and root); natively and under greenrun, alternated
+# (CPR_ROUNDS pairs, the pair's order alternating), server on CPU 0 and load on CPU 1.
+CPR_CONNS=${BENCH_CPR_CONNS:-50}
+CPR_HTTP_CONNS=${BENCH_CPR_HTTP_CONNS:-1000}
+CPR_ROUNDS=${BENCH_CPR_ROUNDS:-3}
+CPR_SECONDS=${SECONDS_PER_RUN:-3}
+PIN0=() PIN1=()
+if (( $(nproc) >= 2 )); then PIN0=(taskset -c 0) PIN1=(taskset -c 1); fi
+# ticks PID: utime+stime of the process, all threads (clock ticks).
+ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null; }
+# port_of FILE PATTERN: the first number after PATTERN in FILE, waiting up to 5 s for it.
+port_of() {
+    local p="" i
+    for (( i = 0; i < 50; i++ )); do
+        p=$(grep -o -m1 "$2 [0-9]*" "$1" 2>/dev/null | grep -o '[0-9]*$')
+        [[ -n $p ]] && break
+        sleep 0.1
+    done
+    echo "$p"
+}
+# cpr_echo OUT LAUNCH...: one run of echo_threads (LAUNCH: env, or greenrun --) under echo_load
+# --reconnect: "RESULT rts", "RESULT us" (server CPU per round trip) in OUT, if it had no error.
+cpr_echo() {
+    local out=$1 port spid
+    shift
+    : >"$out"
+    "${PIN0[@]}" "$@" "$BUILD/echo_threads" 0 >"$out.srv" 2>"$out.err" &
+    spid=$!
+    port=$(port_of "$out.srv" "listening on")
+    if [[ -n $port ]]; then
+        timeout 60 "${PIN1[@]}" "$BUILD/echo_load" --port "$port" --conns "$CPR_CONNS" --seconds "$CPR_SECONDS" \
+            --warmup 1 --reconnect --pid "$spid" >"$out.load" 2>&1 || true
+        awk '$1 == "RESULT" && / errors=0 / { for (i = 2; i <= NF; i++) { split($i, kv, "=")
+                 if (kv[1] == "rt_per_s") print "RESULT rts", kv[2]; if (kv[1] == "server_us_per_rt") print "RESULT us", kv[2] } }' \
+            "$out.load" >"$out"
+    fi
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+}
+# cpr_http OUT LAUNCH...: one run of python3 -m http.server under wrk: "RESULT rts", "RESULT us".
+cpr_http() {
+    local out=$1 port spid t0 t1 rps n
+    shift
+    : >"$out"
+    "${PIN0[@]}" "$@" /usr/bin/python3 -u -m http.server --bind 127.0.0.1 --directory "$TMP/www" 0 \
+        >"$out.srv" 2>"$out.err" &
+    spid=$!
+    port=$(port_of "$out.srv" "port")
+    if [[ -n $port ]]; then
+        local url="http://127.0.0.1:$port/index.html"
+        timeout 30 "${PIN1[@]}" wrk -t1 -c"$CPR_HTTP_CONNS" -d1s "$url" >/dev/null 2>&1 || true  # warm-up
+        t0=$(ticks "$spid")
+        timeout 60 "${PIN1[@]}" wrk -t1 -c"$CPR_HTTP_CONNS" -d"${CPR_SECONDS}s" "$url" >"$out.load" 2>&1 || true
+        t1=$(ticks "$spid")
+        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out.load")
+        n=$(awk '/requests in/ { print $1 }' "$out.load")
+        if ok "$rps" && ok "$t0" && ok "$t1" && (( n > 0 )) && ! grep -q -e 'Non-2xx' -e 'Socket errors' "$out.load"; then
+            echo "RESULT rts $rps" >"$out"
+            echo "RESULT us $(calc "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / $n" 2)" >>"$out"
+        fi
+    fi
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+}
+if [[ ${BENCH_SKIP_CPR:-0} != 1 && -x $BUILD/greenrun && -x $BUILD/echo_threads && -x $BUILD/echo_load ]]; then
+    note "connection per request: echo_threads (echo_load --reconnect), $CPR_CONNS conns, $CPR_ROUNDS pairs"
+    for (( i = 1; i <= CPR_ROUNDS; i++ )); do
+        for v in $( (( i % 2 )) && echo "native green" || echo "green native"); do
+            if [[ $v == native ]]; then cpr_echo "$TMP/cpr.echo.$v.$i" env
+            else cpr_echo "$TMP/cpr.echo.$v.$i" "$BUILD/greenrun" --; fi
+        done
+    done
+    if ! command -v wrk >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        note "installing Debian's wrk"
+        timeout 300 apt-get install -y -q --no-install-recommends wrk >/dev/null 2>&1 || true
+    fi
+    if command -v wrk >/dev/null && [[ -x /usr/bin/python3 ]]; then
+        mkdir -p "$TMP/www" && head -c 512 /dev/zero | tr '\0' 'x' >"$TMP/www/index.html"
+        note "connection per request: python3 -m http.server under wrk, $CPR_HTTP_CONNS conns, $CPR_ROUNDS pairs"
+        for (( i = 1; i <= CPR_ROUNDS; i++ )); do
+            for v in $( (( i % 2 )) && echo "native green" || echo "green native"); do
+                if [[ $v == native ]]; then cpr_http "$TMP/cpr.http.$v.$i" env
+                else cpr_http "$TMP/cpr.http.$v.$i" "$BUILD/greenrun" --; fi
+            done
+        done
+    fi
 fi
 
 # ---- (i) many sleeping pthreads: preloaded, then natively --------------------------------------
@@ -895,6 +992,35 @@ else
     fi
     NOTES_+=("(m) hand-off is on by default: the echo_threads+greenrun rows of (h) and (j) are hand-off-on figures.")
 fi
+
+# (n)
+tgt_n=">=1.0x native rt/s"
+for kind in echo http; do
+    if [[ $kind == echo ]]; then what_n="conn per request: echo_threads, echo_load --reconnect, $CPR_CONNS conns"
+    else what_n="conn per request: python3 -m http.server, wrk, $CPR_HTTP_CONNS conns"; fi
+    # Each pair's throughput ratio (green / native), and each side's median.
+    pairs=$(for (( i = 1; i <= CPR_ROUNDS; i++ )); do
+                a=$(get "$TMP/cpr.$kind.green.$i" rts) b=$(get "$TMP/cpr.$kind.native.$i" rts)
+                ua=$(get "$TMP/cpr.$kind.green.$i" us) ub=$(get "$TMP/cpr.$kind.native.$i" us)
+                num "$a" && num "$b" && echo "$a $b ${ua:-0} ${ub:-0}"
+            done)
+    n=$(grep -c . <<<"$pairs")
+    if [[ ${BENCH_SKIP_CPR:-0} == 1 ]]; then
+        row "(n)" "$what_n" "skipped (BENCH_SKIP_CPR=1)" "" "" "$tgt_n" "n/a"
+    elif (( n > 0 )); then
+        med() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+        g=$(awk '{ print $1 }' <<<"$pairs" | med) nat=$(awk '{ print $2 }' <<<"$pairs" | med)
+        ug=$(awk '{ print $3 }' <<<"$pairs" | med) un=$(awk '{ print $4 }' <<<"$pairs" | med)
+        pr=$(awk '{ print $1 / $2 }' <<<"$pairs" | med)
+        judged "(n)" "$what_n" "$(calc "$g" 0) rt/s greenrun, $(calc "$ug" 1) us CPU/rt" \
+            "$(calc "$nat" 0) rt/s native, $(calc "$un" 1) us" "$(calc "$pr" 3)x native (paired median of $n)" \
+            "$tgt_n" "$pr >= 1.0"
+    else
+        row "(n)" "$what_n" "n/a (no run without errors)" "" "" "$tgt_n" "n/a"
+    fi
+done
+NOTES_+=("(n) a new connection per round trip (per request): the server makes and ends a thread each time; server on"
+         "    CPU 0, load on CPU 1; throughput of each pair greenrun/native, median; CPU: the server's per round trip.")
 
 rec meta seconds "$(( $(date +%s) - START ))"
 rec meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"

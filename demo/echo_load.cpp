@@ -11,6 +11,11 @@
 // and, with --pid, the server's CPU time per round trip (utime+stime delta
 // over the window), RSS and OS thread count (sampled at the end of the
 // window, before any connection is closed).
+// With --reconnect, each measured round trip is one connection: connect, send,
+// take the echo, close (the client closes first; loopback's default
+// tcp_tw_reuse=2 lets the port be used again at once), the way a
+// connection-per-request client (HTTP/1.0) drives a thread-per-connection
+// server; the round trip's latency includes the connect.
 //
 // Output (stdout):
 //   RESULT label=.. conns=.. rt_per_s=.. p50_us=.. p99_us=.. errors=..
@@ -68,6 +73,7 @@ struct Options {
     long pid = -1;
     int cpu = -1;
     std::string label = "echo";
+    bool reconnect = false;  // a new connection per round trip
 };
 
 constexpr double kConnectPhaseLimit = 10.0;  // seconds to get all conns up
@@ -78,7 +84,7 @@ constexpr int kMaxPendingConnects = 256;     // per thread, in flight at once
     std::fprintf(stderr,
                  "usage: %s --port P [--host 127.0.0.1] [--conns 100] [--threads 1]\n"
                  "       [--seconds 3] [--warmup 1] [--size 64] [--pid SERVER_PID]\n"
-                 "       [--cpu N] [--label NAME]\n",
+                 "       [--cpu N] [--label NAME] [--reconnect]\n",
                  argv0);
     std::exit(2);
 }
@@ -113,6 +119,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--size") o.size = size_t(num(i, 1, 1 << 24));
         else if (a == "--pid") o.pid = long(num(i, 1, 1e9));
         else if (a == "--cpu") o.cpu = int(num(i, 0, CPU_SETSIZE - 1));
+        else if (a == "--reconnect") o.reconnect = true;
         else if (a == "-h" || a == "--help") usage(argv[0]);
         else usage(argv[0], ("unknown argument: " + a).c_str());
     }
@@ -233,7 +240,8 @@ uint64_t xorshift64s(uint64_t& s) {
 
 class Worker {
 public:
-    Worker(Shared& sh, const Options& o, int first_id, int nconns) : sh_(sh), conns_(size_t(nconns)) {
+    Worker(Shared& sh, const Options& o, int first_id, int nconns)
+        : sh_(sh), conns_(size_t(nconns)), reconnect_(o.reconnect) {
         for (int i = 0; i < nconns; ++i) {
             Conn& c = conns_[size_t(i)];
             // splitmix-ish seed; never zero (xorshift fixed point).
@@ -369,6 +377,7 @@ private:
 
     void handle_io(Conn& c, uint32_t e) {
         if (c.state == State::Dead) return;
+        if (c.state == State::Connecting && c.primed) return reconnected(c);
         if ((e & EPOLLOUT) && c.state == State::Busy) {
             flush(c);
             if (c.state == State::Dead) return;
@@ -472,13 +481,42 @@ private:
                 c.state = State::Idle;
                 return;
             }
+            if (reconnect_) return reconnect(c, now);
             send_request(c, now);
             return;
         }
     }
 
+    // --reconnect: the next round trip on a new connection, timed from its connect.
+    void reconnect(Conn& c, int64_t now) {
+        close(c.fd);  // also leaves the epoll set
+        c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c.fd < 0) return fail(c, "socket", errno);
+        int one = 1;
+        setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c.state = State::Connecting;
+        c.t_send = now;
+        int rc = connect(c.fd, reinterpret_cast<const sockaddr*>(&sh_.addr), sizeof sh_.addr);
+        if (rc < 0 && errno != EINPROGRESS && errno != EINTR) return fail(c, "connect", errno);
+        epoll_event ev{};
+        ev.events = EPOLLOUT;
+        ev.data.ptr = &c;
+        if (epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) < 0) return fail(c, "epoll_ctl", errno);
+        c.want_out = true;
+    }
+    void reconnected(Conn& c) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        if (err) return fail(c, "connect", err);
+        c.state = State::Idle;
+        set_out(c, false);
+        if (c.state != State::Dead) send_request(c, c.t_send);
+    }
+
     Shared& sh_;
     std::vector<Conn> conns_;
+    bool reconnect_;
     int ep_ = -1;
     int pending_ = 0;
     int64_t window_start_ = 0, window_end_ = 0;
