@@ -805,6 +805,14 @@ __attribute__((always_inline)) inline Wake Hub::park_then(const Waker& waker, co
             return early;
         }
     }
+    if (__builtin_expect(self->due_.load(std::memory_order_acquire), 0)) {
+        // Delivered while it ran its own code: the handlers run before the wait, as the kernel's
+        // would have, and the wait starts after them (unless what it waits for came meanwhile).
+        if (Wake came = run_before_wait(self, waker); came != Wake::None) {
+            if (to) local_wake(to->task, to->epoch, why);
+            return came;
+        }
+    }
     // Field by field (the empty asm keeps the compiler from merging the loads): a ParkSpec its
     // caller just wrote field by field, read back as one 16-byte load, stalls store forwarding.
     const char* what = spec.what.what;
@@ -842,6 +850,7 @@ __attribute__((always_inline)) inline Wake Hub::park_then(const Waker& waker, co
     if (precise_deadline) precise_remove(precise_deadline);
     self->waiting_ = {};
     self->interrupt_ = kInterruptNever;
+    self->alias_epoch_ = 0;
     if (self->pending && self->wake_ != Wake::LoopExit) return Wake::Interrupted;
     return self->wake_;
 }
@@ -856,9 +865,31 @@ Wake Hub::park_handing_to(const Waker& waker, const ParkSpec& spec, const Waker&
     return park_then(waker, spec, &to, why);
 }
 
+Wake Hub::run_before_wait(Task* self, const Waker& waker) noexcept {
+    const uint64_t outer_before = self->outer_epoch_;
+    const Wake outer_wake_before = self->outer_wake_;
+    Wake came = Wake::None;
+    while (came == Wake::None && self->due_.load(std::memory_order_acquire)) {
+        self->due_.store(false, std::memory_order_relaxed);
+        self->outer_epoch_ = waker.epoch;  // wakes of this wait meanwhile are kept (local_wake)
+        self->outer_wake_ = Wake::None;
+        if (on_deliver) on_deliver(self, kInterruptNever);
+        self->outer_epoch_ = outer_before;
+        came = self->outer_wake_;
+    }
+    self->outer_wake_ = outer_wake_before;
+    if (came == Wake::None && self->seq_ != waker.epoch) {
+        // The handlers waited (under epochs of their own): this wait goes on under its waker's,
+        // and a fresh one that nobody holds.
+        self->alias_epoch_ = waker.epoch;
+        prepare_park();
+    }
+    return came;
+}
+
 void Hub::run_delivered(Task* self, const Waker& waker, const ParkSpec& spec) noexcept {
     // (A handler's own wait may run handlers in turn: each level keeps the one below.)
-    const uint64_t outer_before = self->outer_epoch_, alias_before = self->alias_epoch_;
+    const uint64_t outer_before = self->outer_epoch_;
     const Wake outer_wake_before = self->outer_wake_;
     while (self->due_.load(std::memory_order_acquire)) {
         // The handlers run here, on top of the wait, in the task's own context; they may wait
@@ -889,7 +920,6 @@ void Hub::run_delivered(Task* self, const Waker& waker, const ParkSpec& spec) no
         __atomic_store_n(reinterpret_cast<uint8_t*>(&self->state_), uint8_t(Task::State::Parked), __ATOMIC_RELEASE);
         switch_out();
     }
-    self->alias_epoch_ = alias_before;
     self->outer_wake_ = outer_wake_before;
 }
 

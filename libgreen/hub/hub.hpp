@@ -179,6 +179,9 @@ public:
     // on_deliver says), else when it next comes back from a switch (a park, a yield). Any thread;
     // the caller keeps t alive.
     static void deliver(Task* t) noexcept;
+    // Only mark t as having something delivered (no wake): it runs it at its next park or resume;
+    // async-signal-safe. A deliver() later wakes it if it is parked meanwhile.
+    static void mark_due(Task* t) noexcept { t->due_.store(true, std::memory_order_release); }
     // Set by a layer above (the preload's signal handlers): runs in t's context (t is the caller);
     // returns whether what it ran ends a wait of interrupt level `interrupt` (kInterrupt*).
     static bool (*on_deliver)(Task* t, uint8_t interrupt) noexcept;
@@ -369,6 +372,9 @@ private:
     // After a park's switch back with t->due_ set: run what was delivered, then end the park or
     // park again under the same waker (hub.cpp).
     void run_delivered(Task* self, const Waker& waker, const ParkSpec& spec) noexcept;
+    // At a park's start with t->due_ set (delivered while it ran): run it first; returns the
+    // wake of this wait if it came meanwhile (the park then ends at once), else Wake::None.
+    Wake run_before_wait(Task* self, const Waker& waker) noexcept;
     // After a yield's switch back (no wait to end).
     static void run_delivered_now(Task* self) noexcept {
         if (__builtin_expect(self->due_.load(std::memory_order_acquire), 0)) {

@@ -66,6 +66,9 @@ bool g_root_delivering = false;
 // Written in the trampoline, taken where the handler runs.
 siginfo_t g_process_info[kMaxSig + 1];
 std::atomic<bool> g_process_info_set[kMaxSig + 1];
+// Process-directed signals given to main from the trampoline itself (main's due bits set there:
+// main runs them at its next park or resume, however soon); the hub's loop only wakes main.
+std::atomic<uint64_t> g_given_to_root{0};
 
 // The calling thread's mask and pending words: a green thread's, the root's, or none (a native
 // thread, the runtime's own code, or before the first green thread: the kernel's mask then).
@@ -316,6 +319,13 @@ bool defer_process_signal(int sig, const siginfo_t* info, bool restart) noexcept
     if (!h) return false;
     if (info) g_process_info[sig] = *info;
     g_process_info_set[sig].store(info != nullptr, std::memory_order_release);
+    if (!root_blocks(sig))
+        if (detail::Task* root = root_task()) {
+            // Main takes it: given now (atomics only), so that main runs it before it runs on.
+            g_root_due.fetch_or(bit(sig), std::memory_order_acq_rel);
+            g_given_to_root.fetch_or(bit(sig), std::memory_order_acq_rel);
+            Hub::mark_due(root);
+        }
     h->note_process_signal(sig, restart);  // deliver_process_signal, at the hub's next iteration
     return true;
 }
@@ -344,6 +354,10 @@ struct SignalWanted {
 // hub, that does not block it and whose wait it ends, else any that does not block it. None (the
 // masks changed since): it stays pending, for main.
 void deliver_process_signal(int sig, bool restart) noexcept {
+    if (g_given_to_root.fetch_and(~bit(sig), std::memory_order_acq_rel) & bit(sig)) {
+        if (detail::Task* root = root_task()) Hub::deliver(root);  // given in the trampoline: wake it
+        return;
+    }
     if (!root_blocks(sig)) {
         if (detail::Task* root = root_task()) return give(root, sig);
     }

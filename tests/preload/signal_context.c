@@ -11,7 +11,11 @@
  *  4. The same, with a handler that itself sleeps 100 ms: main unlocks the mutex while X's
  *     handler sleeps; X's lock returns once the handler is done (the unlock is not lost).
  *  5. A process signal with SA_SIGINFO keeps its siginfo (si_code SI_QUEUE, the sender's pid and
- *     value) when its handler runs in another thread than the one that was running. */
+ *     value) when its handler runs in another thread than the one that was running.
+ *  6. A thread sends SIGUSR1 to the process, then posts a semaphore main waits on: when main's
+ *     wait is over, its handler has run (the signal came first). (It used to run only at the
+ *     hub's next loop iteration, after main had gone on: CPython's test_threadsignals saw a
+ *     signal of one test handled in the next.) */
 #include "t.h"
 
 #include <pthread.h>
@@ -155,9 +159,10 @@ static void process_signal_to_the_reader(void)
     int still_reading = !x.got; /* 0 while the read goes on (SA_RESTART) */
     CHECK(write(p[1], "x", 1) == 1);
     pthread_join(tx, NULL);
-    printf("2. process signal, only X takes it: handler ran as %s (pthread_self %s), X's read %s, returned %zd\n",
-           atomic_load(&seen_who) == 2 ? "X" : "another thread", atomic_load(&seen_self_ok) == 1 ? "X's" : "wrong",
-           still_reading ? "went on" : "ended", x.got);
+    printf("2. process signal, only X takes it: handler ran as %s (pthread_self %s), X's read %s, returned "
+           "%zd\n",
+           atomic_load(&seen_who) == 2 ? "X" : "another thread",
+           atomic_load(&seen_self_ok) == 1 ? "X's" : "wrong", still_reading ? "went on" : "ended", x.got);
     set_blocked(SIG_UNBLOCK, SIGUSR2);
     close(p[0]);
     close(p[1]);
@@ -193,11 +198,48 @@ static void pthread_kill_during_mutex_wait(int part, int sleep_ms)
     double t0 = now_s();
     while (!atomic_load(&locked_by_x) && now_s() - t0 < 3) usleep(1000);
     pthread_join(tx, NULL);
-    printf("%d. pthread_kill(X) in pthread_mutex_lock%s: handler ran as %s (pthread_self %s), X locked it %s\n",
-           part, sleep_ms ? ", handler sleeps" : "", atomic_load(&seen_who) == 4 ? "X" : "another thread",
-           atomic_load(&seen_self_ok) == 1 ? "X's" : "wrong",
-           before_unlock ? "early" : atomic_load(&locked_by_x) ? "after the unlock" : "never");
+    printf(
+        "%d. pthread_kill(X) in pthread_mutex_lock%s: handler ran as %s (pthread_self %s), X locked it %s\n",
+        part, sleep_ms ? ", handler sleeps" : "", atomic_load(&seen_who) == 4 ? "X" : "another thread",
+        atomic_load(&seen_self_ok) == 1 ? "X's" : "wrong",
+        before_unlock               ? "early"
+        : atomic_load(&locked_by_x) ? "after the unlock"
+                                    : "never");
     handler_sleep_ms = 0;
+}
+
+#include <semaphore.h>
+
+static sem_t posted;
+static void *kill_then_post(void *arg)
+{
+    (void)arg;
+    who = 6;
+    set_blocked(SIG_BLOCK, SIGUSR1);
+    for (int i = 0; i < 20; ++i) {
+        usleep(5000); /* main is asleep in sem_wait by now */
+        CHECK(kill(getpid(), SIGUSR1) == 0);
+        CHECK(sem_post(&posted) == 0);
+    }
+    return NULL;
+}
+
+static void signal_before_post(void)
+{
+    handle(SIGUSR1, SA_RESTART);
+    CHECK(sem_init(&posted, 0, 0) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, kill_then_post, NULL) == 0);
+    int late = 0;
+    for (int i = 0; i < 20; ++i) {
+        atomic_store(&seen_who, -1);
+        while (sem_wait(&posted) != 0) CHECK(errno == EINTR);
+        late += atomic_load(&seen_who) != 0;
+    }
+    pthread_join(t, NULL);
+    printf("6. kill, then sem_post: handler had run as main when main's wait returned: %s\n",
+           late ? "not always" : "always");
+    sem_destroy(&posted);
 }
 
 int main(void)
@@ -209,5 +251,6 @@ int main(void)
     pthread_kill_during_mutex_wait(3, 0);
     pthread_kill_during_mutex_wait(4, 100);
     process_signal_goes_to_main(5, 1);
+    signal_before_post();
     return t_failed;
 }
