@@ -141,12 +141,23 @@ GREEN_HOOK(int, pthread_setspecific, pthread_key_t key, const void* value) {
     if (!t) return ENOMEM;
     if (key >= t->values.size()) {
         if (!value) return 0;
+        // Grown into new storage, put in place by swaps (which neither allocate nor free), the old
+        // buffers freed last: an allocator whose free() calls getspecific (ASan's does) must never
+        // read a buffer while it is freed, as vector::resize would have it.
+        std::vector<uint64_t> stamps;
+        std::vector<void*> values;
         try {
-            t->stamps.resize(key + 1, 0);  // first: getspecific checks values' size
-            t->values.resize(key + 1, nullptr);
+            stamps.reserve(key + 1);
+            values.reserve(key + 1);
         } catch (...) {
             return ENOMEM;
         }
+        stamps.assign(t->stamps.begin(), t->stamps.end());
+        stamps.resize(key + 1, 0);
+        values.assign(t->values.begin(), t->values.end());
+        values.resize(key + 1, nullptr);
+        t->stamps.swap(stamps);
+        t->values.swap(values);
     }
     t->values[key] = const_cast<void*>(value);
     t->stamps[key] = s;

@@ -48,6 +48,19 @@
 # Environment: PRELOAD_TEST_JOBS (parallel cases, default 2),
 #              PRELOAD_TEST_TIMEOUT (seconds per run, default 60),
 #              CC (default gcc), CXX (default g++), RUSTC (default rustc).
+# For a sanitizer build of the preload (make check-asan-preload sets these; all empty by default):
+#   PRELOAD_FIRST        libraries put before the preload in the preloaded runs' LD_PRELOAD
+#                        (a sanitizer's runtime, which must come first)
+#   PRELOAD_ENV          NAME=VALUE words added to the preloaded runs' environment only
+#                        (e.g. GREEN_THREADS=native)
+#   PRELOAD_SKIP         a file: one `PATTERN reason...` a line (PATTERN a glob on case names;
+#                        '#' lines and blank ones ignored); a matching case is not built or run
+#                        but reported as "SKIP name: reason"; a pattern that matches no case
+#                        gets a WARN line (when no NAME_FILTER is given)
+#   PRELOAD_ERR_PATTERN  an extended regex: a preloaded run whose stderr has a matching line
+#                        FAILs, whatever its status (a sanitizer's report in a child process whose
+#                        status its parent does not pass on); the first match is shown
+# Script cases (*.sh) set LD_PRELOAD themselves: these do not reach them.
 # Outputs are kept in BUILD_DIR/tests/preload/run.NNNN/ (symlink last-run);
 # run directories older than a day are removed.
 
@@ -72,6 +85,11 @@ TMO=${PRELOAD_TEST_TIMEOUT:-60}
 CC=${CC:-gcc}
 CXX=${CXX:-g++}
 RUSTC=${RUSTC:-rustc}
+# PRELOAD_FIRST, PRELOAD_ENV (see the top): the preloaded runs' `env` arguments
+PRELOAD_FIRST=${PRELOAD_FIRST:-}
+read -r -a PRE_ENV <<< "${PRELOAD_ENV:-}"
+PRE_ENV=("LD_PRELOAD=${PRELOAD_FIRST:+$PRELOAD_FIRST }$PRELOAD" ${PRE_ENV[@]+"${PRE_ENV[@]}"})
+ERR_PATTERN=${PRELOAD_ERR_PATTERN:-}
 export LC_ALL=C
 
 mkdir -p "$OUT" || exit 2
@@ -196,6 +214,26 @@ order() {
 }
 mapfile -t SEL < <(order)
 
+# PRELOAD_SKIP (see the top): SKIPPED[case]=reason for the selected cases it names
+declare -A SKIPPED=()
+if [ -n "${PRELOAD_SKIP:-}" ]; then
+    if [ ! -r "$PRELOAD_SKIP" ]; then
+        echo "$0: PRELOAD_SKIP: cannot read $PRELOAD_SKIP" >&2
+        exit 2
+    fi
+    while read -r pat why; do
+        case $pat in '' | '#'*) continue ;; esac
+        hit=0
+        for c in "${CASES[@]}"; do
+            # shellcheck disable=SC2053
+            [[ $c == $pat ]] || continue
+            hit=1
+            selected "$c" && SKIPPED[$c]=${why:-listed in $PRELOAD_SKIP}
+        done
+        [ $hit = 0 ] && [ ${#FILTERS[@]} -eq 0 ] && echo "WARN PRELOAD_SKIP: '$pat' matches no case"
+    done < "$PRELOAD_SKIP"
+fi
+
 # ---------------------------------------------------------------- compile
 # Each compile runs in the background and leaves its messages in res/NAME.msg
 # and, when it failed, res/NAME.broken; both are read once all have finished.
@@ -257,6 +295,7 @@ compile_lib() {
 }
 declare -A NEED_BIN=()
 for c in "${SEL[@]}"; do
+    [ -n "${SKIPPED[$c]:-}" ] && continue
     case ${KIND[$c]} in
         diff|only) NEED_BIN[$c]=1 ;;
         threads) NEED_BIN[echo_1000]=1 ;;
@@ -321,7 +360,7 @@ run_one() {
     local dir=$1 tag=$2 mode=$3
     shift 4
     local pre=()
-    [ "$mode" = preload ] && pre=(env "LD_PRELOAD=$PRELOAD")
+    [ "$mode" = preload ] && pre=(env "${PRE_ENV[@]}")
     # timeout makes itself a process-group leader; whatever the program left
     # behind in that group (e.g. children of a program killed by its alarm)
     # is killed by that group id afterwards
@@ -345,6 +384,12 @@ show_tail() { # file label: the program's FAIL lines, then its last lines
 
 preload_loaded() { # stderr file: did ld.so refuse the preload?
     ! grep -q "cannot be preloaded" "$1"
+}
+
+err_reported() { # stderr file: does it match PRELOAD_ERR_PATTERN? (then show the first match)
+    [ -n "$ERR_PATTERN" ] && grep -Eq -- "$ERR_PATTERN" "$1" || return 1
+    echo "    --- preloaded stderr: matches PRELOAD_ERR_PATTERN ($1) ---"
+    grep -E -m 1 -A 14 -- "$ERR_PATTERN" "$1" | sed 's/^/    /'
 }
 
 # compare native and preloaded runs of CMD...
@@ -375,9 +420,10 @@ differential() {
         show_tail "$dir/preload.err" "preloaded stderr"
         return
     fi
-    local why=()
+    local why=() report
     [ "$prc" != "$nrc" ] && why+=("preloaded $(rc_text "$prc"), native exit $nrc")
     cmp -s "$dir/native.out" "$dir/preload.out" || why+=("stdout differs")
+    report=$(err_reported "$dir/preload.err") && why+=("preloaded stderr matches PRELOAD_ERR_PATTERN")
     if [ ${#why[@]} -eq 0 ]; then
         echo "PASS $name"
         return
@@ -385,6 +431,7 @@ differential() {
     local joined
     joined=$(printf '%s; ' "${why[@]}")
     echo "FAIL $name: ${joined%; }"
+    [ -n "$report" ] && echo "$report"
     if ! cmp -s "$dir/native.out" "$dir/preload.out"; then
         diff -u --label native --label preloaded "$dir/native.out" "$dir/preload.out" | sed -n '1,25s/^/    /p'
     fi
@@ -392,7 +439,7 @@ differential() {
 }
 
 preload_only() {
-    local name=$1 dir=$2 prc
+    local name=$1 dir=$2 prc report
     shift 2
     if [ "$NATIVE_ONLY" = 1 ]; then
         echo "SKIP $name: preload-only case, no preload library"
@@ -401,6 +448,9 @@ preload_only() {
     prc=$(run_one "$dir" preload preload -- "$@")
     if ! preload_loaded "$dir/preload.err"; then
         echo "FAIL $name: ld.so did not load $PRELOAD"
+    elif report=$(err_reported "$dir/preload.err"); then
+        echo "FAIL $name: preloaded $(rc_text "$prc"); stderr matches PRELOAD_ERR_PATTERN"
+        echo "$report"
     elif [ "$prc" = 0 ]; then
         echo "PASS $name"
     else
@@ -415,7 +465,7 @@ preload_only() {
 sample_threads() {
     local dir=$1 tag=$2 mode=$3 bin=$4 pid max=0 samples=0 start=$SECONDS rc
     local pre=()
-    [ "$mode" = preload ] && pre=(env "LD_PRELOAD=$PRELOAD")
+    [ "$mode" = preload ] && pre=(env "${PRE_ENV[@]}")
     (cd "$dir" && exec "${pre[@]}" "$bin" > "$tag.out" 2> "$tag.err" < /dev/null) &
     pid=$!
     shopt -s nullglob
@@ -445,11 +495,14 @@ os_threads_case() {
         echo "SKIP $name: preload-only check, no preload library"
         return
     fi
-    local n p
+    local n p report
     read -r -a n < <(sample_threads "$dir" native native "$bin")
     read -r -a p < <(sample_threads "$dir" preload preload "$bin")
     if ! preload_loaded "$dir/preload.err"; then
         echo "FAIL $name: ld.so did not load $PRELOAD"
+    elif report=$(err_reported "$dir/preload.err"); then
+        echo "FAIL $name: preloaded echo_1000's stderr matches PRELOAD_ERR_PATTERN"
+        echo "$report"
     elif [ "${p[0]}" != 0 ]; then
         echo "FAIL $name: preloaded echo_1000 $(rc_text "${p[0]}")"
         show_tail "$dir/preload.out" "preloaded stdout"
@@ -832,6 +885,10 @@ script_case() {
 
 run_case() {
     local name=$1 dir=$RUN/cases/$1
+    if [ -n "${SKIPPED[$name]:-}" ]; then
+        echo "SKIP $name: ${SKIPPED[$name]}"
+        return
+    fi
     mkdir -p "$dir"
     case ${KIND[$name]} in
         diff | only)
@@ -886,6 +943,7 @@ need_tree=0
 need_big=0
 need_java=0
 for c in "${SEL[@]}"; do
+    [ -n "${SKIPPED[$c]:-}" ] && continue
     case ${c#"$ALT"} in
         ordinary_curl*) need_http=1 ;;
         ordinary_sort_parallel_big) need_big=1 ;;
