@@ -17,6 +17,7 @@
 #                                               run_demo.sh raises the limit as far as allowed)
 #        BENCH_SKIP_HANDOFF=1                   leave parts (k)-(m) out (about 2 minutes)
 #        BENCH_SKIP_CPR=1                       leave part (n) out (about 1 minute)
+#        BENCH_SKIP_EVLOOP=1                    leave part (o) out (about 2.5-3 minutes)
 #        BENCH_CPR_CONNS (default 50), BENCH_CPR_HTTP_CONNS (default 1000, as the issue measured),
 #        BENCH_CPR_ROUNDS (default 3): part (n)'s connections (echo, http.server) and pairs
 #        BENCH_PAR_MB     (default 32)          size of part (l)'s generated input, MB (the issue
@@ -72,6 +73,9 @@
 #   (n) connection per request: echo_threads with a new connection per round trip (echo_load
 #       --reconnect) and python3 -m http.server under wrk (HTTP/1.0), under greenrun vs natively:
 #       throughput (the verdict: the pairs' median ratio) and the server's CPU per request
+#   (o) event-loop servers (nginx, lighttpd, haproxy, redis, memcached -t 4: Debian's packages,
+#       installed when missing and root) natively vs under greenrun, alternated pairs: the
+#       server's CPU per request (bench/event_loop.sh)
 # with the targets of the issue and PASS/MISS per target; then draws (h) and (j) into
 # BUILD_DIR/bench/echo.svg (bench/plot_echo.sh: throughput, CPU per round trip and RSS against
 # connections, one line per server, Go's and gevent's too when installed). This script measures:
@@ -80,7 +84,7 @@
 # prints a saved one again).
 # Informational: exits 0 on a MISS; a part that cannot run (preload not built yet, ...) reads "n/a".
 # Every process started is stopped by PID.
-# Run order: (a)-(g), (h), (j), (k)-(m), then (i) last: its native run (20,000 OS threads) loads the machine,
+# Run order: (a)-(g), (h), (j), (k)-(o), then (i) last: its native run (20,000 OS threads) loads the machine,
 # which must not disturb the timed parts.
 set -uo pipefail
 
@@ -510,6 +514,20 @@ if [[ ${BENCH_SKIP_CPR:-0} != 1 && -x $BUILD/greenrun && -x $BUILD/echo_threads 
             done
         done
     fi
+fi
+
+# ---- (o) event-loop servers natively and under greenrun (bench/event_loop.sh) -------------------
+# nginx, lighttpd, haproxy (wrk), redis (redis-benchmark), memcached -t 4 (bench/memcache_load.c):
+# server CPU per request, EVLOOP_ROUNDS alternated pairs (default 3) of SECONDS_PER_RUN-long runs;
+# Debian's packages installed by the script when missing and root. About 3 minutes.
+EVLOOP_OUT=$TMP/evloop.out
+: >"$EVLOOP_OUT"
+if [[ ${BENCH_SKIP_EVLOOP:-0} != 1 && -x $HERE/event_loop.sh ]]; then
+    note "event-loop servers natively and under greenrun (bench/event_loop.sh, about 3 minutes)"
+    # The echo runs' length when it is whole seconds (wrk's -d is); the script's own warm-up (1 s).
+    ev_env=()
+    [[ ${SECONDS_PER_RUN:-3} =~ ^[1-9][0-9]*$ ]] && ev_env+=("EVLOOP_SECONDS=${SECONDS_PER_RUN:-3}")
+    run 1800 "$EVLOOP_OUT" env "${ev_env[@]}" "$HERE/event_loop.sh" "$BUILD" || true
 fi
 
 # ---- (i) many sleeping pthreads: preloaded, then natively --------------------------------------
@@ -1021,6 +1039,41 @@ for kind in echo http; do
 done
 NOTES_+=("(n) a new connection per round trip (per request): the server makes and ends a thread each time; server on"
          "    CPU 0, load on CPU 1; throughput of each pair greenrun/native, median; CPU: the server's per round trip.")
+
+# (o)
+tgt_o="<=1.02x native"
+# ev SERVER KEY: a figure of event_loop.sh's output (empty if absent).
+ev() { awk -v s="$1" -v k="$2" '$1 == "EVLOOP" && $2 == s && $3 == k { sub(/^EVLOOP +[^ ]+ +[^ ]+ +/, ""); print; exit }' "$EVLOOP_OUT"; }
+id_o="(o)"
+for s in nginx lighttpd haproxy redis memcached; do
+    case $s in
+    nginx) what_o="nginx, 1 worker, static file (wrk)" ;;
+    lighttpd) what_o="lighttpd, static file (wrk)" ;;
+    haproxy) what_o="haproxy, http-request return (wrk)" ;;
+    redis) what_o="redis-server (redis-benchmark SET/GET)" ;;
+    memcached) what_o="memcached -t 4 (memcache_load get/set)" ;;
+    esac
+    what_o="event loop: $what_o"
+    r=$(ev "$s" ratio_median) gu=$(ev "$s" green_us_per_req) nu=$(ev "$s" native_us_per_req)
+    np=$(ev "$s" pairs) nd=$(ev "$s" disturbed)
+    if [[ ${BENCH_SKIP_EVLOOP:-0} == 1 ]]; then
+        row "$id_o" "$what_o" "skipped (BENCH_SKIP_EVLOOP=1)" "" "" "$tgt_o" "n/a"
+    elif ok "$r" && ok "$gu" && ok "$nu"; then
+        extra=", pairs $(ev "$s" ratio_min)-$(ev "$s" ratio_max)"
+        (( ${nd:-0} > 0 )) && extra+=", $nd of $np disturbed by other load"
+        judged "$id_o" "$what_o" "$gu us CPU/req, $(ev "$s" green_rps) req/s, greenrun" \
+            "$nu us, $(ev "$s" native_rps) req/s  native" "$(calc "$r" 3)x native (paired median of $np$extra)" \
+            "$tgt_o" "$r <= 1.02"
+    else
+        why_o=$(ev "$s" note)
+        row "$id_o" "$what_o" "n/a (${why_o:-no figures from bench/event_loop.sh})" "" "" "$tgt_o" "n/a"
+    fi
+    id_o=""
+done
+NOTES_+=("(o) servers that set O_NONBLOCK and wait in epoll_wait themselves (Debian's packages), natively and under greenrun,"
+         "    alternated: the server's CPU time (all its processes and threads) per request the load generator completed, server"
+         "    on CPU 0, load on CPU 1, $(ev all seconds) s in all; the ratio is the median over the pairs of preloaded/native. A run"
+         "    in which other programs took over 10% of a CPU is 'disturbed': spare pairs make up for those where they can.")
 
 rec meta seconds "$(( $(date +%s) - START ))"
 rec meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
