@@ -73,12 +73,12 @@ static void reset_seen(pthread_t self)
 }
 
 /* Computes (no system call) for about `ms`: the running thread when a signal comes. */
+static volatile unsigned long spin_sink;
 static void compute(int ms)
 {
     double end = now_s() + ms / 1000.0;
-    volatile unsigned long x = 0;
     while (now_s() < end)
-        for (int i = 0; i < 1000; ++i) x += (unsigned long)i;
+        for (int i = 0; i < 1000; ++i) spin_sink += (unsigned long)i;
 }
 
 struct sender {
