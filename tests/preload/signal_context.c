@@ -90,7 +90,7 @@ static void *block_send_compute(void *arg)
     struct sender *s = arg;
     who = s->self_name;
     set_blocked(SIG_BLOCK, s->sig);
-    usleep(30000);
+    usleep(200000); /* main is asleep by then, even on a loaded machine */
     if (s->queue) CHECK(sigqueue(getpid(), s->sig, (union sigval){.sival_int = 4242}) == 0);
     else CHECK(kill(getpid(), s->sig) == 0);
     compute(150);
