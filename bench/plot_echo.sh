@@ -75,30 +75,19 @@ fi
 # Variants in a fixed order, each with its own colour and point in every panel; unknown names come
 # last, as they are.
 KNOWN="threads/native threads/greenrun threads-1k/greenrun green epoll go gevent"
-label() {
-    case $1 in
-    threads/native) echo "threads, native" ;;
-    threads/greenrun) echo "threads, greenrun" ;;
-    threads-1k/greenrun) echo "threads 1 KiB buffer, greenrun" ;;
-    green) echo "libgreen API" ;;
-    epoll) echo "epoll (hand-written)" ;;
-    go) echo "Go, goroutines" ;;
-    gevent) echo "Python gevent" ;;
-    *) echo "$1" ;;
-    esac
-}
 # Okabe-Ito colours (told apart with colour-blindness too); libgreen's own lines in blues and
 # green, the references in black and warm colours. Point types: gnuplot's, all distinct.
-style() {
+# look VARIANT: "COLOUR POINTTYPE LABEL" (the label is the rest of the line).
+look() {
     case $1 in
-    threads/native) echo '#D55E00 5' ;;
-    threads/greenrun) echo '#0072B2 7' ;;
-    threads-1k/greenrun) echo '#56B4E9 9' ;;
-    green) echo '#009E73 13' ;;
-    epoll) echo '#000000 4' ;;
-    go) echo '#CC79A7 11' ;;
-    gevent) echo '#E69F00 15' ;;
-    *) echo '#777777 1' ;;
+    threads/native) echo '#D55E00 5 threads, native' ;;
+    threads/greenrun) echo '#0072B2 7 threads, greenrun' ;;
+    threads-1k/greenrun) echo '#56B4E9 9 threads 1 KiB buffer, greenrun' ;;
+    green) echo '#009E73 13 libgreen API' ;;
+    epoll) echo '#000000 4 epoll (hand-written)' ;;
+    go) echo '#CC79A7 11 Go, goroutines' ;;
+    gevent) echo '#E69F00 15 Python gevent' ;;
+    *) echo "#777777 1 $1" ;;
     esac
 }
 mapfile -t SEEN < <(awk '!s[$1]++ { print $1 }' "$ROWS")
@@ -140,12 +129,12 @@ gq() { sed 's/\\/\\\\/g; s/"/\\"/g' <<<"$1"; }
 
 # plot_cmd COL SCALE YRANGE: the commands that draw one panel (SCALE divides the values).
 plot_cmd() {
-    local col=$1 scale=$2 yrange=$3 v cmd="" sty
+    local col=$1 scale=$2 yrange=$3 v cmd="" sty_colour sty_point sty_label
     for v in "${VARS[@]}"; do
         [[ -n ${BLOCK["$col $v"]:-} ]] || continue
-        read -r -a sty <<<"$(style "$v")"
+        read -r sty_colour sty_point sty_label <<<"$(look "$v")"
         cmd+="${cmd:+, }\"$(gq "${BLOCK["$col $v"]}")\" using 1:(\$2/$scale) with linespoints lw 2"
-        cmd+=" lc rgb \"${sty[0]}\" pt ${sty[1]} notitle"
+        cmd+=" lc rgb \"$sty_colour\" pt $sty_point notitle"
     done
     if [[ -n $cmd ]]; then
         printf 'set yrange %s\nplot %s\n' "$yrange" "$cmd"
@@ -158,10 +147,10 @@ plot_cmd() {
 }
 # key_cmd: the legend's curves, every variant as a NaN curve (nothing drawn but its key entry).
 key_cmd() {
-    local v sty cmd=""
+    local v cmd="" sty_colour sty_point sty_label
     for v in "${VARS[@]}"; do
-        read -r -a sty <<<"$(style "$v")"
-        cmd+="${cmd:+, }NaN with linespoints lw 2 lc rgb \"${sty[0]}\" pt ${sty[1]} title \"$(gq "$(label "$v")")\""
+        read -r sty_colour sty_point sty_label <<<"$(look "$v")"
+        cmd+="${cmd:+, }NaN with linespoints lw 2 lc rgb \"$sty_colour\" pt $sty_point title \"$(gq "$sty_label")\""
     done
     echo "$cmd"
 }

@@ -138,6 +138,8 @@ get() { [[ -f $1 ]] && awk -v k="$2" '$1 == "RESULT" && $2 == k { v = $3 } END {
 # calc EXPR [DECIMALS]: floating-point arithmetic; empty if EXPR uses an empty value.
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }" 2>/dev/null; }
 ok() { [[ -n ${1:-} && $1 != n/a ]]; }
+# med: the median of the numbers on stdin, one a line.
+med() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ---- build the C programs of (f), (g), (i) and (k) (also built by `make bench`) -------------
 mkdir -p "$BUILD/bench"
@@ -492,14 +494,20 @@ cpr_http() {
     kill "$spid" 2>/dev/null
     wait "$spid" 2>/dev/null
 }
-if [[ ${BENCH_SKIP_CPR:-0} != 1 && -x $BUILD/greenrun && -x $BUILD/echo_threads && -x $BUILD/echo_load ]]; then
-    note "connection per request: echo_threads (echo_load --reconnect), $CPR_CONNS conns, $CPR_ROUNDS pairs"
+# cpr_pairs KIND RUN: CPR_ROUNDS pairs of RUN (cpr_echo, cpr_http), natively and under greenrun,
+# the pair's order alternating; outputs in TMP/cpr.KIND.{native,green}.N.
+cpr_pairs() {
+    local kind=$1 fn=$2 i v
     for (( i = 1; i <= CPR_ROUNDS; i++ )); do
         for v in $( (( i % 2 )) && echo "native green" || echo "green native"); do
-            if [[ $v == native ]]; then cpr_echo "$TMP/cpr.echo.$v.$i" env
-            else cpr_echo "$TMP/cpr.echo.$v.$i" "$BUILD/greenrun" --; fi
+            if [[ $v == native ]]; then "$fn" "$TMP/cpr.$kind.$v.$i" env
+            else "$fn" "$TMP/cpr.$kind.$v.$i" "$BUILD/greenrun" --; fi
         done
     done
+}
+if [[ ${BENCH_SKIP_CPR:-0} != 1 && -x $BUILD/greenrun && -x $BUILD/echo_threads && -x $BUILD/echo_load ]]; then
+    note "connection per request: echo_threads (echo_load --reconnect), $CPR_CONNS conns, $CPR_ROUNDS pairs"
+    cpr_pairs echo cpr_echo
     if ! command -v wrk >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         note "installing Debian's wrk"
         timeout 300 apt-get install -y -q --no-install-recommends wrk >/dev/null 2>&1 || true
@@ -507,12 +515,7 @@ if [[ ${BENCH_SKIP_CPR:-0} != 1 && -x $BUILD/greenrun && -x $BUILD/echo_threads 
     if command -v wrk >/dev/null && [[ -x /usr/bin/python3 ]]; then
         mkdir -p "$TMP/www" && head -c 512 /dev/zero | tr '\0' 'x' >"$TMP/www/index.html"
         note "connection per request: python3 -m http.server under wrk, $CPR_HTTP_CONNS conns, $CPR_ROUNDS pairs"
-        for (( i = 1; i <= CPR_ROUNDS; i++ )); do
-            for v in $( (( i % 2 )) && echo "native green" || echo "green native"); do
-                if [[ $v == native ]]; then cpr_http "$TMP/cpr.http.$v.$i" env
-                else cpr_http "$TMP/cpr.http.$v.$i" "$BUILD/greenrun" --; fi
-            done
-        done
+        cpr_pairs http cpr_http
     fi
 fi
 
@@ -999,7 +1002,6 @@ else
             done)
     n=$(grep -c . <<<"$pairs")
     if (( n > 0 )); then
-        med() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
         on=$(awk '{ print $1 }' <<<"$pairs" | med) off=$(awk '{ print $2 }' <<<"$pairs" | med)
         pr=$(awk '{ print $1 / $2 }' <<<"$pairs" | med)
         thr=$(echo_field threads/greenrun "$HECHO_CONNS" 7 "$TMP/hecho.on.1")
@@ -1026,7 +1028,6 @@ for kind in echo http; do
     if [[ ${BENCH_SKIP_CPR:-0} == 1 ]]; then
         row "(n)" "$what_n" "skipped (BENCH_SKIP_CPR=1)" "" "" "$tgt_n" "n/a"
     elif (( n > 0 )); then
-        med() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
         g=$(awk '{ print $1 }' <<<"$pairs" | med) nat=$(awk '{ print $2 }' <<<"$pairs" | med)
         ug=$(awk '{ print $3 }' <<<"$pairs" | med) un=$(awk '{ print $4 }' <<<"$pairs" | med)
         pr=$(awk '{ print $1 / $2 }' <<<"$pairs" | med)
