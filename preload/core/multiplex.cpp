@@ -35,7 +35,7 @@ bool registrable(int fd) noexcept {
 }
 
 int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline, detail::WaitInfo what,
-               int (*probe)(void*), void* ctx, bool* interrupted) {
+               int (*probe)(void*), void* ctx, bool* interrupted, bool keep_armed) {
     SpreadAfterWait spread;
     if (interrupted) *interrupted = false;
     size_t active = fds.size();    // fds[0, active) are waited for; the rest are only probed
@@ -53,7 +53,7 @@ int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadlin
         // only a signal ends it. A timer far away keeps the hub from calling it a deadlock.
         if (t < 0 && !active) t = kForever;
         const detail::ParkSpec spec{t, what, detail::kInterruptAlways};
-        const Wake w = active ? h.wait_fds(fds.first(active), spec) : h.park(spec);
+        const Wake w = active ? h.wait_fds(fds.first(active), spec, keep_armed) : h.park(spec);
         const int r = probe(ctx);
         if (r != 0) return r;
         switch (w) {

@@ -80,13 +80,17 @@ private:
 // *interrupted set: the last probe found nothing, and the caller restores what the program passed
 // in where the kernel leaves it untouched on EINTR). deadline < 0: none. A wait for nothing without
 // a deadline (poll(NULL, 0, -1)) waits for a signal, as natively, and is not taken for a deadlock.
+// keep_armed: the hub keeps the descriptors' read watchers armed after the wait (Hub::wait_fds), for
+// a program that waits on the same descriptor again and again (its epoll descriptor).
 int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline, detail::WaitInfo what,
-               int (*probe)(void*), void* ctx, bool* interrupted = nullptr);
+               int (*probe)(void*), void* ctx, bool* interrupted = nullptr, bool keep_armed = false);
 
-template <class Probe> int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline,
-                                      detail::WaitInfo what, Probe& probe, bool* interrupted = nullptr) {
+template <class Probe>
+int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline, detail::WaitInfo what,
+               Probe& probe, bool* interrupted = nullptr, bool keep_armed = false) {
     return wait_ready(
-        h, fds, deadline, what, [](void* p) { return (*static_cast<Probe*>(p))(); }, &probe, interrupted);
+        h, fds, deadline, what, [](void* p) { return (*static_cast<Probe*>(p))(); }, &probe, interrupted,
+        keep_armed);
 }
 
 }  // namespace green::preload

@@ -20,7 +20,9 @@ int epoll_slow(Hub& h, int epfd, epoll_event* events, int maxevents, double dead
     in.add(epfd, green::detail::kRead);
     MaskScope scope(mask);
     auto probe = [&] { return REAL(epoll_wait)(epfd, events, maxevents, 0); };
-    return wait_ready(h, in.span(), deadline, {"epoll_wait", nullptr, epfd}, probe);
+    // The epoll descriptor stays in the hub's epoll set between waits: re-adding an epoll descriptor
+    // costs the kernel a loop check (ep_loop_check) on every wait. close() disarms it (retire).
+    return wait_ready(h, in.span(), deadline, {"epoll_wait", nullptr, epfd}, probe, nullptr, config.green_threads);
 }
 
 // Does `mask` unblock a signal pending right now? Natively the wait then ends at once with EINTR
