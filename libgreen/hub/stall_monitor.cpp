@@ -181,13 +181,18 @@ void report_task_out(pid_t tid, uint64_t id, const char* name, double seconds) {
             id, name, seconds, int(tid), what);
 }
 
-// Sleep if every hand-off hub is in its poll and there is nothing to report; g_lock held.
-bool may_sleep() noexcept {
+// Whether every hand-off hub is in its poll and there is nothing to report; g_lock held.
+bool all_polling() noexcept {
     if (g_threshold > 0) return false;
     for (Watched& w : *g_hubs)
         if (w.hub->handoff_on() && !w.hub->polling()) return false;
     return true;
 }
+
+// Looks in a row that must find every hub polling before the monitor sleeps until one is not. A
+// server between requests polls often and briefly: sleeping at each of those polls made its hub
+// pay a futex wake (and the monitor's wake-up on its CPU) at nearly every poll it came out of.
+constexpr int kQuietLooks = 20;
 
 void* monitor_main(void*) {
     name_os_thread("green-monitor");
@@ -196,21 +201,28 @@ void* monitor_main(void*) {
     sigset_t all;  // the program's signals are for its own threads
     sigfillset(&all);
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&all), 0, long(sizeof(long)));
+    int quiet = 0;  // looks in a row that found every hand-off hub polling
     for (;;) {
         raw_sleep_us(g_handoff_threshold > 0 ? long(handoff_tick(g_handoff_threshold) * 1e6)
                      : g_threshold > 0       ? report_tick_us()
                                              : 200000);
         if (g_handoff_threshold > 0) {
             g_lock.lock();
-            // Dekker with the hub's loop: it clears polling_ then reads monitor_asleep, we set
-            // monitor_asleep then read polling_ (both seq_cst): one of us sees the other.
-            monitor_asleep.store(1, std::memory_order_seq_cst);
-            bool sleep = may_sleep();
+            const bool polling = all_polling();
+            quiet = polling ? quiet + 1 : 0;
+            bool sleep = false;
+            if (quiet >= kQuietLooks) {
+                // Dekker with the hub's loop: it clears polling_ then reads monitor_asleep, we set
+                // monitor_asleep then read polling_ (both seq_cst): one of us sees the other.
+                monitor_asleep.store(1, std::memory_order_seq_cst);
+                sleep = all_polling();
+            }
             g_lock.unlock();
             if (sleep)
                 while (monitor_asleep.load(std::memory_order_acquire))
                     raw_syscall(SYS_futex, long(&monitor_asleep), FUTEX_WAIT_PRIVATE, 1, 0);
             monitor_asleep.store(0, std::memory_order_relaxed);
+            if (sleep) quiet = 0;
         }
         double now = monotonic_now();
         std::lock_guard lk(g_lock);
@@ -226,11 +238,13 @@ void* monitor_main(void*) {
                 if (g_handoff_threshold > 0 && w.hub->handoff_on()) w.cpu_since = thread_cpu_seconds(w.hub->os_tid());
                 continue;
             }
+            // A hub with one task keeps no one waiting: nothing to hand off or report (a busy event
+            // loop alone on its hub does not switch for long stretches; the look stays cheap).
+            if (w.hub->live_tasks_relaxed() < 2) continue;
             if (g_handoff_threshold > 0 && !w.handed && now - w.since >= g_handoff_threshold &&
                 worth_handing_off(w, now))
                 w.handed = handoff_try_steal(w.hub, w.since);
-            // A hub handed off goes on; a hub with one task keeps no one waiting.
-            if (w.handed || w.hub->live_tasks_relaxed() < 2) continue;
+            if (w.handed) continue;  // it goes on elsewhere
             if (g_threshold <= 0 || w.reported || now - w.since < g_threshold) continue;
             w.reported = true;
             if (!may_report(cur->id)) continue;

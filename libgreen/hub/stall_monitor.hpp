@@ -10,9 +10,10 @@
 //    park on blocks every green thread of that hub: this makes it visible instead of silent.
 //  - It counts as one of the runtime's idle threads (never a deadlock's way out). For hubs with
 //    hand-off on, it is also what starts a hand-off (handoff.cpp), after a shorter threshold; it
-//    then looks every handoff_tick(threshold), and sleeps while every such hub waits in its poll. A task a
-//    hand-off left outside the runtime is reported as a stall would be (its hub goes on).
-//  - Hubs with a single live task are not reported: nothing waits for them.
+//    then looks every handoff_tick(threshold); once 20 looks in a row found every such hub waiting
+//    in its poll, it sleeps until one comes out of it. A task a hand-off left outside the runtime
+//    is reported as a stall would be (its hub goes on).
+//  - Hubs with a single live task are neither reported nor handed off: nothing waits for them.
 #pragma once
 
 #include <sys/types.h>
