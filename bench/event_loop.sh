@@ -21,7 +21,7 @@
 # 1 in 10 sets; compiled here into BUILD_DIR/bench). Each server runs in the foreground with its
 # config, logs and data in a temp dir, on 127.0.0.1 and a free port, pinned to CPU 0 (the load
 # generator to CPU 1, as demo/run_demo.sh does); natively, then under BUILD_DIR/greenrun, ROUNDS
-# pairs, a fresh server each run.
+# pairs (native first in odd pairs, preloaded first in even ones), a fresh server each run.
 #
 # A run: the server is started, loaded for WARMUP seconds, then its CPU time is read before and
 # after a load of SECONDS (the run time of every thread of its processes, /proc/PID/task/*/schedstat,
@@ -521,8 +521,15 @@ for s in $SERVERS; do
                 note "$s: $clean undisturbed valid pairs of $i: one more pair"
             fi
             i=$(( i + 1 ))
-            run_one "$s" native "$i"
-            run_one "$s" green "$i"
+            # Each pair in the other order than the last (native first in odd pairs): a drift of
+            # the machine's speed, or what one run leaves to the next, then falls on both sides.
+            if (( i % 2 )); then
+                run_one "$s" native "$i"
+                run_one "$s" green "$i"
+            else
+                run_one "$s" green "$i"
+                run_one "$s" native "$i"
+            fi
         done
     fi
     # The figures: from the ROUNDS least disturbed valid pairs (the undisturbed ones, when the spare
