@@ -85,12 +85,11 @@ private:
 int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline, detail::WaitInfo what,
                int (*probe)(void*), void* ctx, bool* interrupted = nullptr, bool keep_armed = false);
 
-template <class Probe>
-int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline, detail::WaitInfo what,
-               Probe& probe, bool* interrupted = nullptr, bool keep_armed = false) {
+template <class Probe> int wait_ready(detail::Hub& h, std::span<detail::FdInterest> fds, double deadline,
+                                      detail::WaitInfo what, Probe& probe, bool* interrupted = nullptr,
+                                      bool keep_armed = false) {
     return wait_ready(
-        h, fds, deadline, what, [](void* p) { return (*static_cast<Probe*>(p))(); }, &probe, interrupted,
-        keep_armed);
+        h, fds, deadline, what, [](void* p) { return (*static_cast<Probe*>(p))(); }, &probe, interrupted, keep_armed);
 }
 
 }  // namespace green::preload

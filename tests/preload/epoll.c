@@ -163,7 +163,8 @@ int main(void)
     t0 = now_s();
     r = (int)read(pp[0], &c, 1);
     pthread_join(th, NULL);
-    printf("a pipe under the closed one's number: read = %d after the write: %s\n", r, now_s() - t0 >= 0.09 ? "yes" : "no");
+    printf("a pipe under the closed one's number: read = %d after the write: %s\n", r,
+           now_s() - t0 >= 0.09 ? "yes" : "no");
     CHECK(r == 1 && now_s() - t0 >= 0.09);
     close(pp[0]);
     close(pp[1]);
