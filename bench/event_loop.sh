@@ -13,6 +13,7 @@
 #        EVLOOP_RETRIES   (default 4)  spare pairs of the whole run (at most 2 per server), to make
 #                                      up for pairs disturbed or with a run excluded
 #        EVLOOP_INSTALL   (default 1)  install missing Debian packages (when root); 0: never
+#        EVLOOP_SYSCALLS  (default 1)  count the server's system calls during the warm-up (perf); 0: never
 #
 # Programs that set O_NONBLOCK on their sockets and wait in epoll_wait themselves should run under
 # the preload as natively. Per server: nginx (1 worker, a small static file), lighttpd (the same
@@ -30,7 +31,10 @@
 # (and said why) if the load generator reports errors (non-2xx responses, socket errors, bad
 # replies), the server died, or a preloaded server does not map libgreen_preload.so (a native one
 # that does). The verdict figure is the median over the pairs of (preloaded us/request / native
-# us/request of the same pair). On a shared machine other programs take CPU from the server or the
+# us/request of the same pair). The server's system calls per request, counted during the warm-up
+# (perf stat's raw_syscalls:sys_enter tracepoint, where perf and the tracepoint are usable: not in
+# the timed window, whose CPU time the tracepoint would add to), are what a noisy machine cannot
+# blur: what the preload adds to the calls the kernel serves. On a shared machine other programs take CPU from the server or the
 # load generator: the busy time of CPUs 0 and 1 (/proc/stat) less the server's and the load
 # generator's is the other load of the run; over EVLOOP_MAX_OTHER % the run is "disturbed", and
 # its pair is made up for by a spare one while there are spare ones; the figures come from the
@@ -48,6 +52,7 @@
 #   EVLOOP SERVER ratio_median X        median of the pairs' ratios (preloaded / native): the verdict
 #   EVLOOP SERVER ratio_min X, ratio_max X, ratios X,Y,Z (each pair's, in order)
 #   EVLOOP SERVER native_rps X, green_rps X   medians of the requests per second
+#   EVLOOP SERVER native_syscalls_per_req X, green_syscalls_per_req X   medians (n/a without perf)
 #   EVLOOP SERVER pairs N               pairs the figures are from (ROUNDS, fewer if runs failed)
 #   EVLOOP SERVER disturbed N           of those, pairs disturbed by other load
 #   EVLOOP SERVER set_aside N           valid pairs left out (more disturbed than those used)
@@ -63,7 +68,7 @@ set -uo pipefail
 
 usage() {
     echo "usage: $0 BUILD_DIR   (env: EVLOOP_ROUNDS, EVLOOP_SECONDS, EVLOOP_WARMUP, EVLOOP_CONNS, EVLOOP_SERVERS," \
-        "EVLOOP_MAX_OTHER, EVLOOP_RETRIES, EVLOOP_INSTALL)" >&2
+        "EVLOOP_MAX_OTHER, EVLOOP_RETRIES, EVLOOP_INSTALL, EVLOOP_SYSCALLS)" >&2
     exit 2
 }
 [[ $# -eq 1 && -d $1 ]] || usage
@@ -136,6 +141,28 @@ if (( $(nproc) >= 2 )) && command -v taskset >/dev/null; then
 else
     note "fewer than 2 CPUs (or no taskset): server and load generator are not pinned"
 fi
+
+# ---- system calls per request (perf stat on the tracepoint; optional) ---------------------------
+SYSCOUNT=0
+if [[ ${EVLOOP_SYSCALLS:-1} != 0 ]] && (( WARM > 0 )) && command -v perf >/dev/null &&
+    perf stat -x, -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
+    SYSCOUNT=1
+else
+    note "no system call counts (EVLOOP_SYSCALLS=0, no warm-up, or perf or its raw_syscalls tracepoint unusable here)"
+fi
+# count_syscalls_start FILE PID...: perf stat attached to the PIDs (their threads), in the background;
+# its PID on stdout. count_syscalls_end PERF_PID FILE: stopped; the count on stdout (empty if none).
+count_syscalls_start() {
+    local f=$1
+    shift
+    perf stat -x, -e raw_syscalls:sys_enter -o "$f" -p "$(IFS=,; echo "$*")" >/dev/null 2>&1 &
+    echo $!
+}
+count_syscalls_end() {
+    kill -INT "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    awk -F, '$3 ~ /raw_syscalls:sys_enter/ && $1 ~ /^[0-9]+$/ { print $1 }' "$2" 2>/dev/null
+}
 
 # ---- tools: Debian packages, memcache_load ------------------------------------------------------
 # server -> "program:package ..." it needs (the load generator's too)
@@ -416,7 +443,22 @@ run_one() {
         return
     fi
     why=""
-    if (( WARM > 0 )); then load_run "$s" "$port" "$WARM" "$d/warm"; fi
+    local sys=n/a perf_pid="" count
+    if (( WARM > 0 )); then
+        if (( SYSCOUNT )); then
+            mapfile -t pids < <(tree_pids "$tpid")
+            perf_pid=$(count_syscalls_start "$d/syscalls" "${pids[@]:1}")
+            LIVE+=("$perf_pid")
+            sleep 0.2  # attached before the load starts
+        fi
+        load_run "$s" "$port" "$WARM" "$d/warm"
+        if [[ -n $perf_pid ]]; then
+            count=$(count_syscalls_end "$perf_pid" "$d/syscalls")
+            unlive "$perf_pid"
+            req=$(get "$d/warm" requests)
+            [[ -n $count && ${req:-0} -gt 0 ]] && sys=$(awk -v c="$count" -v r="$req" 'BEGIN { printf "%.3f", c / r }')
+        fi
+    fi
     mapfile -t pids < <(tree_pids "$tpid")
     b0=$(cpu_busy)
     c0=$(cpu_sample "${pids[@]}")
@@ -465,10 +507,10 @@ run_one() {
         echo "excluded $mode $i" >>"$TMP/$s.runs"
         return
     fi
-    note "$(printf '%-9s %-6s %d: %9s req, %7.0f req/s, server CPU %6.3f s (%3s%% busy, %d procs), %7.3f us/req; other load %s%%, %s%%%s' \
-        "$s" "$mode" "$i" "$req" "$rps" "$cpu" "$busy" "$(( ${#pids[@]} - 1 ))" "$us" "$other0" "$other1" \
+    note "$(printf '%-9s %-6s %d: %9s req, %7.0f req/s, server CPU %6.3f s (%3s%% busy, %d procs), %7.3f us/req, %s syscalls/req; other load %s%%, %s%%%s' \
+        "$s" "$mode" "$i" "$req" "$rps" "$cpu" "$busy" "$(( ${#pids[@]} - 1 ))" "$us" "$sys" "$other0" "$other1" \
         "$( (( dist )) && echo " DISTURBED")")"
-    echo "run $mode $i $us $rps $dist $(( other0 > other1 ? other0 : other1 ))" >>"$TMP/$s.runs"
+    echo "run $mode $i $us $rps $dist $(( other0 > other1 ? other0 : other1 )) $sys" >>"$TMP/$s.runs"
 }
 # stop_server TPID: TERM through timeout(1) (to the server's process group), KILL after 3 s
 # (timeout -k); then any process of the tree still there is KILLed by PID.
@@ -491,15 +533,17 @@ if [[ ! -x $GREENRUN || ! -f $PRELOAD ]]; then
     note "$GREENRUN or $PRELOAD not built: no preloaded runs"
 fi
 note "servers \"$SERVERS\": $ROUNDS pairs of $SECS s runs (+$WARM s warm-up), $CONNS conns, server on CPU 0, load on CPU 1; load average $LOAD_START"
-# pairs_of FILE: "I RATIO DISTURBED NATIVE_US GREEN_US NATIVE_RPS GREEN_RPS OTHER" for each round I
-# whose two runs are both valid (DISTURBED: 1 if either saw other load over the limit; OTHER: the
-# larger other load of the two, %).
+# pairs_of FILE: "I RATIO DISTURBED NATIVE_US GREEN_US NATIVE_RPS GREEN_RPS OTHER NATIVE_SYS GREEN_SYS"
+# for each round I whose two runs are both valid (DISTURBED: 1 if either saw other load over the
+# limit; OTHER: the larger other load of the two, %; SYS: system calls per request, or n/a).
 pairs_of() {
-    awk '$1 == "run" { us[$2, $3] = $4; rps[$2, $3] = $5; dist[$2, $3] = $6; oth[$2, $3] = $7; if ($3 > m) m = $3 }
+    awk '$1 == "run" { us[$2, $3] = $4; rps[$2, $3] = $5; dist[$2, $3] = $6; oth[$2, $3] = $7; sys[$2, $3] = $8
+                       if ($3 > m) m = $3 }
         END { for (i = 1; i <= m; i++) if ((("native", i) in us) && (("green", i) in us) && us["native", i] > 0)
                   print i, us["green", i] / us["native", i], (dist["native", i] || dist["green", i]) ? 1 : 0,
                         us["native", i], us["green", i], rps["native", i], rps["green", i],
-                        (oth["native", i] > oth["green", i] ? oth["native", i] : oth["green", i]) }' "$1"
+                        (oth["native", i] > oth["green", i] ? oth["native", i] : oth["green", i]),
+                        sys["native", i], sys["green", i] }' "$1"
 }
 RETRIES_LEFT=$RETRIES
 for s in $SERVERS; do
@@ -543,6 +587,8 @@ for s in $SERVERS; do
     gr_us=$(awk 'NF { print $5 }' <<<"$used" | median)
     nat_rps=$(awk 'NF { print $6 }' <<<"$used" | median)
     gr_rps=$(awk 'NF { print $7 }' <<<"$used" | median)
+    nat_sys=$(awk 'NF && $9 != "n/a" { print $9 }' <<<"$used" | median)
+    gr_sys=$(awk 'NF && $10 != "n/a" { print $10 }' <<<"$used" | median)
     rmed=$(median <<<"$ratios")
     rmin=$(sort -g <<<"$ratios" | awk 'NF' | head -n 1)
     rmax=$(sort -g <<<"$ratios" | awk 'NF' | tail -n 1)
@@ -557,6 +603,8 @@ for s in $SERVERS; do
     out "$s ratios $( (( npairs )) && awk 'NF { printf "%s%.3f", (NR > 1 ? "," : ""), $1 }' <<<"$ratios" || echo n/a)"
     out "$s native_rps $(fmt "$nat_rps" 0)"
     out "$s green_rps $(fmt "$gr_rps" 0)"
+    out "$s native_syscalls_per_req $(fmt "$nat_sys" 2)"
+    out "$s green_syscalls_per_req $(fmt "$gr_sys" 2)"
     out "$s pairs $npairs"
     out "$s disturbed $ndist"
     out "$s set_aside $set_aside"
@@ -565,9 +613,9 @@ for s in $SERVERS; do
         out "$s note $why"
         note "$s: n/a: $why"
     fi
-    SUMMARY+=("$(printf '%-10s %14s %16s %9s %-21s %11s %13s %9s %8s' "$s" "$(fmt "$nat_us" 3)" "$(fmt "$gr_us" 3)" \
+    SUMMARY+=("$(printf '%-10s %14s %16s %9s %-21s %11s %13s %13s %9s %8s' "$s" "$(fmt "$nat_us" 3)" "$(fmt "$gr_us" 3)" \
         "$(fmt "$rmed" 3)" "$( (( npairs )) && echo "($(fmt "$rmin" 3)-$(fmt "$rmax" 3), $npairs)" || echo "(${why:0:19})")" \
-        "$(fmt "$nat_rps" 0)" "$(fmt "$gr_rps" 0)" "$ndist/$set_aside" "$nexcl")")
+        "$(fmt "$nat_rps" 0)" "$(fmt "$gr_rps" 0)" "$(fmt "$nat_sys" 2) / $(fmt "$gr_sys" 2)" "$ndist/$set_aside" "$nexcl")")
 done
 LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
 out "all seconds $(( SECONDS - START ))"
@@ -578,10 +626,11 @@ out "all load_end $LOAD_END"
     echo
     echo "event-loop servers, natively and under greenrun: server CPU per request, $ROUNDS alternated pairs of ${SECS} s runs"
     echo "(+${WARM} s warm-up each), $CONNS connections, server on CPU 0, load on CPU 1; load average $LOAD_START -> $LOAD_END, $(( SECONDS - START )) s"
-    printf '%-10s %14s %16s %9s %-21s %11s %13s %9s %8s\n' server "native us/req" "preloaded us/req" ratio "(min-max, pairs)" \
-        "native rps" "preloaded rps" disturbed excluded
+    printf '%-10s %14s %16s %9s %-21s %11s %13s %13s %9s %8s\n' server "native us/req" "preloaded us/req" ratio "(min-max, pairs)" \
+        "native rps" "preloaded rps" "syscalls/req" disturbed excluded
     printf '%s\n' "${SUMMARY[@]}"
     echo "ratio: median over the pairs of preloaded / native CPU per request (target <= 1.02); disturbed: pairs used that"
-    echo "had other load over ${MAX_OTHER}% of a CPU / pairs set aside for it; excluded: runs with errors"
+    echo "had other load over ${MAX_OTHER}% of a CPU / pairs set aside for it; excluded: runs with errors;"
+    echo "syscalls/req: the server's system calls per request during the warm-up, native / preloaded (medians)"
 } >&2
 exit 0

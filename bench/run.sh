@@ -1062,8 +1062,9 @@ for s in nginx lighttpd haproxy redis memcached; do
     elif ok "$r" && ok "$gu" && ok "$nu"; then
         extra=", pairs $(ev "$s" ratio_min)-$(ev "$s" ratio_max)"
         (( ${nd:-0} > 0 )) && extra+=", $nd of $np disturbed by other load"
-        judged "$id_o" "$what_o" "$gu us CPU/req, $(ev "$s" green_rps) req/s, greenrun" \
-            "$nu us, $(ev "$s" native_rps) req/s  native" "$(calc "$r" 3)x native (paired median of $np$extra)" \
+        gs=$(ev "$s" green_syscalls_per_req) ns=$(ev "$s" native_syscalls_per_req)
+        judged "$id_o" "$what_o" "$gu us CPU/req, $(ev "$s" green_rps) req/s, ${gs:-n/a} sys/req, greenrun" \
+            "$nu us, $(ev "$s" native_rps) req/s, ${ns:-n/a} sys/req  native" "$(calc "$r" 3)x native (paired median of $np$extra)" \
             "$tgt_o" "$r <= 1.02"
     else
         why_o=$(ev "$s" note)
@@ -1074,7 +1075,9 @@ done
 NOTES_+=("(o) servers that set O_NONBLOCK and wait in epoll_wait themselves (Debian's packages), natively and under greenrun,"
          "    alternated: the server's CPU time (all its processes and threads) per request the load generator completed, server"
          "    on CPU 0, load on CPU 1, $(ev all seconds) s in all; the ratio is the median over the pairs of preloaded/native. A run"
-         "    in which other programs took over 10% of a CPU is 'disturbed': spare pairs make up for those where they can.")
+         "    in which other programs took over 10% of a CPU is 'disturbed': spare pairs make up for those where they can."
+         "    sys/req: the server's system calls per request (perf stat, during each run's warm-up; n/a without perf): the"
+         "    preload's share of the kernel's work, which the machine's noise does not blur.")
 
 rec meta seconds "$(( $(date +%s) - START ))"
 rec meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
