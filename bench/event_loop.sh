@@ -33,8 +33,9 @@
 # that does). The verdict figure is the median over the pairs of (preloaded us/request / native
 # us/request of the same pair). The server's system calls per request, counted during the warm-up
 # (perf stat's raw_syscalls:sys_enter tracepoint, where perf and the tracepoint are usable: not in
-# the timed window, whose CPU time the tracepoint would add to), are what a noisy machine cannot
-# blur: what the preload adds to the calls the kernel serves. On a shared machine other programs take CPU from the server or the
+# the timed window, whose CPU time the tracepoint would add to), are what a noisy machine blurs
+# less (they still move with the events each epoll_wait returns): what the preload adds to
+# the calls the kernel serves. On a shared machine other programs take CPU from the server or the
 # load generator: the busy time of CPUs 0 and 1 (/proc/stat) less the server's and the load
 # generator's is the other load of the run; over EVLOOP_MAX_OTHER % the run is "disturbed", and
 # its pair is made up for by a spare one while there are spare ones; the figures come from the

@@ -1077,7 +1077,8 @@ NOTES_+=("(o) servers that set O_NONBLOCK and wait in epoll_wait themselves (Deb
          "    on CPU 0, load on CPU 1, $(ev all seconds) s in all; the ratio is the median over the pairs of preloaded/native. A run"
          "    in which other programs took over 10% of a CPU is 'disturbed': spare pairs make up for those where they can."
          "    sys/req: the server's system calls per request (perf stat, during each run's warm-up; n/a without perf): the"
-         "    preload's share of the kernel's work, which the machine's noise does not blur.")
+         "    preload's share of the kernel's work, which the machine's noise blurs less (it still moves with how many"
+         "    events each epoll_wait returns).")
 
 rec meta seconds "$(( $(date +%s) - START ))"
 rec meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
