@@ -189,10 +189,13 @@ bool all_polling() noexcept {
     return true;
 }
 
-// Looks in a row that must find every hub polling before the monitor sleeps until one is not. A
-// server between requests polls often and briefly: sleeping at each of those polls made its hub
-// pay a futex wake (and the monitor's wake-up on its CPU) at nearly every poll it came out of.
-constexpr int kQuietLooks = 20;
+// Looks in a row that must find every hub polling before the monitor sleeps until one is not: one,
+// doubled (up to 20) each time a sleep is cut short within 20 ms, back to one after a sleep of
+// 200 ms. A busy server polls often and briefly: sleeping at each of those polls made its hub pay
+// a futex wake (and the monitor's wake-up on its CPU) at nearly every poll it came out of; an idle
+// one that gets a request now and then keeps a monitor that sleeps between them.
+constexpr int kMaxQuietLooks = 20;
+constexpr double kShortSleep = 0.020, kLongSleep = 0.200;
 
 void* monitor_main(void*) {
     name_os_thread("green-monitor");
@@ -201,7 +204,8 @@ void* monitor_main(void*) {
     sigset_t all;  // the program's signals are for its own threads
     sigfillset(&all);
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&all), 0, long(sizeof(long)));
-    int quiet = 0;  // looks in a row that found every hand-off hub polling
+    int quiet = 0;         // looks in a row that found every hand-off hub polling
+    int quiet_needed = 1;  // before sleeping
     for (;;) {
         raw_sleep_us(g_handoff_threshold > 0 ? long(handoff_tick(g_handoff_threshold) * 1e6)
                      : g_threshold > 0       ? report_tick_us()
@@ -211,18 +215,23 @@ void* monitor_main(void*) {
             const bool polling = all_polling();
             quiet = polling ? quiet + 1 : 0;
             bool sleep = false;
-            if (quiet >= kQuietLooks) {
+            if (quiet >= quiet_needed) {
                 // Dekker with the hub's loop: it clears polling_ then reads monitor_asleep, we set
                 // monitor_asleep then read polling_ (both seq_cst): one of us sees the other.
                 monitor_asleep.store(1, std::memory_order_seq_cst);
                 sleep = all_polling();
             }
             g_lock.unlock();
-            if (sleep)
+            if (sleep) {
+                const double from = monotonic_now();
                 while (monitor_asleep.load(std::memory_order_acquire))
                     raw_syscall(SYS_futex, long(&monitor_asleep), FUTEX_WAIT_PRIVATE, 1, 0);
+                const double slept = monotonic_now() - from;
+                if (slept < kShortSleep) quiet_needed = std::min(2 * quiet_needed, kMaxQuietLooks);
+                else if (slept >= kLongSleep) quiet_needed = 1;
+                quiet = 0;
+            }
             monitor_asleep.store(0, std::memory_order_relaxed);
-            if (sleep) quiet = 0;
         }
         double now = monotonic_now();
         std::lock_guard lk(g_lock);
