@@ -46,8 +46,10 @@
 #       same process (alternated batches; the verdict) and vs a native process
 #   (g) mutex hand-off between two pthreads: preloaded (green threads, one hub; and with the
 #       default hubs, one per CPU) vs natively (OS threads);
-#       and the same with a TCB per green thread (GREEN_TLS=thread) vs sharing one (=shared), in
-#       alternated runs: what installing a green thread's own TLS adds to each switch
+#       and the same with a TCB per green thread (GREEN_TLS=thread) vs sharing one (=shared), both
+#       with hand-off on (GREEN_HANDOFF=10: =shared alone turns it off), in alternated runs: what
+#       installing a green thread's own TLS adds to each switch; and with hand-off off vs on (a
+#       TCB each): what hand-off's atomic operation per wait adds
 #   (h) echo server (demo/run_demo.sh): server CPU us per round trip of echo_green, echo_threads
 #       under greenrun and natively  vs  the hand-written epoll server
 #   (i) 100,000 pthreads sleeping at once (bench/many_threads.c): created, OS threads, RSS and
@@ -137,6 +139,7 @@ run() {
 get() { [[ -f $1 ]] && awk -v k="$2" '$1 == "RESULT" && $2 == k { v = $3 } END { if (v != "") print v }' "$1"; }
 # calc EXPR [DECIMALS]: floating-point arithmetic; empty if EXPR uses an empty value.
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }" 2>/dev/null; }
+calc_signed() { awk "BEGIN { printf \"%+.1f\", $1 }" 2>/dev/null; }  # a difference: +2.0, -1.5
 ok() { [[ -n ${1:-} && $1 != n/a ]]; }
 # med: the median of the numbers on stdin, one a line.
 med() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -220,17 +223,21 @@ if [[ -x $BUILD/bench/mutex_handoff ]]; then
     best_into "$MN" handoff_ns "$MN".?
     (( have_preload )) && best_into "$MP" handoff_ns "$MP".? && best_into "$MPA" handoff_ns "$MPA".?
 fi
-# (g') the same hand-off, green threads with TCBs of their own vs sharing their OS thread's.
-MTT=$TMP/mutex.tls_thread MTS=$TMP/mutex.tls_shared
-: >"$MTT"; : >"$MTS"
+# (g') the same hand-off, green threads with TCBs of their own vs sharing their OS thread's, both
+# with hand-off on (GREEN_TLS=shared alone turns it off: the difference would be hand-off's too);
+# and with hand-off off (a TCB each), for what hand-off itself adds.
+MTT=$TMP/mutex.tls_thread MTS=$TMP/mutex.tls_shared MTO=$TMP/mutex.handoff_off
+: >"$MTT"; : >"$MTS"; : >"$MTO"
 if (( have_preload )) && [[ -x $BUILD/bench/mutex_handoff ]]; then
-    note "mutex_handoff preloaded: GREEN_TLS=thread and =shared, alternated"
+    note "mutex_handoff preloaded: GREEN_TLS=thread and =shared (hand-off on), and hand-off off, alternated"
     for i in 1 2 3; do
-        run 60 "$MTT.$i" env GREEN_HUBS=1 GREEN_TLS=thread LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
-        run 60 "$MTS.$i" env GREEN_HUBS=1 GREEN_TLS=shared LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
+        run 60 "$MTT.$i" env GREEN_HUBS=1 GREEN_TLS=thread GREEN_HANDOFF=10 LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
+        run 60 "$MTS.$i" env GREEN_HUBS=1 GREEN_TLS=shared GREEN_HANDOFF=10 LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
+        run 60 "$MTO.$i" env GREEN_HUBS=1 GREEN_TLS=thread GREEN_HANDOFF=off LD_PRELOAD="$PRELOAD" "$BUILD/bench/mutex_handoff" 0.5 || true
     done
     best_into "$MTT" handoff_ns "$MTT".?
     best_into "$MTS" handoff_ns "$MTS".?
+    best_into "$MTO" handoff_ns "$MTO".?
 fi
 FSGSBASE=no
 (( $(LD_SHOW_AUXV=1 /bin/true | awk '/AT_HWCAP2/ {print $2; exit}' || echo 0) & 2 )) && FSGSBASE=yes
@@ -715,11 +722,15 @@ else
     row "(g)" "mutex hand-off, 2 pthreads, preloaded" "n/a (preload failed)" "$(calc "${mn:-0}" 0) ns  native" "" ">=50x cheaper" "n/a"
 fi
 # (g')
-tt=$(get "$MTT" handoff_ns) ts=$(get "$MTS" handoff_ns)
+tt=$(get "$MTT" handoff_ns) ts=$(get "$MTS" handoff_ns) to=$(get "$MTO" handoff_ns)
 if ok "$tt" && ok "$ts"; then
     judged "(g')" "  same, a TCB per green thread" "$(calc "$tt") ns (GREEN_TLS=thread)" \
-        "$(calc "$ts") ns  GREEN_TLS=shared" "+$(calc "$tt-$ts") ns/hand-off" "<=+5 ns" \
-        "$tt - $ts <= 5" " (wrfsbase: $FSGSBASE)"
+        "$(calc "$ts") ns  GREEN_TLS=shared" "$(calc_signed "$tt-$ts") ns/hand-off" "<=+5 ns" \
+        "$tt - $ts <= 5" " (wrfsbase: $FSGSBASE; both hand-off on)"
+fi
+if ok "$tt" && ok "$to"; then
+    row "" "  same, hand-off on (a TCB each)" "$(calc "$tt") ns (GREEN_HANDOFF=10)" \
+        "$(calc "$to") ns  GREEN_HANDOFF=off" "$(calc_signed "$tt-$to") ns/hand-off" "" ""
 fi
 # (h)
 if [[ -s $ECHO ]]; then
