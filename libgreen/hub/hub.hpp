@@ -309,10 +309,15 @@ private:
     enum class Entry { Entered, Inside, Elsewhere };  // Elsewhere: a hand-off took the hub away
     Entry try_enter(Task* self) noexcept {
         if (__builtin_expect(!handoff_, 1)) return Entry::Inside;  // no one else runs this hub
-        uint64_t want = self->gen_ << 1 | kTaskPhase;
-        if (__builtin_expect(hold_.compare_exchange_strong(want, self->gen_ << 1, std::memory_order_acquire), 1))
+        const uint64_t held = self->gen_ << 1;
+        // Already inside (a park within a descriptor wait): a plain load, not a failing locked
+        // compare-exchange. The word says `held` only while this task holds the hub: the monitor
+        // takes it only from the task phase, and a generation has one running task.
+        if (hold_.load(std::memory_order_relaxed) == held) return Entry::Inside;
+        uint64_t want = held | kTaskPhase;
+        if (__builtin_expect(hold_.compare_exchange_strong(want, held, std::memory_order_acquire), 1))
             return Entry::Entered;
-        return want == self->gen_ << 1 ? Entry::Inside : Entry::Elsewhere;
+        return want == held ? Entry::Inside : Entry::Elsewhere;
     }
     bool enter(Task* self) noexcept {  // true: entered (leave() when done); false: already inside
         Entry e = try_enter(self);
