@@ -11,8 +11,9 @@
 //  - It counts as one of the runtime's idle threads (never a deadlock's way out). For hubs with
 //    hand-off on, it is also what starts a hand-off (handoff.cpp), after a shorter threshold; it
 //    then looks every handoff_tick(threshold); once enough looks in a row (1, up to 20 while its
-//    sleeps are cut short) found every such hub waiting in its poll, it sleeps until one comes out. A task a hand-off left outside the runtime
-//    is reported as a stall would be (its hub goes on).
+//    sleeps are cut short) found every such hub waiting in its poll, it sleeps until one comes
+//    out. A task a hand-off left outside the runtime is reported as a stall would be (its hub
+//    goes on).
 //  - Hubs with a single live task are neither reported nor handed off: nothing waits for them.
 #pragma once
 

@@ -21,7 +21,8 @@ int epoll_slow(Hub& h, int epfd, epoll_event* events, int maxevents, double dead
     MaskScope scope(mask);
     auto probe = [&] { return REAL(epoll_wait)(epfd, events, maxevents, 0); };
     // The epoll descriptor stays in the hub's epoll set between waits: re-adding an epoll descriptor
-    // costs the kernel a loop check (ep_loop_check) on every wait. close() disarms it (retire).
+    // costs the kernel a loop check (ep_loop_check) on every wait. close() disarms it (retire); not
+    // with native threads, where another thread's hub may be the one watching it (as wait_fd).
     return wait_ready(h, in.span(), deadline, {"epoll_wait", nullptr, epfd}, probe, nullptr, config.green_threads);
 }
 
